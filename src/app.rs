@@ -1,0 +1,1 @@
+//! Application state (stub: being written).

@@ -1,0 +1,16 @@
+//! zapi-dash: a terminal dashboard for Z-API WhatsApp instances.
+//!
+//! Data flows one way: the webhook listener ([`webhook`]) turns HTTP calls
+//! into [`model::Event`]s, the pure [`app::App`] folds every [`app::Msg`] into
+//! its state and returns [`app::Command`]s, the event loop ([`tui`]) runs
+//! those commands through the Z-API client ([`zapi`]) and draws [`ui::draw`].
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod model;
+pub mod sim;
+pub mod tui;
+pub mod ui;
+pub mod webhook;
+pub mod zapi;

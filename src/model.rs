@@ -1,0 +1,167 @@
+//! Domain types shared by every part of zapi-dash: instance ids, secrets,
+//! webhook events and the time of an event.
+
+use std::fmt;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A Z-API instance id as it appears in webhooks and the config.
+///
+/// Ids come from the network, so they are only ever shown through
+/// [`crate::ui::sanitize`]; this type does not trust its content.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InstanceId(pub String);
+
+impl InstanceId {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A token (instance token or account Client-Token). `Debug` and `Display`
+/// show only the first four characters, so a secret cannot reach a log line
+/// or the screen by accident; [`Secret::expose`] is the one way to read it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself, for the one place that must send it (an HTTP request).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head: String = self.0.chars().take(4).collect();
+        write!(f, "{head}…")
+    }
+}
+
+/// Connection state of an instance as the dashboard believes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnState {
+    Connected,
+    Disconnected,
+    #[default]
+    Unknown,
+}
+
+impl ConnState {
+    pub fn word(self) -> &'static str {
+        match self {
+            ConnState::Connected => "connected",
+            ConnState::Disconnected => "disconnected",
+            ConnState::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a webhook said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// `DisconnectedCallback`: the instance lost WhatsApp.
+    Disconnected { error: Option<String> },
+    /// `ConnectedCallback`: the instance (re)connected.
+    Connected { phone: Option<String> },
+    /// Any other callback type (message traffic, presence...): proof of life.
+    Activity { callback: String },
+}
+
+impl EventKind {
+    /// The state this event implies, if any (activity implies none).
+    pub fn state(&self) -> Option<ConnState> {
+        match self {
+            EventKind::Disconnected { .. } => Some(ConnState::Disconnected),
+            EventKind::Connected { .. } => Some(ConnState::Connected),
+            EventKind::Activity { .. } => None,
+        }
+    }
+
+    /// Short label for history and logs.
+    pub fn label(&self) -> &str {
+        match self {
+            EventKind::Disconnected { .. } => "DisconnectedCallback",
+            EventKind::Connected { .. } => "ConnectedCallback",
+            EventKind::Activity { callback } => callback,
+        }
+    }
+}
+
+/// One accepted webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub instance_id: InstanceId,
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// When Z-API says it happened (`momment`), or the receipt time when absent.
+    pub moment: DateTime<Utc>,
+    /// When the listener received it.
+    pub received: DateTime<Utc>,
+}
+
+/// Values of `momment` above this are milliseconds, below are seconds
+/// (10^11 seconds is the year 5138; 10^11 ms is 1973).
+pub const MOMENT_MS_THRESHOLD: i64 = 100_000_000_000;
+
+/// Interprets Z-API's `momment`: seconds or milliseconds since the epoch.
+/// Returns `None` for values outside chrono's range.
+pub fn moment_from_raw(raw: i64) -> Option<DateTime<Utc>> {
+    if raw.abs() > MOMENT_MS_THRESHOLD {
+        Utc.timestamp_millis_opt(raw).single()
+    } else {
+        Utc.timestamp_opt(raw, 0).single()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_masked_in_debug_and_display() {
+        let s = Secret::new("ABCDEFGHIJKLMNOP");
+        assert_eq!(format!("{s}"), "ABCD…");
+        assert_eq!(format!("{s:?}"), "ABCD…");
+        assert!(!format!("{:?}", Some(&s)).contains("EFGH"));
+        assert_eq!(s.expose(), "ABCDEFGHIJKLMNOP");
+    }
+
+    #[test]
+    fn moment_seconds_and_millis() {
+        let secs = moment_from_raw(1_580_163_342).unwrap();
+        assert_eq!(secs.timestamp(), 1_580_163_342);
+        let ms = moment_from_raw(1_632_228_638_000).unwrap();
+        assert_eq!(ms.timestamp(), 1_632_228_638);
+        // 26151515154 (from the docs' connected example) is below the
+        // threshold, so seconds: the year 2798, still a valid date.
+        assert!(moment_from_raw(26_151_515_154).is_some());
+        assert!(moment_from_raw(i64::MAX).is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! Simulated Z-API (stub: being written).

@@ -1,0 +1,1 @@
+//! Webhook listener (stub: being written).
