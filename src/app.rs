@@ -1,1 +1,668 @@
-//! Application state (stub: being written).
+//! The application state and its one update function.
+//!
+//! Everything that happens (a key, a webhook event, a Z-API answer, the clock
+//! tick, a resize) is a [`Msg`]; [`App::update`] folds it into the state and
+//! returns the [`Command`]s the event loop must carry out. No I/O and no clock
+//! reads happen here: the time is passed in, so the whole behaviour is tested
+//! without a terminal or a network.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, FixedOffset, Local, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::model::{ConnState, Event, EventKind, InstanceId};
+use crate::zapi::{ApiError, Status};
+
+/// How many events each instance keeps in memory for its history.
+pub const HISTORY_LEN: usize = 100;
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// A webhook the listener accepted.
+    Webhook(Event),
+    /// The 1 Hz clock, so that ages ("3m ago") move.
+    Tick,
+    /// The terminal was resized to (columns, rows).
+    Resize(u16, u16),
+    /// Answer of `GET …/status` for an instance.
+    StatusResult {
+        id: InstanceId,
+        result: Result<Status, ApiError>,
+    },
+    /// Result of re-registering an instance's webhooks (both PUTs).
+    RegisterResult {
+        id: InstanceId,
+        result: Result<(), ApiError>,
+    },
+}
+
+/// Something the event loop must do for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `GET …/status` for this configured instance.
+    FetchStatus(InstanceId),
+    /// Re-register this configured instance's connect/disconnect webhooks.
+    Register(InstanceId),
+    /// Leave: restore the terminal, exit 0.
+    Quit,
+}
+
+/// How times are shown: the machine's local zone, or a fixed offset (tests).
+#[derive(Debug, Clone, Copy)]
+pub enum TimeZone {
+    Local,
+    Fixed(FixedOffset),
+}
+
+impl TimeZone {
+    /// Formats `t` in this zone with a chrono format string.
+    pub fn format(self, t: DateTime<Utc>, fmt: &str) -> String {
+        match self {
+            TimeZone::Local => t.with_timezone(&Local).format(fmt).to_string(),
+            TimeZone::Fixed(off) => t.with_timezone(&off).format(fmt).to_string(),
+        }
+    }
+}
+
+/// Outcome of the last webhook registration of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Registration {
+    #[default]
+    Never,
+    Pending,
+    Ok(DateTime<Utc>),
+    Failed(String),
+}
+
+/// Outcome of the last `/status` call of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StatusCheck {
+    #[default]
+    Never,
+    Pending,
+    Ok {
+        at: DateTime<Utc>,
+        status: Status,
+    },
+    Failed {
+        at: DateTime<Utc>,
+        error: String,
+    },
+}
+
+/// Where the current state came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Webhook,
+    Status,
+}
+
+/// One row of the dashboard.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub id: InstanceId,
+    pub name: Option<String>,
+    /// In the config (has a token): can be re-registered and queried.
+    pub configured: bool,
+    pub state: ConnState,
+    pub source: Option<Source>,
+    pub last_error: Option<String>,
+    /// When the state last changed (webhook `momment`, or when a status answer arrived).
+    pub last_change: Option<DateTime<Utc>>,
+    /// `momment` of the newest state webhook applied: older ones do not overwrite.
+    pub last_webhook_moment: Option<DateTime<Utc>>,
+    /// Receipt time of the last webhook of any type.
+    pub last_activity: Option<DateTime<Utc>>,
+    pub phone: Option<String>,
+    pub registration: Registration,
+    pub status: StatusCheck,
+    /// Newest last, at most [`HISTORY_LEN`].
+    pub history: VecDeque<Event>,
+}
+
+impl Instance {
+    fn new(id: InstanceId, name: Option<String>, configured: bool) -> Self {
+        Self {
+            id,
+            name,
+            configured,
+            state: ConnState::Unknown,
+            source: None,
+            last_error: None,
+            last_change: None,
+            last_webhook_moment: None,
+            last_activity: None,
+            phone: None,
+            registration: Registration::Never,
+            status: StatusCheck::Never,
+            history: VecDeque::new(),
+        }
+    }
+
+    /// The name if configured, else the id.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.id.as_str())
+    }
+
+    fn set_state(&mut self, state: ConnState, at: DateTime<Utc>, source: Source) {
+        if self.state != state {
+            // A status answer says how things are, not since when: the first
+            // one leaves the change time unknown rather than invent one.
+            let first_status = source == Source::Status && self.state == ConnState::Unknown;
+            self.last_change = if first_status { None } else { Some(at) };
+            self.state = state;
+        }
+        self.source = Some(source);
+    }
+}
+
+/// How bad a footer message is. Shown by a word as well as a colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Ok,
+    Warn,
+    Error,
+}
+
+/// The last action's result, shown in the footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+}
+
+/// Progress of an `R` (register all) or `s` (status all) run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Batch {
+    pub total: usize,
+    pub done: usize,
+    pub failed: usize,
+}
+
+impl Batch {
+    pub fn finished(&self) -> bool {
+        self.done >= self.total
+    }
+}
+
+/// What the app needs to know about its setup. No secrets in here.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// Listen address as shown in the header.
+    pub listen: String,
+    /// The config file in use, if any.
+    pub config_file: Option<String>,
+    /// Configured instances (id, optional name), in config order.
+    pub instances: Vec<(InstanceId, Option<String>)>,
+    /// `Some("public_url")` / `Some("client_token")` when `r`/`R` cannot work.
+    pub missing_for_register: Option<&'static str>,
+    /// A Client-Token is configured, so `/status` can be asked.
+    pub can_query_status: bool,
+    pub tz: TimeZone,
+    /// A banner shown under the header (e.g. "demo mode").
+    pub banner: Option<String>,
+}
+
+/// The whole state of the dashboard.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub setup: Setup,
+    /// The time of the last update: the view reads this, never the clock.
+    pub now: DateTime<Utc>,
+    pub instances: Vec<Instance>,
+    index: HashMap<InstanceId, usize>,
+    /// Display order: indexes into `instances`.
+    pub order: Vec<usize>,
+    /// Position in `order` of the selected row.
+    pub selected: usize,
+    /// First visible position in `order`.
+    pub offset: usize,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    pub show_help: bool,
+    pub notice: Option<Notice>,
+    pub register_batch: Option<Batch>,
+    pub status_batch: Option<Batch>,
+    /// Webhooks received since start.
+    pub received: u64,
+}
+
+impl App {
+    pub fn new(setup: Setup, now: DateTime<Utc>) -> Self {
+        let mut app = App {
+            now,
+            instances: Vec::new(),
+            index: HashMap::new(),
+            order: Vec::new(),
+            selected: 0,
+            offset: 0,
+            size: (80, 24),
+            show_help: false,
+            notice: None,
+            register_batch: None,
+            status_batch: None,
+            received: 0,
+            setup,
+        };
+        for (id, name) in app.setup.instances.clone() {
+            app.insert(Instance::new(id, name, true));
+        }
+        app
+    }
+
+    /// The commands to run at start: ask `/status` of every configured instance.
+    pub fn init(&mut self) -> Vec<Command> {
+        if self.setup.instances.is_empty() {
+            return Vec::new();
+        }
+        if !self.setup.can_query_status {
+            self.notice = Some(Notice {
+                level: Level::Warn,
+                text: "status not queried: set client_token (or ZAPI_CLIENT_TOKEN)".into(),
+            });
+            return Vec::new();
+        }
+        self.fetch_all_status()
+    }
+
+    fn insert(&mut self, inst: Instance) -> usize {
+        let i = self.instances.len();
+        self.index.insert(inst.id.clone(), i);
+        self.instances.push(inst);
+        self.order.push(i);
+        i
+    }
+
+    /// The instance with this id.
+    pub fn get(&self, id: &InstanceId) -> Option<&Instance> {
+        self.index.get(id).map(|&i| &self.instances[i])
+    }
+
+    /// The selected instance, if any.
+    pub fn selected_instance(&self) -> Option<&Instance> {
+        self.order.get(self.selected).map(|&i| &self.instances[i])
+    }
+
+    /// (connected, disconnected, unknown)
+    pub fn counts(&self) -> (usize, usize, usize) {
+        self.instances
+            .iter()
+            .fold((0, 0, 0), |(c, d, u), i| match i.state {
+                ConnState::Connected => (c + 1, d, u),
+                ConnState::Disconnected => (c, d + 1, u),
+                ConnState::Unknown => (c, d, u + 1),
+            })
+    }
+
+    /// Rows the table can show at the current size.
+    pub fn page_rows(&self) -> usize {
+        crate::ui::table_rows(self.size.1)
+    }
+
+    /// Folds one message into the state. `now` is the current time.
+    pub fn update(&mut self, msg: Msg, now: DateTime<Utc>) -> Vec<Command> {
+        self.now = now;
+        match msg {
+            Msg::Key(key) => self.on_key(key),
+            Msg::Webhook(event) => {
+                self.on_event(event);
+                Vec::new()
+            }
+            Msg::Tick => Vec::new(),
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                self.scroll_to_selected();
+                Vec::new()
+            }
+            Msg::StatusResult { id, result } => {
+                self.on_status(id, result);
+                Vec::new()
+            }
+            Msg::RegisterResult { id, result } => {
+                self.on_registered(id, result);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        self.received += 1;
+        let i = match self.index.get(&event.instance_id) {
+            Some(&i) => i,
+            None => self.insert(Instance::new(event.instance_id.clone(), None, false)),
+        };
+        let inst = &mut self.instances[i];
+        inst.last_activity = Some(
+            inst.last_activity
+                .map_or(event.received, |t| t.max(event.received)),
+        );
+        if let Some(state) = event.kind.state() {
+            // Webhooks of one instance are ordered by `momment`: a late, older
+            // event goes into the history but does not overwrite the state.
+            let newer = inst.last_webhook_moment.is_none_or(|m| event.moment >= m);
+            if newer {
+                inst.last_webhook_moment = Some(event.moment);
+                inst.set_state(state, event.moment, Source::Webhook);
+                match &event.kind {
+                    EventKind::Disconnected { error } => {
+                        inst.last_error =
+                            Some(error.clone().unwrap_or_else(|| "disconnected".into()));
+                    }
+                    EventKind::Connected { phone } => {
+                        if phone.is_some() {
+                            inst.phone.clone_from(phone);
+                        }
+                    }
+                    EventKind::Activity { .. } => {}
+                }
+            }
+        }
+        // history stays ordered by moment, newest last
+        let pos = inst.history.partition_point(|e| e.moment <= event.moment);
+        inst.history.insert(pos, event);
+        if inst.history.len() > HISTORY_LEN {
+            inst.history.pop_front();
+        }
+    }
+
+    fn on_status(&mut self, id: InstanceId, result: Result<Status, ApiError>) {
+        let now = self.now;
+        let Some(&i) = self.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.instances[i];
+        let label = inst.label().to_string();
+        let failed = result.is_err();
+        match result {
+            Ok(status) => {
+                let state = if status.connected {
+                    ConnState::Connected
+                } else {
+                    ConnState::Disconnected
+                };
+                inst.set_state(state, now, Source::Status);
+                if let Some(err) = status
+                    .error
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                {
+                    inst.last_error = Some(err.to_string());
+                }
+                inst.status = StatusCheck::Ok { at: now, status };
+            }
+            Err(e) => {
+                let text = e.to_string();
+                inst.status = StatusCheck::Failed {
+                    at: now,
+                    error: text.clone(),
+                };
+                if self.status_batch.is_none() {
+                    self.notice = Some(Notice {
+                        level: Level::Error,
+                        text: format!("status of {label} failed: {text}"),
+                    });
+                }
+            }
+        }
+        if let Some(batch) = &mut self.status_batch {
+            batch.done += 1;
+            batch.failed += usize::from(failed);
+            if batch.finished() {
+                let b = *batch;
+                self.status_batch = None;
+                self.notice = Some(if b.failed == 0 {
+                    Notice {
+                        level: Level::Ok,
+                        text: format!("status refreshed: {}/{}", b.done, b.total),
+                    }
+                } else {
+                    Notice {
+                        level: Level::Error,
+                        text: format!(
+                            "status refreshed: {}/{}, {} failed",
+                            b.done - b.failed,
+                            b.total,
+                            b.failed
+                        ),
+                    }
+                });
+            }
+        }
+    }
+
+    fn on_registered(&mut self, id: InstanceId, result: Result<(), ApiError>) {
+        let now = self.now;
+        let Some(&i) = self.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.instances[i];
+        let label = inst.label().to_string();
+        let notice = match &result {
+            Ok(()) => {
+                inst.registration = Registration::Ok(now);
+                Notice {
+                    level: Level::Ok,
+                    text: format!("webhooks of {label} registered"),
+                }
+            }
+            Err(e) => {
+                inst.registration = Registration::Failed(e.to_string());
+                Notice {
+                    level: Level::Error,
+                    text: format!("registering {label} failed: {e}"),
+                }
+            }
+        };
+        match &mut self.register_batch {
+            Some(batch) => {
+                batch.done += 1;
+                batch.failed += usize::from(result.is_err());
+                if batch.finished() {
+                    let b = *batch;
+                    self.register_batch = None;
+                    self.notice = Some(if b.failed == 0 {
+                        Notice {
+                            level: Level::Ok,
+                            text: format!("re-registered all {} instances", b.total),
+                        }
+                    } else {
+                        Notice {
+                            level: Level::Error,
+                            text: format!(
+                                "re-registered {}/{}, {} failed (see the Webhooks column)",
+                                b.done - b.failed,
+                                b.total,
+                                b.failed
+                            ),
+                        }
+                    });
+                }
+            }
+            None => self.notice = Some(notice),
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.kind != KeyEventKind::Press {
+            return Vec::new();
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && matches!(key.code, KeyCode::Char('c')) {
+            return vec![Command::Quit];
+        }
+        if self.show_help {
+            match key.code {
+                KeyCode::Char('q') => return vec![Command::Quit],
+                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Enter => self.show_help = false,
+                _ => {}
+            }
+            return Vec::new();
+        }
+        let page = self.page_rows().max(1);
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => return vec![Command::Quit],
+            KeyCode::Char('?') => self.show_help = true,
+            KeyCode::Down | KeyCode::Char('j') => self.select(self.selected.saturating_add(1)),
+            KeyCode::Up | KeyCode::Char('k') => self.select(self.selected.saturating_sub(1)),
+            KeyCode::PageDown => self.select(self.selected.saturating_add(page)),
+            KeyCode::PageUp => self.select(self.selected.saturating_sub(page)),
+            KeyCode::Home | KeyCode::Char('g') => self.select(0),
+            KeyCode::End | KeyCode::Char('G') => self.select(usize::MAX),
+            KeyCode::Char('r') => return self.register_selected(),
+            KeyCode::Char('R') => return self.register_all(),
+            KeyCode::Char('s') => {
+                if !self.setup.can_query_status {
+                    self.notice = Some(Notice {
+                        level: Level::Warn,
+                        text: "cannot ask Z-API: client_token is not set (config or ZAPI_CLIENT_TOKEN)".into(),
+                    });
+                    return Vec::new();
+                }
+                return self.fetch_all_status();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn select(&mut self, pos: usize) {
+        self.selected = pos.min(self.order.len().saturating_sub(1));
+        self.scroll_to_selected();
+    }
+
+    fn scroll_to_selected(&mut self) {
+        let rows = self.page_rows().max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + rows {
+            self.offset = self.selected + 1 - rows;
+        }
+        let max_offset = self.order.len().saturating_sub(rows);
+        self.offset = self.offset.min(max_offset);
+    }
+
+    fn fetch_all_status(&mut self) -> Vec<Command> {
+        if self.status_batch.is_some() {
+            self.notice = Some(Notice {
+                level: Level::Info,
+                text: "status refresh already running".into(),
+            });
+            return Vec::new();
+        }
+        let mut cmds = Vec::new();
+        for inst in self.instances.iter_mut().filter(|i| i.configured) {
+            if inst.status != StatusCheck::Pending {
+                inst.status = StatusCheck::Pending;
+                cmds.push(Command::FetchStatus(inst.id.clone()));
+            }
+        }
+        // A call already in flight reports back too, so it counts in the batch.
+        let total = self.instances.iter().filter(|i| i.configured).count();
+        if total > 0 {
+            self.status_batch = Some(Batch {
+                total,
+                ..Batch::default()
+            });
+            self.notice = Some(Notice {
+                level: Level::Info,
+                text: format!("asking Z-API the status of {total} instances…"),
+            });
+        }
+        cmds
+    }
+
+    fn register_blocked(&mut self) -> bool {
+        if let Some(missing) = self.setup.missing_for_register {
+            let how = if missing == "client_token" {
+                " (or ZAPI_CLIENT_TOKEN)"
+            } else {
+                " (or --public-url)"
+            };
+            self.notice = Some(Notice {
+                level: Level::Warn,
+                text: format!(
+                    "nothing sent: set {missing} in the config{how} to re-register webhooks"
+                ),
+            });
+            return true;
+        }
+        false
+    }
+
+    fn register_selected(&mut self) -> Vec<Command> {
+        let Some(&i) = self.order.get(self.selected) else {
+            self.notice = Some(Notice {
+                level: Level::Info,
+                text: "no instance selected".into(),
+            });
+            return Vec::new();
+        };
+        if self.register_blocked() {
+            return Vec::new();
+        }
+        let inst = &mut self.instances[i];
+        if !inst.configured {
+            self.notice = Some(Notice {
+                level: Level::Warn,
+                text: format!(
+                    "{} is not configured: add its id and token to the config to re-register it",
+                    inst.label()
+                ),
+            });
+            return Vec::new();
+        }
+        if inst.registration == Registration::Pending {
+            self.notice = Some(Notice {
+                level: Level::Info,
+                text: format!("{}: registration already running", inst.label()),
+            });
+            return Vec::new();
+        }
+        inst.registration = Registration::Pending;
+        self.notice = Some(Notice {
+            level: Level::Info,
+            text: format!("registering webhooks of {}…", inst.label()),
+        });
+        vec![Command::Register(inst.id.clone())]
+    }
+
+    fn register_all(&mut self) -> Vec<Command> {
+        if self.register_blocked() {
+            return Vec::new();
+        }
+        if self.register_batch.is_some() {
+            self.notice = Some(Notice {
+                level: Level::Info,
+                text: "re-registration already running".into(),
+            });
+            return Vec::new();
+        }
+        let mut cmds = Vec::new();
+        for inst in self.instances.iter_mut().filter(|i| i.configured) {
+            if inst.registration != Registration::Pending {
+                inst.registration = Registration::Pending;
+                cmds.push(Command::Register(inst.id.clone()));
+            }
+        }
+        // A registration already in flight reports back too, so it counts in the batch.
+        let total = self.instances.iter().filter(|i| i.configured).count();
+        if total == 0 {
+            self.notice = Some(Notice {
+                level: Level::Info,
+                text: "no configured instance to register".into(),
+            });
+        } else {
+            self.register_batch = Some(Batch {
+                total,
+                ..Batch::default()
+            });
+            self.notice = None;
+        }
+        cmds
+    }
+}

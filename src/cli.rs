@@ -1,0 +1,56 @@
+//! Command line: `zapi-dash [FLAGS]` runs the dashboard, `zapi-dash demo`
+//! runs it against a simulated Z-API and fleet.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// A terminal dashboard for Z-API WhatsApp instances: it receives Z-API's
+/// connect/disconnect webhooks and shows every instance's state live.
+#[derive(Debug, Parser)]
+#[command(name = "zapi-dash", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub flags: Flags,
+}
+
+/// Flags shared by every mode; each overrides the config file.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Flags {
+    /// Config file (TOML). Default: the platform's config dir, zapi-dash/config.toml, if it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address the webhook listener binds (default 127.0.0.1:8787).
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Public https URL under which Z-API reaches the listener (used when re-registering webhooks).
+    #[arg(long, global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Base URL of the Z-API REST API (default https://api.z-api.io).
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_base: Option<String>,
+
+    /// Directory for the diagnostics log (default: the platform's state dir for zapi-dash).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the dashboard (the default when no subcommand is given).
+    Run,
+    /// The whole product with no Z-API account: a simulated Z-API and a fleet
+    /// of ~20 instances that disconnect and reconnect at random.
+    Demo {
+        /// How many simulated instances.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=5000))]
+        instances: u16,
+    },
+}

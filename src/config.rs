@@ -1,0 +1,472 @@
+//! Configuration: the TOML file, environment and flags merged into one
+//! validated [`Config`]. Every error names the file, the key and what is wrong
+//! on one line, and never contains a secret.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::Flags;
+use crate::model::{InstanceId, Secret};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+pub const DEFAULT_API_BASE: &str = "https://api.z-api.io";
+/// Environment variable that overrides `client_token`.
+pub const ENV_CLIENT_TOKEN: &str = "ZAPI_CLIENT_TOKEN";
+
+/// One configured instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceConfig {
+    pub id: InstanceId,
+    pub token: Secret,
+    pub name: Option<String>,
+}
+
+/// The merged, validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `https://…` without a trailing slash.
+    pub public_url: Option<String>,
+    /// Without a trailing slash.
+    pub api_base: String,
+    pub client_token: Option<Secret>,
+    pub instances: Vec<InstanceConfig>,
+    /// The file the config came from, if any.
+    pub source: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8787))),
+            public_url: None,
+            api_base: DEFAULT_API_BASE.to_string(),
+            client_token: None,
+            instances: Vec::new(),
+            source: None,
+            state_dir: None,
+        }
+    }
+}
+
+/// A configuration problem: where (file, key) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, or "command line" / "environment".
+    pub origin: String,
+    /// The key (`public_url`, `instances[1].id`), if one is to blame.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{}: key `{}`: {}", self.origin, key, self.message),
+            None => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    public_url: Option<String>,
+    api_base: Option<String>,
+    client_token: Option<Secret>,
+    state_dir: Option<PathBuf>,
+    #[serde(default)]
+    instances: Vec<RawInstance>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstance {
+    id: String,
+    token: Secret,
+    name: Option<String>,
+}
+
+/// The default config file: `<platform config dir>/zapi-dash/config.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "zapi-dash").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// The default state dir (diagnostics log): the platform's state dir, or its
+/// local data dir where there is no state dir (macOS, Windows).
+pub fn default_state_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "zapi-dash").map(|d| {
+        d.state_dir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| d.data_local_dir().to_path_buf())
+    })
+}
+
+impl Config {
+    /// Loads the config the way `zapi-dash` does: `--config FILE` (must
+    /// exist), else `default_path` if that file exists, else built-in defaults;
+    /// then the environment (`ZAPI_CLIENT_TOKEN`), then the flags.
+    pub fn load(
+        flags: &Flags,
+        env: impl Fn(&str) -> Option<String>,
+        default_path: Option<PathBuf>,
+    ) -> Result<Config, ConfigError> {
+        let path = match (&flags.config, default_path) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(p)) if p.is_file() => Some(p),
+            _ => None,
+        };
+        let mut config = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
+                    origin: p.display().to_string(),
+                    key: None,
+                    message: format!("cannot read the config file: {e}"),
+                })?;
+                Config::from_toml(&text, p)?
+            }
+            None => Config::default(),
+        };
+
+        if let Some(token) = env(ENV_CLIENT_TOKEN).filter(|t| !t.trim().is_empty()) {
+            config.client_token = Some(Secret::new(token.trim()));
+        }
+
+        let cli = "command line";
+        if let Some(listen) = flags.listen {
+            config.listen = listen;
+        }
+        if let Some(url) = &flags.public_url {
+            config.public_url =
+                Some(validate_public_url(url).map_err(|m| err(cli, "--public-url", m))?);
+        }
+        if let Some(url) = &flags.api_base {
+            config.api_base = validate_api_base(url).map_err(|m| err(cli, "--api-base", m))?;
+        }
+        if let Some(dir) = &flags.state_dir {
+            config.state_dir = Some(dir.clone());
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates a config file's text. `path` is only used in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&origin, text, &e))?;
+        let mut config = Config {
+            source: Some(path.to_path_buf()),
+            ..Config::default()
+        };
+
+        if let Some(listen) = raw.listen {
+            config.listen = listen.trim().parse().map_err(|_| {
+                err(
+                    &origin,
+                    "listen",
+                    format!("`{listen}` is not an address like 127.0.0.1:8787"),
+                )
+            })?;
+        }
+        if let Some(url) = raw.public_url {
+            config.public_url =
+                Some(validate_public_url(&url).map_err(|m| err(&origin, "public_url", m))?);
+        }
+        if let Some(url) = raw.api_base {
+            config.api_base = validate_api_base(&url).map_err(|m| err(&origin, "api_base", m))?;
+        }
+        if let Some(token) = raw.client_token {
+            if token.expose().trim().is_empty() {
+                return Err(err(
+                    &origin,
+                    "client_token",
+                    "must not be empty (or leave it out)".into(),
+                ));
+            }
+            config.client_token = Some(token);
+        }
+        config.state_dir = raw.state_dir;
+
+        let mut seen = HashSet::new();
+        for (i, inst) in raw.instances.into_iter().enumerate() {
+            let id = inst.id.trim().to_string();
+            if id.is_empty() {
+                return Err(err(
+                    &origin,
+                    &format!("instances[{i}].id"),
+                    "must not be empty".into(),
+                ));
+            }
+            if inst.token.expose().trim().is_empty() {
+                return Err(err(
+                    &origin,
+                    &format!("instances[{i}].token"),
+                    "must not be empty".into(),
+                ));
+            }
+            if !seen.insert(id.clone()) {
+                return Err(err(
+                    &origin,
+                    &format!("instances[{i}].id"),
+                    format!("instance `{id}` is listed twice"),
+                ));
+            }
+            let name = inst
+                .name
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty());
+            config.instances.push(InstanceConfig {
+                id: InstanceId::new(id),
+                token: Secret::new(inst.token.expose().trim()),
+                name,
+            });
+        }
+        Ok(config)
+    }
+
+    /// What is missing to re-register webhooks, if anything.
+    pub fn missing_for_register(&self) -> Option<&'static str> {
+        if self.public_url.is_none() {
+            Some("public_url")
+        } else if self.client_token.is_none() {
+            Some("client_token")
+        } else {
+            None
+        }
+    }
+}
+
+fn err(origin: &str, key: &str, message: String) -> ConfigError {
+    ConfigError {
+        origin: origin.to_string(),
+        key: Some(key.to_string()),
+        message,
+    }
+}
+
+/// `public_url` must be an absolute https URL (Z-API refuses http webhooks).
+pub fn validate_public_url(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL ({e})"))?;
+    if parsed.scheme() != "https" {
+        return Err(format!(
+            "must start with https:// (Z-API refuses webhooks that are not HTTPS), got `{url}`"
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{url}` has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!("`{url}` must not have a query or fragment"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// `api_base` must be an http(s) URL.
+pub fn validate_api_base(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!("`{url}` must be an http:// or https:// URL"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// Turns a TOML error into one line: file, line, key, message. The offending
+/// line itself is not echoed, since it may hold a token.
+fn toml_error(origin: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return ConfigError {
+            origin: origin.to_string(),
+            key: None,
+            message,
+        };
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && k.len() < 64 && !k.contains(char::is_whitespace));
+    // unknown-field messages already name the key; for the rest, the key on that line.
+    let key = if message.contains("unknown field") {
+        None
+    } else {
+        key
+    };
+    ConfigError {
+        origin: format!("{origin}:{line_no}"),
+        key,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("/etc/z.toml"))
+    }
+
+    const FULL: &str = r#"
+listen = "127.0.0.1:9000"
+public_url = "https://dash.example.com/"
+api_base = "http://127.0.0.1:1234/"
+client_token = "CLIENTTOKEN123"
+
+[[instances]]
+id = "A1"
+token = "TOKENA1XYZ"
+name = "Sales"
+
+[[instances]]
+id = "B2"
+token = "TOKENB2XYZ"
+"#;
+
+    #[test]
+    fn full_file_parses() {
+        let c = parse(FULL).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.public_url.as_deref(), Some("https://dash.example.com"));
+        assert_eq!(c.api_base, "http://127.0.0.1:1234");
+        assert_eq!(
+            c.client_token.as_ref().map(Secret::expose),
+            Some("CLIENTTOKEN123")
+        );
+        assert_eq!(c.instances.len(), 2);
+        assert_eq!(c.instances[0].name.as_deref(), Some("Sales"));
+        assert_eq!(c.instances[1].name, None);
+        assert_eq!(c.missing_for_register(), None);
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.api_base, DEFAULT_API_BASE);
+        assert_eq!(c.missing_for_register(), Some("public_url"));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = parse("lisen = \"127.0.0.1:1\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("/etc/z.toml:1"), "{e}");
+        assert!(e.contains("unknown field `lisen`"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn bad_toml_names_line() {
+        let e = parse("listen = \"a\"\npublic_url = \n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/etc/z.toml:2"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_key_without_echoing_value_line() {
+        let e = parse("client_token = 12345678\n").unwrap_err().to_string();
+        assert!(e.contains("key `client_token`"), "{e}");
+    }
+
+    #[test]
+    fn http_public_url_is_refused() {
+        let e = parse("public_url = \"http://dash.example.com\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("public_url"));
+        assert!(e.to_string().contains("https://"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_instance_is_refused() {
+        let e = parse("[[instances]]\nid='A'\ntoken='t1'\n[[instances]]\nid='A'\ntoken='t2'\n")
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("instances[1].id"));
+        assert!(e.message.contains("twice"));
+    }
+
+    #[test]
+    fn bad_listen_is_refused() {
+        let e = parse("listen = \"localhost\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("listen"));
+    }
+
+    #[test]
+    fn errors_never_contain_tokens() {
+        let e = parse("client_token = \"SECRETSECRET\"\nbogus = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("SECRETSECRET"), "{e}");
+        let e = parse("[[instances]]\nid='A'\ntoken='SECRETSECRET'\ncolour='x'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("SECRETSECRET"), "{e}");
+    }
+
+    #[test]
+    fn env_and_flags_override_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, FULL).unwrap();
+        let flags = Flags {
+            config: Some(path.clone()),
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            public_url: Some("https://other.example.com".into()),
+            api_base: Some("http://127.0.0.1:5".into()),
+            state_dir: None,
+        };
+        let env = |k: &str| (k == ENV_CLIENT_TOKEN).then(|| "FROMENV".to_string());
+        let c = Config::load(&flags, env, None).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.public_url.as_deref(), Some("https://other.example.com"));
+        assert_eq!(c.api_base, "http://127.0.0.1:5");
+        assert_eq!(c.client_token.as_ref().map(Secret::expose), Some("FROMENV"));
+        assert_eq!(c.source.as_deref(), Some(path.as_path()));
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error_but_missing_default_is_not() {
+        let flags = Flags {
+            config: Some("/nonexistent/zapi.toml".into()),
+            ..Flags::default()
+        };
+        let e = Config::load(&flags, |_| None, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/zapi.toml: cannot read"),
+            "{e}"
+        );
+        let c = Config::load(
+            &Flags::default(),
+            |_| None,
+            Some("/nonexistent/default.toml".into()),
+        )
+        .unwrap();
+        assert_eq!(c.source, None);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn http_public_url_flag_is_refused() {
+        let flags = Flags {
+            public_url: Some("http://x.example".into()),
+            ..Flags::default()
+        };
+        let e = Config::load(&flags, |_| None, None).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("--public-url"));
+    }
+}

@@ -1,0 +1,257 @@
+//! The event loop and the terminal guard.
+//!
+//! The loop `select!`s over terminal input, accepted webhook events, command
+//! results, a 1 Hz tick (for the ages) and shutdown signals. Every input
+//! becomes a [`Msg`]; after a batch of messages it draws once if anything
+//! changed, never more often than [`MIN_FRAME_INTERVAL`] allows.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::Event as TermEvent;
+use futures::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::app::{App, Command, Msg};
+use crate::model::{Event, InstanceId, Secret};
+use crate::zapi::{ApiError, ZapiClient};
+
+/// At most ~60 frames per second, whatever the load.
+pub const MIN_FRAME_INTERVAL: Duration = Duration::from_millis(16);
+/// Z-API calls in flight at once (for `R` and `s` over a large fleet).
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// What the command runner needs to call Z-API. Tokens stay here; the
+/// [`App`] only ever sees instance ids.
+pub struct Services {
+    /// `None` when no Client-Token is configured.
+    pub client: Option<ZapiClient>,
+    pub tokens: HashMap<InstanceId, Secret>,
+    pub public_url: Option<String>,
+    pub concurrency: usize,
+}
+
+/// Runs [`Command`]s on tasks with bounded concurrency; each result comes
+/// back to the loop as a [`Msg`].
+pub struct Runner {
+    services: Arc<Services>,
+    permits: Arc<Semaphore>,
+    results: mpsc::UnboundedSender<Msg>,
+    tasks: JoinSet<()>,
+}
+
+impl Runner {
+    pub fn new(services: Services, results: mpsc::UnboundedSender<Msg>) -> Self {
+        let permits = Arc::new(Semaphore::new(services.concurrency.max(1)));
+        Self {
+            services: Arc::new(services),
+            permits,
+            results,
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Starts the call a command asks for. Returns `true` for [`Command::Quit`].
+    pub fn run(&mut self, cmd: Command) -> bool {
+        let (id, register) = match cmd {
+            Command::Quit => return true,
+            Command::FetchStatus(id) => (id, false),
+            Command::Register(id) => (id, true),
+        };
+        let services = Arc::clone(&self.services);
+        let permits = Arc::clone(&self.permits);
+        let results = self.results.clone();
+        self.tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let msg = if register {
+                let result = services.register(&id).await;
+                Msg::RegisterResult { id, result }
+            } else {
+                let result = match services.call_ready(&id) {
+                    Ok((client, token)) => client.status(&id, token).await,
+                    Err(e) => Err(e),
+                };
+                Msg::StatusResult { id, result }
+            };
+            // the loop may be gone (quitting): nothing to report to then
+            let _ = results.send(msg);
+        });
+        // reap finished tasks so the set does not grow over weeks
+        while self.tasks.try_join_next().is_some() {}
+        false
+    }
+}
+
+impl Services {
+    fn call_ready(&self, id: &InstanceId) -> Result<(&ZapiClient, &Secret), ApiError> {
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| ApiError::Config("client_token is not set".into()))?;
+        let token = self
+            .tokens
+            .get(id)
+            .ok_or_else(|| ApiError::Config("instance is not configured".into()))?;
+        Ok((client, token))
+    }
+
+    async fn register(&self, id: &InstanceId) -> Result<(), ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
+        client.register_webhooks(id, token, public_url).await
+    }
+}
+
+/// Where frames go: the real terminal (with synchronized updates, so no
+/// flicker) or a test backend.
+pub trait Screen {
+    fn draw_app(&mut self, app: &App) -> io::Result<()>;
+}
+
+impl<B: Backend> Screen for Terminal<B>
+where
+    io::Error: From<B::Error>,
+{
+    fn draw_app(&mut self, app: &App) -> io::Result<()> {
+        self.draw(|f| crate::ui::draw(app, f))?;
+        Ok(())
+    }
+}
+
+/// The real terminal: ratatui's crossterm terminal wrapped in synchronized updates.
+pub struct RealScreen(pub ratatui::DefaultTerminal);
+
+impl Screen for RealScreen {
+    fn draw_app(&mut self, app: &App) -> io::Result<()> {
+        use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+        crossterm::execute!(io::stdout(), BeginSynchronizedUpdate)?;
+        let drawn = self.0.draw(|f| crate::ui::draw(app, f)).map(|_| ());
+        crossterm::execute!(io::stdout(), EndSynchronizedUpdate)?;
+        drawn
+    }
+}
+
+/// Maps a terminal event to a message; `None` for events the app ignores.
+pub fn term_msg(ev: TermEvent) -> Option<Msg> {
+    match ev {
+        TermEvent::Key(k) => Some(Msg::Key(k)),
+        TermEvent::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
+}
+
+/// Runs the dashboard until a [`Command::Quit`], the end of `input`, or `shutdown` resolves.
+pub async fn run_loop<S, I>(
+    screen: &mut S,
+    app: &mut App,
+    mut input: I,
+    mut events: mpsc::Receiver<Event>,
+    mut runner: Runner,
+    mut results: mpsc::UnboundedReceiver<Msg>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: Screen,
+    I: Stream<Item = io::Result<TermEvent>> + Unpin,
+{
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut last_draw: Option<Instant> = None;
+    let mut dirty = true;
+    let mut events_open = true;
+    let mut batch: Vec<Event> = Vec::with_capacity(256);
+
+    for cmd in app.init() {
+        runner.run(cmd);
+    }
+
+    loop {
+        let draw_at = if dirty {
+            Some(last_draw.map_or_else(Instant::now, |t| t + MIN_FRAME_INTERVAL))
+        } else {
+            None
+        };
+        let mut msgs: Vec<Msg> = Vec::new();
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            // a due frame goes before more input, so a flood cannot starve the screen
+            () = sleep_until_opt(draw_at) => {
+                screen.draw_app(app)?;
+                last_draw = Some(Instant::now());
+                dirty = false;
+                continue;
+            },
+            ev = input.next() => match ev {
+                Some(Ok(ev)) => msgs.extend(term_msg(ev)),
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            n = events.recv_many(&mut batch, 256), if events_open => {
+                if n == 0 {
+                    events_open = false;
+                }
+                msgs.extend(batch.drain(..).map(Msg::Webhook));
+            },
+            Some(msg) = results.recv() => {
+                msgs.push(msg);
+                while let Ok(m) = results.try_recv() {
+                    msgs.push(m);
+                }
+            },
+            _ = tick.tick() => msgs.push(Msg::Tick),
+        }
+        for msg in msgs {
+            dirty = true;
+            for cmd in app.update(msg, Utc::now()) {
+                if runner.run(cmd) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves on SIGTERM, SIGHUP or SIGINT (Ctrl-C outside raw mode).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let hup = signal(SignalKind::hangup());
+        let int = signal(SignalKind::interrupt());
+        match (term, hup, int) {
+            (Ok(mut term), Ok(mut hup), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = hup.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,1 +1,152 @@
-pub fn sanitize(s: &str) -> String { s.to_string() }
+//! The view: a pure function of [`App`]. It reads the state and draws; it
+//! never mutates, never reads the clock (the app carries `now`), never does I/O.
+//! One file per widget.
+
+mod footer;
+mod header;
+mod help;
+mod table;
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+use unicode_width::UnicodeWidthChar;
+
+use crate::app::{App, TimeZone};
+
+/// Lines above the table: title + counts, then config/banner.
+pub const HEADER_LINES: u16 = 2;
+/// Lines below the table: last result/progress, then key hints.
+pub const FOOTER_LINES: u16 = 2;
+
+/// How many instance rows the table shows in a terminal `height` rows tall
+/// (the table has a border top and bottom and a header row).
+pub fn table_rows(height: u16) -> usize {
+    usize::from(height.saturating_sub(HEADER_LINES + FOOTER_LINES + 3))
+}
+
+/// Draws the whole screen.
+pub fn draw(app: &App, frame: &mut Frame) {
+    let [top, middle, bottom] = Layout::vertical([
+        Constraint::Length(HEADER_LINES),
+        Constraint::Min(0),
+        Constraint::Length(FOOTER_LINES),
+    ])
+    .areas(frame.area());
+    header::draw(app, frame, top);
+    table::draw(app, frame, middle);
+    footer::draw(app, frame, bottom);
+    if app.show_help {
+        help::draw(frame, frame.area());
+    }
+}
+
+/// Makes text from the network safe to put on the terminal: control
+/// characters (C0, DEL, C1: the start of every escape sequence) and
+/// bidirectional overrides become `�`, line breaks become spaces.
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if c.is_control() => '\u{FFFD}',
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
+                '\u{FFFD}'
+            }
+            c => c,
+        })
+        .collect()
+}
+
+/// Sanitizes `s` and cuts it to at most `width` terminal columns, ending
+/// with `…` when it was cut.
+pub fn fit(s: &str, width: usize) -> String {
+    let clean = sanitize(s);
+    let total: usize = clean.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return clean;
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in clean.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// "12s ago", "3m ago", "5h ago", "2d ago"; "just now" for the future (clock skew).
+pub fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    let secs = (now - t).num_seconds();
+    match secs {
+        i64::MIN..=0 => "just now".to_string(),
+        1..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        3600..=172_799 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
+/// When something happened: local date-time and age. `wide` gives the full
+/// "2026-11-24 14:03:12 · 3m ago"; otherwise a compact form that drops the
+/// date when it is today.
+pub fn when(tz: TimeZone, now: DateTime<Utc>, t: DateTime<Utc>, wide: bool) -> String {
+    let ago = age(now, t);
+    if wide {
+        format!("{} · {ago}", tz.format(t, "%Y-%m-%d %H:%M:%S"))
+    } else if tz.format(t, "%Y-%m-%d") == tz.format(now, "%Y-%m-%d") {
+        format!("{} · {ago}", tz.format(t, "%H:%M:%S"))
+    } else {
+        format!("{} · {ago}", tz.format(t, "%m-%d %H:%M"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{FixedOffset, TimeZone as _};
+
+    #[test]
+    fn sanitize_neutralises_escapes() {
+        let s = sanitize("bad\x1b[2J\x1b]0;title\x07 text\u{202E}x\u{9b}");
+        assert!(!s.chars().any(|c| c.is_control()), "{s:?}");
+        assert!(!s.contains('\u{202E}'));
+        assert!(s.starts_with("bad\u{FFFD}[2J"));
+    }
+
+    #[test]
+    fn fit_cuts_with_ellipsis() {
+        assert_eq!(fit("hello", 10), "hello");
+        assert_eq!(fit("hello world", 6), "hello…");
+        assert_eq!(fit("日本語テキスト", 5), "日本…");
+        assert_eq!(fit("abc", 0), "");
+    }
+
+    #[test]
+    fn ages() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 14, 6, 12).unwrap();
+        assert_eq!(age(now, now - chrono::Duration::seconds(3 * 60)), "3m ago");
+        assert_eq!(age(now, now - chrono::Duration::seconds(5)), "5s ago");
+        assert_eq!(age(now, now - chrono::Duration::hours(3)), "3h ago");
+        assert_eq!(age(now, now - chrono::Duration::days(3)), "3d ago");
+        assert_eq!(age(now, now + chrono::Duration::seconds(30)), "just now");
+    }
+
+    #[test]
+    fn when_wide_and_compact() {
+        let tz = TimeZone::Fixed(FixedOffset::east_opt(0).unwrap());
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 14, 6, 12).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 14, 3, 12).unwrap();
+        assert_eq!(when(tz, now, t, true), "2026-11-24 14:03:12 · 3m ago");
+        assert_eq!(when(tz, now, t, false), "14:03:12 · 3m ago");
+        let old = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+        assert_eq!(when(tz, now, old, false), "11-20 09:00 · 4d ago");
+    }
+}
