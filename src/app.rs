@@ -666,3 +666,473 @@ impl App {
         cmds
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+    use crossterm::event::KeyEventState;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_764_000_000 + secs, 0).unwrap()
+    }
+
+    fn setup(n: usize, missing: Option<&'static str>) -> Setup {
+        Setup {
+            listen: "127.0.0.1:8787".into(),
+            config_file: Some("/tmp/c.toml".into()),
+            instances: (0..n)
+                .map(|i| (InstanceId::new(format!("I{i}")), Some(format!("Name {i}"))))
+                .collect(),
+            missing_for_register: missing,
+            can_query_status: missing != Some("client_token"),
+            tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
+            banner: None,
+        }
+    }
+
+    fn app(n: usize) -> App {
+        App::new(setup(n, None), t(0))
+    }
+
+    fn key(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    fn ev(id: &str, kind: EventKind, moment: i64, received: i64) -> Msg {
+        Msg::Webhook(Event {
+            instance_id: InstanceId::new(id),
+            kind,
+            moment: t(moment),
+            received: t(received),
+        })
+    }
+
+    fn down(id: &str, moment: i64, error: &str) -> Msg {
+        ev(
+            id,
+            EventKind::Disconnected {
+                error: Some(error.into()),
+            },
+            moment,
+            moment,
+        )
+    }
+
+    fn up(id: &str, moment: i64) -> Msg {
+        ev(
+            id,
+            EventKind::Connected {
+                phone: Some("5544999999999".into()),
+            },
+            moment,
+            moment,
+        )
+    }
+
+    fn inst<'a>(app: &'a App, id: &str) -> &'a Instance {
+        app.get(&InstanceId::new(id)).unwrap()
+    }
+
+    fn http_err(status: u16, message: &str) -> ApiError {
+        ApiError::Http {
+            status,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn disconnect_webhook_sets_row() {
+        let mut a = app(2);
+        assert!(
+            a.update(down("I1", 10, "Device has been disconnected"), t(11))
+                .is_empty()
+        );
+        let i = inst(&a, "I1");
+        assert_eq!(i.state, ConnState::Disconnected);
+        assert_eq!(
+            i.last_error.as_deref(),
+            Some("Device has been disconnected")
+        );
+        assert_eq!(i.last_change, Some(t(10)));
+        assert_eq!(i.source, Some(Source::Webhook));
+        assert_eq!(a.counts(), (0, 1, 1));
+        assert_eq!(inst(&a, "I0").state, ConnState::Unknown);
+    }
+
+    #[test]
+    fn connect_after_disconnect_changes_state_and_keeps_last_error() {
+        let mut a = app(1);
+        a.update(down("I0", 10, "boom"), t(10));
+        a.update(up("I0", 20), t(20));
+        let i = inst(&a, "I0");
+        assert_eq!(i.state, ConnState::Connected);
+        assert_eq!(i.last_change, Some(t(20)));
+        assert_eq!(i.last_error.as_deref(), Some("boom"));
+        assert_eq!(i.phone.as_deref(), Some("5544999999999"));
+    }
+
+    #[test]
+    fn late_older_event_goes_to_history_but_not_state() {
+        let mut a = app(1);
+        a.update(up("I0", 20), t(21));
+        a.update(down("I0", 10, "old news"), t(22));
+        let i = inst(&a, "I0");
+        assert_eq!(i.state, ConnState::Connected);
+        assert_eq!(i.last_change, Some(t(20)));
+        assert_eq!(i.last_error, None);
+        let moments: Vec<_> = i.history.iter().map(|e| e.moment).collect();
+        assert_eq!(moments, vec![t(10), t(20)], "history is ordered by moment");
+    }
+
+    #[test]
+    fn same_state_again_keeps_change_time_but_updates_error() {
+        let mut a = app(1);
+        a.update(down("I0", 10, "first"), t(10));
+        a.update(down("I0", 30, "second"), t(30));
+        let i = inst(&a, "I0");
+        assert_eq!(i.last_change, Some(t(10)));
+        assert_eq!(i.last_error.as_deref(), Some("second"));
+    }
+
+    #[test]
+    fn activity_counts_as_life_but_not_state() {
+        let mut a = app(1);
+        a.update(
+            ev(
+                "I0",
+                EventKind::Activity {
+                    callback: "ReceivedCallback".into(),
+                },
+                5,
+                6,
+            ),
+            t(6),
+        );
+        let i = inst(&a, "I0");
+        assert_eq!(i.state, ConnState::Unknown);
+        assert_eq!(i.last_activity, Some(t(6)));
+        assert_eq!(i.history.len(), 1);
+        assert_eq!(a.received, 1);
+    }
+
+    #[test]
+    fn unknown_instance_appears_unconfigured_and_cannot_be_registered() {
+        let mut a = app(1);
+        a.update(down("STRANGER", 10, "x"), t(10));
+        assert_eq!(a.instances.len(), 2);
+        let i = inst(&a, "STRANGER");
+        assert!(!i.configured);
+        assert_eq!(i.label(), "STRANGER");
+        a.update(key(KeyCode::End), t(11));
+        assert_eq!(a.selected_instance().unwrap().id.as_str(), "STRANGER");
+        assert!(a.update(key(KeyCode::Char('r')), t(12)).is_empty());
+        assert!(a.notice.as_ref().unwrap().text.contains("not configured"));
+        // R only asks for configured instances
+        assert_eq!(
+            a.update(key(KeyCode::Char('R')), t(13)),
+            vec![Command::Register(InstanceId::new("I0"))]
+        );
+    }
+
+    #[test]
+    fn status_answer_is_applied_when_it_arrives() {
+        let mut a = app(1);
+        let cmds = a.init();
+        assert_eq!(cmds, vec![Command::FetchStatus(InstanceId::new("I0"))]);
+        assert_eq!(inst(&a, "I0").status, StatusCheck::Pending);
+        let status = Status {
+            connected: false,
+            error: Some("You need to restore the session.".into()),
+            smartphone_connected: Some(true),
+        };
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("I0"),
+                result: Ok(status.clone()),
+            },
+            t(5),
+        );
+        let i = inst(&a, "I0");
+        assert_eq!(i.state, ConnState::Disconnected);
+        assert_eq!(i.source, Some(Source::Status));
+        assert_eq!(
+            i.last_error.as_deref(),
+            Some("You need to restore the session.")
+        );
+        assert_eq!(
+            i.last_change, None,
+            "the first status answer does not invent a change time"
+        );
+        assert_eq!(i.status, StatusCheck::Ok { at: t(5), status });
+        assert_eq!(a.status_batch, None);
+        assert_eq!(a.notice.as_ref().unwrap().level, Level::Ok);
+
+        // a later answer that differs is a change we saw happen
+        let ok = Status {
+            connected: true,
+            error: None,
+            smartphone_connected: Some(true),
+        };
+        a.update(key(KeyCode::Char('s')), t(6));
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("I0"),
+                result: Ok(ok),
+            },
+            t(9),
+        );
+        assert_eq!(inst(&a, "I0").state, ConnState::Connected);
+        assert_eq!(inst(&a, "I0").last_change, Some(t(9)));
+
+        // and a webhook says otherwise afterwards
+        a.update(down("I0", 12, "Device has been disconnected"), t(12));
+        assert_eq!(inst(&a, "I0").state, ConnState::Disconnected);
+        assert_eq!(inst(&a, "I0").source, Some(Source::Webhook));
+    }
+
+    #[test]
+    fn status_error_is_reported_with_status_and_text() {
+        let mut a = app(2);
+        a.init();
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("I0"),
+                result: Err(http_err(400, "Instance not found")),
+            },
+            t(1),
+        );
+        assert!(
+            matches!(&inst(&a, "I0").status, StatusCheck::Failed { error, .. } if error.contains("400") && error.contains("Instance not found"))
+        );
+        assert_eq!(
+            a.status_batch,
+            Some(Batch {
+                total: 2,
+                done: 1,
+                failed: 1
+            })
+        );
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("I1"),
+                result: Ok(Status {
+                    connected: true,
+                    error: None,
+                    smartphone_connected: None,
+                }),
+            },
+            t(2),
+        );
+        let n = a.notice.clone().unwrap();
+        assert_eq!(n.level, Level::Error);
+        assert!(n.text.contains("1 failed"), "{}", n.text);
+        assert_eq!(
+            inst(&a, "I0").state,
+            ConnState::Unknown,
+            "a failed call changes no state"
+        );
+    }
+
+    #[test]
+    fn init_without_client_token_sends_nothing_and_says_so() {
+        let mut a = App::new(setup(3, Some("client_token")), t(0));
+        assert!(a.init().is_empty());
+        assert!(a.notice.as_ref().unwrap().text.contains("client_token"));
+        assert!(a.update(key(KeyCode::Char('s')), t(1)).is_empty());
+    }
+
+    #[test]
+    fn register_needs_public_url_and_client_token() {
+        for missing in ["public_url", "client_token"] {
+            let mut a = App::new(setup(2, Some(missing)), t(0));
+            assert!(a.update(key(KeyCode::Char('r')), t(1)).is_empty());
+            assert!(a.notice.as_ref().unwrap().text.contains(missing));
+            assert!(a.update(key(KeyCode::Char('R')), t(1)).is_empty());
+            assert!(a.notice.as_ref().unwrap().text.contains(missing));
+            assert!(
+                a.instances
+                    .iter()
+                    .all(|i| i.registration == Registration::Never)
+            );
+        }
+    }
+
+    #[test]
+    fn register_selected_then_result_lands_in_row() {
+        let mut a = app(3);
+        a.update(key(KeyCode::Char('j')), t(0));
+        assert_eq!(
+            a.update(key(KeyCode::Char('r')), t(1)),
+            vec![Command::Register(InstanceId::new("I1"))]
+        );
+        assert_eq!(inst(&a, "I1").registration, Registration::Pending);
+        assert!(
+            a.update(key(KeyCode::Char('r')), t(1)).is_empty(),
+            "one in-flight call per instance"
+        );
+        a.update(
+            Msg::RegisterResult {
+                id: InstanceId::new("I1"),
+                result: Ok(()),
+            },
+            t(2),
+        );
+        assert_eq!(inst(&a, "I1").registration, Registration::Ok(t(2)));
+        assert_eq!(a.notice.as_ref().unwrap().level, Level::Ok);
+
+        a.update(key(KeyCode::Char('r')), t(3));
+        a.update(
+            Msg::RegisterResult {
+                id: InstanceId::new("I1"),
+                result: Err(http_err(400, "null not allowed")),
+            },
+            t(4),
+        );
+        assert_eq!(
+            inst(&a, "I1").registration,
+            Registration::Failed("HTTP 400: null not allowed".into())
+        );
+        let n = a.notice.clone().unwrap();
+        assert_eq!(n.level, Level::Error);
+        assert!(n.text.contains("HTTP 400: null not allowed"));
+    }
+
+    #[test]
+    fn register_all_shows_progress_and_summary() {
+        let mut a = app(3);
+        let cmds = a.update(key(KeyCode::Char('R')), t(0));
+        assert_eq!(cmds.len(), 3);
+        assert!(
+            a.update(key(KeyCode::Char('R')), t(0)).is_empty(),
+            "no second batch while one runs"
+        );
+        assert_eq!(
+            a.register_batch,
+            Some(Batch {
+                total: 3,
+                done: 0,
+                failed: 0
+            })
+        );
+        a.update(
+            Msg::RegisterResult {
+                id: InstanceId::new("I0"),
+                result: Ok(()),
+            },
+            t(1),
+        );
+        a.update(
+            Msg::RegisterResult {
+                id: InstanceId::new("I2"),
+                result: Err(http_err(500, "oops")),
+            },
+            t(1),
+        );
+        assert_eq!(
+            a.register_batch,
+            Some(Batch {
+                total: 3,
+                done: 2,
+                failed: 1
+            })
+        );
+        a.update(
+            Msg::RegisterResult {
+                id: InstanceId::new("I1"),
+                result: Ok(()),
+            },
+            t(2),
+        );
+        assert_eq!(a.register_batch, None);
+        let n = a.notice.clone().unwrap();
+        assert_eq!(n.level, Level::Error);
+        assert!(n.text.contains("2/3"), "{}", n.text);
+    }
+
+    #[test]
+    fn navigation_stays_in_bounds_and_scrolls() {
+        let mut a = app(50);
+        a.update(Msg::Resize(80, 24), t(0));
+        let page = a.page_rows();
+        assert_eq!(page, 17);
+        a.update(key(KeyCode::Up), t(0));
+        assert_eq!(a.selected, 0);
+        a.update(key(KeyCode::PageDown), t(0));
+        assert_eq!(a.selected, page);
+        assert!(a.selected >= a.offset && a.selected < a.offset + page);
+        a.update(key(KeyCode::End), t(0));
+        assert_eq!(a.selected, 49);
+        assert_eq!(a.offset, 50 - page);
+        a.update(key(KeyCode::Down), t(0));
+        assert_eq!(a.selected, 49);
+        a.update(key(KeyCode::Home), t(0));
+        assert_eq!((a.selected, a.offset), (0, 0));
+        a.update(key(KeyCode::Char('j')), t(0));
+        a.update(key(KeyCode::Char('k')), t(0));
+        assert_eq!(a.selected, 0);
+        // a tiny terminal does not break anything
+        a.update(Msg::Resize(20, 5), t(0));
+        a.update(key(KeyCode::PageDown), t(0));
+        assert_eq!(a.selected, 1);
+    }
+
+    #[test]
+    fn quit_keys_and_help() {
+        for c in [KeyCode::Char('q'), KeyCode::Esc] {
+            assert_eq!(app(1).update(key(c), t(0)), vec![Command::Quit]);
+        }
+        let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert_eq!(app(1).update(ctrl_c.clone(), t(0)), vec![Command::Quit]);
+
+        let mut a = app(3);
+        a.update(key(KeyCode::Char('?')), t(0));
+        assert!(a.show_help);
+        a.update(key(KeyCode::Char('j')), t(0));
+        assert_eq!(a.selected, 0, "keys do not act behind the help");
+        a.update(key(KeyCode::Esc), t(0));
+        assert!(!a.show_help, "Esc closes help rather than quitting");
+        a.update(key(KeyCode::Char('?')), t(0));
+        assert_eq!(a.update(ctrl_c, t(0)), vec![Command::Quit]);
+    }
+
+    #[test]
+    fn key_release_is_ignored() {
+        let mut a = app(1);
+        let mut k = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+        k.kind = KeyEventKind::Release;
+        k.state = KeyEventState::NONE;
+        assert!(a.update(Msg::Key(k), t(0)).is_empty());
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut a = app(1);
+        for s in 0..(HISTORY_LEN as i64 + 25) {
+            a.update(down("I0", s, "x"), t(s));
+        }
+        let i = inst(&a, "I0");
+        assert_eq!(i.history.len(), HISTORY_LEN);
+        assert_eq!(i.history.back().unwrap().moment, t(HISTORY_LEN as i64 + 24));
+    }
+
+    #[test]
+    fn results_for_unknown_ids_are_ignored() {
+        let mut a = app(1);
+        a.update(
+            Msg::RegisterResult {
+                id: InstanceId::new("nope"),
+                result: Ok(()),
+            },
+            t(0),
+        );
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("nope"),
+                result: Err(http_err(500, "x")),
+            },
+            t(0),
+        );
+        assert_eq!(a.instances.len(), 1);
+    }
+}
