@@ -13,7 +13,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let title = Line::from(vec![
         Span::styled(" zapi-dash ", bold.fg(Color::Black).bg(Color::Cyan)),
-        Span::raw(format!(" listening on {} ", app.setup.listen)),
+        Span::raw(if area.width >= 100 {
+            format!(" listening on {} ", app.setup.listen)
+        } else {
+            format!(" {} ", app.setup.listen)
+        }),
         Span::raw("│ "),
         Span::styled(format!("● {up} connected"), Style::new().fg(Color::Green)),
         Span::raw("  "),
@@ -38,7 +42,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         )),
         (None, Some(file)) => Line::from(Span::styled(
             format!(
-                " config {} · {} instances · {} webhooks received",
+                " config {} · {} instances · {} received",
                 super::sanitize(file),
                 app.instances.len(),
                 app.received

@@ -4,8 +4,10 @@
 
 mod footer;
 mod header;
-mod help;
+pub mod help;
 mod table;
+
+pub use help::KEYS;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -95,16 +97,16 @@ pub fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
 }
 
 /// When something happened: local date-time and age. `wide` gives the full
-/// "2026-11-24 14:03:12 · 3m ago"; otherwise a compact form that drops the
-/// date when it is today.
+/// "2026-11-24 14:03:12 · 3m ago"; otherwise a compact form for narrow
+/// terminals: "14:03 · 3m ago" today, "11-20 · 4d ago" before.
 pub fn when(tz: TimeZone, now: DateTime<Utc>, t: DateTime<Utc>, wide: bool) -> String {
     let ago = age(now, t);
     if wide {
         format!("{} · {ago}", tz.format(t, "%Y-%m-%d %H:%M:%S"))
     } else if tz.format(t, "%Y-%m-%d") == tz.format(now, "%Y-%m-%d") {
-        format!("{} · {ago}", tz.format(t, "%H:%M:%S"))
+        format!("{} · {ago}", tz.format(t, "%H:%M"))
     } else {
-        format!("{} · {ago}", tz.format(t, "%m-%d %H:%M"))
+        format!("{} · {ago}", tz.format(t, "%m-%d"))
     }
 }
 
@@ -145,8 +147,8 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 14, 6, 12).unwrap();
         let t = Utc.with_ymd_and_hms(2026, 11, 24, 14, 3, 12).unwrap();
         assert_eq!(when(tz, now, t, true), "2026-11-24 14:03:12 · 3m ago");
-        assert_eq!(when(tz, now, t, false), "14:03:12 · 3m ago");
+        assert_eq!(when(tz, now, t, false), "14:03 · 3m ago");
         let old = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
-        assert_eq!(when(tz, now, old, false), "11-20 09:00 · 4d ago");
+        assert_eq!(when(tz, now, old, false), "11-20 · 4d ago");
     }
 }

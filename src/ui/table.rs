@@ -15,8 +15,8 @@ use crate::model::ConnState;
 pub fn widths(inner: u16) -> [u16; 5] {
     let wide = inner >= 118;
     let state = 14;
-    let changed = if wide { 30 } else { 21 };
-    let hooks = if wide { 26 } else { 14 };
+    let changed = if wide { 30 } else { 16 };
+    let hooks = if wide { 26 } else { 13 };
     let name = if wide { 24 } else { 14 };
     // 2 for the selection marker, 4 gaps of one column between 5 columns
     let fixed = 2 + 4 + name + state + changed + hooks;
@@ -38,7 +38,7 @@ pub fn state_cell(state: ConnState) -> (String, Style) {
 
 fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
     if !inst.configured {
-        return ("not configured".into(), Style::new().fg(Color::DarkGray));
+        return ("unconfigured".into(), Style::new().fg(Color::DarkGray));
     }
     match &inst.registration {
         Registration::Never => ("never".into(), Style::new().fg(Color::DarkGray)),

@@ -1,0 +1,244 @@
+//! Screen rendering: insta snapshots of the main screen, the help overlay
+//! and the empty state at 80×24 and 160×40, with the clock and time zone
+//! injected; cell-style checks where colour carries meaning.
+
+use chrono::{DateTime, FixedOffset, TimeZone as _, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+use zapi_dash::app::{App, Msg, Setup, TimeZone};
+use zapi_dash::model::{Event, EventKind, InstanceId};
+use zapi_dash::zapi::{ApiError, Status};
+
+fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, h, m, s).unwrap()
+}
+
+fn setup(config_file: Option<&str>, instances: &[(&str, Option<&str>)]) -> Setup {
+    Setup {
+        listen: "127.0.0.1:8787".into(),
+        config_file: config_file.map(Into::into),
+        instances: instances
+            .iter()
+            .map(|(id, n)| (InstanceId::new(*id), n.map(Into::into)))
+            .collect(),
+        missing_for_register: None,
+        can_query_status: true,
+        tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
+        banner: None,
+    }
+}
+
+fn webhook(id: &str, kind: EventKind, at: DateTime<Utc>) -> Msg {
+    Msg::Webhook(Event {
+        instance_id: InstanceId::new(id),
+        kind,
+        moment: at,
+        received: at,
+    })
+}
+
+/// A fleet in every state the table can show.
+fn fleet(w: u16, h: u16) -> App {
+    let now = t(14, 6, 12);
+    let mut app = App::new(
+        setup(
+            Some("/home/op/.config/zapi-dash/config.toml"),
+            &[
+                ("3C8A1F00D2E94B7A9F15C0DE2A7B6E11", Some("Sales")),
+                ("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B", Some("Support")),
+                ("A20DA9C0183A2D35A260F53F5D2B9244", Some("Billing")),
+                ("B11C0FFEE0000000000000000000BEEF", None),
+            ],
+        ),
+        now,
+    );
+    app.update(Msg::Resize(w, h), now);
+    let down = |e: &str| EventKind::Disconnected {
+        error: Some(e.into()),
+    };
+    app.update(
+        webhook(
+            "3C8A1F00D2E94B7A9F15C0DE2A7B6E11",
+            EventKind::Connected { phone: None },
+            t(13, 2, 0),
+        ),
+        now,
+    );
+    app.update(
+        webhook(
+            "7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B",
+            down("Device has been disconnected"),
+            t(14, 3, 12),
+        ),
+        now,
+    );
+    app.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("3C8A1F00D2E94B7A9F15C0DE2A7B6E11"),
+            result: Ok(()),
+        },
+        t(14, 0, 5),
+    );
+    app.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B"),
+            result: Err(ApiError::Http {
+                status: 400,
+                message: "Instance not found".into(),
+            }),
+        },
+        t(14, 1, 0),
+    );
+    app.update(
+        Msg::StatusResult {
+            id: InstanceId::new("A20DA9C0183A2D35A260F53F5D2B9244"),
+            result: Ok(Status {
+                connected: false,
+                error: Some("You need to restore the session.".into()),
+                smartphone_connected: Some(true),
+            }),
+        },
+        t(14, 5, 0),
+    );
+    // an instance nobody configured, with hostile text in its error
+    app.update(
+        webhook(
+            "UNCONFIGURED-99",
+            down("evil\x1b[2J\x1b]0;pwned\x07 text"),
+            t(12, 0, 0),
+        ),
+        now,
+    );
+    app.update(Msg::Tick, now);
+    app
+}
+
+fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| zapi_dash::ui::draw(app, f)).unwrap();
+    terminal
+}
+
+fn text(terminal: &Terminal<TestBackend>) -> String {
+    let buf = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn main_screen_80x24() {
+    let app = fleet(80, 24);
+    insta::assert_snapshot!(text(&render(&app, 80, 24)));
+}
+
+#[test]
+fn main_screen_160x40() {
+    let app = fleet(160, 40);
+    insta::assert_snapshot!(text(&render(&app, 160, 40)));
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let mut app = fleet(80, 24);
+    app.update(
+        Msg::Key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE)),
+        t(14, 6, 12),
+    );
+    let screen = text(&render(&app, 80, 24));
+    for (keys, what) in zapi_dash::ui::KEYS {
+        assert!(
+            screen.contains(keys) && screen.contains(what),
+            "help lacks {keys}: {what}"
+        );
+    }
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn empty_without_config_says_where_it_listens() {
+    let app = App::new(setup(None, &[]), t(14, 6, 12));
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains("no config file: waiting for webhooks on http://127.0.0.1:8787/hooks"));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn register_all_progress_is_visible() {
+    let mut app = fleet(80, 24);
+    app.update(
+        Msg::Key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::NONE)),
+        t(14, 6, 12),
+    );
+    app.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("3C8A1F00D2E94B7A9F15C0DE2A7B6E11"),
+            result: Ok(()),
+        },
+        t(14, 6, 13),
+    );
+    let screen = text(&render(&app, 80, 24));
+    assert!(
+        screen.contains("re-registering webhooks: 1/4 done"),
+        "{screen}"
+    );
+    assert!(screen.contains("registering…"), "{screen}");
+}
+
+#[test]
+fn no_escape_sequence_or_token_reaches_the_screen() {
+    let app = fleet(160, 40);
+    let screen = text(&render(&app, 160, 40));
+    assert!(!screen.contains('\x1b') && !screen.contains('\x07'));
+    assert!(screen.contains("evil\u{FFFD}[2J"), "{screen}");
+}
+
+/// Finds the cell where `needle` starts and returns its foreground colour.
+fn fg_of(terminal: &Terminal<TestBackend>, needle: &str) -> Color {
+    let buf = terminal.backend().buffer();
+    let lines = text(terminal);
+    for (y, line) in lines.lines().enumerate() {
+        if let Some(byte) = line.find(needle) {
+            let x = line[..byte].chars().count();
+            return buf[(x as u16, y as u16)].fg;
+        }
+    }
+    panic!("{needle} not on screen");
+}
+
+#[test]
+fn state_colours_are_right_and_words_are_there() {
+    let term = render(&fleet(160, 40), 160, 40);
+    assert_eq!(fg_of(&term, "● connected"), Color::Green);
+    assert_eq!(fg_of(&term, "✗ disconnected"), Color::Red);
+    assert_eq!(fg_of(&term, "? unknown "), Color::Yellow);
+    assert_eq!(fg_of(&term, "failed: HTTP 400"), Color::Red);
+    assert_eq!(fg_of(&term, "ok 14:00"), Color::Green);
+}
+
+#[test]
+fn any_size_renders_without_panic() {
+    let app = fleet(80, 24);
+    for (w, h) in [(1, 1), (20, 5), (10, 40), (200, 3), (80, 24), (300, 100)] {
+        let mut a = app.clone();
+        a.update(Msg::Resize(w, h), t(14, 6, 12));
+        a.update(
+            Msg::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)),
+            t(14, 6, 12),
+        );
+        render(&a, w, h);
+        a.update(
+            Msg::Key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE)),
+            t(14, 6, 12),
+        );
+        render(&a, w, h);
+    }
+}
