@@ -1,14 +1,52 @@
-//! Z-API REST client. (stub: being written)
+//! Z-API REST client: connection status, instance data, webhook
+//! registration, restart and session restore.
+//!
+//! Every call carries the account's `Client-Token` header. The request URL
+//! holds the instance token, so no URL ever reaches an error or a log line:
+//! transport errors are stripped of their URL ([`reqwest::Error::without_url`])
+//! and every error text is scrubbed of both tokens before it leaves this
+//! module.
+//!
+//! 429, 5xx and connection failures are retried with exponential backoff and
+//! jitter (or the server's `Retry-After`), at most [`MAX_TRIES`] tries in all;
+//! other errors fail at once.
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+
+use crate::model::{InstanceId, Secret};
+
+/// Timeout of one HTTP request (connect + answer).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Tries per call, the first one included.
+pub const MAX_TRIES: u32 = 3;
+/// Default base delay of the exponential backoff.
+pub const DEFAULT_RETRY_BASE: Duration = Duration::from_millis(500);
+/// Longest wait between two tries, whatever `Retry-After` asks for.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// Longest error text kept from an answer body.
+pub const MAX_ERROR_CHARS: usize = 200;
+
+const CLIENT_TOKEN: HeaderName = HeaderName::from_static("client-token");
 
 /// Answer of `GET …/status`.
+///
+/// The client turns Z-API's empty `error` string (sent when all is well)
+/// into `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
+    /// Whether the instance is connected to WhatsApp.
     pub connected: bool,
+    /// Why not, e.g. `"You are not connected."`.
     #[serde(default)]
     pub error: Option<String>,
+    /// Whether the phone itself is online.
     #[serde(default)]
     pub smartphone_connected: Option<bool>,
 }
@@ -29,4 +67,682 @@ pub enum ApiError {
     /// 200 but `{"value": false}`.
     #[error("Z-API refused ({0})")]
     Refused(String),
+    /// The client could not be built: bad API base URL or Client-Token.
+    #[error("invalid Z-API client setup: {0}")]
+    Config(String),
+}
+
+impl ApiError {
+    /// The same error with `what` put in front of its text, e.g. which
+    /// webhook failed to register.
+    fn context(self, what: &str) -> ApiError {
+        match self {
+            ApiError::Http { status, message } => ApiError::Http {
+                status,
+                message: format!("{what}: {message}"),
+            },
+            ApiError::Network(m) => ApiError::Network(format!("{what}: {m}")),
+            ApiError::Decode(m) => ApiError::Decode(format!("{what}: {m}")),
+            ApiError::Refused(m) => ApiError::Refused(format!("{what}: {m}")),
+            ApiError::Config(m) => ApiError::Config(format!("{what}: {m}")),
+        }
+    }
+}
+
+/// Which webhook `update_webhook` points at a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// `update-webhook-disconnected`.
+    Disconnected,
+    /// `update-webhook-connected`.
+    Connected,
+    /// `update-every-webhooks`: every webhook of the instance, message
+    /// traffic included, goes to one URL.
+    Every {
+        /// Also notify messages sent by the instance itself.
+        notify_sent_by_me: bool,
+    },
+}
+
+impl Hook {
+    /// The last path segment of the call.
+    pub fn action(self) -> &'static str {
+        match self {
+            Hook::Disconnected => "update-webhook-disconnected",
+            Hook::Connected => "update-webhook-connected",
+            Hook::Every { .. } => "update-every-webhooks",
+        }
+    }
+
+    fn body(self, url: &str) -> Value {
+        match self {
+            Hook::Every { notify_sent_by_me } => {
+                json!({ "value": url, "notifySentByMe": notify_sent_by_me })
+            }
+            Hook::Disconnected | Hook::Connected => json!({ "value": url }),
+        }
+    }
+}
+
+/// Answer of `GET …/me` (the fields the dashboard uses; others are
+/// ignored). Empty strings are read as `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    /// The instance's name in the Z-API panel.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub name: Option<String>,
+    /// Whether the instance is connected to WhatsApp.
+    #[serde(default)]
+    pub connected: Option<bool>,
+    /// URL registered for `DisconnectedCallback`.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub disconnected_callback_url: Option<String>,
+    /// URL registered for `ConnectedCallback`.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub connected_callback_url: Option<String>,
+    /// URL registered for `ReceivedCallback`.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub received_callback_url: Option<String>,
+}
+
+fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.filter(|s| !s.is_empty()))
+}
+
+/// Client of the Z-API REST API. Cloning is cheap (a `reqwest::Client`
+/// and an `Arc`).
+#[derive(Clone)]
+pub struct ZapiClient {
+    http: reqwest::Client,
+    inner: Arc<Inner>,
+    retry_base: Duration,
+}
+
+struct Inner {
+    base: Url,
+    client_token: Secret,
+    client_token_header: HeaderValue,
+}
+
+impl std::fmt::Debug for ZapiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZapiClient")
+            .field("base", &self.inner.base.as_str())
+            .field("client_token", &self.inner.client_token)
+            .field("retry_base", &self.retry_base)
+            .finish()
+    }
+}
+
+impl ZapiClient {
+    /// A client of the API at `api_base` (e.g. `https://api.z-api.io`; a
+    /// trailing slash or a path prefix is fine) with the account's
+    /// Client-Token. Requests time out after [`REQUEST_TIMEOUT`].
+    pub fn new(api_base: &str, client_token: Secret) -> Result<Self, ApiError> {
+        let mut base = Url::parse(api_base.trim())
+            .map_err(|e| ApiError::Config(format!("API base URL `{api_base}`: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(ApiError::Config(format!(
+                "API base URL `{api_base}` must be an http:// or https:// URL"
+            )));
+        }
+        if base.host_str().is_none_or(str::is_empty) {
+            return Err(ApiError::Config(format!(
+                "API base URL `{api_base}` has no host"
+            )));
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+        let mut client_token_header =
+            HeaderValue::from_str(client_token.expose()).map_err(|_| {
+                ApiError::Config("the Client-Token holds characters not allowed in a header".into())
+            })?;
+        client_token_header.set_sensitive(true);
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| ApiError::Config(describe_reqwest_error(e)))?;
+        Ok(Self {
+            http,
+            inner: Arc::new(Inner {
+                base,
+                client_token,
+                client_token_header,
+            }),
+            retry_base: DEFAULT_RETRY_BASE,
+        })
+    }
+
+    /// Sets the base delay of the exponential backoff (default
+    /// [`DEFAULT_RETRY_BASE`]); tests use a tiny one.
+    pub fn with_retry_base(mut self, d: Duration) -> Self {
+        self.retry_base = d;
+        self
+    }
+
+    /// `GET …/status`: whether the instance is connected.
+    pub async fn status(&self, id: &InstanceId, token: &Secret) -> Result<Status, ApiError> {
+        let body = self.call(Method::GET, id, token, "status", None).await?;
+        let mut status: Status =
+            serde_json::from_slice(&body).map_err(|e| ApiError::Decode(format!("status: {e}")))?;
+        if status.error.as_deref().is_some_and(str::is_empty) {
+            status.error = None;
+        }
+        Ok(status)
+    }
+
+    /// `PUT …/update-webhook-*` with `{"value": url}` (plus `notifySentByMe`
+    /// for [`Hook::Every`]).
+    pub async fn update_webhook(
+        &self,
+        id: &InstanceId,
+        token: &Secret,
+        hook: Hook,
+        url: &str,
+    ) -> Result<(), ApiError> {
+        let body = hook.body(url);
+        let answer = self
+            .call(Method::PUT, id, token, hook.action(), Some(&body))
+            .await?;
+        expect_value_true(&answer, hook.action())
+    }
+
+    /// Points the disconnected and connected webhooks of an instance at
+    /// `{public_url}/hooks/disconnected` and `{public_url}/hooks/connected`.
+    /// Both calls run; if either fails, the first one's error (in that
+    /// order) is returned, its text saying which webhook failed.
+    pub async fn register_webhooks(
+        &self,
+        id: &InstanceId,
+        token: &Secret,
+        public_url: &str,
+    ) -> Result<(), ApiError> {
+        let base = public_url.trim_end_matches('/');
+        let disconnected_url = format!("{base}/hooks/disconnected");
+        let connected_url = format!("{base}/hooks/connected");
+        let (disconnected, connected) = tokio::join!(
+            self.update_webhook(id, token, Hook::Disconnected, &disconnected_url),
+            self.update_webhook(id, token, Hook::Connected, &connected_url),
+        );
+        disconnected.map_err(|e| e.context("registering the disconnected webhook failed"))?;
+        connected.map_err(|e| e.context("registering the connected webhook failed"))?;
+        Ok(())
+    }
+
+    /// `GET …/me`: instance data, including the webhook URLs registered now.
+    pub async fn me(&self, id: &InstanceId, token: &Secret) -> Result<Me, ApiError> {
+        let body = self.call(Method::GET, id, token, "me", None).await?;
+        serde_json::from_slice(&body).map_err(|e| ApiError::Decode(format!("me: {e}")))
+    }
+
+    /// `GET …/restart`: restarts the instance.
+    pub async fn restart(&self, id: &InstanceId, token: &Secret) -> Result<(), ApiError> {
+        let body = self.call(Method::GET, id, token, "restart", None).await?;
+        expect_value_true(&body, "restart")
+    }
+
+    /// `GET …/restore-session`: asks Z-API to restore the WhatsApp session.
+    pub async fn restore_session(&self, id: &InstanceId, token: &Secret) -> Result<(), ApiError> {
+        let body = self
+            .call(Method::GET, id, token, "restore-session", None)
+            .await?;
+        expect_value_true(&body, "restore-session")
+    }
+
+    /// `{base}/instances/{id}/token/{token}/{action}`, each segment
+    /// percent-encoded.
+    fn url(&self, id: &InstanceId, token: &Secret, action: &str) -> Result<Url, ApiError> {
+        let mut url = self.inner.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| ApiError::Config("API base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(["instances", id.as_str(), "token", token.expose(), action]);
+        Ok(url)
+    }
+
+    /// Sends one call with retries; returns the body of a 2xx answer.
+    async fn call(
+        &self,
+        method: Method,
+        id: &InstanceId,
+        token: &Secret,
+        action: &'static str,
+        body: Option<&Value>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let url = self.url(id, token, action)?;
+        let mut attempt = 1;
+        loop {
+            let (err, retry_after) = match self.try_once(&method, &url, body).await {
+                Ok(answer) => return Ok(answer),
+                Err(Failure::Final(e)) => return Err(self.scrub(e, token)),
+                Err(Failure::Retryable(e, retry_after)) => (e, retry_after),
+            };
+            let err = self.scrub(err, token);
+            if attempt >= MAX_TRIES {
+                tracing::debug!(action, attempt, error = %err, "Z-API call failed, giving up");
+                return Err(err);
+            }
+            let delay = backoff_delay(self.retry_base, attempt, retry_after, rand::random());
+            tracing::debug!(action, attempt, ?delay, error = %err, "Z-API call failed, retrying");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn try_once(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> Result<Vec<u8>, Failure> {
+        let mut req = self
+            .http
+            .request(method.clone(), url.clone())
+            .header(CLIENT_TOKEN, self.inner.client_token_header.clone());
+        if let Some(body) = body {
+            // `json` also sets `Content-Type: application/json`.
+            req = req.json(body);
+        }
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                let retryable = e.is_connect();
+                let err = ApiError::Network(describe_reqwest_error(e));
+                return Err(if retryable {
+                    Failure::Retryable(err, None)
+                } else {
+                    Failure::Final(err)
+                });
+            }
+        };
+        let status = resp.status();
+        let retry_after = parse_retry_after(resp.headers());
+        let bytes = match resp.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) if status.is_success() => {
+                return Err(Failure::Final(ApiError::Network(describe_reqwest_error(e))));
+            }
+            // An error answer whose body got lost: the status still says it all.
+            Err(_) => Vec::new(),
+        };
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let err = ApiError::Http {
+            status: status.as_u16(),
+            message: error_message(&bytes, status.canonical_reason()),
+        };
+        Err(if is_retryable_status(status) {
+            Failure::Retryable(err, retry_after)
+        } else {
+            Failure::Final(err)
+        })
+    }
+
+    /// Masks both tokens wherever they appear in an error's text (an
+    /// answer body might echo them).
+    fn scrub(&self, err: ApiError, token: &Secret) -> ApiError {
+        let secrets = [token, &self.inner.client_token];
+        let clean = |mut s: String| {
+            for secret in secrets {
+                if !secret.is_empty() && s.contains(secret.expose()) {
+                    s = s.replace(secret.expose(), &secret.to_string());
+                }
+            }
+            s
+        };
+        match err {
+            ApiError::Http { status, message } => ApiError::Http {
+                status,
+                message: clean(message),
+            },
+            ApiError::Network(m) => ApiError::Network(clean(m)),
+            ApiError::Decode(m) => ApiError::Decode(clean(m)),
+            ApiError::Refused(m) => ApiError::Refused(clean(m)),
+            ApiError::Config(m) => ApiError::Config(clean(m)),
+        }
+    }
+}
+
+/// Outcome of one failed try.
+enum Failure {
+    /// Do not try again.
+    Final(ApiError),
+    /// Worth another try, after `Retry-After` if the server sent one.
+    Retryable(ApiError, Option<Duration>),
+}
+
+/// 429 and 5xx are worth another try.
+fn is_retryable_status(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is ignored), capped at
+/// [`MAX_RETRY_DELAY`].
+fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_DELAY))
+}
+
+/// Delay before try `attempt + 1` after try `attempt` (1-based) failed:
+/// `Retry-After` when the server sent one, else `base · 2^(attempt-1)`
+/// with "equal jitter" (half fixed, half scaled by `jitter` ∈ [0, 1)),
+/// never above [`MAX_RETRY_DELAY`].
+fn backoff_delay(
+    base: Duration,
+    attempt: u32,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Duration {
+    if let Some(d) = retry_after {
+        return d.min(MAX_RETRY_DELAY);
+    }
+    let exp = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(MAX_RETRY_DELAY);
+    let half = exp / 2;
+    (half + half.mul_f64(jitter.clamp(0.0, 1.0))).min(MAX_RETRY_DELAY)
+}
+
+/// The error text of a non-2xx answer: Z-API's `error` (or `message`) field
+/// of a JSON body, else the trimmed body text, else the reason phrase; at
+/// most [`MAX_ERROR_CHARS`] characters.
+fn error_message(body: &[u8], reason: Option<&str>) -> String {
+    let text =
+        json_error_field(body).unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    let text = if text.is_empty() {
+        reason.unwrap_or("no error text").to_owned()
+    } else {
+        text
+    };
+    if text.chars().count() > MAX_ERROR_CHARS {
+        text.chars().take(MAX_ERROR_CHARS).collect()
+    } else {
+        text
+    }
+}
+
+/// The non-empty `error` (else `message`) string field of a JSON body.
+fn json_error_field(body: &[u8]) -> Option<String> {
+    let v = serde_json::from_slice::<Value>(body).ok()?;
+    ["error", "message"].iter().find_map(|k| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    })
+}
+
+/// Reads `{"value": true}`; `false` is [`ApiError::Refused`].
+fn expect_value_true(body: &[u8], action: &str) -> Result<(), ApiError> {
+    #[derive(Deserialize)]
+    struct ValueAnswer {
+        value: bool,
+    }
+    let answer: ValueAnswer =
+        serde_json::from_slice(body).map_err(|e| ApiError::Decode(format!("{action}: {e}")))?;
+    if answer.value {
+        Ok(())
+    } else {
+        match json_error_field(body) {
+            Some(detail) => {
+                let detail: String = detail.chars().take(MAX_ERROR_CHARS).collect();
+                Err(ApiError::Refused(format!("{action}: {detail}")))
+            }
+            None => Err(ApiError::Refused(action.to_owned())),
+        }
+    }
+}
+
+/// A transport error as text, its causes included, without the URL.
+fn describe_reqwest_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = if e.is_timeout() {
+        format!("timed out after {} s", REQUEST_TIMEOUT.as_secs())
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_message_prefers_error_then_message_then_text_then_reason() {
+        assert_eq!(
+            error_message(
+                br#"{"error":"null not allowed","message":"x"}"#,
+                Some("Bad Request")
+            ),
+            "null not allowed"
+        );
+        assert_eq!(
+            error_message(br#"{"message":"Instance not found"}"#, Some("Bad Request")),
+            "Instance not found"
+        );
+        assert_eq!(error_message(br#"{"error":"","message":"m"}"#, None), "m");
+        assert_eq!(
+            error_message(b"  upstream timeout \n", Some("Bad Gateway")),
+            "upstream timeout"
+        );
+        assert_eq!(error_message(b"", Some("Bad Gateway")), "Bad Gateway");
+        assert_eq!(error_message(b"   ", None), "no error text");
+        // JSON without a usable field: the body text.
+        assert_eq!(error_message(br#"{"error":42}"#, None), r#"{"error":42}"#);
+    }
+
+    #[test]
+    fn error_message_is_capped() {
+        let long = "é".repeat(500);
+        let msg = error_message(long.as_bytes(), None);
+        assert_eq!(msg.chars().count(), MAX_ERROR_CHARS);
+        let json = serde_json::to_vec(&json!({ "error": "x".repeat(1000) })).unwrap();
+        assert_eq!(error_message(&json, None).len(), MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_with_bounded_jitter() {
+        let base = Duration::from_millis(100);
+        assert_eq!(backoff_delay(base, 1, None, 0.0), Duration::from_millis(50));
+        assert_eq!(
+            backoff_delay(base, 1, None, 1.0),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            backoff_delay(base, 2, None, 0.0),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            backoff_delay(base, 3, None, 0.5),
+            Duration::from_millis(300)
+        );
+        for attempt in 1..5 {
+            let exp = base * (1 << (attempt - 1));
+            for jitter in [0.0, 0.3, 0.999] {
+                let d = backoff_delay(base, attempt, None, jitter);
+                assert!(d >= exp / 2 && d <= exp, "{attempt} {jitter} {d:?}");
+            }
+        }
+        // Out-of-range jitter is clamped; huge attempts saturate at the cap.
+        assert_eq!(
+            backoff_delay(base, 1, None, 7.0),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            backoff_delay(Duration::from_secs(10), 40, None, 1.0),
+            MAX_RETRY_DELAY
+        );
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_up_to_the_cap() {
+        let base = Duration::from_secs(3600);
+        assert_eq!(
+            backoff_delay(base, 1, Some(Duration::ZERO), 0.9),
+            Duration::ZERO
+        );
+        assert_eq!(
+            backoff_delay(base, 2, Some(Duration::from_secs(2)), 0.9),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            backoff_delay(base, 1, Some(Duration::from_secs(3600)), 0.0),
+            MAX_RETRY_DELAY
+        );
+    }
+
+    #[test]
+    fn retry_after_header_parsing() {
+        let mut h = HeaderMap::new();
+        assert_eq!(parse_retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static(" 3 "));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
+        assert_eq!(parse_retry_after(&h), Some(MAX_RETRY_DELAY));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        assert!(is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
+        assert!(is_retryable_status(StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(is_retryable_status(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(!is_retryable_status(StatusCode::BAD_REQUEST));
+        assert!(!is_retryable_status(StatusCode::NOT_FOUND));
+        assert!(!is_retryable_status(StatusCode::METHOD_NOT_ALLOWED));
+    }
+
+    #[test]
+    fn value_answers() {
+        assert_eq!(expect_value_true(br#"{"value":true}"#, "restart"), Ok(()));
+        assert_eq!(
+            expect_value_true(br#"{"value":false}"#, "restart"),
+            Err(ApiError::Refused("restart".into()))
+        );
+        assert_eq!(
+            expect_value_true(br#"{"value":false,"error":"busy"}"#, "restart"),
+            Err(ApiError::Refused("restart: busy".into()))
+        );
+        assert!(matches!(
+            expect_value_true(b"<html>", "restart"),
+            Err(ApiError::Decode(_))
+        ));
+        assert!(matches!(
+            expect_value_true(br#"{"other":1}"#, "restart"),
+            Err(ApiError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn urls_are_percent_encoded_and_base_slash_tolerated() {
+        for base in ["http://127.0.0.1:1234", "http://127.0.0.1:1234/"] {
+            let c = ZapiClient::new(base, Secret::new("ct")).unwrap();
+            let url = c
+                .url(&InstanceId::new("a/b c"), &Secret::new("t?k#1"), "status")
+                .unwrap();
+            assert_eq!(
+                url.as_str(),
+                "http://127.0.0.1:1234/instances/a%2Fb%20c/token/t%3Fk%231/status"
+            );
+        }
+        let c = ZapiClient::new("https://proxy.example/zapi/", Secret::new("ct")).unwrap();
+        let url = c
+            .url(&InstanceId::new("I"), &Secret::new("T"), "me")
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://proxy.example/zapi/instances/I/token/T/me"
+        );
+    }
+
+    #[test]
+    fn bad_setup_is_a_config_error() {
+        assert!(matches!(
+            ZapiClient::new("not a url", Secret::new("ct")),
+            Err(ApiError::Config(_))
+        ));
+        assert!(matches!(
+            ZapiClient::new("ftp://example.com", Secret::new("ct")),
+            Err(ApiError::Config(_))
+        ));
+        assert!(matches!(
+            ZapiClient::new("https://api.z-api.io", Secret::new("bad\ntoken")),
+            Err(ApiError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn scrub_masks_tokens_and_debug_hides_client_token() {
+        let c = ZapiClient::new("https://api.z-api.io", Secret::new("CLIENTSECRET")).unwrap();
+        let e = c.scrub(
+            ApiError::Http {
+                status: 400,
+                message: "token INSTSECRET and CLIENTSECRET rejected".into(),
+            },
+            &Secret::new("INSTSECRET"),
+        );
+        let text = e.to_string();
+        assert!(
+            !text.contains("INSTSECRET") && !text.contains("CLIENTSECRET"),
+            "{text}"
+        );
+        assert!(text.contains("INST…"), "{text}");
+        assert!(!format!("{c:?}").contains("CLIENTSECRET"));
+    }
+
+    #[test]
+    fn me_reads_empty_urls_as_none_and_ignores_unknown_fields() {
+        let me: Me = serde_json::from_value(json!({
+            "name": "Sales", "connected": true, "due": 1,
+            "disconnectedCallbackUrl": "https://x/hooks/disconnected",
+            "connectedCallbackUrl": "", "receivedCallbackUrl": null
+        }))
+        .unwrap();
+        assert_eq!(me.name.as_deref(), Some("Sales"));
+        assert_eq!(me.connected, Some(true));
+        assert_eq!(
+            me.disconnected_callback_url.as_deref(),
+            Some("https://x/hooks/disconnected")
+        );
+        assert_eq!(me.connected_callback_url, None);
+        assert_eq!(me.received_callback_url, None);
+    }
+
+    #[test]
+    fn error_context_prefixes_every_variant() {
+        let e = ApiError::Http {
+            status: 400,
+            message: "m".into(),
+        }
+        .context("what");
+        assert_eq!(e.to_string(), "HTTP 400: what: m");
+        assert_eq!(
+            ApiError::Network("n".into()).context("w").to_string(),
+            "network: w: n"
+        );
+    }
 }

@@ -1,0 +1,121 @@
+//! The binary's contract with scripts: exit code 2 and one clear line for
+//! bad configuration or a listen port already taken; nothing secret printed.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
+        .args(args)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .env_remove("ZAPI_CLIENT_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn config_error(body: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, body).unwrap();
+    let out = run(&["--config", path.to_str().unwrap()], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line, got: {stderr}"
+    );
+    assert!(
+        stderr.contains(path.to_str().unwrap()),
+        "names the file: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn unknown_key_exits_2_naming_it() {
+    let (code, err) = config_error("listen = \"127.0.0.1:0\"\nclient_tokn = \"SECRETSECRET\"\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("client_tokn"), "{err}");
+    assert!(!err.contains("SECRETSECRET"), "{err}");
+}
+
+#[test]
+fn bad_toml_exits_2() {
+    let (code, err) = config_error("listen = \n");
+    assert_eq!(code, 2);
+    assert!(err.contains(":1"), "names the line: {err}");
+}
+
+#[test]
+fn http_public_url_exits_2() {
+    let (code, err) = config_error("public_url = \"http://dash.example.com\"\n");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("public_url") && err.contains("https://"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_instance_exits_2() {
+    let (code, err) = config_error(
+        "[[instances]]\nid = \"A\"\ntoken = \"TOKEN1\"\n[[instances]]\nid = \"A\"\ntoken = \"TOKEN2\"\n",
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("instances[1].id") && err.contains("twice"),
+        "{err}"
+    );
+    assert!(!err.contains("TOKEN1") && !err.contains("TOKEN2"), "{err}");
+}
+
+#[test]
+fn missing_config_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let out = run(&["--config", missing.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nope.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn taken_port_exits_2_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "").unwrap();
+    let out = run(
+        &["--config", path.to_str().unwrap(), "--listen", &addr],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&addr), "{err}");
+}
+
+#[test]
+fn help_lists_every_flag_and_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["--help"], dir.path());
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "--config",
+        "--listen",
+        "--public-url",
+        "--api-base",
+        "--state-dir",
+        "demo",
+    ] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+}
