@@ -94,6 +94,12 @@ async fn demo(cli: &Cli, n: usize) -> Result<(), Fatal> {
     })
     .await
     .map_err(|e| Fatal::runtime(format!("cannot start the simulated Z-API: {e}")))?;
+    // a fleet is never all green: two numbers start out down
+    for (i, error) in [(3, sim::ERR_RESTORE_SESSION), (11, sim::ERR_NOT_CONNECTED)] {
+        if let Some(inst) = instances.get(i) {
+            sim.set_connected(&inst.id, false, Some(error));
+        }
+    }
     let mut config = Config {
         api_base: sim.base_url(),
         client_token: Some(Secret::new(client_token)),

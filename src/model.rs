@@ -133,7 +133,7 @@ pub const MOMENT_MS_THRESHOLD: i64 = 100_000_000_000;
 /// Interprets Z-API's `momment`: seconds or milliseconds since the epoch.
 /// Returns `None` for values outside chrono's range.
 pub fn moment_from_raw(raw: i64) -> Option<DateTime<Utc>> {
-    if raw.abs() > MOMENT_MS_THRESHOLD {
+    if raw.unsigned_abs() > MOMENT_MS_THRESHOLD.unsigned_abs() {
         Utc.timestamp_millis_opt(raw).single()
     } else {
         Utc.timestamp_opt(raw, 0).single()
@@ -163,5 +163,6 @@ mod tests {
         // threshold, so seconds: the year 2798, still a valid date.
         assert!(moment_from_raw(26_151_515_154).is_some());
         assert!(moment_from_raw(i64::MAX).is_none());
+        assert!(moment_from_raw(i64::MIN).is_none());
     }
 }

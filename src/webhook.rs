@@ -1,1 +1,667 @@
-//! Webhook listener (stub: being written).
+//! Webhook listener: the axum [`router`] that takes Z-API's webhook calls,
+//! [`parse_event`] that turns one body into a [`model::Event`](crate::model::Event),
+//! and the hand-off of accepted events to the dashboard through an mpsc channel.
+//!
+//! Every answer is JSON: `{"ok": true}` on success, `{"error": "<what is wrong>"}`
+//! otherwise (400 bad body, 404 unknown route, 405 wrong method, 413 body too
+//! large, 415 not `application/json`, 503 dashboard shutting down).
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::State,
+    http::{HeaderMap, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::model::{Event, EventKind, InstanceId, moment_from_raw};
+
+/// Largest accepted request body, in bytes (64 KiB). Z-API's biggest
+/// documented bodies are a few KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Which endpoint a body arrived on. It decides what a body without `type`
+/// means: Z-API's per-event webhooks (`update-webhook-disconnected`,
+/// `update-webhook-connected`) may omit it, the catch-all endpoint cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /hooks/disconnected`: a body without `type` is a disconnect.
+    Disconnected,
+    /// `POST /hooks/connected`: a body without `type` is a connect.
+    Connected,
+    /// `POST /hooks`: every webhook type; `type` is required.
+    Any,
+}
+
+/// Why a webhook body was rejected. The `Display` text names the problem and
+/// is what the listener sends back in `{"error": ...}`.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ParseError {
+    /// The body is not JSON at all (the message is serde_json's, with position).
+    #[error("body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// The body is JSON but not an object (an array, a string, ...).
+    #[error("body must be a JSON object")]
+    NotAnObject,
+    /// A required field is absent.
+    #[error("missing field `{0}`")]
+    MissingField(&'static str),
+    /// A field that must be a non-empty string is empty, blank or not a string.
+    #[error("`{0}` must be a non-empty string")]
+    NotNonEmptyString(&'static str),
+    /// An optional text field holds something other than a string or null.
+    #[error("`{0}` must be a string")]
+    NotAString(&'static str),
+    /// `momment` holds something other than a number or null.
+    #[error("`momment` must be a number")]
+    MomentNotANumber,
+    /// `momment` is a number with a fractional part.
+    #[error("`momment` must be a whole number of seconds or milliseconds, got {0}")]
+    MomentNotWhole(String),
+    /// `momment` is a whole number too large or small to be a date.
+    #[error("`momment` is out of range: {0}")]
+    MomentOutOfRange(String),
+}
+
+/// Parses one webhook body received on `route` at `received`.
+///
+/// The body must be a JSON object with a non-empty string `instanceId`;
+/// unknown fields are ignored. `type` decides the kind when present
+/// (`DisconnectedCallback`, `ConnectedCallback`, anything else is activity);
+/// when absent, `route` decides, and [`Route::Any`] rejects the body.
+/// `momment` may be seconds or milliseconds (see [`moment_from_raw`]); when
+/// missing or null the event's moment is `received`.
+///
+/// Never panics, whatever the bytes.
+pub fn parse_event(
+    body: &[u8],
+    route: Route,
+    received: DateTime<Utc>,
+) -> Result<Event, ParseError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
+    let Value::Object(obj) = value else {
+        return Err(ParseError::NotAnObject);
+    };
+
+    let instance_id = match obj.get("instanceId") {
+        None | Some(Value::Null) => return Err(ParseError::MissingField("instanceId")),
+        Some(Value::String(s)) if !s.trim().is_empty() => InstanceId::new(s.clone()),
+        Some(_) => return Err(ParseError::NotNonEmptyString("instanceId")),
+    };
+
+    let kind = match obj.get("type") {
+        None => match route {
+            Route::Disconnected => disconnected(&obj)?,
+            Route::Connected => connected(&obj)?,
+            Route::Any => return Err(ParseError::MissingField("type")),
+        },
+        Some(Value::String(t)) => match t.as_str() {
+            "DisconnectedCallback" => disconnected(&obj)?,
+            "ConnectedCallback" => connected(&obj)?,
+            other if !other.trim().is_empty() => EventKind::Activity {
+                callback: other.to_owned(),
+            },
+            _ => return Err(ParseError::NotNonEmptyString("type")),
+        },
+        Some(_) => return Err(ParseError::NotNonEmptyString("type")),
+    };
+
+    let moment = match obj.get("momment") {
+        None | Some(Value::Null) => received,
+        Some(Value::Number(n)) => moment_from_number(n)?,
+        Some(_) => return Err(ParseError::MomentNotANumber),
+    };
+
+    Ok(Event {
+        instance_id,
+        kind,
+        moment,
+        received,
+    })
+}
+
+fn disconnected(obj: &Map<String, Value>) -> Result<EventKind, ParseError> {
+    Ok(EventKind::Disconnected {
+        error: optional_string(obj, "error")?,
+    })
+}
+
+fn connected(obj: &Map<String, Value>) -> Result<EventKind, ParseError> {
+    Ok(EventKind::Connected {
+        phone: optional_string(obj, "phone")?,
+    })
+}
+
+/// A field that may be absent or null, and otherwise must be a string.
+fn optional_string(
+    obj: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, ParseError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ParseError::NotAString(field)),
+    }
+}
+
+fn moment_from_number(n: &serde_json::Number) -> Result<DateTime<Utc>, ParseError> {
+    let raw = if let Some(i) = n.as_i64() {
+        i
+    } else if n.is_u64() {
+        // A u64 that does not fit an i64.
+        return Err(ParseError::MomentOutOfRange(n.to_string()));
+    } else {
+        let f = n.as_f64().unwrap_or(f64::NAN);
+        if !f.is_finite() || f.fract() != 0.0 {
+            return Err(ParseError::MomentNotWhole(n.to_string()));
+        }
+        // i64::MIN and i64::MAX + 1 are exact powers of two in f64.
+        if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) {
+            return Err(ParseError::MomentOutOfRange(n.to_string()));
+        }
+        f as i64
+    };
+    if raw == i64::MIN {
+        // `moment_from_raw` takes `raw.abs()`, which overflows for i64::MIN.
+        return Err(ParseError::MomentOutOfRange(n.to_string()));
+    }
+    moment_from_raw(raw).ok_or_else(|| ParseError::MomentOutOfRange(n.to_string()))
+}
+
+/// What the listener's handlers share: where accepted events go.
+#[derive(Debug, Clone)]
+pub struct ListenerState {
+    /// Every accepted webhook is sent here, in arrival order per connection.
+    /// When the receiver is gone the listener answers 503.
+    pub events: mpsc::Sender<Event>,
+}
+
+/// The listener's routes:
+///
+/// - `POST /hooks/disconnected`, `POST /hooks/connected`, `POST /hooks`: parse
+///   the body (see [`parse_event`]), send the event, answer `{"ok": true}`;
+/// - `GET /healthz`: `{"ok": true}`;
+/// - anything else: a JSON error (404 unknown route, 405 wrong method).
+pub fn router(state: ListenerState) -> Router {
+    Router::new()
+        .route("/hooks/disconnected", post(hook_disconnected))
+        .route("/hooks/connected", post(hook_connected))
+        .route("/hooks", post(hook_any))
+        .route("/healthz", get(healthz))
+        // Applies to the routes above, so it must come after them.
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn healthz() -> Response {
+    ok()
+}
+
+async fn hook_disconnected(
+    state: State<ListenerState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    hook(state, Route::Disconnected, headers, body).await
+}
+
+async fn hook_connected(state: State<ListenerState>, headers: HeaderMap, body: Body) -> Response {
+    hook(state, Route::Connected, headers, body).await
+}
+
+async fn hook_any(state: State<ListenerState>, headers: HeaderMap, body: Body) -> Response {
+    hook(state, Route::Any, headers, body).await
+}
+
+async fn hook(
+    State(state): State<ListenerState>,
+    route: Route,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let received = Utc::now();
+
+    if !is_json_content_type(&headers) {
+        return reject(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            route,
+            "`Content-Type` must be `application/json`",
+        );
+    }
+
+    let bytes = match read_body(&headers, body).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => {
+            return reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                route,
+                &format!("body is larger than {MAX_BODY_BYTES} bytes"),
+            );
+        }
+        Err(BodyError::Read(e)) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                route,
+                &format!("could not read the body: {e}"),
+            );
+        }
+    };
+
+    let event = match parse_event(&bytes, route, received) {
+        Ok(event) => event,
+        Err(e) => return reject(StatusCode::BAD_REQUEST, route, &e.to_string()),
+    };
+
+    if state.events.send(event).await.is_err() {
+        return reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            route,
+            "dashboard is shutting down",
+        );
+    }
+    ok()
+}
+
+enum BodyError {
+    TooLarge,
+    Read(axum::Error),
+}
+
+/// Reads the body, refusing more than [`MAX_BODY_BYTES`] without buffering
+/// the excess. A declared `Content-Length` over the limit is refused unread.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(BodyError::TooLarge);
+    }
+
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BodyError::Read)?;
+        if buf.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+/// `application/json`, any case, parameters (`; charset=utf-8`) allowed.
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    tracing::debug!(%method, path = uri.path(), status = 405, "webhook request rejected");
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method {method} is not allowed on {}", uri.path()),
+    )
+}
+
+async fn not_found(method: Method, uri: Uri) -> Response {
+    tracing::debug!(%method, path = uri.path(), status = 404, "webhook request rejected");
+    error_response(StatusCode::NOT_FOUND, "no such route")
+}
+
+fn reject(status: StatusCode, route: Route, reason: &str) -> Response {
+    tracing::debug!(
+        ?route,
+        status = status.as_u16(),
+        reason,
+        "webhook request rejected"
+    );
+    error_response(status, reason)
+}
+
+fn error_response(status: StatusCode, reason: &str) -> Response {
+    (status, Json(json!({ "error": reason }))).into_response()
+}
+
+fn ok() -> Response {
+    (StatusCode::OK, Json(json!({ "ok": true }))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()
+    }
+
+    fn parse(body: &str, route: Route) -> Result<Event, ParseError> {
+        parse_event(body.as_bytes(), route, now())
+    }
+
+    fn err(body: &str, route: Route) -> String {
+        parse(body, route).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn disconnect_from_the_docs() {
+        let e = parse(
+            r#"{"momment": 1580163342, "error": "Device has been disconnected",
+                "disconnected": true, "type": "DisconnectedCallback", "instanceId": "instance.id"}"#,
+            Route::Any,
+        )
+        .unwrap();
+        assert_eq!(e.instance_id, InstanceId::new("instance.id"));
+        assert_eq!(
+            e.kind,
+            EventKind::Disconnected {
+                error: Some("Device has been disconnected".into())
+            }
+        );
+        assert_eq!(e.moment, Utc.timestamp_opt(1_580_163_342, 0).unwrap());
+        assert_eq!(e.received, now());
+    }
+
+    #[test]
+    fn connect_with_millis_and_phone() {
+        let e = parse(
+            r#"{"type": "ConnectedCallback", "connected": true, "momment": 1732400000123,
+                "instanceId": "ABC", "phone": "5544999999999"}"#,
+            Route::Any,
+        )
+        .unwrap();
+        assert_eq!(
+            e.kind,
+            EventKind::Connected {
+                phone: Some("5544999999999".into())
+            }
+        );
+        assert_eq!(
+            e.moment,
+            Utc.timestamp_millis_opt(1_732_400_000_123).unwrap()
+        );
+    }
+
+    #[test]
+    fn other_types_are_activity() {
+        let e = parse(
+            r#"{"type": "ReceivedCallback", "instanceId": "X", "phone": 5, "momment": 1632228638000}"#,
+            Route::Connected,
+        )
+        .unwrap();
+        assert_eq!(
+            e.kind,
+            EventKind::Activity {
+                callback: "ReceivedCallback".into()
+            }
+        );
+    }
+
+    #[test]
+    fn type_wins_over_route() {
+        let e = parse(
+            r#"{"type": "ConnectedCallback", "instanceId": "X"}"#,
+            Route::Disconnected,
+        )
+        .unwrap();
+        assert_eq!(e.kind, EventKind::Connected { phone: None });
+    }
+
+    #[test]
+    fn missing_type_follows_route() {
+        let body = r#"{"instanceId": "X", "error": null, "phone": null}"#;
+        assert_eq!(
+            parse(body, Route::Disconnected).unwrap().kind,
+            EventKind::Disconnected { error: None }
+        );
+        assert_eq!(
+            parse(body, Route::Connected).unwrap().kind,
+            EventKind::Connected { phone: None }
+        );
+        assert_eq!(err(body, Route::Any), "missing field `type`");
+    }
+
+    #[test]
+    fn missing_or_null_moment_is_received() {
+        for body in [
+            r#"{"instanceId": "X", "type": "T"}"#,
+            r#"{"instanceId": "X", "type": "T", "momment": null}"#,
+        ] {
+            assert_eq!(parse(body, Route::Any).unwrap().moment, now());
+        }
+    }
+
+    #[test]
+    fn integral_float_moment_is_accepted() {
+        let e = parse(
+            r#"{"instanceId": "X", "type": "T", "momment": 1580163342.0}"#,
+            Route::Any,
+        )
+        .unwrap();
+        assert_eq!(e.moment.timestamp(), 1_580_163_342);
+        let e = parse(
+            r#"{"instanceId": "X", "type": "T", "momment": 1.632228638e12}"#,
+            Route::Any,
+        )
+        .unwrap();
+        assert_eq!(e.moment.timestamp(), 1_632_228_638);
+    }
+
+    #[test]
+    fn bad_moments_are_rejected() {
+        let cases = [
+            (r#""1580163342""#, "`momment` must be a number"),
+            ("true", "`momment` must be a number"),
+            ("[1]", "`momment` must be a number"),
+            ("{}", "`momment` must be a number"),
+            ("1.5", "`momment` must be a whole number"),
+            ("9223372036854775807", "`momment` is out of range"),
+            ("-9223372036854775808", "`momment` is out of range"),
+            ("-9223372036854775807", "`momment` is out of range"),
+            ("-9.223372036854775808e18", "`momment` is out of range"),
+            ("18446744073709551615", "`momment` is out of range"),
+            ("1e300", "`momment` is out of range"),
+            ("-1e300", "`momment` is out of range"),
+            ("9.3e18", "`momment` is out of range"),
+        ];
+        for (raw, want) in cases {
+            let body = format!(r#"{{"instanceId": "X", "type": "T", "momment": {raw}}}"#);
+            let got = err(&body, Route::Any);
+            assert!(got.starts_with(want), "momment {raw}: got {got:?}");
+        }
+    }
+
+    #[test]
+    fn instance_id_must_be_a_non_empty_string() {
+        assert_eq!(
+            err(r#"{"type": "T"}"#, Route::Any),
+            "missing field `instanceId`"
+        );
+        assert_eq!(
+            err(r#"{"type": "T", "instanceId": null}"#, Route::Any),
+            "missing field `instanceId`"
+        );
+        for bad in ["\"\"", "\"  \"", "42", "true", "[\"a\"]", "{}"] {
+            let body = format!(r#"{{"type": "T", "instanceId": {bad}}}"#);
+            assert_eq!(
+                err(&body, Route::Any),
+                "`instanceId` must be a non-empty string",
+                "instanceId {bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn type_must_be_a_non_empty_string() {
+        for bad in ["null", "1", "\"\"", "{}"] {
+            let body = format!(r#"{{"instanceId": "X", "type": {bad}}}"#);
+            assert_eq!(
+                err(&body, Route::Disconnected),
+                "`type` must be a non-empty string",
+                "type {bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_and_phone_must_be_strings() {
+        assert_eq!(
+            err(
+                r#"{"instanceId": "X", "type": "DisconnectedCallback", "error": 1}"#,
+                Route::Any
+            ),
+            "`error` must be a string"
+        );
+        assert_eq!(
+            err(
+                r#"{"instanceId": "X", "phone": {"n": 1}}"#,
+                Route::Connected
+            ),
+            "`phone` must be a string"
+        );
+    }
+
+    #[test]
+    fn not_json_or_not_an_object() {
+        assert_eq!(
+            err("", Route::Any),
+            "body is not valid JSON: EOF while parsing a value at line 1 column 0"
+        );
+        assert_eq!(
+            err("hello", Route::Any),
+            "body is not valid JSON: expected value at line 1 column 1"
+        );
+        for body in ["[]", "\"x\"", "1", "null"] {
+            assert_eq!(err(body, Route::Any), "body must be a JSON object");
+        }
+    }
+
+    #[test]
+    fn connected_example_as_documented_is_rejected() {
+        let doc = "{\n  \"type\": 'ConnectedCallback',\n  \"connected\": true,\n  \"instanceId\": instance.id,,\n}";
+        assert!(matches!(
+            parse(doc, Route::Connected),
+            Err(ParseError::InvalidJson(_))
+        ));
+    }
+
+    #[test]
+    fn content_type_check() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, v.parse().unwrap());
+            is_json_content_type(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/json;charset=UTF-8"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/jsonx"));
+        assert!(!with("application/x-www-form-urlencoded"));
+        assert!(!is_json_content_type(&HeaderMap::new()));
+    }
+
+    /// xorshift64*: a tiny deterministic generator, so failures reproduce.
+    struct Gen(u64);
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    const ROUTES: [Route; 3] = [Route::Disconnected, Route::Connected, Route::Any];
+
+    #[test]
+    fn never_panics_on_random_bytes() {
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        for i in 0..20_000 {
+            let len = g.below(64);
+            let bytes: Vec<u8> = (0..len).map(|_| g.next() as u8).collect();
+            let _ = parse_event(&bytes, ROUTES[i % 3], now());
+        }
+    }
+
+    #[test]
+    fn never_panics_on_mutated_bodies() {
+        // Start from valid bodies, so mutations reach the field checks.
+        let seeds = [
+            r#"{"momment": 1580163342, "error": "Device has been disconnected", "disconnected": true, "type": "DisconnectedCallback", "instanceId": "instance.id"}"#,
+            r#"{"type": "ConnectedCallback", "connected": true, "momment": 1732400000000, "instanceId": "A", "phone": "5544999999999"}"#,
+            r#"{"instanceId": "X", "momment": -1.0e19, "phone": null}"#,
+        ];
+        let alphabet = b"{}[]\":,0123456789.eE-+ntrufalsx\\ ";
+        let mut g = Gen(0xD1B5_4A32_D192_ED03);
+        let mut accepted = 0;
+        for i in 0..20_000 {
+            let mut body = seeds[i % seeds.len()].as_bytes().to_vec();
+            for _ in 0..=g.below(4) {
+                let at = g.below(body.len() + 1);
+                match g.below(3) {
+                    0 if at < body.len() => {
+                        body.remove(at);
+                    }
+                    1 if at < body.len() => body[at] = alphabet[g.below(alphabet.len())],
+                    _ => body.insert(at, alphabet[g.below(alphabet.len())]),
+                }
+            }
+            if parse_event(&body, ROUTES[g.below(3)], now()).is_ok() {
+                accepted += 1;
+            }
+        }
+        // The mutations must not be so destructive that nothing parses.
+        assert!(accepted > 100, "only {accepted} mutated bodies parsed");
+    }
+
+    #[test]
+    fn never_panics_on_any_moment_value() {
+        let mut g = Gen(0x2545_F491_4F6C_DD1D);
+        let mut raws: Vec<String> = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX]
+            .iter()
+            .map(i64::to_string)
+            .collect();
+        for _ in 0..20_000 {
+            let bits = g.next();
+            raws.push((bits as i64).to_string());
+            raws.push(bits.to_string());
+            let f = f64::from_bits(bits);
+            if f.is_finite() {
+                raws.push(format!("{f:e}"));
+                raws.push(format!("{:.1}", f.trunc()));
+            }
+        }
+        for raw in raws {
+            let body = format!(r#"{{"instanceId": "X", "type": "T", "momment": {raw}}}"#);
+            let _ = parse(&body, Route::Any);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_deep_nesting() {
+        let deep = format!(
+            r#"{{"instanceId": "X", "type": "T", "x": {}{}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(matches!(
+            parse(&deep, Route::Any),
+            Err(ParseError::InvalidJson(_))
+        ));
+    }
+}
