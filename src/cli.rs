@@ -19,7 +19,7 @@ pub struct Cli {
 }
 
 /// Flags shared by every mode; each overrides the config file.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
     /// Config file (TOML). Default: the platform's config dir, zapi-dash/config.toml, if it exists.
     #[arg(long, global = true, value_name = "FILE")]
@@ -40,6 +40,24 @@ pub struct Flags {
     /// Directory for the diagnostics log (default: the platform's state dir for zapi-dash).
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// Detail of the diagnostics log (<state dir>/zapi-dash.log).
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "info",
+          value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub log_level: String,
+}
+
+impl Default for Flags {
+    fn default() -> Self {
+        Self {
+            config: None,
+            listen: None,
+            public_url: None,
+            api_base: None,
+            state_dir: None,
+            log_level: "info".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -16,6 +16,13 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_API_BASE: &str = "https://api.z-api.io";
 /// Environment variable that overrides `client_token`.
 pub const ENV_CLIENT_TOKEN: &str = "ZAPI_CLIENT_TOKEN";
+/// Environment variable that overrides `webhook_secret`.
+pub const ENV_WEBHOOK_SECRET: &str = "ZAPI_DASH_WEBHOOK_SECRET";
+/// Days of events the log keeps by default.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// The shortest webhook secret accepted: it is the only thing that tells
+/// Z-API's calls from anyone else's.
+pub const MIN_SECRET_LEN: usize = 16;
 
 /// One configured instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +45,14 @@ pub struct Config {
     /// The file the config came from, if any.
     pub source: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    /// Days of events the log keeps (0 = forever).
+    pub retention_days: u32,
+    /// When set, webhooks are only accepted under per-instance secret paths.
+    pub webhook_secret: Option<Secret>,
+    /// PEM certificate chain and key: serve the listener over HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Things worth telling the operator at start (e.g. a config file others can read).
+    pub warnings: Vec<String>,
 }
 
 impl Default for Config {
@@ -52,6 +67,10 @@ impl Default for Config {
             instances: Vec::new(),
             source: None,
             state_dir: None,
+            retention_days: DEFAULT_RETENTION_DAYS,
+            webhook_secret: None,
+            tls: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -85,6 +104,10 @@ struct RawConfig {
     api_base: Option<String>,
     client_token: Option<Secret>,
     state_dir: Option<PathBuf>,
+    retention_days: Option<u32>,
+    webhook_secret: Option<Secret>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default)]
     instances: Vec<RawInstance>,
 }
@@ -133,13 +156,21 @@ impl Config {
                     key: None,
                     message: format!("cannot read the config file: {e}"),
                 })?;
-                Config::from_toml(&text, p)?
+                let mut config = Config::from_toml(&text, p)?;
+                config.warnings.extend(permission_warning(p, &config));
+                config
             }
             None => Config::default(),
         };
 
         if let Some(token) = env(ENV_CLIENT_TOKEN).filter(|t| !t.trim().is_empty()) {
             config.client_token = Some(Secret::new(token.trim()));
+        }
+        if let Some(secret) = env(ENV_WEBHOOK_SECRET).filter(|t| !t.trim().is_empty()) {
+            config.webhook_secret = Some(
+                validate_secret(secret.trim())
+                    .map_err(|m| err("environment", ENV_WEBHOOK_SECRET, m))?,
+            );
         }
 
         let cli = "command line";
@@ -195,6 +226,25 @@ impl Config {
             config.client_token = Some(token);
         }
         config.state_dir = raw.state_dir;
+        if let Some(days) = raw.retention_days {
+            config.retention_days = days;
+        }
+        if let Some(secret) = raw.webhook_secret {
+            config.webhook_secret = Some(
+                validate_secret(secret.expose().trim())
+                    .map_err(|m| err(&origin, "webhook_secret", m))?,
+            );
+        }
+        config.tls = match (raw.tls_cert, raw.tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(err(&origin, "tls_key", "is needed with tls_cert".into()));
+            }
+            (None, Some(_)) => {
+                return Err(err(&origin, "tls_cert", "is needed with tls_key".into()));
+            }
+        };
 
         let mut seen = HashSet::new();
         for (i, inst) in raw.instances.into_iter().enumerate() {
@@ -251,6 +301,38 @@ fn err(origin: &str, key: &str, message: String) -> ConfigError {
         key: Some(key.to_string()),
         message,
     }
+}
+
+/// A webhook secret must be long enough not to be guessed.
+fn validate_secret(secret: &str) -> Result<Secret, String> {
+    if secret.chars().count() < MIN_SECRET_LEN {
+        return Err(format!(
+            "must be at least {MIN_SECRET_LEN} characters (use a random string)"
+        ));
+    }
+    Ok(Secret::new(secret))
+}
+
+/// A warning when a config file that holds secrets can be read by group or others.
+#[cfg(unix)]
+pub fn permission_warning(path: &Path, config: &Config) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let holds_secrets = config.client_token.is_some()
+        || config.webhook_secret.is_some()
+        || !config.instances.is_empty();
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (holds_secrets && mode & 0o077 != 0).then(|| {
+        format!(
+            "{} holds tokens and is readable by others (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )
+    })
+}
+
+#[cfg(not(unix))]
+pub fn permission_warning(_path: &Path, _config: &Config) -> Option<String> {
+    None
 }
 
 /// `public_url` must be an absolute https URL (Z-API refuses http webhooks).
@@ -427,7 +509,7 @@ token = "TOKENB2XYZ"
             listen: Some("127.0.0.1:7000".parse().unwrap()),
             public_url: Some("https://other.example.com".into()),
             api_base: Some("http://127.0.0.1:5".into()),
-            state_dir: None,
+            ..Flags::default()
         };
         let env = |k: &str| (k == ENV_CLIENT_TOKEN).then(|| "FROMENV".to_string());
         let c = Config::load(&flags, env, None).unwrap();
@@ -468,5 +550,77 @@ token = "TOKENB2XYZ"
         };
         let e = Config::load(&flags, |_| None, None).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("--public-url"));
+    }
+
+    #[test]
+    fn reliability_and_security_keys() {
+        let c = parse(
+            "retention_days = 7\nwebhook_secret = \"0123456789abcdefXYZ\"\ntls_cert = \"/etc/c.pem\"\ntls_key = \"/etc/k.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.retention_days, 7);
+        assert_eq!(
+            c.webhook_secret.as_ref().map(Secret::expose),
+            Some("0123456789abcdefXYZ")
+        );
+        assert_eq!(c.tls, Some(("/etc/c.pem".into(), "/etc/k.pem".into())));
+        assert_eq!(parse("").unwrap().retention_days, DEFAULT_RETENTION_DAYS);
+    }
+
+    #[test]
+    fn short_secret_and_half_tls_are_refused() {
+        let e = parse("webhook_secret = \"short\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("webhook_secret"));
+        assert!(!e.to_string().contains("short\""), "{e}");
+        assert_eq!(
+            parse("tls_cert = \"/c.pem\"").unwrap_err().key.as_deref(),
+            Some("tls_key")
+        );
+        assert_eq!(
+            parse("tls_key = \"/k.pem\"").unwrap_err().key.as_deref(),
+            Some("tls_cert")
+        );
+    }
+
+    #[test]
+    fn webhook_secret_from_environment() {
+        let env = |k: &str| (k == ENV_WEBHOOK_SECRET).then(|| "env-secret-0123456789".to_string());
+        let c = Config::load(&Flags::default(), env, None).unwrap();
+        assert_eq!(
+            c.webhook_secret.as_ref().map(Secret::expose),
+            Some("env-secret-0123456789")
+        );
+        let short = |k: &str| (k == ENV_WEBHOOK_SECRET).then(|| "abc".to_string());
+        let e = Config::load(&Flags::default(), short, None).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some(ENV_WEBHOOK_SECRET));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn world_readable_config_with_tokens_warns() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, FULL).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let flags = Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        };
+        let c = Config::load(&flags, |_| None, None).unwrap();
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0].contains("chmod 600") && c.warnings[0].contains("644"),
+            "{:?}",
+            c.warnings
+        );
+        assert!(!c.warnings[0].contains("TOKENA1XYZ"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(
+            Config::load(&flags, |_| None, None)
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
     }
 }
