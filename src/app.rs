@@ -37,6 +37,9 @@ pub enum Msg {
         id: InstanceId,
         result: Result<(), ApiError>,
     },
+    /// Something went wrong outside the app (the event log cannot be
+    /// written, the listener stopped): shown in the footer as an error.
+    Problem(String),
 }
 
 /// Something the event loop must do for the app.
@@ -205,6 +208,9 @@ pub struct Setup {
     pub tz: TimeZone,
     /// A banner shown under the header (e.g. "demo mode").
     pub banner: Option<String>,
+    /// Problems found at start (corrupt log records, a config readable by
+    /// others), shown in the footer until the next action.
+    pub warnings: Vec<String>,
 }
 
 /// The whole state of the dashboard.
@@ -227,8 +233,8 @@ pub struct App {
     pub notice: Option<Notice>,
     pub register_batch: Option<Batch>,
     pub status_batch: Option<Batch>,
-    /// Webhooks received since start.
-    pub received: u64,
+    /// Events in the state: replayed from the log at start and received since.
+    pub events: u64,
 }
 
 impl App {
@@ -245,11 +251,17 @@ impl App {
             notice: None,
             register_batch: None,
             status_batch: None,
-            received: 0,
+            events: 0,
             setup,
         };
         for (id, name) in app.setup.instances.clone() {
             app.insert(Instance::new(id, name, true));
+        }
+        if !app.setup.warnings.is_empty() {
+            app.notice = Some(Notice {
+                level: Level::Warn,
+                text: app.setup.warnings.join(" · "),
+            });
         }
         app
     }
@@ -260,10 +272,12 @@ impl App {
             return Vec::new();
         }
         if !self.setup.can_query_status {
-            self.notice = Some(Notice {
-                level: Level::Warn,
-                text: "status not queried: set client_token (or ZAPI_CLIENT_TOKEN)".into(),
-            });
+            if self.notice.is_none() {
+                self.notice = Some(Notice {
+                    level: Level::Warn,
+                    text: "status not queried: set client_token (or ZAPI_CLIENT_TOKEN)".into(),
+                });
+            }
             return Vec::new();
         }
         self.fetch_all_status()
@@ -326,11 +340,18 @@ impl App {
                 self.on_registered(id, result);
                 Vec::new()
             }
+            Msg::Problem(text) => {
+                self.notice = Some(Notice {
+                    level: Level::Error,
+                    text,
+                });
+                Vec::new()
+            }
         }
     }
 
     fn on_event(&mut self, event: Event) {
-        self.received += 1;
+        self.events += 1;
         let i = match self.index.get(&event.instance_id) {
             Some(&i) => i,
             None => self.insert(Instance::new(event.instance_id.clone(), None, false)),
@@ -688,6 +709,7 @@ mod tests {
             can_query_status: missing != Some("client_token"),
             tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
             banner: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -813,7 +835,7 @@ mod tests {
         assert_eq!(i.state, ConnState::Unknown);
         assert_eq!(i.last_activity, Some(t(6)));
         assert_eq!(i.history.len(), 1);
-        assert_eq!(a.received, 1);
+        assert_eq!(a.events, 1);
     }
 
     #[test]
@@ -1134,5 +1156,24 @@ mod tests {
             t(0),
         );
         assert_eq!(a.instances.len(), 1);
+    }
+
+    #[test]
+    fn start_warnings_and_problems_reach_the_footer() {
+        let mut s = setup(1, None);
+        s.warnings = vec![
+            "2 corrupt records skipped".into(),
+            "config readable by others".into(),
+        ];
+        let mut a = App::new(s, t(0));
+        let n = a.notice.clone().unwrap();
+        assert_eq!(n.level, Level::Warn);
+        assert!(n.text.contains("2 corrupt records skipped") && n.text.contains("readable"));
+        a.update(Msg::Problem("event log: disk full".into()), t(1));
+        let n = a.notice.clone().unwrap();
+        assert_eq!(
+            (n.level, n.text.as_str()),
+            (Level::Error, "event log: disk full")
+        );
     }
 }

@@ -203,6 +203,7 @@ async fn dashboard(config: Config, demo: Option<(Sim, String)>) -> Result<(), Fa
         can_query_status: client.is_some(),
         tz: TimeZone::Local,
         banner,
+        warnings: config.warnings.clone(),
     };
     let tokens: HashMap<InstanceId, Secret> = config
         .instances

@@ -28,6 +28,7 @@ fn setup(config_file: Option<&str>, instances: &[(&str, Option<&str>)]) -> Setup
         can_query_status: true,
         tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
         banner: None,
+        warnings: Vec::new(),
     }
 }
 

@@ -42,17 +42,17 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         )),
         (None, Some(file)) => Line::from(Span::styled(
             format!(
-                " config {} · {} instances · {} received",
+                " config {} · {} instances · {} events",
                 super::sanitize(file),
                 app.instances.len(),
-                app.received
+                app.events
             ),
             Style::new().fg(Color::DarkGray),
         )),
         (None, None) => Line::from(Span::styled(
             format!(
-                " no config file: waiting for webhooks on http://{}/hooks · {} received",
-                app.setup.listen, app.received
+                " no config file: waiting for webhooks on http://{}/hooks · {} events",
+                app.setup.listen, app.events
             ),
             Style::new().fg(Color::Yellow),
         )),
