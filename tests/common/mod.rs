@@ -1,0 +1,178 @@
+//! Shared harness for end-to-end tests: the built binary in a real
+//! pseudo-terminal, its screen kept by vt100 on a reader thread that drains
+//! the pty. Tests wait for screen states (never sleep); each wait is bounded
+//! by `ZAPI_DASH_E2E_TIMEOUT` seconds (default 30).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::num::NonZero;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+pub fn timeout() -> Duration {
+    let secs = std::env::var("ZAPI_DASH_E2E_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// The screen as the reader thread keeps it, whether the pty closed, and a
+/// signal for each change.
+pub struct Screen {
+    state: Mutex<(vt100::Parser, bool)>,
+    changed: Condvar,
+}
+
+impl Screen {
+    pub fn contents(&self) -> String {
+        self.state.lock().unwrap().0.screen().contents()
+    }
+
+    /// Waits until the screen satisfies `pred`; panics with the screen if it never does.
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout();
+        let mut guard = self.state.lock().unwrap();
+        loop {
+            let text = guard.0.screen().contents();
+            if pred(&text) {
+                return text;
+            }
+            let now = Instant::now();
+            assert!(
+                now < deadline && !guard.1,
+                "waiting for {what}; the screen is:\n{text}"
+            );
+            guard = self.changed.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+    }
+}
+
+/// A running `zapi-dash` in a pty.
+pub struct Dash {
+    pub screen: Arc<Screen>,
+    writer: Box<dyn Write + Send>,
+    pub child: Box<dyn Child + Send + Sync>,
+    master: Box<dyn MasterPty + Send>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Dash {
+    /// Starts the binary with `args` (plus `--state-dir <dir>/state`) in a `cols`×`rows` pty.
+    pub fn spawn(args: &[&str], dir: &Path, cols: u16, rows: u16) -> Dash {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_zapi-dash"));
+        cmd.args(args);
+        cmd.arg("--state-dir");
+        cmd.arg(dir.join("state"));
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("ZAPI_CLIENT_TOKEN");
+        cmd.env_remove("ZAPI_DASH_WEBHOOK_SECRET");
+        let child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+
+        let screen = Arc::new(Screen {
+            state: Mutex::new((
+                vt100::Parser::new(NonZero::new(rows).unwrap(), NonZero::new(cols).unwrap(), 0),
+                false,
+            )),
+            changed: Condvar::new(),
+        });
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let reader_screen = Arc::clone(&screen);
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 16384];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        reader_screen.state.lock().unwrap().0.process(&buf[..n]);
+                        reader_screen.changed.notify_all();
+                    }
+                }
+            }
+            reader_screen.state.lock().unwrap().1 = true;
+            reader_screen.changed.notify_all();
+        });
+        let writer = pty.master.take_writer().unwrap();
+        Dash {
+            screen,
+            writer,
+            child,
+            master: pty.master,
+            reader: Some(reader),
+        }
+    }
+
+    pub fn send(&mut self, keys: &[u8]) {
+        self.writer.write_all(keys).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.screen.wait_for(what, pred)
+    }
+
+    pub fn resize(&self, cols: u16, rows: u16) {
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        self.screen
+            .state
+            .lock()
+            .unwrap()
+            .0
+            .screen_mut()
+            .set_size(NonZero::new(rows).unwrap(), NonZero::new(cols).unwrap());
+    }
+
+    /// The listen port shown in the header (`127.0.0.1:PORT`).
+    pub fn port(&self) -> u16 {
+        let text = self.wait_for("the listen address", |s| s.contains("127.0.0.1:"));
+        text.split("127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .expect("the header shows the listen address")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.process_id().expect("the child has a pid")
+    }
+
+    /// Waits for the process to exit and the pty to drain; returns the exit status.
+    pub fn wait_exit(mut self) -> portable_pty::ExitStatus {
+        let status = self.child.wait().unwrap();
+        drop(self.writer);
+        drop(self.master);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        status
+    }
+}
+
+/// Sends a signal to a process with the `kill` command.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill -{sig} {pid}");
+}
