@@ -258,12 +258,18 @@ impl App {
             app.insert(Instance::new(id, name, true));
         }
         if !app.setup.warnings.is_empty() {
-            app.notice = Some(Notice {
-                level: Level::Warn,
-                text: app.setup.warnings.join(" · "),
-            });
+            let text = app.setup.warnings.join(" · ");
+            app.notify(Level::Warn, text);
         }
         app
+    }
+
+    /// Sets the footer's message.
+    fn notify(&mut self, level: Level, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            level,
+            text: text.into(),
+        });
     }
 
     /// The commands to run at start: ask `/status` of every configured instance.
@@ -273,10 +279,10 @@ impl App {
         }
         if !self.setup.can_query_status {
             if self.notice.is_none() {
-                self.notice = Some(Notice {
-                    level: Level::Warn,
-                    text: "status not queried: set client_token (or ZAPI_CLIENT_TOKEN)".into(),
-                });
+                self.notify(
+                    Level::Warn,
+                    "status not queried: set client_token (or ZAPI_CLIENT_TOKEN)",
+                );
             }
             return Vec::new();
         }
@@ -341,10 +347,7 @@ impl App {
                 Vec::new()
             }
             Msg::Problem(text) => {
-                self.notice = Some(Notice {
-                    level: Level::Error,
-                    text,
-                });
+                self.notify(Level::Error, text);
                 Vec::new()
             }
         }
@@ -423,10 +426,7 @@ impl App {
                     error: text.clone(),
                 };
                 if self.status_batch.is_none() {
-                    self.notice = Some(Notice {
-                        level: Level::Error,
-                        text: format!("status of {label} failed: {text}"),
-                    });
+                    self.notify(Level::Error, format!("status of {label} failed: {text}"));
                 }
             }
         }
@@ -538,10 +538,10 @@ impl App {
             KeyCode::Char('R') => return self.register_all(),
             KeyCode::Char('s') => {
                 if !self.setup.can_query_status {
-                    self.notice = Some(Notice {
-                        level: Level::Warn,
-                        text: "cannot ask Z-API: client_token is not set (config or ZAPI_CLIENT_TOKEN)".into(),
-                    });
+                    self.notify(
+                        Level::Warn,
+                        "cannot ask Z-API: client_token is not set (config or ZAPI_CLIENT_TOKEN)",
+                    );
                     return Vec::new();
                 }
                 return self.fetch_all_status();
@@ -569,10 +569,7 @@ impl App {
 
     fn fetch_all_status(&mut self) -> Vec<Command> {
         if self.status_batch.is_some() {
-            self.notice = Some(Notice {
-                level: Level::Info,
-                text: "status refresh already running".into(),
-            });
+            self.notify(Level::Info, "status refresh already running");
             return Vec::new();
         }
         let mut cmds = Vec::new();
@@ -589,10 +586,10 @@ impl App {
                 total,
                 ..Batch::default()
             });
-            self.notice = Some(Notice {
-                level: Level::Info,
-                text: format!("asking Z-API the status of {total} instances…"),
-            });
+            self.notify(
+                Level::Info,
+                format!("asking Z-API the status of {total} instances…"),
+            );
         }
         cmds
     }
@@ -604,12 +601,10 @@ impl App {
             } else {
                 " (or --public-url)"
             };
-            self.notice = Some(Notice {
-                level: Level::Warn,
-                text: format!(
-                    "nothing sent: set {missing} in the config{how} to re-register webhooks"
-                ),
-            });
+            self.notify(
+                Level::Warn,
+                format!("nothing sent: set {missing} in the config{how} to re-register webhooks"),
+            );
             return true;
         }
         false
@@ -617,39 +612,33 @@ impl App {
 
     fn register_selected(&mut self) -> Vec<Command> {
         let Some(&i) = self.order.get(self.selected) else {
-            self.notice = Some(Notice {
-                level: Level::Info,
-                text: "no instance selected".into(),
-            });
+            self.notify(Level::Info, "no instance selected");
             return Vec::new();
         };
         if self.register_blocked() {
             return Vec::new();
         }
         let inst = &mut self.instances[i];
-        if !inst.configured {
-            self.notice = Some(Notice {
-                level: Level::Warn,
-                text: format!(
-                    "{} is not configured: add its id and token to the config to re-register it",
-                    inst.label()
-                ),
-            });
-            return Vec::new();
-        }
-        if inst.registration == Registration::Pending {
-            self.notice = Some(Notice {
-                level: Level::Info,
-                text: format!("{}: registration already running", inst.label()),
-            });
-            return Vec::new();
-        }
-        inst.registration = Registration::Pending;
-        self.notice = Some(Notice {
-            level: Level::Info,
-            text: format!("registering webhooks of {}…", inst.label()),
-        });
-        vec![Command::Register(inst.id.clone())]
+        let label = inst.label().to_string();
+        let text = if !inst.configured {
+            format!(
+                "{label} is not configured: add its id and token to the config to re-register it"
+            )
+        } else if inst.registration == Registration::Pending {
+            format!("{label}: registration already running")
+        } else {
+            inst.registration = Registration::Pending;
+            let id = inst.id.clone();
+            self.notify(Level::Info, format!("registering webhooks of {label}…"));
+            return vec![Command::Register(id)];
+        };
+        let level = if inst.configured {
+            Level::Info
+        } else {
+            Level::Warn
+        };
+        self.notify(level, text);
+        Vec::new()
     }
 
     fn register_all(&mut self) -> Vec<Command> {
@@ -657,10 +646,7 @@ impl App {
             return Vec::new();
         }
         if self.register_batch.is_some() {
-            self.notice = Some(Notice {
-                level: Level::Info,
-                text: "re-registration already running".into(),
-            });
+            self.notify(Level::Info, "re-registration already running");
             return Vec::new();
         }
         let mut cmds = Vec::new();
@@ -673,10 +659,7 @@ impl App {
         // A registration already in flight reports back too, so it counts in the batch.
         let total = self.instances.iter().filter(|i| i.configured).count();
         if total == 0 {
-            self.notice = Some(Notice {
-                level: Level::Info,
-                text: "no configured instance to register".into(),
-            });
+            self.notify(Level::Info, "no configured instance to register");
         } else {
             self.register_batch = Some(Batch {
                 total,

@@ -201,6 +201,27 @@ struct Inst {
     notify_sent_by_me: bool,
 }
 
+impl Inst {
+    /// A new instance, connected, with no webhook registered.
+    fn new(i: SimInstance) -> Self {
+        Inst {
+            phone: phone_for(&i.id),
+            token: i.token,
+            name: i.name,
+            connected: true,
+            error: String::new(),
+            smartphone_connected: true,
+            disconnected_url: None,
+            connected_url: None,
+            received_url: None,
+            delivery_url: None,
+            message_status_url: None,
+            presence_url: None,
+            notify_sent_by_me: false,
+        }
+    }
+}
+
 struct Injected {
     suffix: String,
     status: StatusCode,
@@ -228,23 +249,9 @@ impl Sim {
     pub async fn start(opts: SimOptions) -> std::io::Result<Sim> {
         let mut state = SimState::default();
         for i in opts.instances {
-            let inst = Inst {
-                phone: phone_for(&i.id),
-                token: i.token,
-                name: i.name,
-                connected: true,
-                error: String::new(),
-                smartphone_connected: true,
-                disconnected_url: None,
-                connected_url: None,
-                received_url: None,
-                delivery_url: None,
-                message_status_url: None,
-                presence_url: None,
-                notify_sent_by_me: false,
-            };
-            if state.instances.insert(i.id.clone(), inst).is_none() {
-                state.order.push(i.id);
+            let id = i.id.clone();
+            if state.instances.insert(id.clone(), Inst::new(i)).is_none() {
+                state.order.push(id);
             }
         }
         let shared = Arc::new(Shared {
@@ -1008,24 +1015,7 @@ mod tests {
         let mut st = SimState::default();
         for i in instances {
             st.order.push(i.id.clone());
-            st.instances.insert(
-                i.id.clone(),
-                Inst {
-                    phone: phone_for(&i.id),
-                    token: i.token,
-                    name: i.name,
-                    connected: true,
-                    error: String::new(),
-                    smartphone_connected: true,
-                    disconnected_url: None,
-                    connected_url: None,
-                    received_url: None,
-                    delivery_url: None,
-                    message_status_url: None,
-                    presence_url: None,
-                    notify_sent_by_me: false,
-                },
-            );
+            st.instances.insert(i.id.clone(), Inst::new(i));
         }
         Shared {
             client_token: "ct".into(),
