@@ -20,9 +20,6 @@ pub const ENV_CLIENT_TOKEN: &str = "ZAPI_CLIENT_TOKEN";
 pub const ENV_WEBHOOK_SECRET: &str = "ZAPI_DASH_WEBHOOK_SECRET";
 /// Days of events the log keeps by default.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
-/// The shortest webhook secret accepted: it is the only thing that tells
-/// Z-API's calls from anyone else's.
-pub const MIN_SECRET_LEN: usize = 16;
 
 /// One configured instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -303,14 +300,11 @@ fn err(origin: &str, key: &str, message: String) -> ConfigError {
     }
 }
 
-/// A webhook secret must be long enough not to be guessed.
+/// A webhook secret must be long enough not to be guessed (the listener's rule).
 fn validate_secret(secret: &str) -> Result<Secret, String> {
-    if secret.chars().count() < MIN_SECRET_LEN {
-        return Err(format!(
-            "must be at least {MIN_SECRET_LEN} characters (use a random string)"
-        ));
-    }
-    Ok(Secret::new(secret))
+    let secret = Secret::new(secret);
+    crate::webhook::WebhookSecret::new(&secret).map_err(|e| e.to_string())?;
+    Ok(secret)
 }
 
 /// A warning when a config file that holds secrets can be read by group or others.

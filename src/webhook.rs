@@ -2,9 +2,18 @@
 //! [`parse_event`] that turns one body into a [`model::Event`](crate::model::Event),
 //! and the hand-off of accepted events to the dashboard through an mpsc channel.
 //!
+//! With a [`WebhookSecret`] ([`router_with_secret`]) webhooks are taken only
+//! under per-instance secret paths `/hooks/{token}/...`, whose token is derived
+//! from the secret and the instance id ([`WebhookSecret::path_token`],
+//! [`hook_urls`]): Z-API does not sign its calls, so the URL is the only
+//! secret it can carry.
+//!
 //! Every answer is JSON: `{"ok": true}` on success, `{"error": "<what is wrong>"}`
-//! otherwise (400 bad body, 404 unknown route, 405 wrong method, 413 body too
-//! large, 415 not `application/json`, 503 dashboard shutting down).
+//! otherwise (400 bad body, 404 unknown route or wrong path token, 405 wrong
+//! method, 408 body not received in time, 413 body too large, 415 not
+//! `application/json`, 503 dashboard shutting down).
+
+use std::fmt::{self, Write as _};
 
 use axum::{
     Json, Router,
@@ -16,10 +25,14 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 
-use crate::model::{Event, EventKind, InstanceId, moment_from_raw};
+use crate::model::{Event, EventKind, InstanceId, Secret, moment_from_raw};
+use crate::server::BodyTimeout;
 
 /// Largest accepted request body, in bytes (64 KiB). Z-API's biggest
 /// documented bodies are a few KiB.
@@ -30,11 +43,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// `update-webhook-connected`) may omit it, the catch-all endpoint cannot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// `POST /hooks/disconnected`: a body without `type` is a disconnect.
+    /// `POST /hooks/disconnected` (or `/hooks/{token}/disconnected`): a body
+    /// without `type` is a disconnect.
     Disconnected,
-    /// `POST /hooks/connected`: a body without `type` is a connect.
+    /// `POST /hooks/connected` (or `/hooks/{token}/connected`): a body
+    /// without `type` is a connect.
     Connected,
-    /// `POST /hooks`: every webhook type; `type` is required.
+    /// `POST /hooks` (or `/hooks/{token}`): every webhook type; `type` is
+    /// required.
     Any,
 }
 
@@ -174,6 +190,127 @@ fn moment_from_number(n: &serde_json::Number) -> Result<DateTime<Utc>, ParseErro
     moment_from_raw(raw).ok_or_else(|| ParseError::MomentOutOfRange(n.to_string()))
 }
 
+/// Shortest accepted webhook secret, in characters.
+///
+/// The secret keys the HMAC that derives every instance's path token. One
+/// leaked webhook URL hands an attacker an (instance id, token) pair to test
+/// guesses against offline, so the secret must be long enough that guessing
+/// is hopeless; `openssl rand -hex 32` makes a good one.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// Length of a path token: 32 lowercase hex characters (128 bits).
+pub const PATH_TOKEN_LEN: usize = 32;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The config's `webhook_secret`, ready to derive and check path tokens.
+///
+/// Z-API does not sign its webhook calls, so a secret in the registered URL
+/// is the only way to tell its calls from anyone else's. Each instance gets
+/// its own token, [`WebhookSecret::path_token`] = the first 32 hex
+/// characters of HMAC-SHA256(secret, instance id): a leaked URL of one
+/// instance cannot be used to post events of another.
+///
+/// `Debug` shows nothing of the secret.
+#[derive(Clone)]
+pub struct WebhookSecret {
+    /// HMAC-SHA256 already keyed with the secret; cloned for each token.
+    mac: HmacSha256,
+}
+
+/// Why a `webhook_secret` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// Fewer than [`MIN_SECRET_LEN`] characters (an empty one included).
+    #[error(
+        "must be at least {MIN_SECRET_LEN} characters long \
+         (generate one with `openssl rand -hex 32`)"
+    )]
+    TooShort,
+}
+
+impl WebhookSecret {
+    /// Takes the secret from the config; refuses one shorter than
+    /// [`MIN_SECRET_LEN`] characters.
+    pub fn new(secret: &Secret) -> Result<Self, SecretError> {
+        if secret.expose().chars().count() < MIN_SECRET_LEN {
+            return Err(SecretError::TooShort);
+        }
+        // HMAC takes keys of any length, so this cannot fail; the error arm
+        // keeps the no-panic rule without an `expect`.
+        let mac = <HmacSha256 as KeyInit>::new_from_slice(secret.expose().as_bytes())
+            .map_err(|_| SecretError::TooShort)?;
+        Ok(Self { mac })
+    }
+
+    /// The path token of instance `id`: HMAC-SHA256(secret, id) in lowercase
+    /// hex, cut to [`PATH_TOKEN_LEN`] characters. It is a secret too: log at
+    /// most its first four characters ([`token_prefix`]).
+    pub fn path_token(&self, id: &InstanceId) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(id.as_str().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut token = String::with_capacity(PATH_TOKEN_LEN);
+        for byte in digest.iter().take(PATH_TOKEN_LEN / 2) {
+            // Writing to a String cannot fail.
+            let _ = write!(token, "{byte:02x}");
+        }
+        token
+    }
+
+    /// Whether `token` is the path token of instance `id`, compared in
+    /// constant time.
+    pub fn verify(&self, token: &str, id: &InstanceId) -> bool {
+        let expected = self.path_token(id);
+        bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(…)")
+    }
+}
+
+/// The first four characters of a path token and `…`: all of a token that
+/// may appear in a log line.
+pub fn token_prefix(token: &str) -> String {
+    let head: String = token.chars().take(4).collect();
+    format!("{head}…")
+}
+
+/// The URLs re-registration must send to Z-API for instance `id`, as
+/// `(disconnected, connected)`: `{public_url}/hooks/disconnected` and
+/// `{public_url}/hooks/connected` without a secret,
+/// `{public_url}/hooks/{token}/disconnected` and
+/// `{public_url}/hooks/{token}/connected` with one. A trailing `/` on
+/// `public_url` is ignored.
+///
+/// With a secret the URLs hold the instance's path token: never log them.
+pub fn hook_urls(
+    public_url: &str,
+    secret: Option<&WebhookSecret>,
+    id: &InstanceId,
+) -> (String, String) {
+    let base = hook_base(public_url, secret, id);
+    (format!("{base}/disconnected"), format!("{base}/connected"))
+}
+
+/// The URL for Z-API's `update-every-webhooks` (every webhook type to one
+/// endpoint): `{public_url}/hooks`, or `{public_url}/hooks/{token}` with a
+/// secret. Never log it.
+pub fn hook_url_every(public_url: &str, secret: Option<&WebhookSecret>, id: &InstanceId) -> String {
+    hook_base(public_url, secret, id)
+}
+
+fn hook_base(public_url: &str, secret: Option<&WebhookSecret>, id: &InstanceId) -> String {
+    let base = public_url.trim_end_matches('/');
+    match secret {
+        Some(secret) => format!("{base}/hooks/{}", secret.path_token(id)),
+        None => format!("{base}/hooks"),
+    }
+}
+
 /// What the listener's handlers share: where accepted events go.
 #[derive(Debug, Clone)]
 pub struct ListenerState {
@@ -182,51 +319,136 @@ pub struct ListenerState {
     pub events: mpsc::Sender<Event>,
 }
 
-/// The listener's routes:
+/// The handlers' state: the caller's [`ListenerState`] and the secret that
+/// decides which routes exist.
+#[derive(Debug, Clone)]
+struct Shared {
+    state: ListenerState,
+    secret: Option<WebhookSecret>,
+}
+
+/// The listener's routes without a webhook secret: [`router_with_secret`]
+/// with `None`.
+pub fn router(state: ListenerState) -> Router {
+    router_with_secret(state, None)
+}
+
+/// The listener's routes.
 ///
+/// Without a secret:
 /// - `POST /hooks/disconnected`, `POST /hooks/connected`, `POST /hooks`: parse
-///   the body (see [`parse_event`]), send the event, answer `{"ok": true}`;
+///   the body (see [`parse_event`]), send the event, answer `{"ok": true}`.
+///
+/// With a secret, webhooks are taken only under the instance's path token
+/// (see [`WebhookSecret`] and [`hook_urls`]):
+/// - `POST /hooks/{token}/disconnected`, `POST /hooks/{token}/connected`,
+///   `POST /hooks/{token}`: as above, and the token must be the path token of
+///   the body's `instanceId`. A token that is not 32 lowercase hex characters
+///   is refused before the body is read; a well-formed token that does not
+///   match is refused after parsing. Both answer 404 `{"error": "not found"}`,
+///   exactly like an unknown route, and nothing is sent. Errors that do not
+///   depend on the token (415, 413, 408, 400) are answered as without a
+///   secret: they tell a caller nothing about the secret. The plain routes do
+///   not exist (404).
+///
+/// Always:
 /// - `GET /healthz`: `{"ok": true}`;
 /// - anything else: a JSON error (404 unknown route, 405 wrong method).
-pub fn router(state: ListenerState) -> Router {
-    Router::new()
-        .route("/hooks/disconnected", post(hook_disconnected))
-        .route("/hooks/connected", post(hook_connected))
-        .route("/hooks", post(hook_any))
+pub fn router_with_secret(state: ListenerState, secret: Option<WebhookSecret>) -> Router {
+    let routes = Router::new();
+    let routes = if secret.is_some() {
+        routes
+            .route("/hooks/{token}/disconnected", post(secret_disconnected))
+            .route("/hooks/{token}/connected", post(secret_connected))
+            .route("/hooks/{token}", post(secret_any))
+    } else {
+        routes
+            .route("/hooks/disconnected", post(hook_disconnected))
+            .route("/hooks/connected", post(hook_connected))
+            .route("/hooks", post(hook_any))
+    };
+    routes
         .route("/healthz", get(healthz))
         // Applies to the routes above, so it must come after them.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .with_state(state)
+        .with_state(Shared { state, secret })
 }
 
 async fn healthz() -> Response {
     ok()
 }
 
-async fn hook_disconnected(
-    state: State<ListenerState>,
+async fn hook_disconnected(state: State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    hook(state, Route::Disconnected, None, headers, body).await
+}
+
+async fn hook_connected(state: State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    hook(state, Route::Connected, None, headers, body).await
+}
+
+async fn hook_any(state: State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    hook(state, Route::Any, None, headers, body).await
+}
+
+async fn secret_disconnected(
+    state: State<Shared>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    hook(state, Route::Disconnected, headers, body).await
+    let token = path_token_of(&uri);
+    hook(state, Route::Disconnected, Some(token), headers, body).await
 }
 
-async fn hook_connected(state: State<ListenerState>, headers: HeaderMap, body: Body) -> Response {
-    hook(state, Route::Connected, headers, body).await
+async fn secret_connected(
+    state: State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let token = path_token_of(&uri);
+    hook(state, Route::Connected, Some(token), headers, body).await
 }
 
-async fn hook_any(state: State<ListenerState>, headers: HeaderMap, body: Body) -> Response {
-    hook(state, Route::Any, headers, body).await
+async fn secret_any(state: State<Shared>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let token = path_token_of(&uri);
+    hook(state, Route::Any, Some(token), headers, body).await
+}
+
+/// The `{token}` segment of `/hooks/{token}[/...]`, raw (not
+/// percent-decoded: a real token never needs encoding, so an encoded one is
+/// malformed). Empty when the path has no such segment.
+fn path_token_of(uri: &Uri) -> &str {
+    uri.path().split('/').nth(2).unwrap_or_default()
+}
+
+/// 32 lowercase hex characters, the only shape [`WebhookSecret::path_token`]
+/// produces.
+fn is_well_formed_token(token: &str) -> bool {
+    token.len() == PATH_TOKEN_LEN
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 async fn hook(
-    State(state): State<ListenerState>,
+    State(shared): State<Shared>,
     route: Route,
+    token: Option<&str>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let received = Utc::now();
+
+    if token.is_some_and(|t| !is_well_formed_token(t)) {
+        tracing::debug!(
+            ?route,
+            status = 404,
+            "webhook refused: malformed path token"
+        );
+        return not_found_response();
+    }
 
     if !is_json_content_type(&headers) {
         return reject(
@@ -245,6 +467,9 @@ async fn hook(
                 &format!("body is larger than {MAX_BODY_BYTES} bytes"),
             );
         }
+        Err(BodyError::TimedOut(e)) => {
+            return reject(StatusCode::REQUEST_TIMEOUT, route, &e.to_string());
+        }
         Err(BodyError::Read(e)) => {
             return reject(
                 StatusCode::BAD_REQUEST,
@@ -259,10 +484,33 @@ async fn hook(
         Err(e) => return reject(StatusCode::BAD_REQUEST, route, &e.to_string()),
     };
 
+    let authorised = match (&shared.secret, token) {
+        (None, None) => true,
+        (Some(secret), Some(token)) => secret.verify(token, &event.instance_id),
+        // Cannot happen: the routes that exist match the secret's presence.
+        _ => false,
+    };
+    if !authorised {
+        tracing::debug!(
+            ?route,
+            status = 404,
+            token = token.map(token_prefix),
+            "webhook refused: path token does not match the instance"
+        );
+        return not_found_response();
+    }
+
+    accept(&shared.state, event, &bytes).await
+}
+
+/// The last step of a webhook that passed every check: hand `event` (parsed
+/// from `body`) to the dashboard and answer. This is where the durable log
+/// goes: whatever must hold before the 200 happens here.
+async fn accept(state: &ListenerState, event: Event, _body: &[u8]) -> Response {
     if state.events.send(event).await.is_err() {
-        return reject(
+        tracing::debug!(status = 503, "webhook refused: dashboard is shutting down");
+        return error_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            route,
             "dashboard is shutting down",
         );
     }
@@ -271,11 +519,14 @@ async fn hook(
 
 enum BodyError {
     TooLarge,
+    TimedOut(BodyTimeout),
     Read(axum::Error),
 }
 
 /// Reads the body, refusing more than [`MAX_BODY_BYTES`] without buffering
 /// the excess. A declared `Content-Length` over the limit is refused unread.
+/// When [`crate::server::serve`] runs the listener, a body that does not
+/// arrive in time fails with [`BodyTimeout`] (answered 408).
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, BodyError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -288,13 +539,28 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, BodyError
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(BodyError::Read)?;
+        let chunk = chunk.map_err(|e| match body_timeout_in(&e) {
+            Some(timeout) => BodyError::TimedOut(timeout),
+            None => BodyError::Read(e),
+        })?;
         if buf.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(BodyError::TooLarge);
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(buf)
+}
+
+/// The [`BodyTimeout`] somewhere in `e`'s chain of sources, if any.
+fn body_timeout_in(e: &axum::Error) -> Option<BodyTimeout> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(timeout) = err.downcast_ref::<BodyTimeout>() {
+            return Some(timeout.clone());
+        }
+        source = err.source();
+    }
+    None
 }
 
 /// `application/json`, any case, parameters (`; charset=utf-8`) allowed.
@@ -306,8 +572,18 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    tracing::debug!(%method, path = uri.path(), status = 405, "webhook request rejected");
+async fn method_not_allowed(State(shared): State<Shared>, method: Method, uri: Uri) -> Response {
+    let path = redact_path(uri.path());
+    // With a secret, `/hooks/{anything}` matches a token route; a malformed
+    // token gets the same 404 as a POST to it would.
+    if shared.secret.is_some()
+        && uri.path().starts_with("/hooks/")
+        && !is_well_formed_token(path_token_of(&uri))
+    {
+        tracing::debug!(%method, path, status = 404, "webhook request rejected");
+        return not_found_response();
+    }
+    tracing::debug!(%method, path, status = 405, "webhook request rejected");
     error_response(
         StatusCode::METHOD_NOT_ALLOWED,
         &format!("method {method} is not allowed on {}", uri.path()),
@@ -315,8 +591,23 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
-    tracing::debug!(%method, path = uri.path(), status = 404, "webhook request rejected");
-    error_response(StatusCode::NOT_FOUND, "no such route")
+    let path = redact_path(uri.path());
+    tracing::debug!(%method, path, status = 404, "webhook request rejected");
+    not_found_response()
+}
+
+/// `path` fit for a log line: the segment after `/hooks/` (a path token
+/// when a secret is set) cut to its first four characters, and at most 200
+/// characters in all.
+fn redact_path(path: &str) -> String {
+    let shown = match path.strip_prefix("/hooks/") {
+        Some(rest) => {
+            let (token, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            format!("/hooks/{}{tail}", token_prefix(token))
+        }
+        None => path.to_owned(),
+    };
+    shown.chars().take(200).collect()
 }
 
 fn reject(status: StatusCode, route: Route, reason: &str) -> Response {
@@ -327,6 +618,12 @@ fn reject(status: StatusCode, route: Route, reason: &str) -> Response {
         "webhook request rejected"
     );
     error_response(status, reason)
+}
+
+/// Every 404 is this one answer, so a caller cannot tell an unknown route
+/// from a wrong path token.
+fn not_found_response() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not found")
 }
 
 fn error_response(status: StatusCode, reason: &str) -> Response {
@@ -352,6 +649,119 @@ mod tests {
 
     fn err(body: &str, route: Route) -> String {
         parse(body, route).unwrap_err().to_string()
+    }
+
+    const TEST_SECRET: &str = "0123456789abcdef-test-secret";
+
+    fn secret() -> WebhookSecret {
+        WebhookSecret::new(&Secret::new(TEST_SECRET)).unwrap()
+    }
+
+    #[test]
+    fn path_token_is_truncated_hmac_sha256_hex() {
+        // Expected values from Python's hmac module, an independent
+        // implementation: hmac.new(secret, id, sha256).hexdigest()[:32].
+        let s = secret();
+        assert_eq!(
+            s.path_token(&InstanceId::new("3C8A1F00D2E94B7A9F15C0DE2A7B6E11")),
+            "d0496ed481bde2c5597768d114023648"
+        );
+        assert_eq!(
+            s.path_token(&InstanceId::new("instance.id")),
+            "39d7668d77d9da750930c14a7a13d0a0"
+        );
+        let other = WebhookSecret::new(&Secret::new("another secret of enough length")).unwrap();
+        assert_ne!(
+            other.path_token(&InstanceId::new("instance.id")),
+            s.path_token(&InstanceId::new("instance.id"))
+        );
+    }
+
+    #[test]
+    fn verify_takes_only_the_instance_token() {
+        let s = secret();
+        let a = InstanceId::new("A");
+        let b = InstanceId::new("B");
+        let token_a = s.path_token(&a);
+        assert!(s.verify(&token_a, &a));
+        assert!(!s.verify(&token_a, &b));
+        assert!(!s.verify(&token_a[..31], &a));
+        assert!(!s.verify(&format!("{token_a}0"), &a));
+        assert!(!s.verify(&token_a.to_uppercase(), &a));
+        assert!(!s.verify("", &a));
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        for short in ["", "x", "fifteen chars!!"] {
+            assert_eq!(
+                WebhookSecret::new(&Secret::new(short)).unwrap_err(),
+                SecretError::TooShort,
+                "{short:?}"
+            );
+        }
+        assert!(WebhookSecret::new(&Secret::new("sixteen chars!!!")).is_ok());
+    }
+
+    #[test]
+    fn secret_is_never_printed() {
+        let s = secret();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("0123"), "{shown}");
+        assert_eq!(shown, "WebhookSecret(…)");
+    }
+
+    #[test]
+    fn hook_urls_with_and_without_secret() {
+        let id = InstanceId::new("instance.id");
+        assert_eq!(
+            hook_urls("https://dash.example/", None, &id),
+            (
+                "https://dash.example/hooks/disconnected".to_owned(),
+                "https://dash.example/hooks/connected".to_owned()
+            )
+        );
+        assert_eq!(
+            hook_urls("https://dash.example", Some(&secret()), &id),
+            (
+                "https://dash.example/hooks/39d7668d77d9da750930c14a7a13d0a0/disconnected"
+                    .to_owned(),
+                "https://dash.example/hooks/39d7668d77d9da750930c14a7a13d0a0/connected".to_owned()
+            )
+        );
+        assert_eq!(
+            hook_url_every("https://dash.example/", Some(&secret()), &id),
+            "https://dash.example/hooks/39d7668d77d9da750930c14a7a13d0a0"
+        );
+        assert_eq!(
+            hook_url_every("https://dash.example", None, &id),
+            "https://dash.example/hooks"
+        );
+    }
+
+    #[test]
+    fn paths_are_redacted_for_logs() {
+        assert_eq!(
+            redact_path("/hooks/39d7668d77d9da750930c14a7a13d0a0/connected"),
+            "/hooks/39d7…/connected"
+        );
+        assert_eq!(
+            redact_path("/hooks/39d7668d77d9da750930c14a7a13d0a0"),
+            "/hooks/39d7…"
+        );
+        assert_eq!(redact_path("/healthz"), "/healthz");
+        assert_eq!(redact_path(&"/x".repeat(500)).chars().count(), 200);
+        assert_eq!(token_prefix("39d7668d"), "39d7…");
+    }
+
+    #[test]
+    fn token_shape() {
+        assert!(is_well_formed_token("39d7668d77d9da750930c14a7a13d0a0"));
+        assert!(!is_well_formed_token("39D7668D77D9DA750930C14A7A13D0A0"));
+        assert!(!is_well_formed_token("39d7668d77d9da750930c14a7a13d0a"));
+        assert!(!is_well_formed_token("disconnected"));
+        assert!(!is_well_formed_token("39d7668d77d9da750930c14a7a13d0g0"));
+        assert!(!is_well_formed_token(""));
     }
 
     #[test]
