@@ -195,8 +195,10 @@ impl Batch {
 /// What the app needs to know about its setup. No secrets in here.
 #[derive(Debug, Clone)]
 pub struct Setup {
-    /// Listen address as shown in the header.
+    /// Base URL of the listener as shown in the header (`http://127.0.0.1:8787`).
     pub listen: String,
+    /// Webhooks are only taken under per-instance secret paths.
+    pub secret_paths: bool,
     /// The config file in use, if any.
     pub config_file: Option<String>,
     /// Configured instances (id, optional name), in config order.
@@ -257,11 +259,16 @@ impl App {
         for (id, name) in app.setup.instances.clone() {
             app.insert(Instance::new(id, name, true));
         }
-        if !app.setup.warnings.is_empty() {
-            let text = app.setup.warnings.join(" · ");
-            app.notify(Level::Warn, text);
-        }
+        app.show_warnings();
         app
+    }
+
+    /// Shows the setup's warnings (if any) in the footer.
+    pub fn show_warnings(&mut self) {
+        if !self.setup.warnings.is_empty() {
+            let text = self.setup.warnings.join(" · ");
+            self.notify(Level::Warn, text);
+        }
     }
 
     /// Sets the footer's message.
@@ -683,7 +690,7 @@ mod tests {
 
     fn setup(n: usize, missing: Option<&'static str>) -> Setup {
         Setup {
-            listen: "127.0.0.1:8787".into(),
+            listen: "http://127.0.0.1:8787".into(),
             config_file: Some("/tmp/c.toml".into()),
             instances: (0..n)
                 .map(|i| (InstanceId::new(format!("I{i}")), Some(format!("Name {i}"))))
@@ -693,6 +700,7 @@ mod tests {
             tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
             banner: None,
             warnings: Vec::new(),
+            secret_paths: false,
         }
     }
 

@@ -45,6 +45,10 @@ pub struct Flags {
     #[arg(long, global = true, value_name = "LEVEL", default_value = "info",
           value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: String,
+
+    /// Panic after the first frame (tests that a panic restores the terminal).
+    #[arg(long, global = true, hide = true)]
+    pub debug_panic: bool,
 }
 
 impl Default for Flags {
@@ -56,6 +60,7 @@ impl Default for Flags {
             api_base: None,
             state_dir: None,
             log_level: "info".into(),
+            debug_panic: false,
         }
     }
 }
@@ -64,6 +69,9 @@ impl Default for Flags {
 pub enum Command {
     /// Run the dashboard (the default when no subcommand is given).
     Run,
+    /// The listener and the event log without a screen (for systemd or a
+    /// container): prints one JSON line per accepted event on stdout.
+    Serve,
     /// The whole product with no Z-API account: a simulated Z-API and a fleet
     /// of ~20 instances that disconnect and reconnect at random.
     Demo {

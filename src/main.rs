@@ -1,10 +1,12 @@
 //! `zapi-dash`: parse the command line, set up logging, wire the listener,
-//! the Z-API client and the screen together. Nothing else lives here.
+//! the event log, the Z-API client and the screen together. Nothing else
+//! lives here.
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,15 +15,16 @@ use chrono::Utc;
 use clap::Parser;
 use crossterm::event::EventStream;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
 
-use zapi_dash::app::{App, Setup, TimeZone};
-use zapi_dash::cli::{Cli, Command};
+use zapi_dash::app::{App, Msg, Setup, TimeZone};
+use zapi_dash::cli::{Cli, Command, Flags};
 use zapi_dash::config::{self, Config, InstanceConfig};
 use zapi_dash::model::{InstanceId, Secret};
+use zapi_dash::server::{self, ServerOptions};
+use zapi_dash::service::{Service, ServiceError, ServiceOptions};
 use zapi_dash::sim::{self, FleetOptions, Sim, SimOptions};
-use zapi_dash::tui::{self, RealScreen, Runner, Services};
-use zapi_dash::webhook::{self, ListenerState};
+use zapi_dash::tui::{self, Feeds, RealScreen, Runner, Screen, Services};
+use zapi_dash::webhook::WebhookSecret;
 use zapi_dash::zapi::ZapiClient;
 
 /// A reason to stop before or instead of running, with its exit code.
@@ -31,6 +34,7 @@ struct Fatal {
 }
 
 impl Fatal {
+    /// Bad configuration or an address in use: exit code 2.
     fn usage(message: impl Into<String>) -> Self {
         Self {
             code: 2,
@@ -42,6 +46,12 @@ impl Fatal {
             code: 1,
             message: message.into(),
         }
+    }
+}
+
+impl From<ServiceError> for Fatal {
+    fn from(e: ServiceError) -> Self {
+        Fatal::usage(e.to_string())
     }
 }
 
@@ -59,15 +69,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Some(Command::Demo { instances }) => demo(&cli, usize::from(instances)).await,
+            Some(Command::Demo { instances }) => demo(&cli.flags, usize::from(instances)).await,
+            Some(Command::Serve) => serve(load_config(&cli.flags)?, &cli.flags).await,
             Some(Command::Run) | None => {
-                let config = Config::load(
-                    &cli.flags,
-                    |k| std::env::var(k).ok(),
-                    config::default_config_path(),
-                )
-                .map_err(|e| Fatal::usage(e.to_string()))?;
-                dashboard(config, None).await
+                dashboard(load_config(&cli.flags)?, &cli.flags, None).await
             }
         }
     });
@@ -82,8 +87,63 @@ fn main() -> ExitCode {
     }
 }
 
+fn load_config(flags: &Flags) -> Result<Config, Fatal> {
+    Config::load(
+        flags,
+        |k| std::env::var(k).ok(),
+        config::default_config_path(),
+    )
+    .map_err(|e| Fatal::usage(e.to_string()))
+}
+
+/// The state dir: the config's or the flag's, else the platform's.
+fn state_dir(config: &Config) -> Result<PathBuf, Fatal> {
+    config
+        .state_dir
+        .clone()
+        .or_else(config::default_state_dir)
+        .ok_or_else(|| {
+            Fatal::usage("no state dir: this platform has none, set `state_dir` or --state-dir")
+        })
+}
+
+/// Everything about the listener that comes from the config: secret, TLS.
+fn service_options(
+    config: &Config,
+    listen: SocketAddr,
+    state: &Path,
+) -> Result<ServiceOptions, Fatal> {
+    let origin = config
+        .source
+        .as_ref()
+        .map_or("configuration".to_string(), |p| p.display().to_string());
+    let secret = config
+        .webhook_secret
+        .as_ref()
+        .map(WebhookSecret::new)
+        .transpose()
+        .map_err(|e| Fatal::usage(format!("{origin}: key `webhook_secret`: {e}")))?;
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            Some(server::load_tls(cert, key).map_err(|e| Fatal::usage(format!("{origin}: {e}")))?)
+        }
+        None => None,
+    };
+    Ok(ServiceOptions {
+        listen,
+        log_dir: state.join("events"),
+        retention_days: config.retention_days,
+        secret,
+        server: ServerOptions {
+            tls,
+            shutdown_grace: Duration::from_secs(2),
+            ..ServerOptions::default()
+        },
+    })
+}
+
 /// Starts the simulated Z-API and fleet, then the dashboard pointed at them.
-async fn demo(cli: &Cli, n: usize) -> Result<(), Fatal> {
+async fn demo(flags: &Flags, n: usize) -> Result<(), Fatal> {
     let seed = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(7);
     let instances = sim::demo_instances(n, seed);
     let client_token = format!("demo-{seed:x}");
@@ -100,6 +160,13 @@ async fn demo(cli: &Cli, n: usize) -> Result<(), Fatal> {
             sim.set_connected(&inst.id, false, Some(error));
         }
     }
+    // The demo keeps its own state dir, so it never mixes with a real log,
+    // and starts from an empty log each time.
+    let state = match &flags.state_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("zapi-dash-demo-{}", std::process::id())),
+    };
+    let _ = std::fs::remove_dir_all(state.join("events"));
     let mut config = Config {
         api_base: sim.base_url(),
         client_token: Some(Secret::new(client_token)),
@@ -114,76 +181,44 @@ async fn demo(cli: &Cli, n: usize) -> Result<(), Fatal> {
                 name: Some(i.name.clone()),
             })
             .collect(),
-        state_dir: cli.flags.state_dir.clone(),
+        state_dir: Some(state),
         ..Config::default()
     };
-    if let Some(listen) = cli.flags.listen {
+    if let Some(listen) = flags.listen {
         config.listen = listen;
     }
     let banner = format!(
         "DEMO · simulated Z-API at {} with {n} simulated instances · no real account is touched",
         sim.base_url()
     );
-    dashboard(config, Some((sim, banner))).await
+    dashboard(config, flags, Some((sim, banner))).await
 }
 
-/// Binds the listener, starts the loop, and cleans up when it ends.
-async fn dashboard(config: Config, demo: Option<(Sim, String)>) -> Result<(), Fatal> {
-    init_logging(
-        config
-            .state_dir
-            .clone()
-            .or_else(config::default_state_dir)
-            .as_deref(),
-    );
+/// Binds the listener, replays the log, runs the screen, and cleans up.
+async fn dashboard(
+    config: Config,
+    flags: &Flags,
+    demo: Option<(Sim, String)>,
+) -> Result<(), Fatal> {
+    let state = state_dir(&config)?;
+    init_logging(&state, &flags.log_level);
     let listener = match TcpListener::bind(config.listen).await {
         Ok(l) => l,
         // the demo falls back to any free port rather than refusing to start
         Err(_) if demo.is_some() => TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .map_err(|e| Fatal::runtime(format!("cannot listen on 127.0.0.1: {e}")))?,
-        Err(e) => {
-            return Err(Fatal::usage(format!(
-                "cannot listen on {}: {e} (another program uses it? set `listen` or --listen)",
-                config.listen
-            )));
+        Err(source) => {
+            return Err(ServiceError::Bind {
+                addr: config.listen,
+                source,
+            }
+            .into());
         }
     };
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Fatal::runtime(e.to_string()))?;
-    tracing::info!(%addr, instances = config.instances.len(), "listening");
-
-    let (event_tx, event_rx) = mpsc::channel(4096);
-    let (stop_tx, mut stop_rx) = watch::channel(false);
-    let router = webhook::router(ListenerState { events: event_tx });
-    let server = tokio::spawn(async move {
-        let stopped = async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(stopped)
-            .await
-        {
-            tracing::error!("listener stopped: {e}");
-        }
-    });
-
-    let (banner, fleet, sim) = match demo {
-        Some((sim, banner)) => {
-            let fleet = sim::spawn_fleet(
-                &sim,
-                format!("http://{addr}"),
-                FleetOptions {
-                    interval: Duration::from_millis(1500),
-                    seed: 1,
-                },
-            );
-            (Some(banner), Some(fleet), Some(sim))
-        }
-        None => (None, None, None),
-    };
-
+    let opts = service_options(&config, config.listen, &state)?;
+    let has_secret = opts.secret.is_some();
+    let secret = opts.secret.clone();
     let client = match &config.client_token {
         Some(token) => Some(
             ZapiClient::new(&config.api_base, token.clone())
@@ -191,8 +226,13 @@ async fn dashboard(config: Config, demo: Option<(Sim, String)>) -> Result<(), Fa
         ),
         None => None,
     };
+
+    let (banner, demo_sim) = match demo {
+        Some((sim, banner)) => (Some(banner), Some(sim)),
+        None => (None, None),
+    };
     let setup = Setup {
-        listen: addr.to_string(),
+        listen: String::new(),
         config_file: config.source.as_ref().map(|p| p.display().to_string()),
         instances: config
             .instances
@@ -204,56 +244,151 @@ async fn dashboard(config: Config, demo: Option<(Sim, String)>) -> Result<(), Fa
         tz: TimeZone::Local,
         banner,
         warnings: config.warnings.clone(),
+        secret_paths: false,
     };
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+
+    let mut app = App::new(setup, Utc::now());
+    let (service, events, replay) = Service::start_on(listener, opts, |_, event| {
+        app.update(Msg::Webhook(event), Utc::now());
+    })
+    .await?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    app.setup.listen = format!("{scheme}://{}", service.addr);
+    app.setup.secret_paths = has_secret;
+    if replay.corrupt > 0 {
+        app.setup.warnings.push(format!(
+            "{} corrupt event-log records skipped at start (see zapi-dash.log)",
+            replay.corrupt
+        ));
+        tracing::warn!(
+            corrupt = replay.corrupt,
+            "corrupt event-log records skipped"
+        );
+    }
+    app.show_warnings();
+
+    let fleet = demo_sim.as_ref().map(|sim| {
+        sim::spawn_fleet(
+            sim,
+            format!("http://{}", service.addr),
+            FleetOptions {
+                interval: Duration::from_millis(1500),
+                seed: 1,
+            },
+        )
+    });
+
     let tokens: HashMap<InstanceId, Secret> = config
         .instances
         .iter()
         .map(|i| (i.id.clone(), i.token.clone()))
         .collect();
-    let (results_tx, results_rx) = mpsc::unbounded_channel();
+    let (results_tx, results_rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = Runner::new(
         Services {
             client,
             tokens,
             public_url: config.public_url.clone(),
+            secret,
             concurrency: tui::DEFAULT_CONCURRENCY,
         },
         results_tx,
     );
-    let mut app = App::new(setup, Utc::now());
 
     let mut screen = RealScreen(ratatui::init());
+    abort_after_panic_hook();
     if let Ok(size) = screen.0.size() {
-        app.size = (size.width, size.height);
+        app.update(Msg::Resize(size.width, size.height), Utc::now());
+    }
+    if flags.debug_panic {
+        let _ = screen.draw_app(&app);
+        panic!("--debug-panic: testing that a panic restores the terminal");
     }
     let outcome = tui::run_loop(
         &mut screen,
         &mut app,
         EventStream::new(),
-        event_rx,
+        Feeds {
+            events,
+            results: results_rx,
+            log: Some(service.log.clone()),
+        },
         runner,
-        results_rx,
         tui::shutdown_signal(),
     )
     .await;
     ratatui::restore();
 
-    let _ = stop_tx.send(true);
     if let Some(fleet) = fleet {
         fleet.abort();
     }
-    if let Some(sim) = sim {
+    if let Some(sim) = demo_sim {
         sim.shutdown();
     }
-    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    let closed = service.shutdown().await;
     tracing::info!("stopped");
-    outcome.map_err(|e| Fatal::runtime(format!("terminal error: {e}")))
+    outcome.map_err(|e| Fatal::runtime(format!("terminal error: {e}")))?;
+    closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// Headless: the listener and the log, one JSON line per accepted event on
+/// stdout, until SIGTERM/SIGINT/SIGHUP.
+async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
+    let state = state_dir(&config)?;
+    init_logging(&state, &flags.log_level);
+    let opts = service_options(&config, config.listen, &state)?;
+    let (service, mut events, replay) = Service::start(opts, |_, _| {}).await?;
+    eprintln!(
+        "zapi-dash: listening on {} · {} events in the log · {} corrupt records skipped · {}",
+        service.addr,
+        replay.records,
+        replay.corrupt,
+        state.join("events").display()
+    );
+    let shutdown = tui::shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut out = std::io::stdout().lock();
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            ev = events.recv() => match ev {
+                Some(ev) => {
+                    if let Ok(line) = serde_json::to_string(&ev) {
+                        let _ = writeln!(out, "{line}");
+                        let _ = out.flush();
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    drop(out);
+    let closed = service.shutdown().await;
+    tracing::info!("stopped");
+    closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// After ratatui's hook has restored the terminal and printed the panic,
+/// end the process: a panic on a background task must not leave a
+/// dashboard running on a restored (cooked) terminal.
+fn abort_after_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        std::process::exit(101);
+    }));
 }
 
 /// Diagnostics go to `<state dir>/zapi-dash.log`, never to the terminal the
 /// dashboard draws on. Without a usable state dir there is no log.
-fn init_logging(dir: Option<&Path>) {
-    let Some(dir) = dir else { return };
+fn init_logging(dir: &Path, level: &str) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
@@ -264,9 +399,10 @@ fn init_logging(dir: Option<&Path>) {
     else {
         return;
     };
+    let level = level.parse().unwrap_or(tracing::Level::INFO);
     let _ = tracing_subscriber::fmt()
         .with_writer(Mutex::new(file))
         .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
+        .with_max_level(level)
         .try_init();
 }

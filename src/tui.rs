@@ -21,6 +21,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::app::{App, Command, Msg};
 use crate::model::{Event, InstanceId, Secret};
+use crate::store::EventLog;
+use crate::webhook::WebhookSecret;
 use crate::zapi::{ApiError, ZapiClient};
 
 /// At most ~60 frames per second, whatever the load.
@@ -35,6 +37,8 @@ pub struct Services {
     pub client: Option<ZapiClient>,
     pub tokens: HashMap<InstanceId, Secret>,
     pub public_url: Option<String>,
+    /// With a webhook secret, registration registers the secret paths.
+    pub secret: Option<WebhookSecret>,
     pub concurrency: usize,
 }
 
@@ -108,7 +112,9 @@ impl Services {
             .public_url
             .as_deref()
             .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
-        client.register_webhooks(id, token, public_url).await
+        client
+            .register_webhooks(id, token, public_url, self.secret.as_ref())
+            .await
     }
 }
 
@@ -150,20 +156,35 @@ pub fn term_msg(ev: TermEvent) -> Option<Msg> {
     }
 }
 
+/// Where the loop's messages come from, besides the terminal.
+pub struct Feeds {
+    /// Webhooks the listener accepted (and stored).
+    pub events: mpsc::Receiver<Event>,
+    /// Results of the commands the [`Runner`] ran.
+    pub results: mpsc::UnboundedReceiver<Msg>,
+    /// The event log, watched each tick for writes that failed.
+    pub log: Option<EventLog>,
+}
+
 /// Runs the dashboard until a [`Command::Quit`], the end of `input`, or `shutdown` resolves.
 pub async fn run_loop<S, I>(
     screen: &mut S,
     app: &mut App,
     mut input: I,
-    mut events: mpsc::Receiver<Event>,
+    feeds: Feeds,
     mut runner: Runner,
-    mut results: mpsc::UnboundedReceiver<Msg>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()>
 where
     S: Screen,
     I: Stream<Item = io::Result<TermEvent>> + Unpin,
 {
+    let Feeds {
+        mut events,
+        mut results,
+        log,
+    } = feeds;
+    let mut failed_writes = log.as_ref().map_or(0, |l| l.stats().failed);
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -210,7 +231,16 @@ where
                     msgs.push(m);
                 }
             },
-            _ = tick.tick() => msgs.push(Msg::Tick),
+            _ = tick.tick() => {
+                msgs.push(Msg::Tick);
+                if let Some(failed) = log.as_ref().map(|l| l.stats().failed).filter(|f| *f > failed_writes) {
+                    msgs.push(Msg::Problem(format!(
+                        "event log: {} webhooks could not be stored (answered 503, Z-API will retry); see zapi-dash.log",
+                        failed - failed_writes
+                    )));
+                    failed_writes = failed;
+                }
+            },
         }
         for msg in msgs {
             dirty = true;

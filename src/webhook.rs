@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 
 use crate::model::{Event, EventKind, InstanceId, Secret, moment_from_raw};
 use crate::server::BodyTimeout;
+use crate::store::{Appended, EventLog};
 
 /// Largest accepted request body, in bytes (64 KiB). Z-API's biggest
 /// documented bodies are a few KiB.
@@ -312,11 +313,23 @@ fn hook_base(public_url: &str, secret: Option<&WebhookSecret>, id: &InstanceId) 
 }
 
 /// What the listener's handlers share: where accepted events go.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ListenerState {
     /// Every accepted webhook is sent here, in arrival order per connection.
     /// When the receiver is gone the listener answers 503.
     pub events: mpsc::Sender<Event>,
+    /// The durable log: with one, an event is answered 200 only once it is
+    /// on disk (fsync'd); an exact duplicate (Z-API retrying) is answered 200
+    /// and not passed on; a failed write is answered 503 so Z-API retries.
+    pub log: Option<EventLog>,
+}
+
+impl std::fmt::Debug for ListenerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerState")
+            .field("log", &self.log.as_ref().map(EventLog::dir))
+            .finish()
+    }
 }
 
 /// The handlers' state: the caller's [`ListenerState`] and the secret that
@@ -506,7 +519,23 @@ async fn hook(
 /// The last step of a webhook that passed every check: hand `event` (parsed
 /// from `body`) to the dashboard and answer. This is where the durable log
 /// goes: whatever must hold before the 200 happens here.
-async fn accept(state: &ListenerState, event: Event, _body: &[u8]) -> Response {
+async fn accept(state: &ListenerState, event: Event, body: &[u8]) -> Response {
+    if let Some(log) = &state.log {
+        match log
+            .append(event.clone(), crate::store::fingerprint(body))
+            .await
+        {
+            Ok(Appended::Written { .. }) => {}
+            Ok(Appended::Duplicate) => return ok(),
+            Err(e) => {
+                tracing::error!("webhook refused (503): {e}");
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the event could not be stored; retry later",
+                );
+            }
+        }
+    }
     if state.events.send(event).await.is_err() {
         tracing::debug!(status = 503, "webhook refused: dashboard is shutting down");
         return error_response(

@@ -249,19 +249,20 @@ impl ZapiClient {
         expect_value_true(&answer, hook.action())
     }
 
-    /// Points the disconnected and connected webhooks of an instance at
-    /// `{public_url}/hooks/disconnected` and `{public_url}/hooks/connected`.
-    /// Both calls run; if either fails, the first one's error (in that
-    /// order) is returned, its text saying which webhook failed.
+    /// Points the disconnected and connected webhooks of an instance at the
+    /// listener: `{public_url}/hooks/disconnected` and `…/connected`, or,
+    /// with a webhook secret, the instance's secret paths
+    /// (see [`crate::webhook::hook_urls`]). Both calls run; if either fails,
+    /// the first one's error (in that order) is returned, its text saying
+    /// which webhook failed.
     pub async fn register_webhooks(
         &self,
         id: &InstanceId,
         token: &Secret,
         public_url: &str,
+        secret: Option<&crate::webhook::WebhookSecret>,
     ) -> Result<(), ApiError> {
-        let base = public_url.trim_end_matches('/');
-        let disconnected_url = format!("{base}/hooks/disconnected");
-        let connected_url = format!("{base}/hooks/connected");
+        let (disconnected_url, connected_url) = crate::webhook::hook_urls(public_url, secret, id);
         let (disconnected, connected) = tokio::join!(
             self.update_webhook(id, token, Hook::Disconnected, &disconnected_url),
             self.update_webhook(id, token, Hook::Connected, &connected_url),

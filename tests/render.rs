@@ -18,7 +18,7 @@ fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
 
 fn setup(config_file: Option<&str>, instances: &[(&str, Option<&str>)]) -> Setup {
     Setup {
-        listen: "127.0.0.1:8787".into(),
+        listen: "http://127.0.0.1:8787".into(),
         config_file: config_file.map(Into::into),
         instances: instances
             .iter()
@@ -29,6 +29,7 @@ fn setup(config_file: Option<&str>, instances: &[(&str, Option<&str>)]) -> Setup
         tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
         banner: None,
         warnings: Vec::new(),
+        secret_paths: false,
     }
 }
 

@@ -118,10 +118,31 @@ async fn status_is_a_get_with_the_client_token_and_reads_the_answer() {
 }
 
 #[tokio::test]
+async fn register_webhooks_with_a_secret_registers_the_instance_secret_paths() {
+    let f = Fixture::new().await;
+    let secret =
+        zapi_dash::webhook::WebhookSecret::new(&Secret::new("a-webhook-secret-of-32-characters")).unwrap();
+    f.client
+        .register_webhooks(&f.id, &f.token, "https://dash.example", Some(&secret))
+        .await
+        .unwrap();
+    let token = secret.path_token(&f.id);
+    let mut bodies: Vec<String> = f.calls(2).await.into_iter().map(|c| c.body).collect();
+    bodies.sort();
+    let expect = |hook: &str| json!({ "value": format!("https://dash.example/hooks/{token}/{hook}") }).to_string();
+    let mut expected = vec![expect("connected"), expect("disconnected")];
+    expected.sort();
+    let parsed: Vec<serde_json::Value> = bodies.iter().map(|b| serde_json::from_str(b).unwrap()).collect();
+    let wanted: Vec<serde_json::Value> = expected.iter().map(|b| serde_json::from_str(b).unwrap()).collect();
+    assert_eq!(parsed, wanted);
+    assert!(!token.is_empty() && parsed.iter().all(|v| !v.to_string().contains("/hooks/connected\"")));
+}
+
+#[tokio::test]
 async fn register_webhooks_makes_exactly_two_puts_with_the_right_urls() {
     let f = Fixture::new().await;
     f.client
-        .register_webhooks(&f.id, &f.token, "https://dash.example/s3cr3t/")
+        .register_webhooks(&f.id, &f.token, "https://dash.example/s3cr3t/", None)
         .await
         .unwrap();
 
@@ -223,7 +244,7 @@ async fn me_reads_the_instance_data_and_registered_urls() {
     assert_eq!(me.received_callback_url, None);
 
     f.client
-        .register_webhooks(&f.id, &f.token, "https://dash.example")
+        .register_webhooks(&f.id, &f.token, "https://dash.example", None)
         .await
         .unwrap();
     f.sim.set_connected(&f.inst.id, false, None);
@@ -449,7 +470,7 @@ async fn register_webhooks_runs_both_and_names_the_failed_one() {
         .fail_next("update-webhook-connected", 400, r#"{"error":"boom"}"#, 1);
     let (status, message) = http_error(
         f.client
-            .register_webhooks(&f.id, &f.token, "https://dash.example")
+            .register_webhooks(&f.id, &f.token, "https://dash.example", None)
             .await,
     );
     assert_eq!(status, 400);
@@ -472,7 +493,7 @@ async fn register_webhooks_runs_both_and_names_the_failed_one() {
     // Both fail: the disconnected one's error wins.
     let (status, message) = http_error(
         f.client
-            .register_webhooks(&f.id, &f.token, "http://plain.example")
+            .register_webhooks(&f.id, &f.token, "http://plain.example", None)
             .await,
     );
     assert_eq!(status, 400);

@@ -51,7 +51,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         )),
         (None, None) => Line::from(Span::styled(
             format!(
-                " no config file: waiting for webhooks on http://{}/hooks · {} events",
+                " no config file: waiting for webhooks on {}/hooks · {} events",
                 app.setup.listen, app.events
             ),
             Style::new().fg(Color::Yellow),

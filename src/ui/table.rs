@@ -60,8 +60,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Line::from(""),
             Line::from("No instances yet."),
             Line::from(format!(
-                "Waiting for Z-API webhooks on http://{}/hooks",
-                app.setup.listen
+                "Waiting for Z-API webhooks on {}/hooks{}",
+                app.setup.listen,
+                if app.setup.secret_paths {
+                    "/<instance path token>/…"
+                } else {
+                    ""
+                }
             )),
             Line::from("or add [[instances]] with id and token to the config file."),
         ];
