@@ -42,7 +42,7 @@ fn client() -> reqwest::Client {
 fn body(inst: usize, n: usize) -> serde_json::Value {
     let id = format!("INST-{inst:02}");
     let momment = 1_764_000_000_000 + (n as i64) * 1000;
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         webhook_body_disconnected(&id, momment, &format!("drop {n}"))
     } else {
         webhook_body_connected(&id, momment, "5544999999999")
@@ -50,7 +50,7 @@ fn body(inst: usize, n: usize) -> serde_json::Value {
 }
 
 fn state_of(n: usize) -> ConnState {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         ConnState::Disconnected
     } else {
         ConnState::Connected
@@ -192,10 +192,10 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_event() {
                 match http.post(&url).json(&body(inst, n)).send().await {
                     Ok(a) if a.status() == 200 => {
                         acked = n + 1;
-                        if total_acked.fetch_add(1, Ordering::Relaxed) + 1 == kill_at {
-                            if let Some(tx) = kill_tx.lock().unwrap().take() {
-                                let _ = tx.send(());
-                            }
+                        if total_acked.fetch_add(1, Ordering::Relaxed) + 1 == kill_at
+                            && let Some(tx) = kill_tx.lock().unwrap().take()
+                        {
+                            let _ = tx.send(());
                         }
                     }
                     _ => break, // the server is gone
