@@ -237,6 +237,8 @@ pub struct App {
     pub status_batch: Option<Batch>,
     /// Events in the state: replayed from the log at start and received since.
     pub events: u64,
+    /// The start warnings were acknowledged (a key was pressed).
+    pub warnings_seen: bool,
 }
 
 impl App {
@@ -254,6 +256,7 @@ impl App {
             register_batch: None,
             status_batch: None,
             events: 0,
+            warnings_seen: true,
             setup,
         };
         for (id, name) in app.setup.instances.clone() {
@@ -263,12 +266,14 @@ impl App {
         app
     }
 
-    /// Shows the setup's warnings (if any) in the footer.
+    /// Shows the setup's warnings (if any) in the footer, until a key is pressed.
     pub fn show_warnings(&mut self) {
-        if !self.setup.warnings.is_empty() {
-            let text = self.setup.warnings.join(" · ");
-            self.notify(Level::Warn, text);
-        }
+        self.warnings_seen = self.setup.warnings.is_empty();
+    }
+
+    /// The start warnings while they have not been acknowledged by a key.
+    pub fn pending_warnings(&self) -> Option<String> {
+        (!self.warnings_seen).then(|| self.setup.warnings.join(" · "))
     }
 
     /// Sets the footer's message.
@@ -519,6 +524,7 @@ impl App {
         if key.kind != KeyEventKind::Press {
             return Vec::new();
         }
+        self.warnings_seen = true;
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
             return vec![Command::Quit];
@@ -1157,9 +1163,25 @@ mod tests {
             "config readable by others".into(),
         ];
         let mut a = App::new(s, t(0));
-        let n = a.notice.clone().unwrap();
-        assert_eq!(n.level, Level::Warn);
-        assert!(n.text.contains("2 corrupt records skipped") && n.text.contains("readable"));
+        a.init();
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("I0"),
+                result: Err(http_err(500, "x")),
+            },
+            t(1),
+        );
+        let w = a.pending_warnings().unwrap();
+        assert!(
+            w.contains("2 corrupt records skipped") && w.contains("readable"),
+            "{w}"
+        );
+        a.update(key(KeyCode::Char('j')), t(1));
+        assert_eq!(
+            a.pending_warnings(),
+            None,
+            "a key acknowledges the warnings"
+        );
         a.update(Msg::Problem("event log: disk full".into()), t(1));
         let n = a.notice.clone().unwrap();
         assert_eq!(

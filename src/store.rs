@@ -19,16 +19,18 @@
 //!
 //! ```text
 //! <crc32 of JSON as 8 lowercase hex digits> <JSON>\n
-//! 3f1c0a9e {"seq":1,"fp":"00a1b2c3d4e5f607","event":{"instance_id":"X","kind":"connected","phone":null,"moment":"2026-01-02T03:04:05Z","received":"2026-01-02T03:04:05Z"}}
+//! 9b012d84 {"seq":1,"fp":"00a1b2c3d4e5f607","event":{"instance_id":"X","kind":"connected","phone":null,"moment":"2026-01-02T03:04:05Z","received":"2026-01-02T03:04:05Z"}}
 //! ```
 //!
 //! - `crc32` is CRC-32 (IEEE, as in zlib and gzip) of the JSON bytes, exactly
 //!   as written, without the separating space and the trailing `\n`.
 //! - The JSON object has `seq` (a `u64`, strictly increasing across segments
-//!   and restarts, with possible gaps after a failed write), `fp` (the
-//!   duplicate [`fingerprint`] as 16 lowercase hex digits) and `event` (a
+//!   and restarts, with possible gaps after a failed write; only the `seq` of
+//!   a torn, unreadable last record may be given again), `fp` (the duplicate
+//!   [`fingerprint`] as 16 lowercase hex digits) and `event` (a
 //!   [`model::Event`](crate::model::Event) as its serde implementation writes
-//!   it). Writers emit the keys in this order; readers do not depend on it.
+//!   it). Writers emit the keys in this order; readers use the order only
+//!   for shortcuts and parse the JSON whenever a line is not in that shape.
 //! - A line whose CRC or JSON does not check out (a write torn by a crash, bit
 //!   rot, a full disk, garbage) is skipped and counted in
 //!   [`ReplayStats::corrupt`], never an error. So is a line longer than
@@ -47,6 +49,14 @@
 //!   long pause.
 //! - `events.lock` in the directory is held (an OS file lock) by the process
 //!   that has the log open, so two processes cannot append at once.
+//!
+//! # Reading
+//!
+//! [`replay`] streams records to a callback (memory stays flat whatever the
+//! log's size); large segments are decoded on several threads in chunks of
+//! whole lines and handed over in order. [`replay_after`] skips segments and
+//! bisects inside a segment to its start. [`history`] reads segments
+//! backwards, newest first, and stops at `limit`.
 //!
 //! # Duplicates
 //!
@@ -678,11 +688,7 @@ fn replay_parallel(
 /// from the log in `dir` on demand (segments are read backwards, so recent
 /// history costs little however large the log is). Corrupt records are
 /// skipped; a missing directory gives an empty history.
-pub fn history(
-    dir: &Path,
-    id: &InstanceId,
-    limit: usize,
-) -> Result<Vec<(u64, Event)>, StoreError> {
+pub fn history(dir: &Path, id: &InstanceId, limit: usize) -> Result<Vec<(u64, Event)>, StoreError> {
     let mut out = Vec::new();
     if limit == 0 {
         return Ok(out);
@@ -992,9 +998,9 @@ fn quick_seq(json: &[u8]) -> Option<u64> {
     if digits == 0 || digits > 19 || rest.get(digits) != Some(&b',') {
         return None;
     }
-    rest[..digits]
-        .iter()
-        .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    rest[..digits].iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// Whether a record as this module writes it belongs to the instance whose id
@@ -1154,7 +1160,14 @@ fn lines_backward(
         let data = &chunk[..n];
         let mut end = n;
         while let Some(i) = data[..end].iter().rposition(|&b| b == b'\n') {
-            if emit(&data[i + 1..end], &mut carry, &mut overlong, &mut at_file_end).is_break() {
+            if emit(
+                &data[i + 1..end],
+                &mut carry,
+                &mut overlong,
+                &mut at_file_end,
+            )
+            .is_break()
+            {
                 return Ok(());
             }
             end = i;
@@ -1561,7 +1574,8 @@ impl Writer {
             let seq = self.next_seq;
             match encode_record(&mut run.buf, &self.dir, seq, fp, &event) {
                 Ok(()) => {
-                    self.next_seq += 1;
+                    // Saturating: only a crafted log can bring seq near u64::MAX.
+                    self.next_seq = self.next_seq.saturating_add(1);
                     run.fps.push(fp);
                     run.last_seq = seq;
                     run.waiters.push((reply, Outcome::Written(seq)));
@@ -1675,12 +1689,21 @@ mod tests {
     #[test]
     fn record_round_trip_and_crc() {
         let mut buf = Vec::new();
-        encode_record(&mut buf, Path::new("d"), 42, 0x00ab_cdef_0123_4567, &event("A")).unwrap();
+        encode_record(
+            &mut buf,
+            Path::new("d"),
+            42,
+            0x00ab_cdef_0123_4567,
+            &event("A"),
+        )
+        .unwrap();
         assert_eq!(buf.last(), Some(&b'\n'));
         assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);
         let line = &buf[..buf.len() - 1];
         let json = check_crc(line).unwrap();
-        assert!(json.starts_with(br#"{"seq":42,"fp":"00abcdef01234567","event":{"instance_id":"A","#));
+        assert!(
+            json.starts_with(br#"{"seq":42,"fp":"00abcdef01234567","event":{"instance_id":"A","#)
+        );
         assert_eq!(decode_record(json), Some((42, event("A"))));
         assert_eq!(decode_head(json), Some((42, 0x00ab_cdef_0123_4567)));
         assert_eq!(quick_seq(json), Some(42));
@@ -1705,11 +1728,31 @@ mod tests {
     fn fast_decoding_falls_back_to_event_on_any_difference() {
         let base = r#"{"seq":7,"fp":"0000000000000001","event":{"instance_id":"A","kind":"KIND","moment":"MOMENT","received":"2026-01-02T03:04:05Z"EXTRA}}"#;
         let variants = [
-            ("disconnected", "2026-01-02T03:04:05Z", r#","error":null"#, true),
+            (
+                "disconnected",
+                "2026-01-02T03:04:05Z",
+                r#","error":null"#,
+                true,
+            ),
             ("disconnected", "2026-01-02T03:04:05Z", "", true),
-            ("disconnected", "2026-01-02T03:04:05.5Z", r#","error":"x""#, true),
-            ("connected", "2026-01-02T03:04:05.123456Z", r#","phone":"1""#, true),
-            ("activity", "2026-01-02T03:04:05Z", r#","callback":"ReceivedCallback""#, true),
+            (
+                "disconnected",
+                "2026-01-02T03:04:05.5Z",
+                r#","error":"x""#,
+                true,
+            ),
+            (
+                "connected",
+                "2026-01-02T03:04:05.123456Z",
+                r#","phone":"1""#,
+                true,
+            ),
+            (
+                "activity",
+                "2026-01-02T03:04:05Z",
+                r#","callback":"ReceivedCallback""#,
+                true,
+            ),
             // Timestamps the direct parser declines go to chrono.
             ("disconnected", "2026-01-02T05:04:05+02:00", "", true),
             ("disconnected", "2016-12-31T23:59:60.5Z", "", true),
@@ -1717,11 +1760,31 @@ mod tests {
             ("disconnected", "2026-01-02 03:04:05Z", "", true),
             ("connected", "2026-01-02T03:04:05.1234567890Z", "", true),
             // The fast path declines these; the result is Event's own.
-            ("disconnected", "2026-01-02T03:04:05Z", r#","phone":"1""#, false),
-            ("connected", "2026-01-02T03:04:05Z", r#","error":"e""#, false),
+            (
+                "disconnected",
+                "2026-01-02T03:04:05Z",
+                r#","phone":"1""#,
+                false,
+            ),
+            (
+                "connected",
+                "2026-01-02T03:04:05Z",
+                r#","error":"e""#,
+                false,
+            ),
             ("activity", "2026-01-02T03:04:05Z", "", false),
-            ("activity", "2026-01-02T03:04:05Z", r#","callback":null"#, false),
-            ("disconnected", "2026-01-02T03:04:05Z", r#","future_field":1"#, false),
+            (
+                "activity",
+                "2026-01-02T03:04:05Z",
+                r#","callback":null"#,
+                false,
+            ),
+            (
+                "disconnected",
+                "2026-01-02T03:04:05Z",
+                r#","future_field":1"#,
+                false,
+            ),
             ("teleported", "2026-01-02T03:04:05Z", "", false),
             ("connected", "2026-02-30T03:04:05Z", "", false),
         ];
@@ -1750,9 +1813,8 @@ mod tests {
             0u32..1_000_000_000,
             1_000_000_000u32..2_000_000_000,
         ];
-        (-70_000_000_000i64..300_000_000_000, nanos).prop_filter_map("in range", |(s, n)| {
-            DateTime::from_timestamp(s, n)
-        })
+        (-70_000_000_000i64..300_000_000_000, nanos)
+            .prop_filter_map("in range", |(s, n)| DateTime::from_timestamp(s, n))
     }
 
     proptest::proptest! {
@@ -1782,6 +1844,24 @@ mod tests {
                 proptest::prop_assert!(fast(json).is_some());
             }
         }
+    }
+
+    #[test]
+    fn the_documented_example_line_is_a_valid_record() {
+        let line = br#"9b012d84 {"seq":1,"fp":"00a1b2c3d4e5f607","event":{"instance_id":"X","kind":"connected","phone":null,"moment":"2026-01-02T03:04:05Z","received":"2026-01-02T03:04:05Z"}}"#;
+        let json = check_crc(line).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let event = Event {
+            instance_id: InstanceId::new("X"),
+            kind: EventKind::Connected { phone: None },
+            moment: at,
+            received: at,
+        };
+        assert_eq!(decode_record(json), Some((1, event.clone())));
+        assert_eq!(decode_head(json), Some((1, 0x00a1_b2c3_d4e5_f607)));
+        let mut buf = Vec::new();
+        encode_record(&mut buf, Path::new("d"), 1, 0x00a1_b2c3_d4e5_f607, &event).unwrap();
+        assert_eq!(&buf[..buf.len() - 1], &line[..]);
     }
 
     #[test]
@@ -1891,7 +1971,10 @@ mod tests {
             assert_eq!(split(fwd), split(bwd), "case of {} bytes", case.len());
         }
         assert_eq!(forward_lines(b"\n\n"), vec![Some(vec![]), Some(vec![])]);
-        assert_eq!(forward_lines(b"a\nb"), vec![Some(b"a".to_vec()), Some(b"b".to_vec())]);
+        assert_eq!(
+            forward_lines(b"a\nb"),
+            vec![Some(b"a".to_vec()), Some(b"b".to_vec())]
+        );
     }
 
     #[test]
@@ -1901,7 +1984,9 @@ mod tests {
         let mut expected = Vec::new();
         let mut corrupt = 0;
         for seq in 1..=20_000u64 {
-            let at = Utc.timestamp_opt(1_700_000_000 + i64::try_from(seq).unwrap(), 0).unwrap();
+            let at = Utc
+                .timestamp_opt(1_700_000_000 + i64::try_from(seq).unwrap(), 0)
+                .unwrap();
             let ev = Event {
                 instance_id: InstanceId::new(format!("I{}", seq % 7)),
                 kind: EventKind::Activity {
@@ -1947,19 +2032,26 @@ mod tests {
             assert!(got == expected, "workers {workers}: {} records", got.len());
         }
         // Resuming bisects to the start; any point gives exactly the rest.
-        for after in [1, 996, 997, 998, 11_999, 12_000, 12_001, 15_000, 19_999, 20_000, 25_000] {
+        for after in [
+            1, 996, 997, 998, 11_999, 12_000, 12_001, 15_000, 19_999, 20_000, 25_000,
+        ] {
             let mut got = Vec::new();
             let stats = replay_after(dir.path(), after, |seq, _| got.push(seq)).unwrap();
-            let want: Vec<u64> = expected.iter().map(|(s, _)| *s).filter(|s| *s > after).collect();
+            let want: Vec<u64> = expected
+                .iter()
+                .map(|(s, _)| *s)
+                .filter(|s| *s > after)
+                .collect();
             assert!(got == want, "after {after}: {} records", got.len());
             assert_eq!(stats.records, want.len() as u64);
         }
         let mut file = File::open(&path).unwrap();
         // Records 1..=11_000 fill the first ~2 MB; the bisection lands near
         // their end (a probe inside garbage only makes it start earlier).
+        let needle = b"{\"seq\":11001,";
         let end_of_11000 = bytes
-            .windows(16)
-            .position(|w| w == b"{\"seq\":11001,\"fp\"")
+            .windows(needle.len())
+            .position(|w| w == needle)
             .unwrap() as u64;
         let start = resume_offset(&mut file, 11_000);
         assert!(start <= end_of_11000, "bisected to {start}");

@@ -184,3 +184,84 @@ async fn resizing_down_to_20x5_never_panics() {
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_restores_the_terminal_and_prints_the_message() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let dash = Dash::spawn(&["--config", &config, "--debug-panic"], dir.path(), 100, 24);
+    let screen = std::sync::Arc::clone(&dash.screen);
+    let status = tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    assert!(!status.success(), "a panic must not exit 0");
+    let text = screen.contents();
+    assert!(
+        text.contains("testing that a panic restores the terminal"),
+        "the message is printed:\n{text}"
+    );
+    assert!(
+        !text.contains("Instances (1)"),
+        "the alternate screen was left:\n{text}"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_warns_of_corrupt_log_records_and_a_readable_config() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    // a first run stores one event, then a crash mid-write is simulated
+    let dash = Dash::spawn(&["--config", &config], dir.path(), 160, 24);
+    let port = dash.port();
+    assert_eq!(
+        post_disconnect(port, 1_764_000_000, "Device has been disconnected").await,
+        200
+    );
+    dash.wait_for("the disconnect", |s| s.contains("✗ disconnected"));
+    common::signal(dash.pid(), "TERM");
+    tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    let events = dir.path().join("state/events");
+    let segment = std::fs::read_dir(&events)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("events-"))
+        })
+        .expect("a log segment");
+    let mut text = std::fs::read_to_string(&segment).unwrap();
+    assert!(
+        !text.contains(TOKEN) && !text.contains(CLIENT_TOKEN),
+        "a token reached the event log"
+    );
+    text.push_str("0badc0de {\"seq\":99,\"torn");
+    std::fs::write(&segment, text).unwrap();
+
+    // the restart shows the replayed state and says what it skipped
+    let dash = Dash::spawn(&["--config", &config], dir.path(), 160, 24);
+    let screen = dash.wait_for("the warnings", |s| {
+        s.contains("1 corrupt event-log records skipped")
+    });
+    assert!(screen.contains("chmod 600"), "{screen}");
+    assert!(
+        screen.contains("✗ disconnected") || screen.contains("● connected"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("1 events"),
+        "the replayed event is in the state:\n{screen}"
+    );
+    common::signal(dash.pid(), "TERM");
+    let status = tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    assert!(status.success());
+}

@@ -38,6 +38,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ),
             Style::new().fg(Color::Cyan),
         ))
+    } else if let Some(w) = app.pending_warnings() {
+        Line::from(Span::styled(
+            fit(&format!(" ⚠ warning: {w} (any key hides this)"), width),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ))
     } else if let Some(n) = &app.notice {
         let (word, style) = match n.level {
             Level::Info => ("info", Style::new()),

@@ -29,13 +29,18 @@ pub struct Screen {
 
 impl Screen {
     pub fn contents(&self) -> String {
-        self.state.lock().unwrap().0.screen().contents()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .screen()
+            .contents()
     }
 
     /// Waits until the screen satisfies `pred`; panics with the screen if it never does.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout();
-        let mut guard = self.state.lock().unwrap();
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let text = guard.0.screen().contents();
             if pred(&text) {
@@ -76,6 +81,7 @@ impl Dash {
         cmd.arg("--state-dir");
         cmd.arg(dir.join("state"));
         cmd.env("TERM", "xterm-256color");
+        cmd.env("RUST_BACKTRACE", "0");
         cmd.env_remove("ZAPI_CLIENT_TOKEN");
         cmd.env_remove("ZAPI_DASH_WEBHOOK_SECRET");
         let child = pty.slave.spawn_command(cmd).unwrap();
@@ -96,12 +102,21 @@ impl Dash {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        reader_screen.state.lock().unwrap().0.process(&buf[..n]);
+                        reader_screen
+                            .state
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0
+                            .process(&buf[..n]);
                         reader_screen.changed.notify_all();
                     }
                 }
             }
-            reader_screen.state.lock().unwrap().1 = true;
+            reader_screen
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .1 = true;
             reader_screen.changed.notify_all();
         });
         let writer = pty.master.take_writer().unwrap();

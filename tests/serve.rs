@@ -1,0 +1,209 @@
+//! The binary wires the config's security settings into the listener:
+//! `webhook_secret` (or its environment variable) turns on per-instance
+//! secret paths, `tls_cert`/`tls_key` serve HTTPS, and `serve` prints one
+//! JSON line per accepted event and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use zapi_dash::model::{InstanceId, Secret};
+use zapi_dash::sim::webhook_body_disconnected;
+use zapi_dash::webhook::{WebhookSecret, hook_urls};
+
+const SECRET: &str = "correct-horse-battery-staple-42";
+
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path, config: &str, env: &[(&str, &str)]) -> Serve {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zapi-dash"));
+    cmd.args(["serve", "--config"])
+        .arg(&path)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .env_remove("ZAPI_CLIENT_TOKEN")
+        .env_remove("ZAPI_DASH_WEBHOOK_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"));
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    Serve {
+        child,
+        addr,
+        stdout,
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+async fn post(client: &reqwest::Client, url: &str, id: &str) -> u16 {
+    client
+        .post(url)
+        .json(&webhook_body_disconnected(
+            id,
+            1_764_000_000,
+            "Device has been disconnected",
+        ))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn webhook_secret_turns_on_secret_paths_and_prints_accepted_events() {
+    for (config, env) in [
+        (
+            format!("listen = \"127.0.0.1:0\"\nwebhook_secret = \"{SECRET}\"\n"),
+            vec![],
+        ),
+        (
+            "listen = \"127.0.0.1:0\"\n".to_string(),
+            vec![("ZAPI_DASH_WEBHOOK_SECRET", SECRET)],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = serve(dir.path(), &config, &env);
+        let base = format!("http://{}", s.addr);
+        let secret = WebhookSecret::new(&Secret::new(SECRET)).unwrap();
+        let (a_disconnected, _) = hook_urls(&base, Some(&secret), &InstanceId::new("A"));
+
+        assert_eq!(
+            post(&http(), &format!("{base}/hooks/disconnected"), "A").await,
+            404,
+            "plain path"
+        );
+        assert_eq!(
+            post(&http(), &a_disconnected, "B").await,
+            404,
+            "A's path, B's body"
+        );
+        assert_eq!(
+            post(&http(), &a_disconnected, "A").await,
+            200,
+            "A's path, A's body"
+        );
+
+        let mut line = String::new();
+        s.stdout.read_line(&mut line).unwrap();
+        let printed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(printed["instance_id"], "A", "{line}");
+        assert_eq!(printed["kind"], "disconnected", "{line}");
+        let log = std::fs::read_dir(dir.path().join("state/events")).unwrap();
+        for entry in log {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+            assert!(
+                !text.contains(SECRET) && !text.contains(&secret.path_token(&InstanceId::new("A")))
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn tls_cert_and_key_serve_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, signing_key.serialize_pem()).unwrap();
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        cert_path.display(),
+        key_path.display()
+    );
+    let s = serve(dir.path(), &config, &[]);
+    let root = reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap();
+    let https = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([root])
+        .resolve("localhost", s.addr)
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{}/hooks/disconnected", s.addr.port());
+    assert_eq!(post(&https, &url, "A").await, 200);
+    let plain = http()
+        .post(format!("http://{}/hooks/disconnected", s.addr))
+        .body("{}")
+        .send()
+        .await;
+    assert!(
+        plain.is_err() || plain.is_ok_and(|r| r.status() != 200),
+        "plain HTTP must not be served on the TLS port"
+    );
+}
+
+#[tokio::test]
+async fn bad_tls_files_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-cert.pem");
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            missing.display(),
+            missing.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing-cert.pem"), "{err}");
+}
+
+#[test]
+fn sigterm_stops_serve_cleanly_with_the_log_flushed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = serve(dir.path(), "listen = \"127.0.0.1:0\"\n", &[]);
+    let url = format!("http://{}/hooks/disconnected", s.addr);
+    assert_eq!(rt.block_on(post(&http(), &url, "A")), 200);
+    let ok = Command::new("kill")
+        .arg("-TERM")
+        .arg(s.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = s.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM: {status:?}");
+    let replayed = zapi_dash::store::replay(&dir.path().join("state/events"), |_, _| {}).unwrap();
+    assert_eq!((replayed.records, replayed.corrupt), (1, 0));
+}
