@@ -207,3 +207,65 @@ fn sigterm_stops_serve_cleanly_with_the_log_flushed() {
     let replayed = zapi_dash::store::replay(&dir.path().join("state/events"), |_, _| {}).unwrap();
     assert_eq!((replayed.records, replayed.corrupt), (1, 0));
 }
+
+#[test]
+fn log_level_decides_what_reaches_the_diagnostics_log() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (level, expect_debug) in [("debug", true), ("info", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:0\"\n").unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
+            .args(["serve", "--log-level", level, "--config"])
+            .arg(&path)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap()
+            .to_string();
+        let bad = rt.block_on(
+            http()
+                .post(format!("http://{addr}/hooks"))
+                .header("content-type", "application/json")
+                .body("{")
+                .send(),
+        );
+        assert_eq!(bad.unwrap().status(), 400);
+        assert!(
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+        let log = std::fs::read_to_string(dir.path().join("state/zapi-dash.log")).unwrap();
+        assert!(log.contains("listening"), "{log}");
+        assert_eq!(
+            log.contains("webhook request rejected"),
+            expect_debug,
+            "--log-level {level}: {log}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
+        .args(["--log-level", "loud", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown level is a usage error"
+    );
+}
