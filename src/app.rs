@@ -10,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, FixedOffset, Local, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use serde::{Deserialize, Serialize};
 
 use crate::model::{ConnState, Event, EventKind, InstanceId};
 use crate::zapi::{ApiError, Status};
@@ -40,6 +41,34 @@ pub enum Msg {
     /// Something went wrong outside the app (the event log cannot be
     /// written, the listener stopped): shown in the footer as an error.
     Problem(String),
+    /// `watch`: the server's whole state, replacing ours.
+    Snapshot(Snapshot),
+    /// `watch`: one row as the server now has it (after a status or
+    /// registration result there).
+    Row(Instance),
+    /// `watch`: the link to the server came up or was cut.
+    Link(Link),
+}
+
+/// The whole state as the HTTP API serves it: every row, the number of
+/// events, and the `seq` of the last event applied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub events: u64,
+    pub instances: Vec<Instance>,
+}
+
+/// The state of `watch`'s link to its server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    Up,
+    /// Cut off since `since`; the next try is at `retry_at`.
+    Down {
+        since: DateTime<Utc>,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
 }
 
 /// Something the event loop must do for the app.
@@ -71,7 +100,8 @@ impl TimeZone {
 }
 
 /// Outcome of the last webhook registration of an instance.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
 pub enum Registration {
     #[default]
     Never,
@@ -81,7 +111,8 @@ pub enum Registration {
 }
 
 /// Outcome of the last `/status` call of an instance.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
 pub enum StatusCheck {
     #[default]
     Never,
@@ -97,14 +128,17 @@ pub enum StatusCheck {
 }
 
 /// Where the current state came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Source {
     Webhook,
     Status,
 }
 
 /// One row of the dashboard.
-#[derive(Debug, Clone)]
+/// One row of the dashboard. Its JSON form (without the history) is what
+/// the HTTP API serves and `watch` reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Instance {
     pub id: InstanceId,
     pub name: Option<String>,
@@ -123,6 +157,7 @@ pub struct Instance {
     pub registration: Registration,
     pub status: StatusCheck,
     /// Newest last, at most [`HISTORY_LEN`].
+    #[serde(skip)]
     pub history: VecDeque<Event>,
 }
 
@@ -239,6 +274,8 @@ pub struct App {
     pub events: u64,
     /// The start warnings were acknowledged (a key was pressed).
     pub warnings_seen: bool,
+    /// `watch` only: the link to the server (`None` for a local dashboard).
+    pub link: Option<Link>,
 }
 
 impl App {
@@ -257,6 +294,7 @@ impl App {
             status_batch: None,
             events: 0,
             warnings_seen: true,
+            link: None,
             setup,
         };
         for (id, name) in app.setup.instances.clone() {
@@ -264,6 +302,38 @@ impl App {
         }
         app.show_warnings();
         app
+    }
+
+    /// The state as the HTTP API serves it; `seq` is the last event applied.
+    pub fn snapshot(&self, seq: u64) -> Snapshot {
+        Snapshot {
+            seq,
+            events: self.events,
+            instances: self.instances.clone(),
+        }
+    }
+
+    /// Replaces every row with the server's, keeping the selection on the
+    /// same instance and each row's history.
+    fn apply_snapshot(&mut self, snapshot: Snapshot) {
+        let selected = self.selected_instance().map(|i| i.id.clone());
+        let mut old: HashMap<InstanceId, Instance> = self
+            .instances
+            .drain(..)
+            .map(|i| (i.id.clone(), i))
+            .collect();
+        self.index.clear();
+        self.order.clear();
+        for mut row in snapshot.instances {
+            if let Some(prev) = old.remove(&row.id) {
+                row.history = prev.history;
+            }
+            self.insert(row);
+        }
+        self.events = snapshot.events;
+        let pos =
+            selected.and_then(|id| self.order.iter().position(|&i| self.instances[i].id == id));
+        self.select(pos.unwrap_or(0));
     }
 
     /// Shows the setup's warnings (if any) in the footer, until a key is pressed.
@@ -360,6 +430,26 @@ impl App {
             }
             Msg::Problem(text) => {
                 self.notify(Level::Error, text);
+                Vec::new()
+            }
+            Msg::Snapshot(snapshot) => {
+                self.apply_snapshot(snapshot);
+                Vec::new()
+            }
+            Msg::Row(row) => {
+                match self.index.get(&row.id) {
+                    Some(&i) => {
+                        let history = std::mem::take(&mut self.instances[i].history);
+                        self.instances[i] = Instance { history, ..row };
+                    }
+                    None => {
+                        self.insert(row);
+                    }
+                }
+                Vec::new()
+            }
+            Msg::Link(link) => {
+                self.link = Some(link);
                 Vec::new()
             }
         }

@@ -18,6 +18,10 @@ pub const DEFAULT_API_BASE: &str = "https://api.z-api.io";
 pub const ENV_CLIENT_TOKEN: &str = "ZAPI_CLIENT_TOKEN";
 /// Environment variable that overrides `webhook_secret`.
 pub const ENV_WEBHOOK_SECRET: &str = "ZAPI_DASH_WEBHOOK_SECRET";
+/// Environment variable that overrides `api_token`.
+pub const ENV_API_TOKEN: &str = "ZAPI_DASH_API_TOKEN";
+/// Seconds between two `/status` polls of one instance, by default.
+pub const DEFAULT_POLL_INTERVAL: u64 = 60;
 /// Days of events the log keeps by default.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
@@ -50,6 +54,10 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Things worth telling the operator at start (e.g. a config file others can read).
     pub warnings: Vec<String>,
+    /// Bearer token of `/metrics` and `/api/*` (`serve`); without one they answer 404.
+    pub api_token: Option<Secret>,
+    /// Seconds between two `/status` polls of each instance (0 = no polling).
+    pub poll_interval: u64,
 }
 
 impl Default for Config {
@@ -68,6 +76,8 @@ impl Default for Config {
             webhook_secret: None,
             tls: None,
             warnings: Vec::new(),
+            api_token: None,
+            poll_interval: DEFAULT_POLL_INTERVAL,
         }
     }
 }
@@ -105,6 +115,8 @@ struct RawConfig {
     webhook_secret: Option<Secret>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    api_token: Option<Secret>,
+    poll_interval: Option<u64>,
     #[serde(default)]
     instances: Vec<RawInstance>,
 }
@@ -170,6 +182,13 @@ impl Config {
             );
         }
 
+        if let Some(token) = env(ENV_API_TOKEN).filter(|t| !t.trim().is_empty()) {
+            config.api_token = Some(
+                validate_api_token(token.trim())
+                    .map_err(|m| err("environment", ENV_API_TOKEN, m))?,
+            );
+        }
+
         let cli = "command line";
         if let Some(listen) = flags.listen {
             config.listen = listen;
@@ -223,6 +242,13 @@ impl Config {
             config.client_token = Some(token);
         }
         config.state_dir = raw.state_dir;
+        if let Some(token) = raw.api_token {
+            config.api_token =
+                Some(validate_api_token(token.expose()).map_err(|m| err(&origin, "api_token", m))?);
+        }
+        if let Some(secs) = raw.poll_interval {
+            config.poll_interval = secs;
+        }
         if let Some(days) = raw.retention_days {
             config.retention_days = days;
         }
@@ -307,12 +333,23 @@ fn validate_secret(secret: &str) -> Result<Secret, String> {
     Ok(secret)
 }
 
+/// An API token guards every instance's actions: it must not be guessable.
+fn validate_api_token(token: &str) -> Result<Secret, String> {
+    if token.trim().chars().count() < 16 {
+        return Err(
+            "must be at least 16 characters (generate one with `openssl rand -hex 32`)".into(),
+        );
+    }
+    Ok(Secret::new(token.trim()))
+}
+
 /// A warning when a config file that holds secrets can be read by group or others.
 #[cfg(unix)]
 pub fn permission_warning(path: &Path, config: &Config) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let holds_secrets = config.client_token.is_some()
         || config.webhook_secret.is_some()
+        || config.api_token.is_some()
         || !config.instances.is_empty();
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
     (holds_secrets && mode & 0o077 != 0).then(|| {
@@ -615,6 +652,27 @@ token = "TOKENB2XYZ"
                 .unwrap()
                 .warnings
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn api_token_and_poll_interval() {
+        let c = parse("api_token = \"0123456789abcdef0123\"\npoll_interval = 0\n").unwrap();
+        assert_eq!(
+            c.api_token.as_ref().map(Secret::expose),
+            Some("0123456789abcdef0123")
+        );
+        assert_eq!(c.poll_interval, 0);
+        assert_eq!(parse("").unwrap().poll_interval, DEFAULT_POLL_INTERVAL);
+        assert_eq!(
+            parse("api_token = \"short\"").unwrap_err().key.as_deref(),
+            Some("api_token")
+        );
+        let env = |k: &str| (k == ENV_API_TOKEN).then(|| "from-the-environment-123".to_string());
+        let c = Config::load(&Flags::default(), env, None).unwrap();
+        assert_eq!(
+            c.api_token.as_ref().map(Secret::expose),
+            Some("from-the-environment-123")
         );
     }
 }

@@ -2,28 +2,31 @@
 //! the event log, the Z-API client and the screen together. Nothing else
 //! lives here.
 
-use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use clap::Parser;
 use crossterm::event::EventStream;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
+use zapi_dash::api;
 use zapi_dash::app::{App, Msg, Setup, TimeZone};
 use zapi_dash::cli::{Cli, Command, Flags};
 use zapi_dash::config::{self, Config, InstanceConfig};
+use zapi_dash::hub::{Hub, HubOptions};
+use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
 use zapi_dash::server::{self, ServerOptions};
 use zapi_dash::service::{Service, ServiceError, ServiceOptions};
 use zapi_dash::sim::{self, FleetOptions, Sim, SimOptions};
-use zapi_dash::tui::{self, Feeds, RealScreen, Runner, Screen, Services};
+use zapi_dash::tui::{self, Backend, Feeds, RealScreen, Runner, Screen, Services};
 use zapi_dash::webhook::WebhookSecret;
 use zapi_dash::zapi::ZapiClient;
 
@@ -139,7 +142,50 @@ fn service_options(
             shutdown_grace: Duration::from_secs(2),
             ..ServerOptions::default()
         },
+        extra_routes: None,
+        metrics: None,
     })
+}
+
+/// What carries out Z-API calls with the config's tokens.
+fn zapi_services(config: &Config, secret: Option<WebhookSecret>) -> Result<Services, Fatal> {
+    let client = match &config.client_token {
+        Some(token) => Some(
+            ZapiClient::new(&config.api_base, token.clone())
+                .map_err(|e| Fatal::usage(format!("api_base: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(Services {
+        client,
+        tokens: config
+            .instances
+            .iter()
+            .map(|i| (i.id.clone(), i.token.clone()))
+            .collect(),
+        public_url: config.public_url.clone(),
+        secret,
+        concurrency: tui::DEFAULT_CONCURRENCY,
+    })
+}
+
+/// The app's setup from the config (the listen address is set once bound).
+fn setup_for(config: &Config, can_query_status: bool, banner: Option<String>) -> Setup {
+    Setup {
+        listen: String::new(),
+        config_file: config.source.as_ref().map(|p| p.display().to_string()),
+        instances: config
+            .instances
+            .iter()
+            .map(|i| (i.id.clone(), i.name.clone()))
+            .collect(),
+        missing_for_register: config.missing_for_register(),
+        can_query_status,
+        tz: TimeZone::Local,
+        banner,
+        warnings: config.warnings.clone(),
+        secret_paths: false,
+    }
 }
 
 /// Starts the simulated Z-API and fleet, then the dashboard pointed at them.
@@ -218,34 +264,12 @@ async fn dashboard(
     };
     let opts = service_options(&config, config.listen, &state)?;
     let has_secret = opts.secret.is_some();
-    let secret = opts.secret.clone();
-    let client = match &config.client_token {
-        Some(token) => Some(
-            ZapiClient::new(&config.api_base, token.clone())
-                .map_err(|e| Fatal::usage(format!("api_base: {e}")))?,
-        ),
-        None => None,
-    };
-
+    let services = zapi_services(&config, opts.secret.clone())?;
     let (banner, demo_sim) = match demo {
         Some((sim, banner)) => (Some(banner), Some(sim)),
         None => (None, None),
     };
-    let setup = Setup {
-        listen: String::new(),
-        config_file: config.source.as_ref().map(|p| p.display().to_string()),
-        instances: config
-            .instances
-            .iter()
-            .map(|i| (i.id.clone(), i.name.clone()))
-            .collect(),
-        missing_for_register: config.missing_for_register(),
-        can_query_status: client.is_some(),
-        tz: TimeZone::Local,
-        banner,
-        warnings: config.warnings.clone(),
-        secret_paths: false,
-    };
+    let setup = setup_for(&config, services.client.is_some(), banner);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -285,22 +309,8 @@ async fn dashboard(
         )
     });
 
-    let tokens: HashMap<InstanceId, Secret> = config
-        .instances
-        .iter()
-        .map(|i| (i.id.clone(), i.token.clone()))
-        .collect();
-    let (results_tx, results_rx) = tokio::sync::mpsc::unbounded_channel();
-    let runner = Runner::new(
-        Services {
-            client,
-            tokens,
-            public_url: config.public_url.clone(),
-            secret,
-            concurrency: tui::DEFAULT_CONCURRENCY,
-        },
-        results_tx,
-    );
+    let (results_tx, results_rx) = mpsc::unbounded_channel();
+    let runner = Runner::new(Backend::Zapi(Box::new(services)), results_tx);
 
     let mut screen = RealScreen(ratatui::init());
     abort_after_panic_hook();
@@ -343,9 +353,42 @@ async fn dashboard(
 async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let state = state_dir(&config)?;
     init_logging(&state, &flags.log_level);
-    let opts = service_options(&config, config.listen, &state)?;
-    let (service, mut events, replay) = Service::start(opts, |_, _| {}).await?;
-    eprintln!(
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+        let _ = writeln!(std::io::stderr(), "zapi-dash: warning: {w}");
+    }
+    let mut opts = service_options(&config, config.listen, &state)?;
+    let metrics = Arc::new(Metrics::new());
+    let services = zapi_services(&config, opts.secret.clone())?;
+    let can_query_status = services.client.is_some();
+    let (hub, handle) = Hub::new(
+        Backend::Zapi(Box::new(services)),
+        Arc::clone(&metrics),
+        opts.log_dir.clone(),
+    );
+    opts.extra_routes = Some(api::router(handle, config.api_token.clone()));
+    opts.metrics = Some(metrics);
+
+    let mut app = App::new(setup_for(&config, can_query_status, None), Utc::now());
+    let mut last_seq = 0;
+    let (service, committed, replay) = Service::start(opts, |seq, event| {
+        last_seq = seq;
+        app.update(Msg::Webhook(event), Utc::now());
+    })
+    .await?;
+    let (tap, mut accepted) = mpsc::channel(1024);
+    let hub_task = hub.spawn(
+        app,
+        committed,
+        HubOptions {
+            poll_interval: Duration::from_secs(config.poll_interval),
+            last_seq,
+            tap: Some(tap),
+        },
+    );
+    // not eprintln!: a closed stderr must not panic the service
+    let _ = writeln!(
+        std::io::stderr(),
         "zapi-dash: listening on {} · {} events in the log · {} corrupt records skipped · {}",
         service.addr,
         replay.records,
@@ -358,10 +401,11 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            ev = events.recv() => match ev {
-                Some(ev) => {
-                    if let Ok(line) = serde_json::to_string(&ev) {
-                        let _ = writeln!(out, "{line}");
+            record = accepted.recv() => match record {
+                Some((seq, event)) => {
+                    if let Ok(serde_json::Value::Object(mut line)) = serde_json::to_value(&event) {
+                        line.insert("seq".into(), seq.into());
+                        let _ = writeln!(out, "{}", serde_json::Value::Object(line));
                         let _ = out.flush();
                     }
                 }
@@ -370,7 +414,10 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
         }
     }
     drop(out);
+    // the log closes, its committed feed ends, and with it the hub
     let closed = service.shutdown().await;
+    drop(accepted);
+    let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
     tracing::info!("stopped");
     closed.map_err(|e| Fatal::runtime(e.to_string()))
 }

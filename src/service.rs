@@ -8,10 +8,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::metrics::Metrics;
 use crate::model::Event;
 use crate::server::{self, ServerOptions};
 use crate::store::{self, EventLog, LogOptions, ReplayStats, StoreError};
@@ -30,6 +33,10 @@ pub struct ServiceOptions {
     pub retention_days: u32,
     pub secret: Option<WebhookSecret>,
     pub server: ServerOptions,
+    /// More routes served beside the webhooks (the HTTP API of `serve`).
+    pub extra_routes: Option<axum::Router>,
+    /// Where the webhook routes' refusals are counted.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Why the service could not start. Each names what and where.
@@ -58,11 +65,12 @@ pub struct Service {
 impl Service {
     /// Binds, opens and replays the log into `on_replay` (oldest first),
     /// then starts serving. Returns the service, the events it accepts from
-    /// now on (each already on disk), and what the replay found.
+    /// now on (each already on disk, with its `seq`, in `seq` order), and
+    /// what the replay found.
     pub async fn start(
         opts: ServiceOptions,
         on_replay: impl FnMut(u64, Event),
-    ) -> Result<(Service, mpsc::Receiver<Event>, ReplayStats), ServiceError> {
+    ) -> Result<(Service, mpsc::Receiver<(u64, Event)>, ReplayStats), ServiceError> {
         let listener =
             TcpListener::bind(opts.listen)
                 .await
@@ -78,27 +86,30 @@ impl Service {
         listener: TcpListener,
         opts: ServiceOptions,
         on_replay: impl FnMut(u64, Event),
-    ) -> Result<(Service, mpsc::Receiver<Event>, ReplayStats), ServiceError> {
+    ) -> Result<(Service, mpsc::Receiver<(u64, Event)>, ReplayStats), ServiceError> {
         let addr = listener.local_addr().map_err(|source| ServiceError::Bind {
             addr: opts.listen,
             source,
         })?;
+        let (committed, events) = mpsc::channel(EVENT_CHANNEL);
         let log = EventLog::open(LogOptions {
             retention_days: opts.retention_days,
+            committed: Some(committed),
             ..LogOptions::new(&opts.log_dir)
         })?;
         // Blocking file reads, once, before any webhook is taken (and
         // before anything else runs on this task).
         let stats = store::replay(&opts.log_dir, on_replay)?;
 
-        let (tx, events) = mpsc::channel(EVENT_CHANNEL);
-        let router = webhook::router_with_secret(
-            ListenerState {
-                events: tx,
-                log: Some(log.clone()),
-            },
-            opts.secret,
-        );
+        let router = webhook::router_with_secret(ListenerState::logged(log.clone()), opts.secret);
+        let router = match opts.metrics {
+            Some(metrics) => crate::metrics::count_rejections(router, metrics),
+            None => router,
+        };
+        let router = match opts.extra_routes {
+            Some(extra) => router.merge(extra),
+            None => router,
+        };
         let (stop, mut stop_rx) = watch::channel(false);
         let server_opts = opts.server;
         let server = tokio::spawn(async move {

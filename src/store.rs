@@ -116,7 +116,7 @@ const LOCK_FILE: &str = "events.lock";
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// Where the log lives and how it behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct LogOptions {
     /// Directory of the segments (created if missing).
     pub dir: PathBuf,
@@ -125,6 +125,11 @@ pub struct LogOptions {
     pub retention_days: u32,
     /// Largest number of appends written and synced together (at least 1).
     pub max_batch: usize,
+    /// Where every written record goes, in `seq` order, once it is synced
+    /// and before its append is answered: the one ordered feed of the
+    /// dashboard's state. The writer waits when the receiver falls behind
+    /// (backpressure up to the listener).
+    pub committed: Option<mpsc::Sender<(u64, Event)>>,
 }
 
 impl LogOptions {
@@ -135,6 +140,7 @@ impl LogOptions {
             dir: dir.into(),
             retention_days: DEFAULT_RETENTION_DAYS,
             max_batch: DEFAULT_MAX_BATCH,
+            committed: None,
         }
     }
 }
@@ -351,6 +357,7 @@ impl EventLog {
             seg: None,
             filter,
             counters: Arc::clone(&counters),
+            committed: opts.committed,
             _lock: lock,
         };
         std::thread::Builder::new()
@@ -1463,6 +1470,8 @@ struct Run {
     fps: Vec<u64>,
     last_seq: u64,
     waiters: Vec<(AppendReply, Outcome)>,
+    /// The written records, for [`LogOptions::committed`].
+    events: Vec<(u64, Event)>,
 }
 
 struct Writer {
@@ -1477,6 +1486,7 @@ struct Writer {
     seg: Option<OpenSegment>,
     filter: DedupFilter,
     counters: Arc<Counters>,
+    committed: Option<mpsc::Sender<(u64, Event)>>,
     _lock: File,
 }
 
@@ -1565,6 +1575,7 @@ impl Writer {
                     fps: Vec::new(),
                     last_seq: 0,
                     waiters: Vec::new(),
+                    events: Vec::new(),
                 });
             }
             let index = runs.len() - 1;
@@ -1579,6 +1590,9 @@ impl Writer {
                     run.fps.push(fp);
                     run.last_seq = seq;
                     run.waiters.push((reply, Outcome::Written(seq)));
+                    if self.committed.is_some() {
+                        run.events.push((seq, event));
+                    }
                     pending.insert(fp, index);
                 }
                 Err(e) => {
@@ -1587,12 +1601,18 @@ impl Writer {
                 }
             }
         }
-        for run in runs {
+        for mut run in runs {
             if run.fps.is_empty() {
                 continue;
             }
             match self.write_run(&run) {
                 Ok(()) => {
+                    if let Some(sink) = &self.committed {
+                        for record in run.events.drain(..) {
+                            // a gone receiver (shutting down) is not an error
+                            let _ = sink.blocking_send(record);
+                        }
+                    }
                     for &fp in &run.fps {
                         self.filter.insert(fp);
                     }

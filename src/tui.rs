@@ -14,7 +14,7 @@ use chrono::Utc;
 use crossterm::event::Event as TermEvent;
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
-use ratatui::backend::Backend;
+use ratatui::backend::Backend as TermBackend;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -23,7 +23,7 @@ use crate::app::{App, Command, Msg};
 use crate::model::{Event, InstanceId, Secret};
 use crate::store::EventLog;
 use crate::webhook::WebhookSecret;
-use crate::zapi::{ApiError, ZapiClient};
+use crate::zapi::{ApiError, Status, ZapiClient};
 
 /// At most ~60 frames per second, whatever the load.
 pub const MIN_FRAME_INTERVAL: Duration = Duration::from_millis(16);
@@ -45,21 +45,56 @@ pub struct Services {
 /// Runs [`Command`]s on tasks with bounded concurrency; each result comes
 /// back to the loop as a [`Msg`].
 pub struct Runner {
-    services: Arc<Services>,
+    backend: Arc<Backend>,
     permits: Arc<Semaphore>,
     results: mpsc::UnboundedSender<Msg>,
     tasks: JoinSet<()>,
 }
 
+/// Who carries out the commands: Z-API itself (with the tokens of the
+/// config), or a remote `serve` through its HTTP API (`watch`).
+pub enum Backend {
+    Zapi(Box<Services>),
+    Remote(crate::remote::RemoteApi),
+}
+
+impl Backend {
+    async fn status(&self, id: &InstanceId) -> Result<Status, ApiError> {
+        match self {
+            Backend::Zapi(s) => s.status(id).await,
+            Backend::Remote(r) => r.status(id).await,
+        }
+    }
+
+    async fn register(&self, id: &InstanceId) -> Result<(), ApiError> {
+        match self {
+            Backend::Zapi(s) => s.register(id).await,
+            Backend::Remote(r) => r.register(id).await,
+        }
+    }
+
+    fn concurrency(&self) -> usize {
+        match self {
+            Backend::Zapi(s) => s.concurrency,
+            Backend::Remote(_) => DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
 impl Runner {
-    pub fn new(services: Services, results: mpsc::UnboundedSender<Msg>) -> Self {
-        let permits = Arc::new(Semaphore::new(services.concurrency.max(1)));
+    pub fn new(backend: Backend, results: mpsc::UnboundedSender<Msg>) -> Self {
+        let permits = Arc::new(Semaphore::new(backend.concurrency().max(1)));
         Self {
-            services: Arc::new(services),
+            backend: Arc::new(backend),
             permits,
             results,
             tasks: JoinSet::new(),
         }
+    }
+
+    /// The backend, for callers that run other actions (the HTTP API).
+    pub fn backend(&self) -> Arc<Backend> {
+        Arc::clone(&self.backend)
     }
 
     /// Starts the call a command asks for. Returns `true` for [`Command::Quit`].
@@ -69,19 +104,16 @@ impl Runner {
             Command::FetchStatus(id) => (id, false),
             Command::Register(id) => (id, true),
         };
-        let services = Arc::clone(&self.services);
+        let backend = Arc::clone(&self.backend);
         let permits = Arc::clone(&self.permits);
         let results = self.results.clone();
         self.tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let msg = if register {
-                let result = services.register(&id).await;
+                let result = backend.register(&id).await;
                 Msg::RegisterResult { id, result }
             } else {
-                let result = match services.call_ready(&id) {
-                    Ok((client, token)) => client.status(&id, token).await,
-                    Err(e) => Err(e),
-                };
+                let result = backend.status(&id).await;
                 Msg::StatusResult { id, result }
             };
             // the loop may be gone (quitting): nothing to report to then
@@ -93,6 +125,10 @@ impl Runner {
     }
 }
 
+/// The errors of a call that cannot be made: they are the caller's to fix
+/// (HTTP 409 in the API), not Z-API's.
+pub const NOT_CONFIGURED: &str = "instance is not configured";
+
 impl Services {
     fn call_ready(&self, id: &InstanceId) -> Result<(&ZapiClient, &Secret), ApiError> {
         let client = self
@@ -102,11 +138,12 @@ impl Services {
         let token = self
             .tokens
             .get(id)
-            .ok_or_else(|| ApiError::Config("instance is not configured".into()))?;
+            .ok_or_else(|| ApiError::Config(NOT_CONFIGURED.into()))?;
         Ok((client, token))
     }
 
-    async fn register(&self, id: &InstanceId) -> Result<(), ApiError> {
+    /// Re-registers the instance's webhooks (both PUTs).
+    pub async fn register(&self, id: &InstanceId) -> Result<(), ApiError> {
         let (client, token) = self.call_ready(id)?;
         let public_url = self
             .public_url
@@ -116,6 +153,24 @@ impl Services {
             .register_webhooks(id, token, public_url, self.secret.as_ref())
             .await
     }
+
+    /// `GET …/status`.
+    pub async fn status(&self, id: &InstanceId) -> Result<Status, ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        client.status(id, token).await
+    }
+
+    /// `GET …/restart`.
+    pub async fn restart(&self, id: &InstanceId) -> Result<(), ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        client.restart(id, token).await
+    }
+
+    /// `GET …/restore-session`.
+    pub async fn restore_session(&self, id: &InstanceId) -> Result<(), ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        client.restore_session(id, token).await
+    }
 }
 
 /// Where frames go: the real terminal (with synchronized updates, so no
@@ -124,7 +179,7 @@ pub trait Screen {
     fn draw_app(&mut self, app: &App) -> io::Result<()>;
 }
 
-impl<B: Backend> Screen for Terminal<B>
+impl<B: TermBackend> Screen for Terminal<B>
 where
     io::Error: From<B::Error>,
 {
@@ -159,7 +214,8 @@ pub fn term_msg(ev: TermEvent) -> Option<Msg> {
 /// Where the loop's messages come from, besides the terminal.
 pub struct Feeds {
     /// Webhooks the listener accepted (and stored).
-    pub events: mpsc::Receiver<Event>,
+    /// Stored webhooks with their `seq`, in `seq` order (the log's committed feed).
+    pub events: mpsc::Receiver<(u64, Event)>,
     /// Results of the commands the [`Runner`] ran.
     pub results: mpsc::UnboundedReceiver<Msg>,
     /// The event log, watched each tick for writes that failed.
@@ -191,7 +247,7 @@ where
     let mut last_draw: Option<Instant> = None;
     let mut dirty = true;
     let mut events_open = true;
-    let mut batch: Vec<Event> = Vec::with_capacity(256);
+    let mut batch: Vec<(u64, Event)> = Vec::with_capacity(256);
 
     for cmd in app.init() {
         runner.run(cmd);
@@ -223,7 +279,7 @@ where
                 if n == 0 {
                     events_open = false;
                 }
-                msgs.extend(batch.drain(..).map(Msg::Webhook));
+                msgs.extend(batch.drain(..).map(|(_, event)| Msg::Webhook(event)));
             },
             Some(msg) = results.recv() => {
                 msgs.push(msg);

@@ -315,20 +315,44 @@ fn hook_base(public_url: &str, secret: Option<&WebhookSecret>, id: &InstanceId) 
 /// What the listener's handlers share: where accepted events go.
 #[derive(Clone)]
 pub struct ListenerState {
-    /// Every accepted webhook is sent here, in arrival order per connection.
-    /// When the receiver is gone the listener answers 503.
-    pub events: mpsc::Sender<Event>,
-    /// The durable log: with one, an event is answered 200 only once it is
-    /// on disk (fsync'd); an exact duplicate (Z-API retrying) is answered 200
-    /// and not passed on; a failed write is answered 503 so Z-API retries.
-    pub log: Option<EventLog>,
+    sink: Sink,
+}
+
+#[derive(Clone)]
+enum Sink {
+    /// Every accepted webhook is sent here; when the receiver is gone the
+    /// listener answers 503.
+    Channel(mpsc::Sender<Event>),
+    /// The durable log: an event is answered 200 only once it is on disk
+    /// (fsync'd); an exact duplicate (Z-API retrying) is answered 200 and not
+    /// stored again; a failed write is answered 503 so Z-API retries. The
+    /// consumer gets the stored events, in `seq` order, from the log's
+    /// [`LogOptions::committed`](crate::store::LogOptions::committed) feed.
+    Log(EventLog),
+}
+
+impl ListenerState {
+    /// Accepted events go straight into `events` (no log).
+    pub fn channel(events: mpsc::Sender<Event>) -> Self {
+        Self {
+            sink: Sink::Channel(events),
+        }
+    }
+
+    /// Accepted events go into the durable log before they are answered.
+    pub fn logged(log: EventLog) -> Self {
+        Self {
+            sink: Sink::Log(log),
+        }
+    }
 }
 
 impl std::fmt::Debug for ListenerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListenerState")
-            .field("log", &self.log.as_ref().map(EventLog::dir))
-            .finish()
+        match &self.sink {
+            Sink::Channel(_) => f.write_str("ListenerState(channel)"),
+            Sink::Log(log) => write!(f, "ListenerState(log {})", log.dir().display()),
+        }
     }
 }
 
@@ -520,30 +544,28 @@ async fn hook(
 /// from `body`) to the dashboard and answer. This is where the durable log
 /// goes: whatever must hold before the 200 happens here.
 async fn accept(state: &ListenerState, event: Event, body: &[u8]) -> Response {
-    if let Some(log) = &state.log {
-        match log
-            .append(event.clone(), crate::store::fingerprint(body))
-            .await
-        {
-            Ok(Appended::Written { .. }) => {}
-            Ok(Appended::Duplicate) => return ok(),
+    match &state.sink {
+        Sink::Log(log) => match log.append(event, crate::store::fingerprint(body)).await {
+            Ok(Appended::Written { .. } | Appended::Duplicate) => ok(),
             Err(e) => {
                 tracing::error!("webhook refused (503): {e}");
-                return error_response(
+                error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the event could not be stored; retry later",
+                )
+            }
+        },
+        Sink::Channel(events) => {
+            if events.send(event).await.is_err() {
+                tracing::debug!(status = 503, "webhook refused: dashboard is shutting down");
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "dashboard is shutting down",
                 );
             }
+            ok()
         }
     }
-    if state.events.send(event).await.is_err() {
-        tracing::debug!(status = 503, "webhook refused: dashboard is shutting down");
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "dashboard is shutting down",
-        );
-    }
-    ok()
 }
 
 enum BodyError {

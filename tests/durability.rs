@@ -66,6 +66,8 @@ async fn ten_thousand_events_from_50_connections_are_all_counted() {
         retention_days: 30,
         secret: None,
         server: ServerOptions::default(),
+        extra_routes: None,
+        metrics: None,
     };
     let (service, mut events, replay) = Service::start(opts, |_, _| {}).await.unwrap();
     assert_eq!(replay.records, 0);
@@ -74,7 +76,10 @@ async fn ten_thousand_events_from_50_connections_are_all_counted() {
     // The dashboard's side: fold every delivered event into the App.
     let consumer = tokio::spawn(async move {
         let mut app = App::new(setup(), Utc::now());
-        while let Some(ev) = events.recv().await {
+        let mut last = 0;
+        while let Some((seq, ev)) = events.recv().await {
+            assert!(seq > last, "the feed is in seq order");
+            last = seq;
             app.update(Msg::Webhook(ev), Utc::now());
         }
         app

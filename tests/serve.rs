@@ -43,10 +43,16 @@ fn serve(dir: &std::path::Path, config: &str, env: &[(&str, &str)]) -> Serve {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
+    // warnings may come first; the line that says where it listens follows
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    while !line.contains("listening on ") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve ended before it listened"
+        );
+    }
     let addr = line
         .split("listening on ")
         .nth(1)

@@ -44,6 +44,7 @@ fn opts(dir: &Path) -> LogOptions {
         dir: dir.to_path_buf(),
         retention_days: 0,
         max_batch: store::DEFAULT_MAX_BATCH,
+        committed: None,
     }
 }
 
@@ -610,4 +611,60 @@ proptest! {
         prop_assert_eq!(&replayed[..records.len()], &records[..]);
         prop_assert_eq!(replayed.last(), Some(&(seq, new)));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_feed_gets_every_written_record_in_seq_order_before_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut feed) = tokio::sync::mpsc::channel(16);
+    let log = EventLog::open(LogOptions {
+        committed: Some(tx),
+        ..opts(dir.path())
+    })
+    .unwrap();
+    let now = day(2026, 11, 24);
+    let mut tasks = Vec::new();
+    for n in 0..200u64 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            log.append(event("I", n, now), fp(n)).await.unwrap()
+        }));
+    }
+    // a duplicate is answered but not fed again
+    let (mut seqs, mut fed) = (Vec::new(), Vec::new());
+    for t in tasks {
+        // every answered append was fed first: drain what is there, then await the answer
+        let answer = t.await.unwrap();
+        if let store::Appended::Written { seq } = answer {
+            seqs.push(seq);
+        }
+        while let Ok((seq, _)) = feed.try_recv() {
+            fed.push(seq);
+        }
+        if let store::Appended::Written { seq } = answer {
+            assert!(
+                fed.contains(&seq),
+                "seq {seq} was answered before it was fed"
+            );
+        }
+    }
+    assert_eq!(
+        log.append(event("I", 0, now), fp(0)).await.unwrap(),
+        store::Appended::Duplicate
+    );
+    log.close().await.unwrap();
+    while let Some((seq, _)) = feed.recv().await {
+        fed.push(seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(
+        fed.len(),
+        200,
+        "each written record is fed once, the duplicate not at all"
+    );
+    assert!(
+        fed.windows(2).all(|w| w[0] < w[1]),
+        "the feed is in seq order"
+    );
+    assert_eq!(fed, seqs);
 }
