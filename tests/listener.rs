@@ -31,7 +31,7 @@ impl Server {
         let (tx, rx) = mpsc::channel(128);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = router(ListenerState { events: tx, log: None });
+        let app = router(ListenerState::channel(tx));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         // No proxy: CI may set HTTP_PROXY, and these calls must stay on loopback.
         let client = Client::builder().no_proxy().build().unwrap();

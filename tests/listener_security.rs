@@ -55,7 +55,7 @@ struct Listener {
 impl Listener {
     async fn start(secret: Option<WebhookSecret>, opts: ServerOptions) -> Listener {
         let (tx, rx) = mpsc::channel(128);
-        let router = webhook::router_with_secret(ListenerState { events: tx, log: None }, secret);
+        let router = webhook::router_with_secret(ListenerState::channel(tx), secret);
         Self::start_router(router, rx, opts).await
     }
 
