@@ -69,9 +69,16 @@ impl Default for Flags {
 pub enum Command {
     /// Run the dashboard (the default when no subcommand is given).
     Run,
-    /// The listener and the event log without a screen (for systemd or a
-    /// container): prints one JSON line per accepted event on stdout.
+    /// The listener, the event log, the Z-API poller and the HTTP API
+    /// (/metrics, /api/*) without a screen, for systemd or a container:
+    /// prints one JSON line per accepted event on stdout.
     Serve,
+    /// Print a shell completion script: `zapi-dash completions bash > /etc/bash_completion.d/zapi-dash`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// The whole product with no Z-API account: a simulated Z-API and a fleet
     /// of ~20 instances that disconnect and reconnect at random.
     Demo {

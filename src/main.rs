@@ -60,6 +60,18 @@ impl From<ServiceError> for Fatal {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Completions { shell }) = cli.command {
+        // into a buffer first: clap_complete panics on a closed pipe (`| head`)
+        let mut script = Vec::new();
+        clap_complete::generate(
+            shell,
+            &mut <Cli as clap::CommandFactory>::command(),
+            "zapi-dash",
+            &mut script,
+        );
+        let _ = std::io::stdout().write_all(&script);
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,6 +86,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Demo { instances }) => demo(&cli.flags, usize::from(instances)).await,
             Some(Command::Serve) => serve(load_config(&cli.flags)?, &cli.flags).await,
+            Some(Command::Completions { .. }) => Ok(()),
             Some(Command::Run) | None => {
                 dashboard(load_config(&cli.flags)?, &cli.flags, None).await
             }

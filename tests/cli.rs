@@ -119,3 +119,27 @@ fn help_lists_every_flag_and_subcommand() {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
 }
+
+#[test]
+fn completions_for_bash_zsh_and_fish_name_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef zapi-dash"),
+        ("fish", "complete -c zapi-dash"),
+    ] {
+        let out = run(&["completions", shell], dir.path());
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        for word in ["serve", "demo", "completions", "config", "listen", "public-url", "state-dir"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let out = run(&["completions", "tcsh"], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}
