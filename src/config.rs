@@ -675,4 +675,14 @@ token = "TOKENB2XYZ"
             Some("from-the-environment-123")
         );
     }
+
+    #[test]
+    fn the_example_config_in_assets_is_valid() {
+        let text = include_str!("../assets/config.example.toml");
+        let c = Config::from_toml(text, Path::new("assets/config.example.toml")).unwrap();
+        assert_eq!(c.instances.len(), 2);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.retention_days, DEFAULT_RETENTION_DAYS);
+        assert_eq!(c.poll_interval, DEFAULT_POLL_INTERVAL);
+    }
 }
