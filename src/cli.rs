@@ -73,6 +73,23 @@ pub enum Command {
     /// (/metrics, /api/*) without a screen, for systemd or a container:
     /// prints one JSON line per accepted event on stdout.
     Serve,
+    /// The dashboard fed by a remote `zapi-dash serve` over its HTTP API
+    /// instead of a local listener: live over Server-Sent Events, with
+    /// reconnection by itself; the action keys (r, R, s) are carried out by
+    /// the server, so the tokens stay there.
+    Watch {
+        /// The server's base URL, e.g. https://dash.example.com or http://127.0.0.1:8787.
+        #[arg(long, value_name = "URL")]
+        remote: String,
+        /// The server's `api_token`.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "ZAPI_DASH_API_TOKEN",
+            hide_env_values = true
+        )]
+        api_token: String,
+    },
     /// Print a shell completion script: `zapi-dash completions bash > /etc/bash_completion.d/zapi-dash`.
     Completions {
         /// The shell.

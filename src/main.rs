@@ -23,6 +23,7 @@ use zapi_dash::config::{self, Config, InstanceConfig};
 use zapi_dash::hub::{Hub, HubOptions};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
+use zapi_dash::remote::{self, RemoteApi};
 use zapi_dash::server::{self, ServerOptions};
 use zapi_dash::service::{Service, ServiceError, ServiceOptions};
 use zapi_dash::sim::{self, FleetOptions, Sim, SimOptions};
@@ -86,6 +87,9 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Demo { instances }) => demo(&cli.flags, usize::from(instances)).await,
             Some(Command::Serve) => serve(load_config(&cli.flags)?, &cli.flags).await,
+            Some(Command::Watch { remote, api_token }) => {
+                watch(&cli.flags, &remote, Secret::new(api_token)).await
+            }
             Some(Command::Completions { .. }) => Ok(()),
             Some(Command::Run) | None => {
                 dashboard(load_config(&cli.flags)?, &cli.flags, None).await
@@ -288,8 +292,10 @@ async fn dashboard(
     }
 
     let mut app = App::new(setup, Utc::now());
+    // one clock read for the whole replay, not one per event (a million at most)
+    let replay_now = Utc::now();
     let (service, events, replay) = Service::start_on(listener, opts, |_, event| {
-        app.update(Msg::Webhook(event), Utc::now());
+        app.update(Msg::Webhook(event), replay_now);
     })
     .await?;
     let scheme = if config.tls.is_some() {
@@ -410,7 +416,9 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     );
     let shutdown = tui::shutdown_signal();
     tokio::pin!(shutdown);
-    let mut out = std::io::stdout().lock();
+    // buffered, flushed whenever no more lines are waiting: one write per
+    // burst rather than one per event (stdout is line-buffered otherwise)
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     loop {
         tokio::select! {
             () = &mut shutdown => break,
@@ -419,13 +427,16 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
                     if let Ok(serde_json::Value::Object(mut line)) = serde_json::to_value(&event) {
                         line.insert("seq".into(), seq.into());
                         let _ = writeln!(out, "{}", serde_json::Value::Object(line));
-                        let _ = out.flush();
+                        if accepted.is_empty() {
+                            let _ = out.flush();
+                        }
                     }
                 }
                 None => break,
             },
         }
     }
+    let _ = out.flush();
     drop(out);
     // the log closes, its committed feed ends, and with it the hub
     let closed = service.shutdown().await;
@@ -433,6 +444,61 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
     tracing::info!("stopped");
     closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// The dashboard fed by a remote `serve`: no listener, no event log; the
+/// rows come from the server's event stream, the action keys go to its API.
+async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(), Fatal> {
+    let api = RemoteApi::new(remote_url, api_token).map_err(|e| match e {
+        zapi_dash::zapi::ApiError::Config(m) => Fatal::usage(format!("watch: {m}")),
+        e => Fatal::usage(format!("watch: {e}")),
+    })?;
+    if let Some(state) = flags.state_dir.clone().or_else(config::default_state_dir) {
+        init_logging(&state, &flags.log_level);
+    }
+    let setup = Setup {
+        // no local listener: the header shows the server in the banner
+        listen: String::new(),
+        config_file: None,
+        instances: Vec::new(),
+        missing_for_register: None,
+        can_query_status: true,
+        tz: TimeZone::Local,
+        banner: Some(format!("watching {}", api.display_url())),
+        warnings: Vec::new(),
+        secret_paths: false,
+    };
+    let mut app = App::new(setup, Utc::now());
+    // the feed and the runner share one channel: the server's events and
+    // the results of the action keys arrive in the order they happened
+    let (results_tx, results_rx) = mpsc::unbounded_channel();
+    let feed = remote::spawn_feed(api.clone(), results_tx.clone());
+    let runner = Runner::new(Backend::Remote(api), results_tx);
+    // no listener: an events feed that is closed from the start
+    let (_, events) = mpsc::channel(1);
+
+    let mut screen = RealScreen(ratatui::init());
+    abort_after_panic_hook();
+    if let Ok(size) = screen.0.size() {
+        app.update(Msg::Resize(size.width, size.height), Utc::now());
+    }
+    let outcome = tui::run_loop(
+        &mut screen,
+        &mut app,
+        EventStream::new(),
+        Feeds {
+            events,
+            results: results_rx,
+            log: None,
+        },
+        runner,
+        tui::shutdown_signal(),
+    )
+    .await;
+    ratatui::restore();
+    feed.abort();
+    tracing::info!("stopped");
+    outcome.map_err(|e| Fatal::runtime(format!("terminal error: {e}")))
 }
 
 /// After ratatui's hook has restored the terminal and printed the panic,

@@ -1,4 +1,5 @@
-//! Header: title, listen address, state counts; then the config in use or a banner.
+//! Header: title, listen address, state counts; then the config in use or a
+//! banner (`watch`: the server, or a red banner while cut off from it).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -6,14 +7,19 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::App;
+use chrono::{DateTime, Utc};
+
+use crate::app::{App, Link};
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let (up, down, unknown) = app.counts();
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let title = Line::from(vec![
         Span::styled(" zapi-dash ", bold.fg(Color::Black).bg(Color::Cyan)),
-        Span::raw(if area.width >= 100 {
+        Span::raw(if app.setup.listen.is_empty() {
+            // `watch`: no local listener (the banner names the server)
+            " ".to_string()
+        } else if area.width >= 100 {
             format!(" listening on {} ", app.setup.listen)
         } else {
             format!(" {} ", app.setup.listen)
@@ -57,5 +63,63 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Style::new().fg(Color::Yellow),
         )),
     };
+    // `watch` (no local listener): the server with its counts, and a red
+    // banner instead while the link to it is cut
+    let second = match (&app.link, &app.setup.banner) {
+        (
+            Some(Link::Down {
+                since,
+                error,
+                retry_at,
+            }),
+            banner,
+        ) => cut_off(app, banner.as_deref(), *since, error, *retry_at),
+        (_, Some(banner)) if app.setup.listen.is_empty() => Line::from(Span::styled(
+            format!(
+                " {banner} · {} instances · {} events",
+                app.instances.len(),
+                app.events
+            ),
+            Style::new().fg(Color::Magenta),
+        )),
+        _ => second,
+    };
     frame.render_widget(Paragraph::new(vec![title, second]), area);
+}
+
+/// The banner while `watch` is cut off from its server: red and bold, and
+/// the words say it too (never colour alone): since when, the next try,
+/// and why.
+fn cut_off(
+    app: &App,
+    banner: Option<&str>,
+    since: DateTime<Utc>,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Line<'static> {
+    let server = banner
+        .and_then(|b| b.strip_prefix("watching "))
+        .unwrap_or("the server");
+    let tz = app.setup.tz;
+    let at = if tz.format(since, "%Y-%m-%d") == tz.format(app.now, "%Y-%m-%d") {
+        tz.format(since, "%H:%M:%S")
+    } else {
+        tz.format(since, "%Y-%m-%d %H:%M:%S")
+    };
+    let retry = match retry_at.map(|t| (t - app.now).num_milliseconds()) {
+        Some(ms) if ms > 0 => format!("retrying in {}s", (ms + 999) / 1000),
+        _ => "retrying now".to_string(),
+    };
+    Line::from(Span::styled(
+        format!(
+            " ✗ CUT OFF from {} since {at} ({}) — {retry}: {} ",
+            super::sanitize(server),
+            super::age(app.now, since),
+            super::sanitize(error)
+        ),
+        Style::new()
+            .fg(Color::White)
+            .bg(Color::Red)
+            .add_modifier(Modifier::BOLD),
+    ))
 }

@@ -70,6 +70,17 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             )),
             Line::from("or add [[instances]] with id and token to the config file."),
         ];
+        // `watch` (no local listener): the rows come from the server
+        let text = if app.setup.listen.is_empty() {
+            vec![
+                Line::from(""),
+                Line::from("No instances yet."),
+                Line::from("They appear when the server has some: its first webhooks,"),
+                Line::from("or [[instances]] in the server's config."),
+            ]
+        } else {
+            text
+        };
         frame.render_widget(
             Paragraph::new(text)
                 .alignment(Alignment::Center)
