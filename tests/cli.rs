@@ -132,7 +132,15 @@ fn completions_for_bash_zsh_and_fish_name_every_subcommand() {
         assert!(out.status.success(), "{shell}");
         let script = String::from_utf8_lossy(&out.stdout);
         assert!(script.contains(marker), "{shell}: {script}");
-        for word in ["serve", "demo", "completions", "config", "listen", "public-url", "state-dir"] {
+        for word in [
+            "serve",
+            "demo",
+            "completions",
+            "config",
+            "listen",
+            "public-url",
+            "state-dir",
+        ] {
             assert!(script.contains(word), "{shell} completion lacks {word}");
         }
     }
