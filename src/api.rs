@@ -1,10 +1,885 @@
-//! The HTTP API of `serve`: `/metrics`, `/api/instances`, `/api/events`
-//! (SSE) and the actions (stub: being written).
+//! The HTTP API of `serve`, served beside the webhook routes.
+//!
+//! Every route needs `Authorization: Bearer <api_token>`; without an
+//! `api_token` in the config none of them exists (404, like any unknown
+//! route). A missing or wrong token gets 401 with `WWW-Authenticate: Bearer`
+//! and is counted in `zapi_api_unauthorized_total`. The token is compared in
+//! constant time (SHA-256 digests, so not even its length leaks).
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /metrics` | the Prometheus exposition (OpenMetrics text) |
+//! | `GET /api/instances` | the [`Snapshot`]: `{"seq": N, "events": N, "instances": [Instance, …]}` |
+//! | `GET /api/events` | Server-Sent Events, see below |
+//! | `POST /api/instances/{id}/register` | both webhook PUTs on Z-API: `{"ok": true}` |
+//! | `POST /api/instances/{id}/status` | `GET …/status` on Z-API: `{"ok": true, "status": Status}` |
+//! | `POST /api/instances/{id}/restart` | `GET …/restart`: `{"ok": true}` |
+//! | `POST /api/instances/{id}/restore-session` | `GET …/restore-session`: `{"ok": true}` |
+//!
+//! Errors are `{"error": "<what>"}`: 401 token, 404 unknown route or
+//! instance, 405 wrong method, 409 the instance is not configured, a setting
+//! is missing (`client_token`, `public_url`) or the same action is already
+//! running for it, 502 Z-API failed (its error text, never a token), 503 the
+//! server is stopping. An action's result (register, status) also goes into
+//! the server's state, so the rows, the metrics and every watcher see it. An
+//! action runs to its end even if the caller hangs up.
+//!
+//! ## `GET /api/events`
+//!
+//! | SSE event | `id` | `data` |
+//! |---|---|---|
+//! | `snapshot` | the snapshot's `seq` | the [`Snapshot`] |
+//! | `webhook` | the event's `seq` | `{"seq": N, "event": Event}` |
+//! | `row` | none | an [`Instance`] (a status or registration result changed it) |
+//!
+//! A fresh connection gets a `snapshot`, then every change after it. With
+//! `Last-Event-ID: L` it first gets every stored event with `L < seq ≤ S`
+//! from the log (as `webhook` events), then the `snapshot` at `S`, then the
+//! changes after it: its history misses nothing and its state ends exactly at
+//! `S`. Exactness comes from the hub, which applies every change in one
+//! task: the stream subscribes first and then takes the snapshot, which says
+//! which `seq` it holds, so live `webhook` events with `seq ≤ S` are dropped
+//! and none after it is missed. Rows carry no `seq`; a `row` queued before a
+//! webhook the snapshot holds is dropped too (see `settle`), so a row never
+//! takes an instance back to a state older than the snapshot's.
+//!
+//! A watcher too slow for the hub's broadcast buffer (it lagged) is not
+//! skipped silently: its backlog is dropped, its subscription renewed and it
+//! gets a fresh `snapshot` (in that order, as at the start), then the changes
+//! after it. Its state is exact again; only its history misses the events it
+//! was too slow for (a `Last-Event-ID` reconnect would replay them).
+//!
+//! A comment is sent every [`KEEP_ALIVE`]. The stream ends when the client
+//! leaves or the hub stops (noticed within one keep-alive period); a server
+//! that shuts down closes it after its grace period, and the watcher resumes
+//! with `Last-Event-ID`.
 
-use crate::hub::HubHandle;
-use crate::model::Secret;
+use std::collections::{HashSet, VecDeque};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::app::{Instance, Msg, Snapshot};
+use crate::hub::{HubEvent, HubHandle};
+use crate::model::{Event, InstanceId, Secret};
+use crate::store;
+use crate::tui::Backend;
+use crate::zapi::ApiError;
+
+/// Time between two keep-alive comments of an event stream.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// SSE events buffered for one client before the stream waits for it.
+const STREAM_BUFFER: usize = 64;
 
 /// The API's routes; without an `api_token` they answer 404.
-pub fn router(_hub: HubHandle, _api_token: Option<Secret>) -> axum::Router {
-    axum::Router::new()
+pub fn router(hub: HubHandle, api_token: Option<Secret>) -> Router {
+    let Some(token) = api_token.filter(|t| !t.is_empty()) else {
+        // As if absent, but answered here: these are not webhook refusals.
+        return Router::new()
+            .route("/metrics", any(not_found))
+            .route("/api", any(not_found))
+            .route("/api/{*rest}", any(not_found));
+    };
+    let auth = Arc::new(Auth {
+        digest: Sha256::digest(token.expose().as_bytes()).into(),
+        metrics: Arc::clone(&hub.metrics),
+    });
+    let state = Api {
+        hub,
+        running: Arc::new(Mutex::new(HashSet::new())),
+    };
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/api/instances", get(instances))
+        .route("/api/events", get(events))
+        .route("/api/instances/{id}/register", post(register))
+        .route("/api/instances/{id}/status", post(status))
+        .route("/api/instances/{id}/restart", post(restart))
+        .route("/api/instances/{id}/restore-session", post(restore_session))
+        .route("/api", any(not_found))
+        .route("/api/{*rest}", any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(auth, require_token))
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+struct Api {
+    hub: HubHandle,
+    /// Actions running now, one per instance and action.
+    running: Arc<Mutex<HashSet<(InstanceId, Action)>>>,
+}
+
+struct Auth {
+    /// SHA-256 of the API token.
+    digest: [u8; 32],
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl Auth {
+    fn accepts(&self, token: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        digest.ct_eq(&self.digest).into()
+    }
+}
+
+/// Lets the request through with the right bearer token; 401 otherwise.
+async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+    let refusal = match bearer_token(req.headers()) {
+        Some(token) if auth.accepts(token) => return next.run(req).await,
+        Some(_) => ("invalid API token", "Bearer error=\"invalid_token\""),
+        None => (
+            "missing `Authorization: Bearer <api_token>` header",
+            "Bearer",
+        ),
+    };
+    auth.metrics.unauthorized();
+    tracing::debug!(
+        method = %req.method(),
+        path = req.uri().path(),
+        reason = refusal.0,
+        "API request refused"
+    );
+    let mut resp = error(StatusCode::UNAUTHORIZED, refusal.0);
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(refusal.1),
+    );
+    resp
+}
+
+/// The token of an `Authorization: Bearer <token>` header. A header of
+/// another scheme or that is not text counts as missing, except that
+/// `Bearer` with non-text bytes is a (wrong) token.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let bytes = value.as_bytes();
+    let scheme_ok =
+        bytes.len() > 7 && bytes[..6].eq_ignore_ascii_case(b"bearer") && bytes[6] == b' ';
+    if !scheme_ok {
+        return None;
+    }
+    // not text: a token that cannot match
+    Some(value.to_str().map_or("\u{0}", |s| s[7..].trim()))
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn stopping() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping")
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not found")
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method {method} is not allowed on {}", uri.path()),
+    )
+}
+
+async fn metrics(State(api): State<Api>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+        )],
+        api.hub.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn instances(State(api): State<Api>) -> Response {
+    match api.hub.snapshot().await {
+        Some(snapshot) => Json(snapshot).into_response(),
+        None => stopping(),
+    }
+}
+
+// ---------------------------------------------------------------- events
+
+async fn events(State(api): State<Api>, headers: HeaderMap) -> Response {
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    // Subscribe first, then take the snapshot: every change the snapshot
+    // does not hold is in the subscription.
+    let changes = api.hub.subscribe();
+    let Some(snapshot) = api.hub.snapshot().await else {
+        return stopping();
+    };
+    tracing::debug!(?resume, seq = snapshot.seq, "event stream opened");
+    let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+    tokio::spawn(feed(api.hub.clone(), changes, snapshot, resume, tx));
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let out: Out = rx.recv().await?;
+        Some((Ok::<_, Infallible>(out.into_sse()), rx))
+    });
+    let mut resp = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response();
+    // reverse proxies (nginx) must not buffer the stream
+    resp.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// One event of a stream, before it is put in SSE form.
+#[derive(Debug)]
+enum Out {
+    Snapshot(Snapshot),
+    Webhook(u64, Event),
+    Row(Instance),
+}
+
+impl Out {
+    fn into_sse(self) -> SseEvent {
+        match self {
+            Out::Snapshot(s) => json_event("snapshot", &s).id(s.seq.to_string()),
+            Out::Webhook(seq, event) => {
+                json_event("webhook", &json!({ "seq": seq, "event": event })).id(seq.to_string())
+            }
+            Out::Row(inst) => json_event("row", &inst),
+        }
+    }
+}
+
+/// Writes one client's stream into `tx` until the client leaves (`tx`
+/// closes) or the hub stops. `changes` was subscribed before `snapshot`
+/// was taken.
+async fn feed(
+    hub: HubHandle,
+    mut changes: broadcast::Receiver<HubEvent>,
+    snapshot: Snapshot,
+    resume: Option<u64>,
+    tx: mpsc::Sender<Out>,
+) {
+    if let Some(after) = resume
+        && !replay(&hub, after, snapshot.seq, &tx).await
+    {
+        return;
+    }
+    let mut snapshot = Some(snapshot);
+    let mut floor = 0;
+    let mut queued = VecDeque::new();
+    // The hub's handle keeps its broadcast open, so whether the hub still
+    // runs is asked now and then.
+    let start = tokio::time::Instant::now() + KEEP_ALIVE;
+    let mut alive = tokio::time::interval_at(start, KEEP_ALIVE);
+    alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if let Some(s) = snapshot.take() {
+            floor = s.seq;
+            if tx.send(Out::Snapshot(s)).await.is_err() {
+                return;
+            }
+            queued = match settle(&mut changes, floor) {
+                Ok(queued) => queued,
+                Err(missed) => {
+                    let Some(fresh) = resync(&hub, &mut changes, missed).await else {
+                        return;
+                    };
+                    snapshot = Some(fresh);
+                    continue;
+                }
+            };
+        }
+        let change = match queued.pop_front() {
+            Some(change) => Ok(change),
+            None => tokio::select! {
+                () = tx.closed() => return,
+                _ = alive.tick() => {
+                    if hub.snapshot().await.is_none() {
+                        return;
+                    }
+                    continue;
+                }
+                change = changes.recv() => change,
+            },
+        };
+        let out = match change {
+            Ok(HubEvent::Webhook { seq, event }) => {
+                if seq <= floor {
+                    continue; // the snapshot holds it
+                }
+                floor = seq;
+                Out::Webhook(seq, event)
+            }
+            Ok(HubEvent::Row(inst)) => Out::Row(inst),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                let Some(fresh) = resync(&hub, &mut changes, missed).await else {
+                    return;
+                };
+                snapshot = Some(fresh);
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if tx.send(out).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// After a lag: drops the backlog, subscribes afresh and takes a new
+/// snapshot (in that order, as at the start). `None` when the hub stopped.
+async fn resync(
+    hub: &HubHandle,
+    changes: &mut broadcast::Receiver<HubEvent>,
+    missed: u64,
+) -> Option<Snapshot> {
+    *changes = changes.resubscribe();
+    let fresh = hub.snapshot().await?;
+    tracing::warn!(
+        missed,
+        seq = fresh.seq,
+        "event stream lagged; sending a fresh snapshot"
+    );
+    Some(fresh)
+}
+
+/// The changes queued in `changes` that a snapshot at `floor` does not
+/// hold, or `Err(missed)` if the queue overflowed.
+///
+/// When the snapshot's answer arrived, every change the hub made before it
+/// was already queued (the hub broadcasts a change before it handles the
+/// next request), ahead of any change after it. Webhooks carry their `seq`,
+/// rows do not; but a row queued before a webhook the snapshot holds is held
+/// too, so everything up to the last such webhook is dropped. A row after it
+/// is kept: if the snapshot holds it, nothing but other rows (kept too, in
+/// order) changed the instance since, so the client still ends at the
+/// snapshot's state, never at an older one.
+fn settle(
+    changes: &mut broadcast::Receiver<HubEvent>,
+    floor: u64,
+) -> Result<VecDeque<HubEvent>, u64> {
+    let mut queued = VecDeque::new();
+    loop {
+        match changes.try_recv() {
+            Ok(change) => queued.push_back(change),
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => return Err(missed),
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed) => {
+                break;
+            }
+        }
+    }
+    let held = queued
+        .iter()
+        .rposition(|c| matches!(c, HubEvent::Webhook { seq, .. } if *seq <= floor))
+        .map_or(0, |i| i + 1);
+    queued.drain(..held);
+    Ok(queued)
+}
+
+/// Sends the stored events with `after < seq ≤ upto`, oldest first, read
+/// from the log on a blocking thread. `false` when the client left.
+async fn replay(hub: &HubHandle, after: u64, upto: u64, tx: &mpsc::Sender<Out>) -> bool {
+    if after >= upto {
+        return true;
+    }
+    let (records_tx, mut records) = mpsc::channel::<(u64, Event)>(STREAM_BUFFER);
+    let dir = hub.log_dir.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        store::replay_after(&dir, after, |seq, event| {
+            // once the client is gone the sends fail at once
+            if seq <= upto {
+                let _ = records_tx.blocking_send((seq, event));
+            }
+        })
+    });
+    while let Some((seq, event)) = records.recv().await {
+        if tx.send(Out::Webhook(seq, event)).await.is_err() {
+            return false;
+        }
+    }
+    match reader.await {
+        Ok(Ok(stats)) if stats.corrupt > 0 => {
+            tracing::warn!(
+                after,
+                corrupt = stats.corrupt,
+                "event stream resume: corrupt log records skipped"
+            );
+        }
+        Ok(Ok(_)) => {}
+        // The snapshot still follows, so the client's state is right; only
+        // its history misses the events that could not be read.
+        Ok(Err(e)) => tracing::warn!(after, error = %e, "event stream resume: cannot read the log"),
+        Err(e) => tracing::warn!(after, error = %e, "event stream resume: log reader failed"),
+    }
+    true
+}
+
+fn json_event(name: &str, data: &impl serde::Serialize) -> SseEvent {
+    // The types here always serialise; should one not, the client sees an
+    // empty object rather than a broken stream.
+    let data = serde_json::to_string(data).unwrap_or_else(|e| {
+        tracing::error!("event stream: cannot serialise {name}: {e}");
+        "{}".to_owned()
+    });
+    SseEvent::default().event(name).data(data)
+}
+
+// ---------------------------------------------------------------- actions
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Action {
+    Register,
+    Status,
+    Restart,
+    RestoreSession,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Register => "register",
+            Action::Status => "status",
+            Action::Restart => "restart",
+            Action::RestoreSession => "restore-session",
+        }
+    }
+}
+
+async fn register(state: State<Api>, id: IdPath) -> Response {
+    act(state, id, Action::Register).await
+}
+
+async fn status(state: State<Api>, id: IdPath) -> Response {
+    act(state, id, Action::Status).await
+}
+
+async fn restart(state: State<Api>, id: IdPath) -> Response {
+    act(state, id, Action::Restart).await
+}
+
+async fn restore_session(state: State<Api>, id: IdPath) -> Response {
+    act(state, id, Action::RestoreSession).await
+}
+
+/// What an action came to.
+enum Outcome {
+    Done(Option<crate::zapi::Status>),
+    Failed(ApiError),
+    /// The server runs with a backend that cannot act (a bug).
+    NoBackend,
+}
+
+/// Removes its (instance, action) from the running set when dropped.
+struct Running {
+    set: Arc<Mutex<HashSet<(InstanceId, Action)>>>,
+    key: (InstanceId, Action),
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+/// The `{id}` of an action's path; a path that cannot be decoded names no
+/// instance (404).
+type IdPath = Result<Path<String>, axum::extract::rejection::PathRejection>;
+
+async fn act(State(api): State<Api>, id: IdPath, action: Action) -> Response {
+    let Ok(Path(id)) = id else {
+        return error(StatusCode::NOT_FOUND, "no such instance");
+    };
+    let id = InstanceId::new(id);
+    let Some(snapshot) = api.hub.snapshot().await else {
+        return stopping();
+    };
+    if !snapshot.instances.iter().any(|i| i.id == id) {
+        return error(StatusCode::NOT_FOUND, "no such instance");
+    }
+    drop(snapshot);
+    let key = (id.clone(), action);
+    if !api
+        .running
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key.clone())
+    {
+        return error(
+            StatusCode::CONFLICT,
+            &format!("{} is already running for this instance", action.name()),
+        );
+    }
+    let running = Running {
+        set: Arc::clone(&api.running),
+        key,
+    };
+    // On its own task: it finishes (and its result reaches the state) even
+    // if the caller hangs up.
+    let hub = api.hub.clone();
+    let task = tokio::spawn(async move {
+        let _running = running;
+        carry_out(&hub, &id, action).await
+    });
+    let outcome = match task.await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::error!(action = action.name(), error = %e, "API action failed");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "the action failed");
+        }
+    };
+    match outcome {
+        Outcome::Done(None) => Json(json!({ "ok": true })).into_response(),
+        Outcome::Done(Some(status)) => {
+            Json(json!({ "ok": true, "status": status })).into_response()
+        }
+        Outcome::Failed(ApiError::Config(m)) => error(StatusCode::CONFLICT, &m),
+        Outcome::Failed(e) => error(StatusCode::BAD_GATEWAY, &e.to_string()),
+        Outcome::NoBackend => {
+            tracing::error!("API action on a server without a Z-API backend");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "this server cannot carry out actions",
+            )
+        }
+    }
+}
+
+/// Calls Z-API and hands register and status results to the hub. A call
+/// that could not be made (`ApiError::Config`: not configured, a setting
+/// missing) changes nothing.
+async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action) -> Outcome {
+    let Backend::Zapi(services) = &*hub.backend else {
+        return Outcome::NoBackend;
+    };
+    let outcome = match action {
+        Action::Register => {
+            let result = services.register(id).await;
+            let outcome = match &result {
+                Ok(()) => Outcome::Done(None),
+                Err(e) => Outcome::Failed(e.clone()),
+            };
+            if !matches!(result, Err(ApiError::Config(_))) {
+                hub.apply(Msg::RegisterResult {
+                    id: id.clone(),
+                    result,
+                })
+                .await;
+            }
+            outcome
+        }
+        Action::Status => {
+            let result = services.status(id).await;
+            let outcome = match &result {
+                Ok(status) => Outcome::Done(Some(status.clone())),
+                Err(e) => Outcome::Failed(e.clone()),
+            };
+            if !matches!(result, Err(ApiError::Config(_))) {
+                hub.apply(Msg::StatusResult {
+                    id: id.clone(),
+                    result,
+                })
+                .await;
+            }
+            outcome
+        }
+        Action::Restart => match services.restart(id).await {
+            Ok(()) => Outcome::Done(None),
+            Err(e) => Outcome::Failed(e),
+        },
+        Action::RestoreSession => match services.restore_session(id).await {
+            Ok(()) => Outcome::Done(None),
+            Err(e) => Outcome::Failed(e),
+        },
+    };
+    if let Outcome::Failed(e) = &outcome {
+        tracing::info!(action = action.name(), error = %e, "API action failed");
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(auth: &[u8]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(auth).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn bearer_token_parsing() {
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+        assert_eq!(bearer_token(&headers(b"Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers(b"bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(&headers(b"Basic YWJj")), None);
+        assert_eq!(bearer_token(&headers(b"Bearer")), None);
+        assert_eq!(bearer_token(&headers(b"Bearerabc")), None);
+        assert_eq!(bearer_token(&headers(b"Bearer \xff")), Some("\u{0}"));
+    }
+
+    #[test]
+    fn token_comparison() {
+        let auth = Auth {
+            digest: Sha256::digest(b"0123456789abcdef").into(),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+        };
+        assert!(auth.accepts("0123456789abcdef"));
+        assert!(!auth.accepts("0123456789abcdeF"));
+        assert!(!auth.accepts("0123456789abcdef0"));
+        assert!(!auth.accepts(""));
+    }
+
+    fn activity(seq: u64) -> Event {
+        let at = chrono::Utc::now();
+        Event {
+            instance_id: InstanceId::new("A"),
+            kind: crate::model::EventKind::Activity {
+                callback: "ReceivedCallback".into(),
+            },
+            moment: at,
+            received: at + chrono::Duration::milliseconds(seq as i64),
+        }
+    }
+
+    /// A running hub fed by the test: `committed` is its log feed, `tap`
+    /// tells when an event was applied.
+    struct TestHub {
+        handle: HubHandle,
+        committed: mpsc::Sender<(u64, Event)>,
+        tap: mpsc::Receiver<(u64, Event)>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestHub {
+        fn start(instances: Vec<(InstanceId, Option<String>)>) -> TestHub {
+            use crate::app::{App, Setup, TimeZone};
+            use crate::hub::{Hub, HubOptions};
+            use crate::tui::Services;
+
+            let dir = tempfile::tempdir().unwrap();
+            let services = Services {
+                client: None,
+                tokens: Default::default(),
+                public_url: None,
+                secret: None,
+                concurrency: 1,
+            };
+            let (hub, handle) = Hub::new(
+                Backend::Zapi(Box::new(services)),
+                Arc::new(crate::metrics::Metrics::new()),
+                dir.path().to_path_buf(),
+            );
+            let setup = Setup {
+                listen: String::new(),
+                secret_paths: false,
+                config_file: None,
+                instances,
+                missing_for_register: None,
+                can_query_status: false,
+                tz: TimeZone::Local,
+                banner: None,
+                warnings: Vec::new(),
+            };
+            let (committed, feed) = mpsc::channel(1024);
+            let (tap_tx, tap) = mpsc::channel(1024);
+            drop(hub.spawn(
+                App::new(setup, chrono::Utc::now()),
+                feed,
+                HubOptions {
+                    poll_interval: Duration::ZERO,
+                    last_seq: 0,
+                    tap: Some(tap_tx),
+                },
+            ));
+            TestHub {
+                handle,
+                committed,
+                tap,
+                _dir: dir,
+            }
+        }
+    }
+
+    /// The race the settle step closes: a row result, then a webhook that
+    /// changes the same instance, both before the snapshot is taken but
+    /// after the stream subscribed. The stale row must not follow the
+    /// snapshot (it would put the instance back to the older state).
+    #[tokio::test]
+    async fn a_row_older_than_the_snapshot_is_not_sent_after_it() {
+        let x = InstanceId::new("X");
+        let TestHub {
+            handle,
+            committed,
+            mut tap,
+            ..
+        } = TestHub::start(vec![(x.clone(), None)]);
+
+        let changes = handle.subscribe(); // the stream's subscription
+        let mut watch = handle.subscribe();
+        handle
+            .apply(Msg::StatusResult {
+                id: x.clone(),
+                result: Ok(crate::zapi::Status {
+                    connected: true,
+                    error: None,
+                    smartphone_connected: Some(true),
+                }),
+            })
+            .await;
+        assert!(matches!(watch.recv().await.unwrap(), HubEvent::Row(_)));
+        let at = chrono::Utc::now();
+        let down = Event {
+            instance_id: x.clone(),
+            kind: crate::model::EventKind::Disconnected { error: None },
+            moment: at,
+            received: at,
+        };
+        committed.send((1, down)).await.unwrap();
+        assert_eq!(tap.recv().await.unwrap().0, 1);
+        let snapshot = handle.snapshot().await.unwrap();
+        assert_eq!(snapshot.seq, 1);
+
+        let (tx, mut rx) = mpsc::channel(STREAM_BUFFER);
+        tokio::spawn(feed(handle.clone(), changes, snapshot, None, tx));
+        let Some(Out::Snapshot(first)) = rx.recv().await else {
+            panic!("the stream starts with a snapshot")
+        };
+        assert_eq!(
+            first.instances[0].state,
+            crate::model::ConnState::Disconnected
+        );
+        committed.send((2, activity(2))).await.unwrap();
+        match rx.recv().await.unwrap() {
+            Out::Webhook(2, _) => {}
+            other => panic!("the stale row or webhook 1 was sent: {other:?}"),
+        }
+    }
+
+    /// A client that reads nothing while more than the broadcast buffer
+    /// goes by gets a fresh snapshot, then the live events after it.
+    #[tokio::test]
+    async fn a_lagging_stream_gets_a_fresh_snapshot() {
+        use crate::hub::BROADCAST_CAPACITY;
+
+        let TestHub {
+            handle,
+            committed: committed_tx,
+            mut tap,
+            ..
+        } = TestHub::start(Vec::new());
+        let changes = handle.subscribe();
+        let snapshot = handle.snapshot().await.unwrap();
+        let (tx, mut rx) = mpsc::channel(STREAM_BUFFER);
+        tokio::spawn(feed(handle.clone(), changes, snapshot, None, tx));
+
+        let n = BROADCAST_CAPACITY as u64 + 500;
+        let producer = tokio::spawn(async move {
+            for seq in 1..=n {
+                committed_tx.send((seq, activity(seq))).await.unwrap();
+            }
+            committed_tx // the hub stops when its feed ends
+        });
+        while tap.recv().await.unwrap().0 < n {}
+        let committed_tx = producer.await.unwrap();
+        // answered after the broadcast of the last event
+        assert_eq!(handle.snapshot().await.unwrap().seq, n);
+
+        let Some(Out::Snapshot(first)) = rx.recv().await else {
+            panic!("the stream starts with a snapshot")
+        };
+        assert_eq!(first.seq, 0);
+        let mut next = 1;
+        let fresh = loop {
+            match rx.recv().await.unwrap() {
+                Out::Webhook(seq, _) => {
+                    assert_eq!(seq, next, "in order, none skipped silently");
+                    next += 1;
+                }
+                Out::Snapshot(s) => break s,
+                Out::Row(_) => panic!("no row changed"),
+            }
+        };
+        assert!(next < n, "the client lagged ({next} events read)");
+        assert_eq!(fresh.seq, n, "the fresh snapshot holds every event so far");
+        assert_eq!(fresh.events, n);
+
+        committed_tx.send((n + 1, activity(n + 1))).await.unwrap();
+        match rx.recv().await.unwrap() {
+            Out::Webhook(seq, _) => assert_eq!(seq, n + 1, "live again after the snapshot"),
+            other => panic!("expected the next webhook, got {other:?}"),
+        }
+    }
+
+    fn row(id: &str, phone: &str) -> HubEvent {
+        let mut inst: Instance = serde_json::from_value(json!({
+            "id": id, "name": null, "configured": true, "state": "unknown",
+            "source": null, "last_error": null, "last_change": null,
+            "last_webhook_moment": null, "last_activity": null, "phone": phone,
+            "registration": {"state": "never"}, "status": {"state": "never"},
+        }))
+        .unwrap();
+        inst.history.clear();
+        HubEvent::Row(inst)
+    }
+
+    fn describe(c: &HubEvent) -> String {
+        match c {
+            HubEvent::Webhook { seq, .. } => format!("w{seq}"),
+            HubEvent::Row(i) => format!("r{}", i.phone.as_deref().unwrap_or("")),
+        }
+    }
+
+    #[test]
+    fn settle_drops_what_the_snapshot_holds() {
+        let (tx, mut rx) = broadcast::channel(16);
+        for c in [
+            row("X", "1"),
+            HubEvent::Webhook {
+                seq: 5,
+                event: activity(5),
+            },
+            row("X", "2"),
+            HubEvent::Webhook {
+                seq: 6,
+                event: activity(6),
+            },
+            row("Y", "3"),
+        ] {
+            tx.send(c).unwrap();
+        }
+        let kept: Vec<String> = settle(&mut rx, 5).unwrap().iter().map(describe).collect();
+        assert_eq!(kept, ["r2", "w6", "r3"]);
+        // nothing queued: nothing to drop
+        assert!(settle(&mut rx, 6).unwrap().is_empty());
+        // overflow is reported, not skipped
+        for seq in 0..20 {
+            tx.send(HubEvent::Webhook {
+                seq,
+                event: activity(seq),
+            })
+            .unwrap();
+        }
+        assert_eq!(settle(&mut rx, 0).unwrap_err(), 4);
+    }
 }

@@ -1,31 +1,605 @@
-//! Prometheus metrics of `serve` (stub: being written).
+//! Prometheus metrics of `serve`, kept in a [`prometheus_client`] registry
+//! and served (behind the API token) at `GET /metrics` by [`crate::api`].
+//!
+//! | metric | type | labels | what |
+//! |---|---|---|---|
+//! | `zapi_instance_connected` | gauge | `instance_id`, `name` | 1 connected, 0 disconnected; **absent while the state is unknown** |
+//! | `zapi_instance_last_change_timestamp_seconds` | gauge | `instance_id`, `name` | when the state last changed (Unix seconds); absent when not seen |
+//! | `zapi_disconnects_total` | counter | `instance_id`, `name` | `DisconnectedCallback` events applied since start; 0 for every known instance |
+//! | `zapi_instances` | gauge | `state` | instances per state: `connected`, `disconnected`, `unknown` |
+//! | `zapi_webhooks_received_total` | counter | `type` | stored webhooks by callback type (Z-API's six types, anything else is `other`) |
+//! | `zapi_webhooks_rejected_total` | counter | `reason` | webhook-route answers that were not 2xx: `bad_request`, `not_found`, `method_not_allowed`, `unsupported_media_type`, `payload_too_large`, `timeout`, `unavailable`, else `client_error` / `server_error` |
+//! | `zapi_registration_failures_total` | counter | | webhook registrations that failed |
+//! | `zapi_api_unauthorized_total` | counter | | API requests refused for a missing or wrong token |
+//!
+//! Choices:
+//! - **Unknown is absent, not 0 and not NaN.** 0 means "disconnected" to
+//!   every alert and to the dashboard's `count(zapi_instance_connected == 0)`;
+//!   an instance nobody has heard of yet must not page anyone. NaN breaks
+//!   some tools. Unknown instances still have their
+//!   `zapi_disconnects_total` series (at 0) and are counted in
+//!   `zapi_instances{state="unknown"}`.
+//! - **Counters count since the process started** (Prometheus handles the
+//!   reset on restart): events replayed from the log at start are not counted.
+//! - **Labels are ids and names, never tokens.** Both are sanitised: control
+//!   characters dropped, at most [`MAX_LABEL_CHARS`] characters. At most
+//!   [`MAX_INSTANCE_SERIES`] instances get per-instance series, so webhooks
+//!   with made-up ids cannot grow the exposition without bound; the rest are
+//!   still counted in `zapi_instances`. Callback types are a closed set for
+//!   the same reason.
+//! - **A name change moves the series**: the old `{instance_id,name}` series
+//!   are removed and the new ones carry the same values (the disconnect count
+//!   continues), so no stale series is left behind.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::app::Instance;
-use crate::model::Event;
+use crate::model::{ConnState, Event, EventKind, InstanceId};
+
+/// The content type of [`Metrics::encode`]'s output (OpenMetrics text, which
+/// Prometheus scrapes and negotiates).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Longest label value kept (characters); longer ones are cut and end in `…`.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// Most instances with per-instance series.
+pub const MAX_INSTANCE_SERIES: usize = 10_000;
+
+/// Z-API's callback types; any other `type` is counted as `other`.
+pub const KNOWN_CALLBACKS: [&str; 6] = [
+    "ConnectedCallback",
+    "DisconnectedCallback",
+    "ReceivedCallback",
+    "DeliveryCallback",
+    "MessageStatusCallback",
+    "PresenceChatCallback",
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InstanceLabels {
+    instance_id: String,
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabels {
+    r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+/// What the metrics remember of an instance: its labels and state.
+struct Known {
+    labels: InstanceLabels,
+    state: ConnState,
+}
 
 /// The metrics registry and its families.
-#[derive(Debug, Default)]
-pub struct Metrics {}
+pub struct Metrics {
+    registry: Registry,
+    connected: Family<InstanceLabels, Gauge>,
+    last_change: Family<InstanceLabels, Gauge<f64, AtomicU64>>,
+    disconnects: Family<InstanceLabels, Counter>,
+    states: Family<StateLabels, Gauge>,
+    received: Family<TypeLabels, Counter>,
+    rejected: Family<ReasonLabels, Counter>,
+    registration_failures: Counter,
+    unauthorized: Counter,
+    /// Every instance seen, by id. Its lock also serialises the updates of
+    /// one row's series (a label change is a remove and an insert).
+    known: Mutex<HashMap<InstanceId, Known>>,
+}
 
-impl Metrics {
-    pub fn new() -> Self {
-        Self {}
-    }
-    /// An accepted webhook was applied to `inst` (its row after the event).
-    pub fn observe_event(&self, _event: &Event, _inst: &Instance) {}
-    /// A row changed (state, last change).
-    pub fn set_instance(&self, _inst: &Instance) {}
-    pub fn registration_failed(&self) {}
-    pub fn webhook_rejected(&self, _reason: &str) {}
-    pub fn unauthorized(&self) {}
-    /// The text exposition.
-    pub fn encode(&self) -> String {
-        String::new()
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("instances", &self.lock().len())
+            .finish_non_exhaustive()
     }
 }
 
-/// Counts the webhook routes' refusals (4xx/5xx answers) by reason in
-/// `zapi_webhooks_rejected_total{reason}` (stub: passes through).
-pub fn count_rejections(router: axum::Router, _metrics: std::sync::Arc<Metrics>) -> axum::Router {
-    router
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let connected = Family::<InstanceLabels, Gauge>::default();
+        registry.register(
+            "zapi_instance_connected",
+            "Whether the instance is connected to WhatsApp (1) or not (0); absent while unknown",
+            connected.clone(),
+        );
+        let last_change = Family::<InstanceLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "zapi_instance_last_change_timestamp_seconds",
+            "When the instance's connection state last changed, in Unix seconds",
+            last_change.clone(),
+        );
+        let disconnects = Family::<InstanceLabels, Counter>::default();
+        registry.register(
+            "zapi_disconnects",
+            "DisconnectedCallback webhooks applied since start",
+            disconnects.clone(),
+        );
+        let states = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "zapi_instances",
+            "Instances by connection state (connected, disconnected, unknown)",
+            states.clone(),
+        );
+        let received = Family::<TypeLabels, Counter>::default();
+        registry.register(
+            "zapi_webhooks_received",
+            "Webhooks accepted and stored, by callback type",
+            received.clone(),
+        );
+        let rejected = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "zapi_webhooks_rejected",
+            "Webhook requests refused, by reason",
+            rejected.clone(),
+        );
+        let registration_failures = Counter::default();
+        registry.register(
+            "zapi_registration_failures",
+            "Webhook registrations on Z-API that failed",
+            registration_failures.clone(),
+        );
+        let unauthorized = Counter::default();
+        registry.register(
+            "zapi_api_unauthorized",
+            "HTTP API requests refused for a missing or wrong API token",
+            unauthorized.clone(),
+        );
+        for state in [
+            ConnState::Connected,
+            ConnState::Disconnected,
+            ConnState::Unknown,
+        ] {
+            states.get_or_create(&state_labels(state)).set(0);
+        }
+        Self {
+            registry,
+            connected,
+            last_change,
+            disconnects,
+            states,
+            received,
+            rejected,
+            registration_failures,
+            unauthorized,
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<InstanceId, Known>> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An accepted webhook was applied to `inst` (its row after the event).
+    /// Called once per stored event.
+    pub fn observe_event(&self, event: &Event, inst: &Instance) {
+        self.received
+            .get_or_create(&TypeLabels {
+                r#type: callback_label(event.kind.label()).to_owned(),
+            })
+            .inc();
+        if matches!(event.kind, EventKind::Disconnected { .. }) {
+            let mut known = self.lock();
+            if let Some(labels) = self.track(&mut known, inst) {
+                self.disconnects.get_or_create(&labels).inc();
+            }
+        }
+    }
+
+    /// A row changed (state, last change).
+    pub fn set_instance(&self, inst: &Instance) {
+        let mut known = self.lock();
+        let Some(labels) = self.track(&mut known, inst) else {
+            return;
+        };
+        match inst.state {
+            ConnState::Connected => {
+                self.connected.get_or_create(&labels).set(1);
+            }
+            ConnState::Disconnected => {
+                self.connected.get_or_create(&labels).set(0);
+            }
+            ConnState::Unknown => {
+                self.connected.remove(&labels);
+            }
+        }
+        match inst.last_change {
+            Some(at) => {
+                let secs = at.timestamp_millis() as f64 / 1000.0;
+                self.last_change.get_or_create(&labels).set(secs);
+            }
+            None => {
+                self.last_change.remove(&labels);
+            }
+        }
+    }
+
+    /// Records `inst` (its state, its labels) and returns the labels of its
+    /// series, or `None` when it gets none (over [`MAX_INSTANCE_SERIES`]).
+    /// A changed name moves the existing series to the new labels.
+    fn track(
+        &self,
+        known: &mut HashMap<InstanceId, Known>,
+        inst: &Instance,
+    ) -> Option<InstanceLabels> {
+        let labels = instance_labels(inst);
+        match known.get_mut(&inst.id) {
+            Some(k) => {
+                if k.state != inst.state {
+                    self.states.get_or_create(&state_labels(k.state)).dec();
+                    self.states.get_or_create(&state_labels(inst.state)).inc();
+                    k.state = inst.state;
+                }
+                if k.labels != labels {
+                    self.relabel(&k.labels, &labels);
+                    k.labels = labels.clone();
+                }
+            }
+            None => {
+                self.states.get_or_create(&state_labels(inst.state)).inc();
+                let series = known.len() < MAX_INSTANCE_SERIES;
+                known.insert(
+                    inst.id.clone(),
+                    Known {
+                        labels: labels.clone(),
+                        state: inst.state,
+                    },
+                );
+                if !series {
+                    return None;
+                }
+                // A counter exists from the start, at 0, so that
+                // `increase()` sees the first disconnect.
+                drop(self.disconnects.get_or_create(&labels));
+            }
+        }
+        // Instances beyond the cap were inserted without series.
+        self.disconnects.get(&labels).is_some().then_some(labels)
+    }
+
+    /// Moves one instance's series from `old` to `new` labels.
+    fn relabel(&self, old: &InstanceLabels, new: &InstanceLabels) {
+        let Some(count) = self.disconnects.get(old).map(|c| c.get()) else {
+            return; // no series (over the cap)
+        };
+        self.disconnects.remove(old);
+        self.disconnects.get_or_create(new).inc_by(count);
+        if let Some(v) = self.connected.get(old).map(|g| g.get()) {
+            self.connected.remove(old);
+            self.connected.get_or_create(new).set(v);
+        }
+        if let Some(v) = self.last_change.get(old).map(|g| g.get()) {
+            self.last_change.remove(old);
+            self.last_change.get_or_create(new).set(v);
+        }
+    }
+
+    pub fn registration_failed(&self) {
+        self.registration_failures.inc();
+    }
+
+    /// A webhook request was refused; `reason` is one of the names of
+    /// [`rejection_reason`].
+    pub fn webhook_rejected(&self, reason: &str) {
+        self.rejected
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// An API request was refused for a missing or wrong token.
+    pub fn unauthorized(&self) {
+        self.unauthorized.inc();
+    }
+
+    /// The text exposition (OpenMetrics text, see [`CONTENT_TYPE`]).
+    pub fn encode(&self) -> String {
+        // no row changes half-way through a scrape
+        let _known = self.lock();
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!("metrics: cannot encode: {e}");
+        }
+        out
+    }
+}
+
+/// The `reason` label of a refused webhook request with this status.
+pub fn rejection_reason(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_client_error() => "client_error",
+        _ => "server_error",
+    }
+}
+
+/// The `type` label of a callback type: one of [`KNOWN_CALLBACKS`] or `other`.
+pub fn callback_label(callback: &str) -> &'static str {
+    KNOWN_CALLBACKS
+        .iter()
+        .find(|k| **k == callback)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// A label value from text that came from the network or the config:
+/// control characters dropped, at most [`MAX_LABEL_CHARS`] characters.
+pub fn sanitize_label(s: &str) -> String {
+    let clean: Vec<char> = s.chars().filter(|c| !c.is_control()).collect();
+    if clean.len() <= MAX_LABEL_CHARS {
+        clean.into_iter().collect()
+    } else {
+        let mut cut: String = clean[..MAX_LABEL_CHARS - 1].iter().collect();
+        cut.push('…');
+        cut
+    }
+}
+
+fn instance_labels(inst: &Instance) -> InstanceLabels {
+    InstanceLabels {
+        instance_id: sanitize_label(inst.id.as_str()),
+        name: inst.name.as_deref().map(sanitize_label).unwrap_or_default(),
+    }
+}
+
+fn state_labels(state: ConnState) -> StateLabels {
+    StateLabels {
+        state: state.word().to_owned(),
+    }
+}
+
+/// Counts the webhook routes' refusals (answers that are not 2xx) by reason
+/// in `zapi_webhooks_rejected_total{reason}`.
+pub fn count_rejections(router: axum::Router, metrics: Arc<Metrics>) -> axum::Router {
+    router.layer(axum::middleware::from_fn_with_state(
+        metrics,
+        count_rejection,
+    ))
+}
+
+async fn count_rejection(
+    State(metrics): State<Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !status.is_success() {
+        metrics.webhook_rejected(rejection_reason(status));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    use crate::app::{App, Msg, Setup, TimeZone as Tz};
+
+    fn app(instances: Vec<(InstanceId, Option<String>)>) -> App {
+        App::new(
+            Setup {
+                listen: String::new(),
+                secret_paths: false,
+                config_file: None,
+                instances,
+                missing_for_register: None,
+                can_query_status: false,
+                tz: Tz::Local,
+                banner: None,
+                warnings: Vec::new(),
+            },
+            Utc::now(),
+        )
+    }
+
+    fn event(id: &str, kind: EventKind, secs: i64) -> Event {
+        let at = Utc.timestamp_opt(secs, 0).unwrap();
+        Event {
+            instance_id: InstanceId::new(id),
+            kind,
+            moment: at,
+            received: at,
+        }
+    }
+
+    /// The value of the sample `name{labels}` in `text`, labels written as
+    /// in the exposition (`a="x",b="y"`).
+    fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+        let head = if labels.is_empty() {
+            format!("{name} ")
+        } else {
+            format!("{name}{{{labels}}} ")
+        };
+        text.lines()
+            .find_map(|l| l.strip_prefix(&head))
+            .map(|v| v.trim().parse().unwrap())
+    }
+
+    fn apply(m: &Metrics, app: &mut App, ev: Event) {
+        let id = ev.instance_id.clone();
+        app.update(Msg::Webhook(ev.clone()), Utc::now());
+        let inst = app.get(&id).unwrap();
+        m.observe_event(&ev, inst);
+        m.set_instance(inst);
+    }
+
+    #[test]
+    fn unknown_is_absent_then_disconnect_is_0_and_counted() {
+        let m = Metrics::new();
+        let mut app = app(vec![(InstanceId::new("A"), Some("Sales".into()))]);
+        m.set_instance(&app.instances[0]);
+        let text = m.encode();
+        let labels = r#"instance_id="A",name="Sales""#;
+        assert_eq!(sample(&text, "zapi_instance_connected", labels), None);
+        assert_eq!(sample(&text, "zapi_disconnects_total", labels), Some(0.0));
+        assert_eq!(
+            sample(&text, "zapi_instances", r#"state="unknown""#),
+            Some(1.0)
+        );
+        assert!(text.ends_with("# EOF\n"));
+
+        let down = EventKind::Disconnected {
+            error: Some("x".into()),
+        };
+        apply(&m, &mut app, event("A", down, 1_764_000_000));
+        let text = m.encode();
+        assert_eq!(sample(&text, "zapi_instance_connected", labels), Some(0.0));
+        assert_eq!(sample(&text, "zapi_disconnects_total", labels), Some(1.0));
+        assert_eq!(
+            sample(&text, "zapi_instance_last_change_timestamp_seconds", labels),
+            Some(1_764_000_000.0)
+        );
+        assert_eq!(
+            sample(&text, "zapi_instances", r#"state="unknown""#),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(&text, "zapi_instances", r#"state="disconnected""#),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "zapi_webhooks_received_total",
+                r#"type="DisconnectedCallback""#
+            ),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn callback_types_are_a_closed_set() {
+        let m = Metrics::new();
+        let mut app = app(Vec::new());
+        for cb in ["ReceivedCallback", "MadeUp1", "MadeUp2"] {
+            let kind = EventKind::Activity {
+                callback: cb.into(),
+            };
+            apply(&m, &mut app, event("B", kind, 1_764_000_000));
+        }
+        let text = m.encode();
+        assert_eq!(
+            sample(
+                &text,
+                "zapi_webhooks_received_total",
+                r#"type="ReceivedCallback""#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "zapi_webhooks_received_total", r#"type="other""#),
+            Some(2.0)
+        );
+        assert!(!text.contains("MadeUp"));
+    }
+
+    #[test]
+    fn a_name_change_moves_the_series_and_keeps_the_count() {
+        let m = Metrics::new();
+        let mut app = app(vec![(InstanceId::new("A"), Some("Old".into()))]);
+        let down = EventKind::Disconnected { error: None };
+        apply(&m, &mut app, event("A", down, 1_764_000_000));
+        let mut renamed = app.instances[0].clone();
+        renamed.name = Some("New".into());
+        m.set_instance(&renamed);
+        let text = m.encode();
+        assert!(!text.contains(r#"name="Old""#), "{text}");
+        let labels = r#"instance_id="A",name="New""#;
+        assert_eq!(sample(&text, "zapi_disconnects_total", labels), Some(1.0));
+        assert_eq!(sample(&text, "zapi_instance_connected", labels), Some(0.0));
+        assert!(sample(&text, "zapi_instance_last_change_timestamp_seconds", labels).is_some());
+    }
+
+    #[test]
+    fn labels_are_sanitised_and_escaped() {
+        assert_eq!(sanitize_label("a\u{1b}[31mb\n"), "a[31mb");
+        let long = "x".repeat(100);
+        assert_eq!(sanitize_label(&long).chars().count(), MAX_LABEL_CHARS);
+        let m = Metrics::new();
+        let app = app(vec![(InstanceId::new("A"), Some("say \"hi\"\\".into()))]);
+        m.set_instance(&app.instances[0]);
+        assert!(m.encode().contains(r#"name="say \"hi\"\\""#));
+    }
+
+    #[test]
+    fn rejection_reasons() {
+        assert_eq!(rejection_reason(StatusCode::BAD_REQUEST), "bad_request");
+        assert_eq!(rejection_reason(StatusCode::REQUEST_TIMEOUT), "timeout");
+        assert_eq!(
+            rejection_reason(StatusCode::SERVICE_UNAVAILABLE),
+            "unavailable"
+        );
+        assert_eq!(rejection_reason(StatusCode::IM_A_TEAPOT), "client_error");
+        assert_eq!(
+            rejection_reason(StatusCode::INTERNAL_SERVER_ERROR),
+            "server_error"
+        );
+    }
+
+    #[test]
+    fn instances_over_the_cap_get_no_series_but_are_counted() {
+        let m = Metrics::new();
+        let mut known = m.lock();
+        for i in 0..MAX_INSTANCE_SERIES {
+            known.insert(
+                InstanceId::new(format!("I{i}")),
+                Known {
+                    labels: InstanceLabels {
+                        instance_id: format!("I{i}"),
+                        name: String::new(),
+                    },
+                    state: ConnState::Unknown,
+                },
+            );
+        }
+        drop(known);
+        let app = app(vec![(InstanceId::new("LATE"), None)]);
+        m.set_instance(&app.instances[0]);
+        let text = m.encode();
+        assert!(!text.contains("LATE"));
+        assert_eq!(
+            sample(&text, "zapi_instances", r#"state="unknown""#),
+            Some(1.0)
+        );
+    }
 }
