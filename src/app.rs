@@ -15,8 +15,12 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ConnState, Event, EventKind, InstanceId};
 use crate::zapi::{ApiError, Status};
 
-/// How many events each instance keeps in memory for its history.
-pub const HISTORY_LEN: usize = 100;
+/// How many events each instance keeps in memory for its history: the
+/// newest few, for a quick look. The whole history stays in the event log and
+/// is read from there on demand ([`crate::store::history`]), so memory stays
+/// bounded whatever the fleet and the log (10,000 instances × 8 events is about
+/// 12 MB; 100 each was over 150 MB).
+pub const HISTORY_LEN: usize = 8;
 
 /// Something that happened.
 #[derive(Debug, Clone)]
@@ -276,6 +280,39 @@ pub struct App {
     pub warnings_seen: bool,
     /// `watch` only: the link to the server (`None` for a local dashboard).
     pub link: Option<Link>,
+    /// Instances per state, kept as states change, so the header does not
+    /// walk the whole fleet on every frame.
+    tally: Tally,
+}
+
+/// Instances per state: (connected, disconnected, unknown).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally([usize; 3]);
+
+impl Tally {
+    fn slot(state: ConnState) -> usize {
+        match state {
+            ConnState::Connected => 0,
+            ConnState::Disconnected => 1,
+            ConnState::Unknown => 2,
+        }
+    }
+    fn add(&mut self, state: ConnState) {
+        self.0[Self::slot(state)] += 1;
+    }
+    fn change(&mut self, from: ConnState, to: ConnState) {
+        if from != to {
+            self.0[Self::slot(from)] = self.0[Self::slot(from)].saturating_sub(1);
+            self.0[Self::slot(to)] += 1;
+        }
+    }
+    fn of<'a>(instances: impl IntoIterator<Item = &'a Instance>) -> Tally {
+        let mut t = Tally::default();
+        for i in instances {
+            t.add(i.state);
+        }
+        t
+    }
 }
 
 impl App {
@@ -295,6 +332,7 @@ impl App {
             events: 0,
             warnings_seen: true,
             link: None,
+            tally: Tally::default(),
             setup,
         };
         for (id, name) in app.setup.instances.clone() {
@@ -324,6 +362,7 @@ impl App {
             .collect();
         self.index.clear();
         self.order.clear();
+        self.tally = Tally::default();
         for mut row in snapshot.instances {
             if let Some(prev) = old.remove(&row.id) {
                 row.history = prev.history;
@@ -373,6 +412,7 @@ impl App {
 
     fn insert(&mut self, inst: Instance) -> usize {
         let i = self.instances.len();
+        self.tally.add(inst.state);
         self.index.insert(inst.id.clone(), i);
         self.instances.push(inst);
         self.order.push(i);
@@ -389,15 +429,11 @@ impl App {
         self.order.get(self.selected).map(|&i| &self.instances[i])
     }
 
-    /// (connected, disconnected, unknown)
+    /// (connected, disconnected, unknown); O(1), kept as states change.
     pub fn counts(&self) -> (usize, usize, usize) {
-        self.instances
-            .iter()
-            .fold((0, 0, 0), |(c, d, u), i| match i.state {
-                ConnState::Connected => (c + 1, d, u),
-                ConnState::Disconnected => (c, d + 1, u),
-                ConnState::Unknown => (c, d, u + 1),
-            })
+        debug_assert_eq!(self.tally, Tally::of(&self.instances), "tally out of step");
+        let [c, d, u] = self.tally.0;
+        (c, d, u)
     }
 
     /// Rows the table can show at the current size.
@@ -440,6 +476,7 @@ impl App {
                 match self.index.get(&row.id) {
                     Some(&i) => {
                         let history = std::mem::take(&mut self.instances[i].history);
+                        self.tally.change(self.instances[i].state, row.state);
                         self.instances[i] = Instance { history, ..row };
                     }
                     None => {
@@ -462,6 +499,7 @@ impl App {
             None => self.insert(Instance::new(event.instance_id.clone(), None, false)),
         };
         let inst = &mut self.instances[i];
+        let before = inst.state;
         inst.last_activity = Some(
             inst.last_activity
                 .map_or(event.received, |t| t.max(event.received)),
@@ -473,10 +511,15 @@ impl App {
             if newer {
                 inst.last_webhook_moment = Some(event.moment);
                 inst.set_state(state, event.moment, Source::Webhook);
+                self.tally.change(before, state);
                 match &event.kind {
                     EventKind::Disconnected { error } => {
-                        inst.last_error =
-                            Some(error.clone().unwrap_or_else(|| "disconnected".into()));
+                        let text = error.as_deref().unwrap_or("disconnected");
+                        // reuses the row's allocation (a replay sets it a million times)
+                        match &mut inst.last_error {
+                            Some(last) => text.clone_into(last),
+                            None => inst.last_error = Some(text.to_owned()),
+                        }
                     }
                     EventKind::Connected { phone } => {
                         if phone.is_some() {
@@ -487,12 +530,19 @@ impl App {
                 }
             }
         }
-        // history stays ordered by moment, newest last
+        // history stays ordered by moment, newest last, at most HISTORY_LEN
+        // (allocated once, exactly: it never grows past that)
         let pos = inst.history.partition_point(|e| e.moment <= event.moment);
-        inst.history.insert(pos, event);
-        if inst.history.len() > HISTORY_LEN {
+        if inst.history.len() < HISTORY_LEN {
+            if inst.history.capacity() == 0 {
+                inst.history.reserve_exact(HISTORY_LEN);
+            }
+            inst.history.insert(pos, event);
+        } else if pos > 0 {
             inst.history.pop_front();
+            inst.history.insert(pos - 1, event);
         }
+        // else: older than every event kept; the log has it
     }
 
     fn on_status(&mut self, id: InstanceId, result: Result<Status, ApiError>) {
@@ -510,6 +560,7 @@ impl App {
                 } else {
                     ConnState::Disconnected
                 };
+                self.tally.change(inst.state, state);
                 inst.set_state(state, now, Source::Status);
                 if let Some(err) = status
                     .error
@@ -1223,6 +1274,48 @@ mod tests {
         let i = inst(&a, "I0");
         assert_eq!(i.history.len(), HISTORY_LEN);
         assert_eq!(i.history.back().unwrap().moment, t(HISTORY_LEN as i64 + 24));
+    }
+
+    #[test]
+    fn history_keeps_the_newest_exactly_and_counts_follow_states() {
+        let mut a = app(3);
+        for s in 10..(10 + HISTORY_LEN as i64) {
+            a.update(down("I0", s, "x"), t(s));
+        }
+        // older than every event kept: stays in the log only
+        a.update(up("I0", 1), t(100));
+        let i = inst(&a, "I0");
+        assert_eq!(i.history.len(), HISTORY_LEN);
+        assert_eq!(i.history.capacity(), HISTORY_LEN, "allocated once, exactly");
+        assert_eq!(i.history.front().unwrap().moment, t(10));
+        // a late one inside the window pushes out the oldest
+        a.update(up("I0", 11), t(101));
+        let moments: Vec<_> = inst(&a, "I0").history.iter().map(|e| e.moment).collect();
+        assert_eq!(moments.len(), HISTORY_LEN);
+        assert_eq!(&moments[..2], &[t(11), t(11)]);
+        assert!(moments.is_sorted());
+
+        assert_eq!(a.counts(), (0, 1, 2));
+        a.update(up("I1", 5), t(102));
+        a.update(down("STRANGER", 5, "x"), t(102));
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("I2"),
+                result: Ok(Status {
+                    connected: false,
+                    error: None,
+                    smartphone_connected: None,
+                }),
+            },
+            t(103),
+        );
+        assert_eq!(a.counts(), (1, 3, 0));
+        let mut row = inst(&a, "I1").clone();
+        row.state = ConnState::Disconnected;
+        a.update(Msg::Row(row), t(104));
+        assert_eq!(a.counts(), (0, 4, 0));
+        a.update(Msg::Snapshot(a.snapshot(0)), t(105));
+        assert_eq!(a.counts(), (0, 4, 0));
     }
 
     #[test]

@@ -26,9 +26,17 @@ use crate::webhook::WebhookSecret;
 use crate::zapi::{ApiError, Status, ZapiClient};
 
 /// At most ~60 frames per second, whatever the load.
-pub const MIN_FRAME_INTERVAL: Duration = Duration::from_millis(16);
+/// (16.667 ms: 16 ms would allow 62.5 frames per second.)
+pub const MIN_FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
 /// Z-API calls in flight at once (for `R` and `s` over a large fleet).
-pub const DEFAULT_CONCURRENCY: usize = 16;
+///
+/// A registration is two PUTs (sent together), so 32 registrations put 64
+/// requests in flight. At Z-API's typical ~50 ms per call that re-registers
+/// 1,000 instances in about 1.6 s (16 took over 3 s; see BENCHMARKS.md),
+/// while staying a bounded, modest load on one account: Z-API rate-limits
+/// per account, and a 429 is retried with backoff honouring `Retry-After`
+/// (see `zapi.rs`), so a tighter limit slows a run down but does not fail it.
+pub const DEFAULT_CONCURRENCY: usize = 32;
 
 /// What the command runner needs to call Z-API. Tokens stay here; the
 /// [`App`] only ever sees instance ids.
@@ -248,6 +256,8 @@ where
     let mut dirty = true;
     let mut events_open = true;
     let mut batch: Vec<(u64, Event)> = Vec::with_capacity(256);
+    // benchmark mode only (ZAPI_DASH_BENCH_PROBE): event → frame latency, frame rate
+    let mut probe = crate::probe::Probe::from_env();
 
     for cmd in app.init() {
         runner.run(cmd);
@@ -265,8 +275,14 @@ where
             () = &mut shutdown => break,
             // a due frame goes before more input, so a flood cannot starve the screen
             () = sleep_until_opt(draw_at) => {
+                // frames are paced start to start: a slow draw does not
+                // stretch the interval (and still ≤ 60 per second)
+                let started = Instant::now();
                 screen.draw_app(app)?;
-                last_draw = Some(Instant::now());
+                if let Some(p) = probe.as_mut() {
+                    p.on_frame();
+                }
+                last_draw = Some(started);
                 dirty = false;
                 continue;
             },
@@ -278,6 +294,9 @@ where
             n = events.recv_many(&mut batch, 256), if events_open => {
                 if n == 0 {
                     events_open = false;
+                }
+                if let Some(p) = probe.as_mut() {
+                    p.on_events(batch.iter().map(|(_, e)| e.received));
                 }
                 msgs.extend(batch.drain(..).map(|(_, event)| Msg::Webhook(event)));
             },
