@@ -90,20 +90,7 @@ impl RemoteApi {
     /// The API of the server at `remote` (`http://host:port`, or with a path
     /// prefix behind a reverse proxy), with its API token.
     pub fn new(remote: &str, token: Secret) -> Result<Self, ApiError> {
-        let mut base = Url::parse(remote.trim())
-            .map_err(|e| ApiError::Config(format!("server URL `{remote}`: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(ApiError::Config(format!(
-                "server URL `{remote}` must be an http:// or https:// URL"
-            )));
-        }
-        if base.host_str().is_none_or(str::is_empty) {
-            return Err(ApiError::Config(format!(
-                "server URL `{remote}` has no host"
-            )));
-        }
-        base.set_query(None);
-        base.set_fragment(None);
+        let base = crate::zapi::base_url("server URL", remote)?;
         if token.expose().trim().is_empty() {
             return Err(ApiError::Config("the API token is empty".into()));
         }

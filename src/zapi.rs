@@ -176,25 +176,31 @@ impl std::fmt::Debug for ZapiClient {
     }
 }
 
+/// Parses the base URL of an HTTP API (Z-API's, or a remote `serve`'s):
+/// http(s), with a host; a path prefix is kept, a query or fragment dropped.
+/// `what` names it in the error.
+pub fn base_url(what: &str, url: &str) -> Result<Url, ApiError> {
+    let mut base =
+        Url::parse(url.trim()).map_err(|e| ApiError::Config(format!("{what} `{url}`: {e}")))?;
+    if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        return Err(ApiError::Config(format!(
+            "{what} `{url}` must be an http:// or https:// URL"
+        )));
+    }
+    if base.host_str().is_none_or(str::is_empty) {
+        return Err(ApiError::Config(format!("{what} `{url}` has no host")));
+    }
+    base.set_query(None);
+    base.set_fragment(None);
+    Ok(base)
+}
+
 impl ZapiClient {
     /// A client of the API at `api_base` (e.g. `https://api.z-api.io`; a
     /// trailing slash or a path prefix is fine) with the account's
     /// Client-Token. Requests time out after [`REQUEST_TIMEOUT`].
     pub fn new(api_base: &str, client_token: Secret) -> Result<Self, ApiError> {
-        let mut base = Url::parse(api_base.trim())
-            .map_err(|e| ApiError::Config(format!("API base URL `{api_base}`: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(ApiError::Config(format!(
-                "API base URL `{api_base}` must be an http:// or https:// URL"
-            )));
-        }
-        if base.host_str().is_none_or(str::is_empty) {
-            return Err(ApiError::Config(format!(
-                "API base URL `{api_base}` has no host"
-            )));
-        }
-        base.set_query(None);
-        base.set_fragment(None);
+        let base = base_url("API base URL", api_base)?;
         let mut client_token_header =
             HeaderValue::from_str(client_token.expose()).map_err(|_| {
                 ApiError::Config("the Client-Token holds characters not allowed in a header".into())
