@@ -175,6 +175,11 @@ async fn resizing_down_to_20x5_never_panics() {
         dash.resize(cols, rows);
         dash.send(b"j");
     }
+    // the storm is over once a frame for 120 columns is on screen
+    dash.wait_for("a frame at 120x30", |s| {
+        s.lines()
+            .any(|l| l.chars().count() == 120 && l.starts_with('┌') && l.ends_with('┐'))
+    });
     dash.send(b"?");
     dash.wait_for("the help at 120x30", |s| s.contains("Keys"));
     dash.send(b"?");
