@@ -2,7 +2,9 @@
 //! and in the log, under concurrency and across a kill -9.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+mod common;
+
+use std::io::BufReader;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -149,15 +151,8 @@ fn start_serve(dir: &std::path::Path) -> Serve {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"))
-        .to_string();
+    let (line, addr) = common::serve_listening(&mut BufReader::new(child.stderr.take().unwrap()));
+    let addr = addr.to_string();
     Serve {
         child,
         addr,

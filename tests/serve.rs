@@ -3,6 +3,8 @@
 //! secret paths, `tls_cert`/`tls_key` serve HTTPS, and `serve` prints one
 //! JSON line per accepted event and stops cleanly on SIGTERM.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -43,22 +45,7 @@ fn serve(dir: &std::path::Path, config: &str, env: &[(&str, &str)]) -> Serve {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    // warnings may come first; the line that says where it listens follows
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening on ") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve ended before it listened"
-        );
-    }
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"));
+    let (_, addr) = common::serve_listening(&mut BufReader::new(child.stderr.take().unwrap()));
     let stdout = BufReader::new(child.stdout.take().unwrap());
     Serve {
         child,
@@ -230,16 +217,7 @@ fn log_level_decides_what_reaches_the_diagnostics_log() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("listening on ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap()
-            .to_string();
+        let (_, addr) = common::serve_listening(&mut BufReader::new(child.stderr.take().unwrap()));
         let bad = rt.block_on(
             http()
                 .post(format!("http://{addr}/hooks"))

@@ -191,3 +191,23 @@ pub fn signal(pid: u32, sig: &str) {
         .unwrap();
     assert!(ok.success(), "kill -{sig} {pid}");
 }
+
+/// Reads `zapi-dash serve`'s stderr up to the line that says where it
+/// listens (warnings may come first) and returns that line and the address.
+pub fn serve_listening(stderr: &mut impl std::io::BufRead) -> (String, std::net::SocketAddr) {
+    let mut line = String::new();
+    while !line.contains("listening on ") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve ended before it listened"
+        );
+    }
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"));
+    (line, addr)
+}
