@@ -17,6 +17,7 @@ pub mod remote;
 pub mod server;
 pub mod service;
 pub mod sim;
+pub mod stats;
 pub mod store;
 pub mod tui;
 pub mod ui;
