@@ -12,6 +12,7 @@ pub mod config;
 pub mod hub;
 pub mod metrics;
 pub mod model;
+pub mod poll;
 pub mod probe;
 pub mod remote;
 pub mod server;
