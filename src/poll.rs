@@ -37,11 +37,11 @@ pub struct PollSchedule {
 }
 
 impl PollSchedule {
-    /// Instance k of n is first due at start + interval·(k+1)/n (rounded up
-    /// to the nanosecond; evenly
-    /// spread; nothing due at `start` itself — the caller asks all at start
-    /// anyway), then every interval after that. interval 0 or no ids: never
-    /// due. A repeated id is kept once (its first place).
+    /// Instance k of n is first due at start + interval·(k+1)/n (evenly
+    /// spread, rounded up to the nanosecond; nothing due at `start` itself —
+    /// the caller asks all at start anyway), then every interval after that.
+    /// interval 0 or no ids: never due. A repeated id is kept once (in its
+    /// first place).
     pub fn new(ids: Vec<InstanceId>, interval: std::time::Duration, start: DateTime<Utc>) -> Self {
         let mut seen = HashSet::with_capacity(ids.len());
         let ids: Vec<InstanceId> = ids

@@ -146,7 +146,9 @@ impl Transitions {
     }
 
     /// Forgets entries before `before`, keeping the newest change among them
-    /// (it tells the state at `before`, and since when).
+    /// (it tells the state at `before`, and since when). Answers for windows
+    /// starting at or after `before` do not change; a window starting
+    /// earlier sees the kept entry as a change from Unknown.
     pub fn prune(&mut self, before: DateTime<Utc>) {
         let b = nanos(before);
         let cut = self.entries.partition_point(|&e| entry_nanos(e) < b);
@@ -701,6 +703,20 @@ mod tests {
     }
 
     #[test]
+    fn memory_stays_small() {
+        // 10,000 instances at the bound: 10,000 · (24 + 256 · 8) B ≈ 20 MiB.
+        assert_eq!(std::mem::size_of::<Transitions>(), 24);
+        let mut x = Transitions::default();
+        x.record(t(1), C);
+        assert!(x.entries.capacity() <= 4, "allocates lazily and small");
+        for i in 0..10_000 {
+            x.record(t(i), if i % 3 == 0 { D } else { C });
+        }
+        assert_eq!(x.entries.capacity(), Transitions::MAX);
+        assert!(std::mem::size_of::<PerMinute>() <= 60 * 8 + 8);
+    }
+
+    #[test]
     fn duplicates_are_ignored() {
         let x = tr(&[(10, C), (10, C), (20, D), (20, D), (20, D), (30, D)]);
         assert_eq!(x, tr(&[(10, C), (20, D), (30, D)]));
@@ -834,7 +850,12 @@ mod tests {
                 let want = sorted.iter().rev().find(|e| e.0 <= probe).map_or(U, |e| e.1);
                 prop_assert_eq!(x.state_at(t(probe)), want);
             }
-            // Changes alternate, so a disconnect count is at most half plus one.
+            // Against sampling: entries sit on whole seconds, so the state
+            // holds for each whole second.
+            let count = |st| (from..from + len).filter(|&s| x.state_at(t(s)) == st).count() as i64;
+            prop_assert_eq!(s.connected.num_seconds(), count(C));
+            prop_assert_eq!(s.disconnected.num_seconds(), count(D));
+            // The changes alternate and are in time order.
             let changes: Vec<_> = x.iter().collect();
             prop_assert!(changes.windows(2).all(|w| w[0].1 != w[1].1 && w[0].0 <= w[1].0));
             prop_assert_eq!(x.len(), changes.len());
