@@ -10,6 +10,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod hub;
+pub mod keys;
 pub mod metrics;
 pub mod model;
 pub mod probe;
