@@ -840,4 +840,18 @@ mod tests {
         let k = map("bell = [\"b\", \"b\"]").unwrap();
         assert_eq!(k.keys_of(Action::Bell), "b");
     }
+
+    #[test]
+    fn the_readme_examples_hold() {
+        let k = map(
+            "quit = \"Q\"\nup = [\"up\", \"w\"]\ndown = [\"down\", \"s\"]\nrefresh = \"f5\"\n\
+             register_all_force = \"ctrl-u\"\n",
+        )
+        .unwrap();
+        assert_eq!(k.action(&ch('s')), Some(Action::Down));
+        assert_eq!(k.action(&ch('k')), None);
+        let (path, msg) = map("down = [\"down\", \"s\"]").unwrap_err();
+        assert_eq!(path, "keys.down");
+        assert_eq!(msg, "`s` is bound to both down and refresh");
+    }
 }

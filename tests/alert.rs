@@ -316,3 +316,76 @@ fn dropping_the_future_kills_the_group() {
     });
     assert!(gone_within(pid, LONG), "pid {pid} survived");
 }
+
+/// The example config's commented `on_disconnect` / `on_connect`, uncommented.
+fn example_commands() -> (String, String) {
+    let text = include_str!("../assets/config.example.toml");
+    let pick = |key: &str| {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# ").filter(|r| r.starts_with(key)))
+            .unwrap_or_else(|| panic!("no {key} in the example"));
+        let config = zapi_dash::config::Config::from_toml(line, Path::new("example")).unwrap();
+        match key {
+            "on_disconnect =" => config.on_disconnect.unwrap(),
+            _ => config.on_connect.unwrap(),
+        }
+    };
+    (pick("on_disconnect ="), pick("on_connect ="))
+}
+
+#[test]
+fn the_example_slack_and_telegram_commands_send_what_they_say() {
+    setup();
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A stub curl that records its arguments, one per line.
+    let stub = dir.path().join("curl");
+    let args = dir.path().join("args");
+    std::fs::write(
+        &stub,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", quote(&args)),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (slack, telegram) = example_commands();
+    let prelude = format!(
+        "PATH={}:\"$PATH\" SLACK_WEBHOOK_URL=https://hooks.slack.invalid/T/B/X \
+         TELEGRAM_BOT_TOKEN=123:abc TELEGRAM_CHAT_ID=-42; export SLACK_WEBHOOK_URL TELEGRAM_BOT_TOKEN TELEGRAM_CHAT_ID; ",
+        quote(dir.path())
+    );
+    let ev = AlertEvent {
+        instance_name: "Sales".into(),
+        error: Some("phone offline".into()),
+        ..event()
+    };
+    let rt = rt();
+
+    rt.block_on(alert::run(&format!("{prelude}{slack}"), &ev, LONG))
+        .unwrap();
+    let sent = std::fs::read_to_string(&args).unwrap();
+    let sent: Vec<&str> = sent.lines().collect();
+    let body = sent[sent.iter().position(|a| *a == "-d").unwrap() + 1];
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        json["text"],
+        "Sales disconnected at 2026-12-01T17:47:49Z: phone offline"
+    );
+    assert_eq!(sent.last(), Some(&"https://hooks.slack.invalid/T/B/X"));
+
+    let ev = AlertEvent {
+        event: AlertKind::Connected,
+        error: None,
+        ..ev
+    };
+    rt.block_on(alert::run(&format!("{prelude}{telegram}"), &ev, LONG))
+        .unwrap();
+    let sent = std::fs::read_to_string(&args).unwrap();
+    let sent: Vec<&str> = sent.lines().collect();
+    assert_eq!(sent[1], "https://api.telegram.org/bot123:abc/sendMessage");
+    assert!(sent.contains(&"chat_id=-42"), "{sent:?}");
+    assert!(
+        sent.contains(&"text=Sales is back (2026-12-01T17:47:49Z)"),
+        "{sent:?}"
+    );
+}
