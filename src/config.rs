@@ -24,6 +24,15 @@ pub const ENV_API_TOKEN: &str = "ZAPI_DASH_API_TOKEN";
 pub const DEFAULT_POLL_INTERVAL: u64 = 60;
 /// Days of events the log keeps by default.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// Seconds a disconnect may go without a connect before it is an outage, by default.
+pub const DEFAULT_ALERT_AFTER: u64 = 60;
+/// Seconds an alert command may run before it is killed, by default.
+pub const DEFAULT_ALERT_TIMEOUT: u64 = 10;
+/// The longest `alert_after` and `silence_alert` (30 days): beyond it a
+/// typo, not a wish, and far from any duration overflow.
+pub const MAX_ALERT_SECS: u64 = 30 * 24 * 3600;
+/// The longest `alert_timeout` (1 hour).
+pub const MAX_ALERT_TIMEOUT: u64 = 3600;
 
 /// One configured instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +67,22 @@ pub struct Config {
     pub api_token: Option<Secret>,
     /// Seconds between two `/status` polls of each instance (0 = no polling).
     pub poll_interval: u64,
+    /// Seconds a disconnect not followed by a connect may last before it is
+    /// an outage (0 = at once).
+    pub alert_after: u64,
+    /// Seconds of silence after which an instance that had traffic is
+    /// flagged (0 = off).
+    pub silence_alert: u64,
+    /// Ring the terminal bell on a new outage.
+    pub bell: bool,
+    /// Shell command line run (`sh -c`, see [`crate::alert`]) on a disconnect.
+    pub on_disconnect: Option<String>,
+    /// Shell command line run on a connect.
+    pub on_connect: Option<String>,
+    /// Seconds an alert command may run before its process group is killed (≥ 1).
+    pub alert_timeout: u64,
+    /// Key bindings: the defaults with the `[keys]` table applied.
+    pub keys: crate::keys::Keymap,
 }
 
 impl Default for Config {
@@ -78,6 +103,13 @@ impl Default for Config {
             warnings: Vec::new(),
             api_token: None,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            alert_after: DEFAULT_ALERT_AFTER,
+            silence_alert: 0,
+            bell: true,
+            on_disconnect: None,
+            on_connect: None,
+            alert_timeout: DEFAULT_ALERT_TIMEOUT,
+            keys: crate::keys::Keymap::default(),
         }
     }
 }
@@ -117,6 +149,13 @@ struct RawConfig {
     tls_key: Option<PathBuf>,
     api_token: Option<Secret>,
     poll_interval: Option<u64>,
+    alert_after: Option<u64>,
+    silence_alert: Option<u64>,
+    bell: Option<bool>,
+    on_disconnect: Option<String>,
+    on_connect: Option<String>,
+    alert_timeout: Option<u64>,
+    keys: Option<toml::Table>,
     #[serde(default)]
     instances: Vec<RawInstance>,
 }
@@ -252,6 +291,36 @@ impl Config {
         if let Some(days) = raw.retention_days {
             config.retention_days = days;
         }
+        if let Some(secs) = raw.alert_after {
+            config.alert_after =
+                at_most(secs, MAX_ALERT_SECS).map_err(|m| err(&origin, "alert_after", m))?;
+        }
+        if let Some(secs) = raw.silence_alert {
+            config.silence_alert =
+                at_most(secs, MAX_ALERT_SECS).map_err(|m| err(&origin, "silence_alert", m))?;
+        }
+        if let Some(bell) = raw.bell {
+            config.bell = bell;
+        }
+        if let Some(command) = raw.on_disconnect {
+            config.on_disconnect =
+                Some(validate_command(&command).map_err(|m| err(&origin, "on_disconnect", m))?);
+        }
+        if let Some(command) = raw.on_connect {
+            config.on_connect =
+                Some(validate_command(&command).map_err(|m| err(&origin, "on_connect", m))?);
+        }
+        if let Some(secs) = raw.alert_timeout {
+            if secs == 0 {
+                return Err(err(&origin, "alert_timeout", "must be at least 1".into()));
+            }
+            config.alert_timeout =
+                at_most(secs, MAX_ALERT_TIMEOUT).map_err(|m| err(&origin, "alert_timeout", m))?;
+        }
+        if let Some(table) = &raw.keys {
+            config.keys = crate::keys::Keymap::from_table(table)
+                .map_err(|(key, message)| err(&origin, &key, message))?;
+        }
         if let Some(secret) = raw.webhook_secret {
             config.webhook_secret = Some(
                 validate_secret(secret.expose().trim())
@@ -326,6 +395,26 @@ fn err(origin: &str, key: &str, message: String) -> ConfigError {
     }
 }
 
+/// A number of seconds no larger than `max`.
+fn at_most(secs: u64, max: u64) -> Result<u64, String> {
+    if secs > max {
+        return Err(format!("must be at most {max} (seconds), got {secs}"));
+    }
+    Ok(secs)
+}
+
+/// An alert command line: run as given by `sh -c`; blank is a mistake.
+fn validate_command(command: &str) -> Result<String, String> {
+    let command = command.trim();
+    if command.is_empty() {
+        return Err("must not be empty (or leave it out)".into());
+    }
+    if command.contains('\0') {
+        return Err("must not contain a NUL character".into());
+    }
+    Ok(command.to_string())
+}
+
 /// A webhook secret must be long enough not to be guessed (the listener's rule).
 fn validate_secret(secret: &str) -> Result<Secret, String> {
     let secret = Secret::new(secret);
@@ -347,9 +436,12 @@ fn validate_api_token(token: &str) -> Result<Secret, String> {
 #[cfg(unix)]
 pub fn permission_warning(path: &Path, config: &Config) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
+    // Alert commands often carry a webhook URL or a bot token.
     let holds_secrets = config.client_token.is_some()
         || config.webhook_secret.is_some()
         || config.api_token.is_some()
+        || config.on_disconnect.is_some()
+        || config.on_connect.is_some()
         || !config.instances.is_empty();
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
     (holds_secrets && mode & 0o077 != 0).then(|| {
@@ -677,6 +769,152 @@ token = "TOKENB2XYZ"
     }
 
     #[test]
+    fn alert_and_key_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.alert_after, DEFAULT_ALERT_AFTER);
+        assert_eq!(c.alert_after, 60);
+        assert_eq!(c.silence_alert, 0);
+        assert!(c.bell);
+        assert_eq!(c.on_disconnect, None);
+        assert_eq!(c.on_connect, None);
+        assert_eq!(c.alert_timeout, DEFAULT_ALERT_TIMEOUT);
+        assert_eq!(c.alert_timeout, 10);
+        assert_eq!(c.keys, crate::keys::Keymap::default());
+        assert_eq!(Config::default().alert_after, DEFAULT_ALERT_AFTER);
+        assert!(Config::default().bell);
+    }
+
+    #[test]
+    fn alert_keys_are_read() {
+        let c = parse(
+            r#"alert_after = 0
+silence_alert = 900
+bell = false
+on_disconnect = "  notify-send \"$ZAPI_INSTANCE_NAME\" down "
+on_connect = '''
+curl -fsS "$HOOK" \
+  -d up
+'''
+alert_timeout = 3
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.alert_after, 0);
+        assert_eq!(c.silence_alert, 900);
+        assert!(!c.bell);
+        assert_eq!(
+            c.on_disconnect.as_deref(),
+            Some(r#"notify-send "$ZAPI_INSTANCE_NAME" down"#)
+        );
+        assert_eq!(
+            c.on_connect.as_deref(),
+            Some("curl -fsS \"$HOOK\" \\\n  -d up")
+        );
+        assert_eq!(c.alert_timeout, 3);
+        let c = parse(&format!(
+            "alert_after = {MAX_ALERT_SECS}\nsilence_alert = {MAX_ALERT_SECS}\nalert_timeout = {MAX_ALERT_TIMEOUT}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.alert_after, MAX_ALERT_SECS);
+        assert_eq!(c.silence_alert, MAX_ALERT_SECS);
+        assert_eq!(c.alert_timeout, MAX_ALERT_TIMEOUT);
+    }
+
+    #[test]
+    fn bad_alert_values_name_their_key() {
+        let cases = [
+            ("alert_after = -1", "alert_after"),
+            ("alert_after = \"60\"", "alert_after"),
+            ("alert_after = 99999999999", "alert_after"),
+            ("silence_alert = -5", "silence_alert"),
+            ("silence_alert = 1.5", "silence_alert"),
+            ("silence_alert = 99999999999", "silence_alert"),
+            ("bell = \"yes\"", "bell"),
+            ("bell = 1", "bell"),
+            ("on_disconnect = \"\"", "on_disconnect"),
+            ("on_disconnect = \"   \\t \"", "on_disconnect"),
+            ("on_disconnect = 1", "on_disconnect"),
+            ("on_disconnect = \"a\\u0000b\"", "on_disconnect"),
+            ("on_connect = ''", "on_connect"),
+            ("on_connect = [\"curl\"]", "on_connect"),
+            ("alert_timeout = 0", "alert_timeout"),
+            ("alert_timeout = -1", "alert_timeout"),
+            ("alert_timeout = 3601", "alert_timeout"),
+            ("keys = 1", "keys"),
+        ];
+        for (text, key) in cases {
+            let e = parse(text).unwrap_err();
+            let line = e.to_string();
+            assert!(line.contains(&format!("key `{key}`")), "{text}: {line}");
+            assert!(!line.contains('\n'), "{text}: {line}");
+        }
+        let e = parse("alert_timeout = 0").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/z.toml: key `alert_timeout`: must be at least 1"
+        );
+        let e = parse("on_connect = ' '").unwrap_err();
+        assert!(e.message.contains("must not be empty"), "{e}");
+    }
+
+    #[test]
+    fn keys_table_remaps_and_its_errors_name_the_action() {
+        use crate::keys::Action;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let c = parse("bell = false\n[keys]\nquit = \"Q\"\nup = [\"up\", \"w\"]\n").unwrap();
+        assert!(!c.bell);
+        let q = KeyEvent::new(KeyCode::Char('Q'), KeyModifiers::SHIFT);
+        assert_eq!(c.keys.action(&q), Some(Action::Quit));
+        assert_eq!(c.keys.keys_of(Action::Up), "↑ / w");
+
+        let e = parse("[keys]\nregster = \"r\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("keys.regster"));
+        assert!(
+            e.message.starts_with("unknown action; known: up, down"),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("/etc/z.toml: key `keys.regster`: "),
+            "{e}"
+        );
+        let e = parse("[keys]\nrestart = \"r\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/z.toml: key `keys.restart`: `r` is bound to both register and restart"
+        );
+        let e = parse("[keys]\nquit = \"esc\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("keys.quit"));
+        let e = parse("[keys]\nup = []\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("keys.up"));
+        let e = parse("[keys]\nup = [\"k\", \"nope\"]\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("keys.up[1]"));
+        let e = parse("[keys]\nup = 3\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("keys.up"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn world_readable_config_with_an_alert_command_warns() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "on_disconnect = \"curl https://hooks.example/T0/B0/XXX\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let flags = Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        };
+        let c = Config::load(&flags, |_| None, None).unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(!c.warnings[0].contains("hooks.example"));
+    }
+
+    #[test]
     fn the_example_config_in_assets_is_valid() {
         let text = include_str!("../assets/config.example.toml");
         let c = Config::from_toml(text, Path::new("assets/config.example.toml")).unwrap();
@@ -684,5 +922,50 @@ token = "TOKENB2XYZ"
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.retention_days, DEFAULT_RETENTION_DAYS);
         assert_eq!(c.poll_interval, DEFAULT_POLL_INTERVAL);
+        assert_eq!(c.alert_after, DEFAULT_ALERT_AFTER);
+        assert_eq!(c.alert_timeout, DEFAULT_ALERT_TIMEOUT);
+        assert!(c.bell);
+    }
+
+    #[test]
+    fn the_example_configs_commented_alerts_and_keys_are_valid_and_the_defaults() {
+        // Uncomment the alert commands and every `[keys]` line.
+        let text = include_str!("../assets/config.example.toml");
+        let mut in_keys = false;
+        let mut uncommented = 0;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|line| {
+                if line.starts_with('[') {
+                    in_keys = line == "[keys]";
+                }
+                let commented_entry = line.strip_prefix("# ").filter(|rest| {
+                    (in_keys && rest.contains(" = "))
+                        || rest.starts_with("on_disconnect =")
+                        || rest.starts_with("on_connect =")
+                });
+                match commented_entry {
+                    Some(rest) => {
+                        uncommented += 1;
+                        rest.to_string()
+                    }
+                    None => line.to_string(),
+                }
+            })
+            .collect();
+        assert_eq!(uncommented, 2 + crate::keys::Action::ALL.len());
+        let c = Config::from_toml(&lines.join("\n"), Path::new("example")).unwrap();
+        assert!(
+            c.on_disconnect
+                .as_deref()
+                .is_some_and(|c| c.contains("$SLACK_WEBHOOK_URL"))
+        );
+        assert!(
+            c.on_connect
+                .as_deref()
+                .is_some_and(|c| c.contains("$TELEGRAM_BOT_TOKEN"))
+        );
+        // The keys listed there are exactly the defaults.
+        assert_eq!(c.keys, crate::keys::Keymap::default());
     }
 }

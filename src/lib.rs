@@ -5,11 +5,13 @@
 //! its state and returns [`app::Command`]s, the event loop ([`tui`]) runs
 //! those commands through the Z-API client ([`zapi`]) and draws [`ui::draw`].
 
+pub mod alert;
 pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod hub;
+pub mod keys;
 pub mod metrics;
 pub mod model;
 pub mod poll;
