@@ -248,7 +248,7 @@ async fn events(State(api): State<Api>, headers: HeaderMap) -> Response {
 enum Out {
     Snapshot(Snapshot),
     Webhook(u64, Event),
-    Row(Instance),
+    Row(Box<Instance>),
 }
 
 impl Out {
@@ -840,7 +840,7 @@ mod tests {
         }))
         .unwrap();
         inst.history.clear();
-        HubEvent::Row(inst)
+        HubEvent::Row(Box::new(inst))
     }
 
     fn describe(c: &HubEvent) -> String {

@@ -6,13 +6,19 @@
 //! reads happen here: the time is passed in, so the whole behaviour is tested
 //! without a terminal or a network.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, FixedOffset, Local, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use serde::{Deserialize, Serialize};
 
+use crate::health::{self, Rules};
+use crate::keys::{Action, Keymap};
 use crate::model::{ConnState, Event, EventKind, InstanceId};
+use crate::poll::PollSchedule;
+use crate::stats::{PerMinute, Transitions};
 use crate::zapi::{ApiError, Status};
 
 /// How many events each instance keeps in memory for its history: the
@@ -21,6 +27,9 @@ use crate::zapi::{ApiError, Status};
 /// bounded whatever the fleet and the log (10,000 instances × 8 events is about
 /// 12 MB; 100 each was over 150 MB).
 pub const HISTORY_LEN: usize = 8;
+
+/// Days of state changes kept in memory per instance (uptime over 7 days).
+pub const STATS_WINDOW_DAYS: i64 = 7;
 
 /// Something that happened.
 #[derive(Debug, Clone)]
@@ -42,6 +51,30 @@ pub enum Msg {
         id: InstanceId,
         result: Result<(), ApiError>,
     },
+    /// Answer of `GET …/me`: where Z-API sends the instance's webhooks now.
+    HooksResult {
+        id: InstanceId,
+        result: Result<Hooks, ApiError>,
+    },
+    /// Result of a restart or a session restore.
+    ActionResult {
+        id: InstanceId,
+        action: InstanceAction,
+        result: Result<(), ApiError>,
+    },
+    /// The instance's history, newest first, read from the event log for
+    /// the detail pane.
+    History {
+        id: InstanceId,
+        result: Result<Vec<Event>, String>,
+    },
+    /// A mouse event on the terminal.
+    Mouse(MouseEvent),
+    /// An `on_disconnect` / `on_connect` command ended badly.
+    AlertFailed {
+        id: InstanceId,
+        error: String,
+    },
     /// Something went wrong outside the app (the event log cannot be
     /// written, the listener stopped): shown in the footer as an error.
     Problem(String),
@@ -49,7 +82,7 @@ pub enum Msg {
     Snapshot(Snapshot),
     /// `watch`: one row as the server now has it (after a status or
     /// registration result there).
-    Row(Instance),
+    Row(Box<Instance>),
     /// `watch`: the link to the server came up or was cut.
     Link(Link),
 }
@@ -80,10 +113,84 @@ pub enum Link {
 pub enum Command {
     /// `GET …/status` for this configured instance.
     FetchStatus(InstanceId),
+    /// `GET …/me` for this configured instance: which URLs its webhooks go to.
+    FetchHooks(InstanceId),
     /// Re-register this configured instance's connect/disconnect webhooks.
     Register(InstanceId),
+    /// `GET …/restart` or `GET …/restore-session` (the operator confirmed it).
+    Act(InstanceId, InstanceAction),
+    /// Read the instance's history from the event log (the detail pane).
+    LoadHistory(InstanceId),
+    /// Run the `on_disconnect` / `on_connect` command for this state change.
+    Alert { event: Event, name: String },
+    /// Ring the terminal bell (a new outage).
+    Bell,
+    /// Turn mouse capture on or off.
+    MouseCapture(bool),
     /// Leave: restore the terminal, exit 0.
     Quit,
+}
+
+/// What `x` and `e` ask Z-API to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceAction {
+    Restart,
+    Restore,
+}
+
+impl InstanceAction {
+    /// The verb, for the row and the footer.
+    pub fn word(self) -> &'static str {
+        match self {
+            InstanceAction::Restart => "restart",
+            InstanceAction::Restore => "restore session",
+        }
+    }
+}
+
+/// Where Z-API sends an instance's webhooks, as `GET …/me` says (path
+/// tokens masked, so the URLs can be shown).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Hooks {
+    pub disconnected: Option<String>,
+    pub connected: Option<String>,
+    pub received: Option<String>,
+    /// Both the disconnected and the connected webhook point at this dashboard.
+    pub here: bool,
+}
+
+/// Outcome of the last `/me` check of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
+pub enum HookCheck {
+    #[default]
+    Never,
+    Pending,
+    Ok {
+        at: DateTime<Utc>,
+        hooks: Box<Hooks>,
+    },
+    Failed {
+        at: DateTime<Utc>,
+        error: String,
+    },
+}
+
+/// The last restart or restore of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    pub action: InstanceAction,
+    pub state: Outcome,
+}
+
+/// How a call went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
+pub enum Outcome {
+    Pending,
+    Ok(DateTime<Utc>),
+    Failed(String),
 }
 
 /// How times are shown: the machine's local zone, or a fixed offset (tests).
@@ -160,13 +267,31 @@ pub struct Instance {
     pub phone: Option<String>,
     pub registration: Registration,
     pub status: StatusCheck,
+    /// What `GET …/me` last said of the webhook URLs.
+    #[serde(default)]
+    pub hooks: HookCheck,
+    /// The last restart or session restore asked from here.
+    #[serde(default)]
+    pub action: Option<Box<ActionOutcome>>,
+    /// The state the newest state webhook implied, and when it was
+    /// received: compared with `/status` to tell a zombie.
+    #[serde(default)]
+    pub webhook_state: Option<(ConnState, DateTime<Utc>)>,
     /// Newest last, at most [`HISTORY_LEN`].
     #[serde(skip)]
     pub history: VecDeque<Event>,
+    /// State changes of the last [`STATS_WINDOW_DAYS`] days, for uptime,
+    /// disconnects, time to reconnect and the timeline (8 bytes each, bounded).
+    #[serde(skip)]
+    pub transitions: Transitions,
+    /// The bell has rung for the current outage.
+    #[serde(skip)]
+    pub outage_announced: bool,
 }
 
 impl Instance {
-    fn new(id: InstanceId, name: Option<String>, configured: bool) -> Self {
+    /// A row nothing is known of yet.
+    pub fn new(id: InstanceId, name: Option<String>, configured: bool) -> Self {
         Self {
             id,
             name,
@@ -180,7 +305,12 @@ impl Instance {
             phone: None,
             registration: Registration::Never,
             status: StatusCheck::Never,
+            hooks: HookCheck::Never,
+            action: None,
+            webhook_state: None,
             history: VecDeque::new(),
+            transitions: Transitions::default(),
+            outage_announced: false,
         }
     }
 
@@ -196,6 +326,9 @@ impl Instance {
             let first_status = source == Source::Status && self.state == ConnState::Unknown;
             self.last_change = if first_status { None } else { Some(at) };
             self.state = state;
+            if state != ConnState::Disconnected {
+                self.outage_announced = false;
+            }
         }
         self.source = Some(source);
     }
@@ -271,6 +404,8 @@ pub struct App {
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
     pub show_help: bool,
+    /// First line of the help shown (a short terminal scrolls it).
+    pub help_scroll: u16,
     pub notice: Option<Notice>,
     pub register_batch: Option<Batch>,
     pub status_batch: Option<Batch>,
@@ -283,7 +418,164 @@ pub struct App {
     /// Instances per state, kept as states change, so the header does not
     /// walk the whole fleet on every frame.
     tally: Tally,
+    /// Thresholds, polling, bell, keys: what the config says beyond the setup.
+    pub settings: Settings,
+    /// How the table is sorted.
+    pub sort: SortKey,
+    /// Which states the table shows.
+    pub state_filter: StateFilter,
+    /// The `/` filter: rows whose name, id, error or note contain it.
+    pub search: String,
+    /// Typing into the `/` filter.
+    pub searching: bool,
+    /// Rows marked with Space, for `R`, `x` and `e`.
+    pub marked: HashSet<InstanceId>,
+    /// The detail pane, when open.
+    pub detail: Option<Detail>,
+    /// A restart or restore waiting for `y`.
+    pub confirm: Option<Confirm>,
+    /// Ring the bell on a new outage (`b` toggles).
+    pub bell: bool,
+    /// Mouse capture on (`m` toggles; off lets the terminal select text).
+    pub mouse: bool,
+    /// Fleet disconnects per minute over the last hour (the header's sparkline).
+    pub disconnects_per_minute: PerMinute,
+    /// Problems (rank ≥ 2) in the fleet, as of the last view refresh.
+    pub problems: usize,
+    /// `order` needs to be rebuilt (a state, the sort or a filter changed).
+    view_dirty: bool,
+    poll: Option<PollSchedule>,
+    last_click: Option<(DateTime<Utc>, usize)>,
+    /// The minute the in-memory statistics were last pruned.
+    pruned_minute: i64,
 }
+
+/// What the config says beyond the [`Setup`]: set with [`App::configure`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Ask `/status` of every configured instance this often, spread over
+    /// the interval (zero: never).
+    pub poll_interval: std::time::Duration,
+    pub rules: Rules,
+    /// The bell is on at start.
+    pub bell: bool,
+    /// `NO_COLOR` is set: no colour at all, state still in words and symbols.
+    pub no_color: bool,
+    /// `GET …/me` can be asked (a Z-API client here, not through `watch`).
+    pub can_check_hooks: bool,
+    /// Which alert commands the config has: (on_disconnect, on_connect).
+    pub alerts: (bool, bool),
+    pub keys: Keymap,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            poll_interval: std::time::Duration::ZERO,
+            rules: Rules::default(),
+            bell: true,
+            no_color: false,
+            can_check_hooks: false,
+            alerts: (false, false),
+            keys: Keymap::default(),
+        }
+    }
+}
+
+/// How the table is sorted (`o` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// Worst first: outages, then down, drifted, failing; then config order.
+    #[default]
+    Problems,
+    Name,
+    /// Most disconnects in 24 h first.
+    Disconnects,
+    /// Most recent change first.
+    LastChange,
+}
+
+impl SortKey {
+    pub fn word(self) -> &'static str {
+        match self {
+            SortKey::Problems => "problems first",
+            SortKey::Name => "name",
+            SortKey::Disconnects => "disconnects (24 h)",
+            SortKey::LastChange => "last change",
+        }
+    }
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Problems => SortKey::Name,
+            SortKey::Name => SortKey::Disconnects,
+            SortKey::Disconnects => SortKey::LastChange,
+            SortKey::LastChange => SortKey::Problems,
+        }
+    }
+}
+
+/// Which rows the table shows (`f` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StateFilter {
+    #[default]
+    All,
+    Down,
+    Up,
+    /// Webhooks pointing elsewhere, or `/status` disagreeing with them.
+    Drifted,
+}
+
+impl StateFilter {
+    pub fn word(self) -> &'static str {
+        match self {
+            StateFilter::All => "all",
+            StateFilter::Down => "down",
+            StateFilter::Up => "up",
+            StateFilter::Drifted => "drifted",
+        }
+    }
+    fn next(self) -> StateFilter {
+        match self {
+            StateFilter::All => StateFilter::Down,
+            StateFilter::Down => StateFilter::Up,
+            StateFilter::Up => StateFilter::Drifted,
+            StateFilter::Drifted => StateFilter::All,
+        }
+    }
+}
+
+/// The detail pane of one instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub id: InstanceId,
+    /// First history line shown.
+    pub scroll: usize,
+    pub history: DetailHistory,
+}
+
+/// The detail pane's history, read from the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DetailHistory {
+    Loading,
+    /// Newest first.
+    Loaded(Vec<Event>),
+    /// The log could not be read (or there is none: `watch`); the newest
+    /// events kept in memory are shown instead.
+    Failed(String),
+}
+
+/// Events the detail pane reads from the log, at most.
+pub const DETAIL_HISTORY: usize = 1000;
+
+/// A restart or restore the operator must confirm with `y`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    pub action: InstanceAction,
+    pub targets: Vec<InstanceId>,
+}
+
+/// Two clicks on one row within this are a double click.
+const DOUBLE_CLICK_MS: i64 = 400;
 
 /// Instances per state: (connected, disconnected, unknown).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -326,6 +618,7 @@ impl App {
             offset: 0,
             size: (80, 24),
             show_help: false,
+            help_scroll: 0,
             notice: None,
             register_batch: None,
             status_batch: None,
@@ -333,6 +626,22 @@ impl App {
             warnings_seen: true,
             link: None,
             tally: Tally::default(),
+            settings: Settings::default(),
+            sort: SortKey::default(),
+            state_filter: StateFilter::default(),
+            search: String::new(),
+            searching: false,
+            marked: HashSet::new(),
+            detail: None,
+            confirm: None,
+            bell: true,
+            mouse: true,
+            disconnects_per_minute: PerMinute::default(),
+            problems: 0,
+            view_dirty: true,
+            poll: None,
+            last_click: None,
+            pruned_minute: now.timestamp().div_euclid(60),
             setup,
         };
         for (id, name) in app.setup.instances.clone() {
@@ -366,6 +675,8 @@ impl App {
         for mut row in snapshot.instances {
             if let Some(prev) = old.remove(&row.id) {
                 row.history = prev.history;
+                row.transitions = prev.transitions;
+                row.outage_announced = prev.outage_announced;
             }
             self.insert(row);
         }
@@ -393,8 +704,25 @@ impl App {
         });
     }
 
-    /// The commands to run at start: ask `/status` of every configured instance.
+    /// Applies what the config says beyond the setup (thresholds, polling,
+    /// bell, keys). Call before [`App::init`].
+    pub fn configure(&mut self, settings: Settings) {
+        self.bell = settings.bell;
+        self.settings = settings;
+        self.view_dirty = true;
+    }
+
+    /// The commands to run at start: ask `/status` (and, where it can,
+    /// `/me`) of every configured instance; start the poller.
     pub fn init(&mut self) -> Vec<Command> {
+        // outages already under way at start are not new: no bell for them
+        let rules = self.settings.rules;
+        for inst in &mut self.instances {
+            if health::outage_since(inst, &rules, self.now).is_some() {
+                inst.outage_announced = true;
+            }
+        }
+        self.refresh_view();
         if self.setup.instances.is_empty() {
             return Vec::new();
         }
@@ -407,6 +735,19 @@ impl App {
             }
             return Vec::new();
         }
+        if !self.settings.poll_interval.is_zero() {
+            let ids = self
+                .instances
+                .iter()
+                .filter(|i| i.configured)
+                .map(|i| i.id.clone())
+                .collect();
+            self.poll = Some(PollSchedule::new(
+                ids,
+                self.settings.poll_interval,
+                self.now,
+            ));
+        }
         self.fetch_all_status()
     }
 
@@ -415,7 +756,9 @@ impl App {
         self.tally.add(inst.state);
         self.index.insert(inst.id.clone(), i);
         self.instances.push(inst);
+        // shown at once; sorted and filtered at the next view refresh
         self.order.push(i);
+        self.view_dirty = true;
         i
     }
 
@@ -446,11 +789,14 @@ impl App {
         self.now = now;
         match msg {
             Msg::Key(key) => self.on_key(key),
-            Msg::Webhook(event) => {
-                self.on_event(event);
-                Vec::new()
+            // The view is refreshed before the next frame (`prepare`), not
+            // per event: a burst or a replay of a million costs one sort.
+            Msg::Webhook(event) => self.on_event(event),
+            Msg::Tick => {
+                let cmds = self.on_tick();
+                self.refresh_view();
+                cmds
             }
-            Msg::Tick => Vec::new(),
             Msg::Resize(w, h) => {
                 self.size = (w, h);
                 self.scroll_to_selected();
@@ -458,10 +804,38 @@ impl App {
             }
             Msg::StatusResult { id, result } => {
                 self.on_status(id, result);
+                self.view_dirty = true;
                 Vec::new()
             }
             Msg::RegisterResult { id, result } => {
                 self.on_registered(id, result);
+                self.view_dirty = true;
+                Vec::new()
+            }
+            Msg::HooksResult { id, result } => {
+                self.on_hooks(id, result);
+                self.view_dirty = true;
+                Vec::new()
+            }
+            Msg::ActionResult { id, action, result } => {
+                self.on_action_result(id, action, result);
+                Vec::new()
+            }
+            Msg::History { id, result } => {
+                if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+                    d.history = match result {
+                        Ok(events) => DetailHistory::Loaded(events),
+                        Err(e) => DetailHistory::Failed(e),
+                    };
+                }
+                Vec::new()
+            }
+            Msg::Mouse(ev) => self.on_mouse(ev),
+            Msg::AlertFailed { id, error } => {
+                let label = self
+                    .get(&id)
+                    .map_or_else(|| id.to_string(), |i| i.label().to_string());
+                self.notify(Level::Error, format!("alert command for {label}: {error}"));
                 Vec::new()
             }
             Msg::Problem(text) => {
@@ -470,19 +844,29 @@ impl App {
             }
             Msg::Snapshot(snapshot) => {
                 self.apply_snapshot(snapshot);
+                self.refresh_view();
                 Vec::new()
             }
             Msg::Row(row) => {
                 match self.index.get(&row.id) {
                     Some(&i) => {
-                        let history = std::mem::take(&mut self.instances[i].history);
-                        self.tally.change(self.instances[i].state, row.state);
-                        self.instances[i] = Instance { history, ..row };
+                        let old = &mut self.instances[i];
+                        let history = std::mem::take(&mut old.history);
+                        let transitions = std::mem::take(&mut old.transitions);
+                        let outage_announced = old.outage_announced;
+                        self.tally.change(old.state, row.state);
+                        self.instances[i] = Instance {
+                            history,
+                            transitions,
+                            outage_announced,
+                            ..*row
+                        };
                     }
                     None => {
-                        self.insert(row);
+                        self.insert(*row);
                     }
                 }
+                self.view_dirty = true;
                 Vec::new()
             }
             Msg::Link(link) => {
@@ -492,24 +876,33 @@ impl App {
         }
     }
 
-    fn on_event(&mut self, event: Event) {
+    fn on_event(&mut self, event: Event) -> Vec<Command> {
         self.events += 1;
+        self.view_dirty = true;
+        let now = self.now;
         let i = match self.index.get(&event.instance_id) {
             Some(&i) => i,
             None => self.insert(Instance::new(event.instance_id.clone(), None, false)),
         };
         let inst = &mut self.instances[i];
         let before = inst.state;
+        let mut cmds = Vec::new();
         inst.last_activity = Some(
             inst.last_activity
                 .map_or(event.received, |t| t.max(event.received)),
         );
         if let Some(state) = event.kind.state() {
+            // Statistics take the event at its `momment`, but never later
+            // than it was received: a clock ahead of ours does not put
+            // changes in the future.
+            inst.transitions
+                .record(event.moment.min(event.received), state);
             // Webhooks of one instance are ordered by `momment`: a late, older
             // event goes into the history but does not overwrite the state.
             let newer = inst.last_webhook_moment.is_none_or(|m| event.moment >= m);
             if newer {
                 inst.last_webhook_moment = Some(event.moment);
+                inst.webhook_state = Some((state, event.received));
                 inst.set_state(state, event.moment, Source::Webhook);
                 self.tally.change(before, state);
                 match &event.kind {
@@ -528,7 +921,32 @@ impl App {
                     }
                     EventKind::Activity { .. } => {}
                 }
+                if before != state {
+                    if state == ConnState::Disconnected {
+                        self.disconnects_per_minute.add(event.moment, now);
+                    }
+                    let (on_disconnect, on_connect) = self.settings.alerts;
+                    let wanted = match state {
+                        ConnState::Disconnected => on_disconnect,
+                        ConnState::Connected => on_connect,
+                        ConnState::Unknown => false,
+                    };
+                    if wanted {
+                        cmds.push(Command::Alert {
+                            event: event.clone(),
+                            name: inst.label().to_string(),
+                        });
+                    }
+                }
             }
+        }
+        if let Some(d) = self.detail.as_mut().filter(|d| d.id == event.instance_id)
+            && let DetailHistory::Loaded(events) = &mut d.history
+        {
+            // newest first, like the log's history
+            let pos = events.partition_point(|e| e.moment > event.moment);
+            events.insert(pos, event.clone());
+            events.truncate(DETAIL_HISTORY);
         }
         // history stays ordered by moment, newest last, at most HISTORY_LEN
         // (allocated once, exactly: it never grows past that)
@@ -543,6 +961,45 @@ impl App {
             inst.history.insert(pos - 1, event);
         }
         // else: older than every event kept; the log has it
+        cmds
+    }
+
+    /// The clock: polls that are due, the bell for new outages, and the
+    /// pruning of statistics older than their window (once a minute).
+    fn on_tick(&mut self) -> Vec<Command> {
+        let now = self.now;
+        let mut cmds = Vec::new();
+        if let Some(poll) = &mut self.poll {
+            for id in poll.due(now) {
+                if let Some(&i) = self.index.get(&id) {
+                    let inst = &mut self.instances[i];
+                    if inst.status != StatusCheck::Pending {
+                        inst.status = StatusCheck::Pending;
+                        cmds.push(Command::FetchStatus(id));
+                    }
+                }
+            }
+        }
+        let rules = self.settings.rules;
+        let mut new_outage = false;
+        for inst in &mut self.instances {
+            if !inst.outage_announced && health::outage_since(inst, &rules, now).is_some() {
+                inst.outage_announced = true;
+                new_outage = true;
+            }
+        }
+        if new_outage && self.bell {
+            cmds.push(Command::Bell);
+        }
+        let minute = now.timestamp().div_euclid(60);
+        if minute != self.pruned_minute {
+            self.pruned_minute = minute;
+            let before = now - chrono::Duration::days(STATS_WINDOW_DAYS);
+            for inst in &mut self.instances {
+                inst.transitions.prune(before);
+            }
+        }
+        cmds
     }
 
     fn on_status(&mut self, id: InstanceId, result: Result<Status, ApiError>) {
@@ -561,6 +1018,9 @@ impl App {
                     ConnState::Disconnected
                 };
                 self.tally.change(inst.state, state);
+                // every answer, not only changes: a confirmation settles a
+                // late webhook's place in the statistics
+                inst.transitions.record(now, state);
                 inst.set_state(state, now, Source::Status);
                 if let Some(err) = status
                     .error
@@ -639,10 +1099,19 @@ impl App {
                 if batch.finished() {
                     let b = *batch;
                     self.register_batch = None;
+                    let configured = self.instances.iter().filter(|i| i.configured).count();
                     self.notice = Some(if b.failed == 0 {
                         Notice {
                             level: Level::Ok,
-                            text: format!("re-registered all {} instances", b.total),
+                            text: if b.total == configured {
+                                format!("re-registered all {} instances", b.total)
+                            } else {
+                                format!(
+                                    "re-registered {} instances (the other {} already pointed here)",
+                                    b.total,
+                                    configured.saturating_sub(b.total)
+                                )
+                            },
                         }
                     } else {
                         Notice {
@@ -661,36 +1130,187 @@ impl App {
         }
     }
 
+    fn on_hooks(&mut self, id: InstanceId, result: Result<Hooks, ApiError>) {
+        let now = self.now;
+        let Some(&i) = self.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.instances[i];
+        inst.hooks = match result {
+            Ok(hooks) => HookCheck::Ok {
+                at: now,
+                hooks: Box::new(hooks),
+            },
+            Err(e) => HookCheck::Failed {
+                at: now,
+                error: e.to_string(),
+            },
+        };
+    }
+
+    fn on_action_result(
+        &mut self,
+        id: InstanceId,
+        action: InstanceAction,
+        result: Result<(), ApiError>,
+    ) {
+        let now = self.now;
+        let Some(&i) = self.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.instances[i];
+        let label = inst.label().to_string();
+        let (state, notice) = match result {
+            Ok(()) => (
+                Outcome::Ok(now),
+                Notice {
+                    level: Level::Ok,
+                    text: format!(
+                        "{} of {label} accepted by Z-API: its webhooks will tell how it went",
+                        action.word()
+                    ),
+                },
+            ),
+            Err(e) => (
+                Outcome::Failed(e.to_string()),
+                Notice {
+                    level: Level::Error,
+                    text: format!("{} of {label} failed: {e}", action.word()),
+                },
+            ),
+        };
+        inst.action = Some(Box::new(ActionOutcome { action, state }));
+        self.notice = Some(notice);
+    }
+
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if key.kind != KeyEventKind::Press {
             return Vec::new();
         }
         self.warnings_seen = true;
+        self.refresh_if_dirty();
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
             return vec![Command::Quit];
         }
-        if self.show_help {
+        if let Some(confirm) = &self.confirm {
+            // nothing is sent before `y`
             match key.code {
-                KeyCode::Char('q') => return vec![Command::Quit],
-                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Enter => self.show_help = false,
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    let Confirm { action, targets } = confirm.clone();
+                    self.confirm = None;
+                    return self.act(action, targets);
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.confirm = None;
+                    self.notify(Level::Info, "cancelled: nothing was sent");
+                }
                 _ => {}
             }
             return Vec::new();
         }
+        if self.show_help {
+            match (key.code, self.settings.keys.action(&key)) {
+                (_, Some(Action::Quit)) => return vec![Command::Quit],
+                (KeyCode::Esc | KeyCode::Enter, _) | (_, Some(Action::Help)) => {
+                    self.show_help = false
+                }
+                (_, Some(Action::Down)) => self.help_scroll = self.help_scroll.saturating_add(1),
+                (_, Some(Action::Up)) => self.help_scroll = self.help_scroll.saturating_sub(1),
+                _ => {}
+            }
+            return Vec::new();
+        }
+        if self.searching {
+            match key.code {
+                KeyCode::Esc => {
+                    self.searching = false;
+                    self.search.clear();
+                    self.view_dirty = true;
+                }
+                KeyCode::Enter => self.searching = false,
+                KeyCode::Backspace => {
+                    self.search.pop();
+                    self.view_dirty = true;
+                }
+                // a filter longer than any name is of no use; bound it
+                KeyCode::Char(c)
+                    if !ctrl && !c.is_control() && self.search.chars().count() < 64 =>
+                {
+                    self.search.push(c);
+                    self.view_dirty = true;
+                }
+                KeyCode::Up => self.select(self.selected.saturating_sub(1)),
+                KeyCode::Down => self.select(self.selected.saturating_add(1)),
+                _ => {}
+            }
+            self.refresh_if_dirty();
+            return Vec::new();
+        }
+        if key.code == KeyCode::Esc {
+            if self.detail.is_some() {
+                self.detail = None;
+            } else if !self.search.is_empty() {
+                self.search.clear();
+                self.view_dirty = true;
+                self.refresh_if_dirty();
+            } else {
+                return vec![Command::Quit];
+            }
+            return Vec::new();
+        }
+        let Some(action) = self.settings.keys.action(&key) else {
+            return Vec::new();
+        };
+        if self.detail.is_some()
+            && let Some(cmds) = self.on_detail_key(action)
+        {
+            return cmds;
+        }
         let page = self.page_rows().max(1);
-        match key.code {
-            KeyCode::Char('q') | KeyCode::Esc => return vec![Command::Quit],
-            KeyCode::Char('?') => self.show_help = true,
-            KeyCode::Down | KeyCode::Char('j') => self.select(self.selected.saturating_add(1)),
-            KeyCode::Up | KeyCode::Char('k') => self.select(self.selected.saturating_sub(1)),
-            KeyCode::PageDown => self.select(self.selected.saturating_add(page)),
-            KeyCode::PageUp => self.select(self.selected.saturating_sub(page)),
-            KeyCode::Home | KeyCode::Char('g') => self.select(0),
-            KeyCode::End | KeyCode::Char('G') => self.select(usize::MAX),
-            KeyCode::Char('r') => return self.register_selected(),
-            KeyCode::Char('R') => return self.register_all(),
-            KeyCode::Char('s') => {
+        match action {
+            Action::Quit => return vec![Command::Quit],
+            Action::Help => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
+            Action::Down => self.select(self.selected.saturating_add(1)),
+            Action::Up => self.select(self.selected.saturating_sub(1)),
+            Action::PageDown => self.select(self.selected.saturating_add(page)),
+            Action::PageUp => self.select(self.selected.saturating_sub(page)),
+            Action::Top => self.select(0),
+            Action::Bottom => self.select(usize::MAX),
+            Action::Detail => return self.open_detail(),
+            Action::Mark => {
+                if let Some(id) = self.selected_instance().map(|i| i.id.clone()) {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
+                    }
+                    self.select(self.selected.saturating_add(1));
+                }
+            }
+            Action::Search => {
+                self.searching = true;
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.view_dirty = true;
+                self.refresh_if_dirty();
+                self.notify(Level::Info, format!("sorted by {}", self.sort.word()));
+            }
+            Action::StateFilter => {
+                self.state_filter = self.state_filter.next();
+                self.view_dirty = true;
+                self.refresh_if_dirty();
+                self.notify(
+                    Level::Info,
+                    format!("showing {} instances", self.state_filter.word()),
+                );
+            }
+            Action::Register => return self.register_selected(),
+            Action::RegisterAll => return self.register_all(false),
+            Action::RegisterAllForce => return self.register_all(true),
+            Action::Refresh => {
                 if !self.setup.can_query_status {
                     self.notify(
                         Level::Warn,
@@ -700,9 +1320,253 @@ impl App {
                 }
                 return self.fetch_all_status();
             }
+            Action::Restart => self.ask_confirm(InstanceAction::Restart),
+            Action::Restore => self.ask_confirm(InstanceAction::Restore),
+            Action::Bell => {
+                self.bell = !self.bell;
+                let word = if self.bell { "on" } else { "off" };
+                self.notify(Level::Info, format!("bell on new outages: {word}"));
+            }
+            Action::Mouse => {
+                self.mouse = !self.mouse;
+                let text = if self.mouse {
+                    "mouse on: wheel scrolls, click selects, double click opens"
+                } else {
+                    "mouse off: the terminal selects text for copying"
+                };
+                self.notify(Level::Info, text);
+                return vec![Command::MouseCapture(self.mouse)];
+            }
+        }
+        Vec::new()
+    }
+
+    /// Keys in the detail pane: movement scrolls the history; the rest
+    /// acts as on the table (on this instance). `None`: not handled here.
+    fn on_detail_key(&mut self, action: Action) -> Option<Vec<Command>> {
+        let page = self.page_rows().max(1);
+        let d = self.detail.as_mut()?;
+        let len = match &d.history {
+            DetailHistory::Loaded(events) => events.len(),
+            _ => HISTORY_LEN,
+        };
+        let max = len.saturating_sub(1);
+        d.scroll = match action {
+            Action::Down => (d.scroll + 1).min(max),
+            Action::Up => d.scroll.saturating_sub(1),
+            Action::PageDown => (d.scroll + page).min(max),
+            Action::PageUp => d.scroll.saturating_sub(page),
+            Action::Top => 0,
+            Action::Bottom => max,
+            Action::Detail => {
+                self.detail = None;
+                return Some(Vec::new());
+            }
+            _ => return None,
+        };
+        Some(Vec::new())
+    }
+
+    /// Opens the detail pane of the selected row and asks for its history.
+    fn open_detail(&mut self) -> Vec<Command> {
+        let Some(id) = self.selected_instance().map(|i| i.id.clone()) else {
+            self.notify(Level::Info, "no instance selected");
+            return Vec::new();
+        };
+        self.detail = Some(Detail {
+            id: id.clone(),
+            scroll: 0,
+            history: DetailHistory::Loading,
+        });
+        vec![Command::LoadHistory(id)]
+    }
+
+    /// The instances an action applies to: the marked ones if any, else
+    /// the detail pane's or the selected one.
+    fn targets(&self) -> Vec<usize> {
+        if !self.marked.is_empty() {
+            let mut v: Vec<usize> = self
+                .marked
+                .iter()
+                .filter_map(|id| self.index.get(id).copied())
+                .collect();
+            v.sort_unstable();
+            return v;
+        }
+        if let Some(d) = &self.detail {
+            return self.index.get(&d.id).copied().into_iter().collect();
+        }
+        self.order.get(self.selected).copied().into_iter().collect()
+    }
+
+    /// `x` / `e`: opens the confirmation popup for the targets.
+    fn ask_confirm(&mut self, action: InstanceAction) {
+        let targets: Vec<usize> = self.targets();
+        if targets.is_empty() {
+            self.notify(Level::Info, "no instance selected");
+            return;
+        }
+        if !self.setup.can_query_status {
+            self.notify(
+                Level::Warn,
+                format!(
+                    "nothing sent: set client_token in the config (or ZAPI_CLIENT_TOKEN) to {}",
+                    action.word()
+                ),
+            );
+            return;
+        }
+        let configured: Vec<InstanceId> = targets
+            .iter()
+            .map(|&i| &self.instances[i])
+            .filter(|i| i.configured)
+            .map(|i| i.id.clone())
+            .collect();
+        if configured.is_empty() {
+            self.notify(
+                Level::Warn,
+                format!(
+                    "cannot {}: not configured (add its id and token to the config)",
+                    action.word()
+                ),
+            );
+            return;
+        }
+        self.confirm = Some(Confirm {
+            action,
+            targets: configured,
+        });
+    }
+
+    /// Sends the confirmed restart or restore.
+    fn act(&mut self, action: InstanceAction, targets: Vec<InstanceId>) -> Vec<Command> {
+        let mut cmds = Vec::new();
+        for id in targets {
+            let Some(&i) = self.index.get(&id) else {
+                continue;
+            };
+            let inst = &mut self.instances[i];
+            if matches!(&inst.action, Some(a) if a.state == Outcome::Pending) {
+                continue; // one call in flight per instance
+            }
+            inst.action = Some(Box::new(ActionOutcome {
+                action,
+                state: Outcome::Pending,
+            }));
+            cmds.push(Command::Act(id, action));
+        }
+        self.marked.clear();
+        let n = cmds.len();
+        self.notify(
+            Level::Info,
+            match n {
+                0 => format!("{}: already running", action.word()),
+                1 => format!("{}: sent…", action.word()),
+                n => format!("{}: sent for {n} instances…", action.word()),
+            },
+        );
+        cmds
+    }
+
+    fn on_mouse(&mut self, ev: MouseEvent) -> Vec<Command> {
+        if !self.mouse || self.confirm.is_some() || self.show_help {
+            return Vec::new();
+        }
+        self.refresh_if_dirty();
+        match ev.kind {
+            MouseEventKind::ScrollDown => {
+                if let Some(d) = &mut self.detail {
+                    d.scroll = d.scroll.saturating_add(3);
+                } else {
+                    self.select(self.selected.saturating_add(3));
+                }
+            }
+            MouseEventKind::ScrollUp => {
+                if let Some(d) = &mut self.detail {
+                    d.scroll = d.scroll.saturating_sub(3);
+                } else {
+                    self.select(self.selected.saturating_sub(3));
+                }
+            }
+            MouseEventKind::Down(MouseButton::Left) if self.detail.is_none() => {
+                let Some(pos) = crate::ui::row_at(self, ev.row) else {
+                    return Vec::new();
+                };
+                self.select(pos);
+                let double = self.last_click.is_some_and(|(at, p)| {
+                    p == pos && (self.now - at).num_milliseconds() <= DOUBLE_CLICK_MS
+                });
+                if double {
+                    self.last_click = None;
+                    return self.open_detail();
+                }
+                self.last_click = Some((self.now, pos));
+            }
             _ => {}
         }
         Vec::new()
+    }
+
+    /// Rebuilds the display order before a frame, if anything changed
+    /// since the last one. The loop calls it; the view only reads.
+    pub fn prepare(&mut self) {
+        self.refresh_if_dirty();
+    }
+
+    fn refresh_if_dirty(&mut self) {
+        if self.view_dirty {
+            self.refresh_view();
+        }
+    }
+
+    /// The display order: the filter, then the sort, as indexes into
+    /// `instances`; the selection stays on the same instance.
+    fn refresh_view(&mut self) {
+        self.view_dirty = false;
+        let selected = self.order.get(self.selected).copied();
+        let now = self.now;
+        let rules = self.settings.rules;
+        let needle = self.search.to_lowercase();
+        let day_ago = now - chrono::Duration::hours(24);
+        let mut problems = 0;
+        let mut keyed: Vec<(i64, usize)> = Vec::with_capacity(self.instances.len());
+        for (i, inst) in self.instances.iter().enumerate() {
+            let rank = health::rank(inst, &rules, now);
+            if rank >= 2 {
+                problems += 1;
+            }
+            let shown = match self.state_filter {
+                StateFilter::All => true,
+                StateFilter::Down => inst.state == ConnState::Disconnected,
+                StateFilter::Up => inst.state == ConnState::Connected,
+                StateFilter::Drifted => health::drifted(inst),
+            };
+            if !shown || (!needle.is_empty() && !matches_search(inst, &needle, &rules, now)) {
+                continue;
+            }
+            let key = match self.sort {
+                SortKey::Problems => -i64::from(rank),
+                SortKey::Name | SortKey::LastChange => 0,
+                SortKey::Disconnects => {
+                    -i64::try_from(inst.transitions.disconnects(day_ago, now)).unwrap_or(i64::MAX)
+                }
+            };
+            keyed.push((key, i));
+        }
+        match self.sort {
+            SortKey::Name => {
+                keyed.sort_by_cached_key(|&(_, i)| (self.instances[i].label().to_lowercase(), i))
+            }
+            SortKey::LastChange => {
+                keyed.sort_by_key(|&(_, i)| (std::cmp::Reverse(self.instances[i].last_change), i))
+            }
+            _ => keyed.sort_unstable(),
+        }
+        self.problems = problems;
+        self.order.clear();
+        self.order.extend(keyed.into_iter().map(|(_, i)| i));
+        let pos = selected.and_then(|s| self.order.iter().position(|&i| i == s));
+        self.select(pos.unwrap_or(self.selected));
     }
 
     fn select(&mut self, pos: usize) {
@@ -727,10 +1591,16 @@ impl App {
             return Vec::new();
         }
         let mut cmds = Vec::new();
+        let hooks = self.settings.can_check_hooks;
         for inst in self.instances.iter_mut().filter(|i| i.configured) {
             if inst.status != StatusCheck::Pending {
                 inst.status = StatusCheck::Pending;
                 cmds.push(Command::FetchStatus(inst.id.clone()));
+            }
+            // `/me` too: which URLs Z-API sends the webhooks to (drift)
+            if hooks && inst.hooks != HookCheck::Pending {
+                inst.hooks = HookCheck::Pending;
+                cmds.push(Command::FetchHooks(inst.id.clone()));
             }
         }
         // A call already in flight reports back too, so it counts in the batch.
@@ -764,15 +1634,21 @@ impl App {
         false
     }
 
+    /// `r`: the marked instances, else the selected (or detail) one.
     fn register_selected(&mut self) -> Vec<Command> {
-        let Some(&i) = self.order.get(self.selected) else {
+        let targets = self.targets();
+        let Some(&first) = targets.first() else {
             self.notify(Level::Info, "no instance selected");
             return Vec::new();
         };
         if self.register_blocked() {
             return Vec::new();
         }
-        let inst = &mut self.instances[i];
+        if targets.len() > 1 {
+            self.marked.clear();
+            return self.register_batch_of(targets);
+        }
+        let inst = &mut self.instances[first];
         let label = inst.label().to_string();
         let text = if !inst.configured {
             format!(
@@ -783,6 +1659,7 @@ impl App {
         } else {
             inst.registration = Registration::Pending;
             let id = inst.id.clone();
+            self.marked.clear();
             self.notify(Level::Info, format!("registering webhooks of {label}…"));
             return vec![Command::Register(id)];
         };
@@ -795,23 +1672,57 @@ impl App {
         Vec::new()
     }
 
-    fn register_all(&mut self) -> Vec<Command> {
+    /// `R`: the marked instances if any, else every configured instance
+    /// whose webhooks are not known to point here (drifted, never
+    /// registered, failed); `force` (`ctrl-r`): every configured instance.
+    fn register_all(&mut self, force: bool) -> Vec<Command> {
         if self.register_blocked() {
             return Vec::new();
         }
+        if !force && !self.marked.is_empty() {
+            let targets = self.targets();
+            self.marked.clear();
+            return self.register_batch_of(targets);
+        }
+        let targets: Vec<usize> = self
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.configured && (force || health::hooks_here(i) != Some(true)))
+            .map(|(n, _)| n)
+            .collect();
+        if targets.is_empty() && !force && self.instances.iter().any(|i| i.configured) {
+            self.notify(
+                Level::Ok,
+                format!(
+                    "every instance's webhooks point here already ({} forces all)",
+                    self.settings.keys.keys_of(Action::RegisterAllForce)
+                ),
+            );
+            return Vec::new();
+        }
+        self.register_batch_of(targets)
+    }
+
+    fn register_batch_of(&mut self, targets: Vec<usize>) -> Vec<Command> {
         if self.register_batch.is_some() {
             self.notify(Level::Info, "re-registration already running");
             return Vec::new();
         }
         let mut cmds = Vec::new();
-        for inst in self.instances.iter_mut().filter(|i| i.configured) {
+        let mut total = 0;
+        for i in targets {
+            let inst = &mut self.instances[i];
+            if !inst.configured {
+                continue;
+            }
+            total += 1;
             if inst.registration != Registration::Pending {
                 inst.registration = Registration::Pending;
                 cmds.push(Command::Register(inst.id.clone()));
             }
         }
         // A registration already in flight reports back too, so it counts in the batch.
-        let total = self.instances.iter().filter(|i| i.configured).count();
         if total == 0 {
             self.notify(Level::Info, "no configured instance to register");
         } else {
@@ -823,6 +1734,16 @@ impl App {
         }
         cmds
     }
+}
+
+/// Whether a row matches the `/` filter (`needle` is lowercase): its name,
+/// id, last error or warning contain it.
+fn matches_search(inst: &Instance, needle: &str, rules: &Rules, now: DateTime<Utc>) -> bool {
+    let has = |s: &str| s.to_lowercase().contains(needle);
+    has(inst.label())
+        || has(inst.id.as_str())
+        || inst.last_error.as_deref().is_some_and(has)
+        || health::note(inst, rules, now).is_some_and(|n| has(&n))
 }
 
 #[cfg(test)]
@@ -984,7 +1905,8 @@ mod tests {
         let i = inst(&a, "STRANGER");
         assert!(!i.configured);
         assert_eq!(i.label(), "STRANGER");
-        a.update(key(KeyCode::End), t(11));
+        // down, so sorted first
+        a.update(key(KeyCode::Home), t(11));
         assert_eq!(a.selected_instance().unwrap().id.as_str(), "STRANGER");
         assert!(a.update(key(KeyCode::Char('r')), t(12)).is_empty());
         assert!(a.notice.as_ref().unwrap().text.contains("not configured"));
@@ -1312,7 +2234,7 @@ mod tests {
         assert_eq!(a.counts(), (1, 3, 0));
         let mut row = inst(&a, "I1").clone();
         row.state = ConnState::Disconnected;
-        a.update(Msg::Row(row), t(104));
+        a.update(Msg::Row(Box::new(row)), t(104));
         assert_eq!(a.counts(), (0, 4, 0));
         a.update(Msg::Snapshot(a.snapshot(0)), t(105));
         assert_eq!(a.counts(), (0, 4, 0));
@@ -1371,5 +2293,580 @@ mod tests {
             (n.level, n.text.as_str()),
             (Level::Error, "event log: disk full")
         );
+    }
+
+    // ---- the operator's view ----------------------------------------
+
+    fn ch(c: char) -> Msg {
+        key(KeyCode::Char(c))
+    }
+
+    fn ctrl(c: char) -> Msg {
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+    }
+
+    fn status(connected: bool, error: Option<&str>) -> Status {
+        Status {
+            connected,
+            error: error.map(Into::into),
+            smartphone_connected: Some(true),
+        }
+    }
+
+    fn hooks(here: bool) -> Hooks {
+        Hooks {
+            disconnected: Some("https://elsewhere.example/hook".into()),
+            connected: Some("https://elsewhere.example/hook".into()),
+            received: None,
+            here,
+        }
+    }
+
+    fn labels(a: &App) -> Vec<String> {
+        a.order
+            .iter()
+            .map(|&i| a.instances[i].id.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn problems_sort_first_and_o_cycles_the_sort() {
+        let mut a = app(4);
+        a.update(up("I0", 100), t(100));
+        a.update(up("I1", 100), t(100));
+        a.update(down("I2", 100, "x"), t(100)); // will be an outage
+        a.update(down("I3", 150, "y"), t(150)); // down, not yet an outage
+        a.update(Msg::Tick, t(170));
+        assert_eq!(
+            labels(&a),
+            ["I2", "I3", "I0", "I1"],
+            "outage, down, then up"
+        );
+        assert_eq!(a.problems, 2);
+        a.update(ch('o'), t(171));
+        assert_eq!(a.sort, SortKey::Name);
+        assert_eq!(labels(&a), ["I0", "I1", "I2", "I3"]);
+        a.update(ch('o'), t(172));
+        assert_eq!(a.sort, SortKey::Disconnects);
+        a.update(ch('o'), t(173));
+        assert_eq!(a.sort, SortKey::LastChange);
+        assert_eq!(labels(&a)[0], "I3", "the most recent change first");
+        a.update(ch('o'), t(174));
+        assert_eq!(a.sort, SortKey::Problems);
+    }
+
+    #[test]
+    fn selection_follows_its_instance_when_the_order_changes() {
+        let mut a = app(3);
+        a.update(key(KeyCode::End), t(0));
+        assert_eq!(a.selected_instance().unwrap().id.as_str(), "I2");
+        a.update(down("I2", 10, "x"), t(10));
+        a.prepare();
+        assert_eq!(labels(&a)[0], "I2");
+        assert_eq!(
+            a.selected_instance().unwrap().id.as_str(),
+            "I2",
+            "still on I2 after it moved to the top"
+        );
+    }
+
+    #[test]
+    fn slash_filters_as_you_type_and_esc_clears() {
+        let mut a = app(12);
+        a.update(down("I3", 10, "You need to restore the session."), t(10));
+        a.update(ch('/'), t(11));
+        assert!(a.searching);
+        for c in "name 1".chars() {
+            a.update(ch(c), t(11));
+        }
+        // "Name 1", "Name 10", "Name 11"
+        assert_eq!(a.order.len(), 3, "{:?}", labels(&a));
+        a.update(key(KeyCode::Backspace), t(11));
+        a.update(key(KeyCode::Backspace), t(11));
+        assert_eq!(a.order.len(), 12, "\"name \" matches all");
+        a.update(key(KeyCode::Esc), t(12));
+        assert!(!a.searching && a.search.is_empty());
+        // by error text, and Enter keeps the filter while keys act again
+        a.update(ch('/'), t(13));
+        for c in "RESTORE".chars() {
+            a.update(ch(c), t(13));
+        }
+        a.update(key(KeyCode::Enter), t(13));
+        assert_eq!(labels(&a), ["I3"]);
+        assert!(!a.searching);
+        a.update(ch('j'), t(13));
+        assert_eq!(a.selected, 0);
+        // typing q into the filter does not quit
+        a.update(ch('/'), t(14));
+        assert!(a.update(ch('q'), t(14)).is_empty());
+        assert_eq!(a.search, "RESTOREq");
+        assert!(a.order.is_empty(), "nothing matches");
+        // Esc while typing clears; Esc again (no filter) quits
+        a.update(key(KeyCode::Esc), t(14));
+        assert_eq!(a.order.len(), 12);
+        assert_eq!(a.update(key(KeyCode::Esc), t(14)), vec![Command::Quit]);
+    }
+
+    #[test]
+    fn f_cycles_the_state_filter() {
+        let mut a = app(4);
+        a.update(up("I0", 10), t(10));
+        a.update(down("I1", 10, "x"), t(10));
+        a.update(
+            Msg::HooksResult {
+                id: InstanceId::new("I2"),
+                result: Ok(hooks(false)),
+            },
+            t(11),
+        );
+        a.update(ch('f'), t(12));
+        assert_eq!(a.state_filter, StateFilter::Down);
+        assert_eq!(labels(&a), ["I1"]);
+        a.update(ch('f'), t(12));
+        assert_eq!(labels(&a), ["I0"]);
+        a.update(ch('f'), t(12));
+        assert_eq!(a.state_filter, StateFilter::Drifted);
+        assert_eq!(labels(&a), ["I2"]);
+        a.update(ch('f'), t(12));
+        assert_eq!(a.order.len(), 4);
+    }
+
+    #[test]
+    fn restart_asks_first_and_sends_nothing_before_y() {
+        let mut a = app(2);
+        assert!(a.update(ch('x'), t(1)).is_empty());
+        let c = a.confirm.clone().expect("a confirmation popup");
+        assert_eq!(c.action, InstanceAction::Restart);
+        assert_eq!(c.targets, vec![InstanceId::new("I0")]);
+        // other keys do nothing while it is open
+        assert!(a.update(ch('j'), t(1)).is_empty());
+        assert!(
+            a.update(ch('q'), t(1)).is_empty(),
+            "q does not quit behind it"
+        );
+        assert_eq!(a.selected, 0);
+        assert!(a.update(ch('n'), t(1)).is_empty());
+        assert!(a.confirm.is_none());
+        assert!(a.instances.iter().all(|i| i.action.is_none()));
+        // Esc cancels too
+        a.update(ch('e'), t(2));
+        assert!(a.update(key(KeyCode::Esc), t(2)).is_empty());
+        assert!(a.confirm.is_none());
+        // y sends it
+        a.update(ch('e'), t(3));
+        assert_eq!(
+            a.update(ch('y'), t(3)),
+            vec![Command::Act(InstanceId::new("I0"), InstanceAction::Restore)]
+        );
+        assert_eq!(
+            inst(&a, "I0").action.as_deref().map(|o| &o.state),
+            Some(&Outcome::Pending)
+        );
+        a.update(
+            Msg::ActionResult {
+                id: InstanceId::new("I0"),
+                action: InstanceAction::Restore,
+                result: Err(http_err(400, "Instance not found")),
+            },
+            t(4),
+        );
+        assert_eq!(
+            inst(&a, "I0").action.as_deref().map(|o| &o.state),
+            Some(&Outcome::Failed("HTTP 400: Instance not found".into()))
+        );
+        let n = a.notice.clone().unwrap();
+        assert_eq!(n.level, Level::Error);
+        assert!(n.text.contains("Instance not found"), "{}", n.text);
+    }
+
+    #[test]
+    fn space_marks_rows_and_actions_take_the_marks() {
+        let mut a = app(4);
+        a.update(ch(' '), t(0)); // marks I0, moves to I1
+        a.update(ch('j'), t(0));
+        a.update(ch(' '), t(0)); // marks I2
+        assert_eq!(a.marked.len(), 2);
+        a.update(ch('x'), t(1));
+        assert_eq!(
+            a.confirm.as_ref().unwrap().targets,
+            vec![InstanceId::new("I0"), InstanceId::new("I2")]
+        );
+        let cmds = a.update(ch('y'), t(1));
+        assert_eq!(
+            cmds,
+            vec![
+                Command::Act(InstanceId::new("I0"), InstanceAction::Restart),
+                Command::Act(InstanceId::new("I2"), InstanceAction::Restart),
+            ]
+        );
+        assert!(a.marked.is_empty(), "the marks are used up");
+        // R with marks registers the marked
+        a.update(key(KeyCode::Home), t(2));
+        a.update(ch(' '), t(2));
+        a.update(ch(' '), t(2));
+        let cmds = a.update(ch('R'), t(2));
+        assert_eq!(
+            cmds,
+            vec![
+                Command::Register(InstanceId::new("I0")),
+                Command::Register(InstanceId::new("I1"))
+            ]
+        );
+        assert_eq!(a.register_batch.unwrap().total, 2);
+        // space again unmarks
+        let mut b = app(2);
+        b.update(ch(' '), t(0));
+        b.update(key(KeyCode::Home), t(0));
+        b.update(ch(' '), t(0));
+        assert!(b.marked.is_empty());
+    }
+
+    #[test]
+    fn big_r_takes_the_drifted_and_ctrl_r_takes_all() {
+        let mut a = app(3);
+        for (id, here) in [("I0", true), ("I1", false)] {
+            a.update(
+                Msg::HooksResult {
+                    id: InstanceId::new(id),
+                    result: Ok(hooks(here)),
+                },
+                t(1),
+            );
+        }
+        // I0 points here; I1 elsewhere; I2 never checked
+        assert_eq!(
+            a.update(ch('R'), t(2)),
+            vec![
+                Command::Register(InstanceId::new("I1")),
+                Command::Register(InstanceId::new("I2"))
+            ]
+        );
+        for id in ["I1", "I2"] {
+            a.update(
+                Msg::RegisterResult {
+                    id: InstanceId::new(id),
+                    result: Ok(()),
+                },
+                t(3),
+            );
+        }
+        assert!(
+            a.notice.as_ref().unwrap().text.contains("re-registered 2"),
+            "{:?}",
+            a.notice
+        );
+        assert!(a.update(ch('R'), t(4)).is_empty(), "all point here now");
+        assert!(a.notice.as_ref().unwrap().text.contains("forces all"));
+        assert_eq!(a.update(ctrl('r'), t(5)).len(), 3);
+    }
+
+    #[test]
+    fn me_pointing_elsewhere_is_drift_with_words_and_a_next_step() {
+        let mut a = app(1);
+        a.update(up("I0", 1), t(1));
+        a.update(
+            Msg::HooksResult {
+                id: InstanceId::new("I0"),
+                result: Ok(hooks(false)),
+            },
+            t(2),
+        );
+        let i = inst(&a, "I0");
+        assert!(health::drifted(i));
+        assert_eq!(
+            health::note(i, &a.settings.rules, a.now).as_deref(),
+            Some("webhook points elsewhere")
+        );
+        let step = health::next_step(i, &a.settings.rules, a.now, &health::StepKeys::default());
+        assert!(step.unwrap().contains("r re-registers"));
+        // a registration after the check settles it
+        a.update(ch('r'), t(3));
+        a.update(
+            Msg::RegisterResult {
+                id: InstanceId::new("I0"),
+                result: Ok(()),
+            },
+            t(4),
+        );
+        assert!(!health::drifted(inst(&a, "I0")));
+    }
+
+    #[test]
+    fn webhook_and_status_disagreeing_is_a_zombie() {
+        let mut a = app(1);
+        a.update(up("I0", 10), t(10));
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("I0"),
+                result: Ok(status(false, Some("You are not connected."))),
+            },
+            t(20),
+        );
+        a.update(Msg::Tick, t(21));
+        let i = inst(&a, "I0");
+        assert_eq!(
+            health::note(i, &a.settings.rules, a.now).as_deref(),
+            Some("webhook says up, Z-API says down")
+        );
+        assert!(health::is_problem(i, &a.settings.rules, a.now));
+        assert_eq!(a.problems, 1);
+        // a newer webhook than the status answer is not a disagreement
+        a.update(down("I0", 30, "x"), t(30));
+        assert_eq!(health::disagreement(inst(&a, "I0")), None);
+    }
+
+    #[test]
+    fn silence_longer_than_silence_alert_is_a_problem() {
+        let mut a = app(1);
+        a.configure(Settings {
+            rules: Rules::from_secs(60, 300),
+            ..Settings::default()
+        });
+        a.update(up("I0", 0), t(0));
+        a.update(Msg::Tick, t(300));
+        assert!(!health::is_problem(
+            inst(&a, "I0"),
+            &a.settings.rules,
+            a.now
+        ));
+        a.update(Msg::Tick, t(301));
+        let i = inst(&a, "I0");
+        assert_eq!(
+            health::note(i, &a.settings.rules, a.now).as_deref(),
+            Some(
+                format!(
+                    "silent for {}",
+                    crate::stats::short_duration(Some(chrono::Duration::seconds(301)))
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(a.problems, 1);
+    }
+
+    #[test]
+    fn a_new_outage_rings_the_bell_once_and_b_turns_it_off() {
+        let mut a = app(2);
+        // an outage already under way at start is not new
+        a.update(down("I1", 0, "old"), t(0));
+        a.update(Msg::Tick, t(1000));
+        a.init();
+        assert!(!a.update(Msg::Tick, t(1001)).contains(&Command::Bell));
+        a.update(down("I0", 1002, "x"), t(1002));
+        assert!(
+            !a.update(Msg::Tick, t(1061)).contains(&Command::Bell),
+            "59 s: not yet"
+        );
+        assert!(
+            a.update(Msg::Tick, t(1062)).contains(&Command::Bell),
+            "60 s: an outage"
+        );
+        assert!(
+            !a.update(Msg::Tick, t(1063)).contains(&Command::Bell),
+            "once"
+        );
+        // back up, down again: a new outage; but the bell is off now
+        a.update(up("I0", 1100), t(1100));
+        a.update(down("I0", 1101, "x"), t(1101));
+        a.update(ch('b'), t(1102));
+        assert!(!a.bell);
+        assert!(!a.update(Msg::Tick, t(1200)).contains(&Command::Bell));
+        assert!(inst(&a, "I0").outage_announced);
+    }
+
+    #[test]
+    fn polls_are_spread_over_the_interval() {
+        let mut a = app(4);
+        a.configure(Settings {
+            poll_interval: std::time::Duration::from_secs(60),
+            ..Settings::default()
+        });
+        assert_eq!(a.init().len(), 4, "everyone asked at start");
+        for id in ["I0", "I1", "I2", "I3"] {
+            a.update(
+                Msg::StatusResult {
+                    id: InstanceId::new(id),
+                    result: Ok(status(true, None)),
+                },
+                t(0),
+            );
+        }
+        let mut polled = Vec::new();
+        for s in 1..=60 {
+            for cmd in a.update(Msg::Tick, t(s)) {
+                if let Command::FetchStatus(id) = cmd {
+                    polled.push((s, id.to_string()));
+                    a.update(
+                        Msg::StatusResult {
+                            id,
+                            result: Ok(status(true, None)),
+                        },
+                        t(s),
+                    );
+                }
+            }
+        }
+        let ids: HashSet<&str> = polled.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(polled.len(), 4, "each once per interval: {polled:?}");
+        assert_eq!(ids.len(), 4);
+        let secs: HashSet<i64> = polled.iter().map(|(s, _)| *s).collect();
+        assert_eq!(secs.len(), 4, "at four different seconds: {polled:?}");
+    }
+
+    #[test]
+    fn state_changes_ask_for_the_alert_commands_configured() {
+        let mut a = app(1);
+        assert!(
+            a.update(down("I0", 1, "x"), t(1)).is_empty(),
+            "none configured"
+        );
+        a.configure(Settings {
+            alerts: (true, false),
+            ..Settings::default()
+        });
+        assert!(a.update(up("I0", 2), t(2)).is_empty(), "no on_connect");
+        let cmds = a.update(down("I0", 3, "Device has been disconnected"), t(3));
+        match cmds.as_slice() {
+            [Command::Alert { event, name }] => {
+                assert_eq!(name, "Name 0");
+                assert_eq!(event.moment, t(3));
+                assert!(
+                    matches!(&event.kind, EventKind::Disconnected { error: Some(e) } if e == "Device has been disconnected")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            a.update(down("I0", 4, "again"), t(4)).is_empty(),
+            "no change of state, no alert"
+        );
+        assert!(
+            a.update(up("I0", 0), t(5)).is_empty(),
+            "a late, older event changes nothing"
+        );
+        a.update(
+            Msg::AlertFailed {
+                id: InstanceId::new("I0"),
+                error: "exited with code 7".into(),
+            },
+            t(6),
+        );
+        let n = a.notice.clone().unwrap();
+        assert_eq!(n.level, Level::Error);
+        assert!(n.text.contains("Name 0") && n.text.contains("code 7"));
+    }
+
+    #[test]
+    fn enter_opens_the_detail_with_history_from_the_log() {
+        let mut a = app(2);
+        a.update(ch('j'), t(0));
+        assert_eq!(
+            a.update(key(KeyCode::Enter), t(1)),
+            vec![Command::LoadHistory(InstanceId::new("I1"))]
+        );
+        assert_eq!(a.detail.as_ref().unwrap().history, DetailHistory::Loading);
+        let old = |m: i64| Event {
+            instance_id: InstanceId::new("I1"),
+            kind: EventKind::Connected { phone: None },
+            moment: t(m),
+            received: t(m),
+        };
+        a.update(
+            Msg::History {
+                id: InstanceId::new("I1"),
+                result: Ok((0..30).rev().map(old).collect()),
+            },
+            t(2),
+        );
+        // a live event goes on top
+        a.update(down("I1", 100, "x"), t(100));
+        let Some(DetailHistory::Loaded(events)) = a.detail.as_ref().map(|d| d.history.clone())
+        else {
+            panic!("loaded");
+        };
+        assert_eq!(events.len(), 31);
+        assert_eq!(events[0].moment, t(100));
+        // movement scrolls the history, bounded
+        a.update(key(KeyCode::End), t(101));
+        assert_eq!(a.detail.as_ref().unwrap().scroll, 30);
+        a.update(ch('j'), t(101));
+        assert_eq!(a.detail.as_ref().unwrap().scroll, 30);
+        a.update(ch('g'), t(101));
+        assert_eq!(a.detail.as_ref().unwrap().scroll, 0);
+        assert_eq!(
+            a.selected_instance().unwrap().id.as_str(),
+            "I1",
+            "the table's selection stayed on the instance"
+        );
+        // a history for another instance is not ours
+        a.update(
+            Msg::History {
+                id: InstanceId::new("I0"),
+                result: Err("nope".into()),
+            },
+            t(102),
+        );
+        assert!(matches!(
+            a.detail.as_ref().unwrap().history,
+            DetailHistory::Loaded(_)
+        ));
+        // x in the detail acts on this instance
+        a.update(ch('x'), t(103));
+        assert_eq!(
+            a.confirm.as_ref().unwrap().targets,
+            vec![InstanceId::new("I1")]
+        );
+        a.update(ch('n'), t(103));
+        assert!(
+            a.update(key(KeyCode::Esc), t(104)).is_empty(),
+            "Esc closes, not quits"
+        );
+        assert!(a.detail.is_none());
+    }
+
+    #[test]
+    fn mouse_wheel_click_and_double_click() {
+        use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+        let mouse = |kind, row| {
+            Msg::Mouse(MouseEvent {
+                kind,
+                column: 10,
+                row,
+                modifiers: KeyModifiers::NONE,
+            })
+        };
+        let mut a = app(30);
+        a.update(Msg::Resize(80, 24), t(0));
+        let first_row = crate::ui::HEADER_LINES + 2;
+        a.update(mouse(MouseEventKind::ScrollDown, 5), t(0));
+        assert_eq!(a.selected, 3);
+        a.update(mouse(MouseEventKind::ScrollUp, 5), t(0));
+        assert_eq!(a.selected, 0);
+        a.update(
+            mouse(MouseEventKind::Down(MouseButton::Left), first_row + 4),
+            t(1),
+        );
+        assert_eq!(a.selected, 4);
+        assert!(a.detail.is_none());
+        // a click on the border or the header selects nothing
+        a.update(mouse(MouseEventKind::Down(MouseButton::Left), 0), t(5));
+        assert_eq!(a.selected, 4);
+        // two clicks on one row, quickly: the detail
+        let at = Utc.timestamp_millis_opt(1_764_000_010_000).unwrap();
+        a.update(
+            mouse(MouseEventKind::Down(MouseButton::Left), first_row + 2),
+            at,
+        );
+        let cmds = a.update(
+            mouse(MouseEventKind::Down(MouseButton::Left), first_row + 2),
+            at + chrono::Duration::milliseconds(200),
+        );
+        assert_eq!(cmds, vec![Command::LoadHistory(InstanceId::new("I2"))]);
+        a.update(key(KeyCode::Esc), t(20));
+        // m turns capture off: the app ignores the mouse, the loop releases it
+        assert_eq!(a.update(ch('m'), t(21)), vec![Command::MouseCapture(false)]);
+        a.update(mouse(MouseEventKind::ScrollDown, 5), t(21));
+        assert_eq!(a.selected, 2);
+        assert_eq!(a.update(ch('m'), t(22)), vec![Command::MouseCapture(true)]);
     }
 }

@@ -31,7 +31,7 @@ pub enum HubEvent {
     /// A stored webhook, applied.
     Webhook { seq: u64, event: Event },
     /// A row changed for another reason (a status or registration result).
-    Row(Instance),
+    Row(Box<Instance>),
 }
 
 enum Request {
@@ -230,6 +230,6 @@ fn apply_result(app: &mut App, msg: Msg, metrics: &Metrics, changes: &broadcast:
     app.update(msg, Utc::now());
     if let Some(inst) = app.get(&id) {
         metrics.set_instance(inst);
-        let _ = changes.send(HubEvent::Row(inst.clone()));
+        let _ = changes.send(HubEvent::Row(Box::new(inst.clone())));
     }
 }

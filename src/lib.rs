@@ -10,6 +10,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod hub;
 pub mod keys;
 pub mod metrics;

@@ -17,9 +17,10 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use zapi_dash::api;
-use zapi_dash::app::{App, Msg, Setup, TimeZone};
+use zapi_dash::app::{App, Msg, Settings, Setup, TimeZone};
 use zapi_dash::cli::{Cli, Command, Flags};
 use zapi_dash::config::{self, Config, InstanceConfig};
+use zapi_dash::health::Rules;
 use zapi_dash::hub::{Hub, HubOptions};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
@@ -27,7 +28,7 @@ use zapi_dash::remote::{self, RemoteApi};
 use zapi_dash::server::{self, ServerOptions};
 use zapi_dash::service::{Service, ServiceError, ServiceOptions};
 use zapi_dash::sim::{self, FleetOptions, Sim, SimOptions};
-use zapi_dash::tui::{self, Backend, Feeds, RealScreen, Runner, Screen, Services};
+use zapi_dash::tui::{self, Alerts, Backend, Feeds, RealScreen, Runner, Screen, Services};
 use zapi_dash::webhook::WebhookSecret;
 use zapi_dash::zapi::ZapiClient;
 
@@ -280,6 +281,7 @@ async fn dashboard(
         }
     };
     let opts = service_options(&config, config.listen, &state)?;
+    let log_dir = opts.log_dir.clone();
     let has_secret = opts.secret.is_some();
     let services = zapi_services(&config, opts.secret.clone())?;
     let (banner, demo_sim) = match demo {
@@ -292,6 +294,7 @@ async fn dashboard(
     }
 
     let mut app = App::new(setup, Utc::now());
+    app.configure(settings_for(&config, &services));
     // one clock read for the whole replay, not one per event (a million at most)
     let replay_now = Utc::now();
     let (service, events, replay) = Service::start_on(listener, opts, |_, event| {
@@ -329,7 +332,13 @@ async fn dashboard(
     });
 
     let (results_tx, results_rx) = mpsc::unbounded_channel();
-    let runner = Runner::new(Backend::Zapi(Box::new(services)), results_tx);
+    let runner = Runner::new(Backend::Zapi(Box::new(services)), results_tx)
+        .with_history(log_dir)
+        .with_alerts(Alerts {
+            on_disconnect: config.on_disconnect.clone(),
+            on_connect: config.on_connect.clone(),
+            timeout: Duration::from_secs(config.alert_timeout),
+        });
 
     let mut screen = RealScreen(ratatui::init());
     abort_after_panic_hook();
@@ -353,6 +362,7 @@ async fn dashboard(
         tui::shutdown_signal(),
     )
     .await;
+    release_mouse();
     ratatui::restore();
 
     if let Some(fleet) = fleet {
@@ -469,6 +479,10 @@ async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(),
         secret_paths: false,
     };
     let mut app = App::new(setup, Utc::now());
+    app.configure(Settings {
+        no_color: no_color(),
+        ..Settings::default()
+    });
     // the feed and the runner share one channel: the server's events and
     // the results of the action keys arrive in the order they happened
     let (results_tx, results_rx) = mpsc::unbounded_channel();
@@ -495,10 +509,35 @@ async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(),
         tui::shutdown_signal(),
     )
     .await;
+    release_mouse();
     ratatui::restore();
     feed.abort();
     tracing::info!("stopped");
     outcome.map_err(|e| Fatal::runtime(format!("terminal error: {e}")))
+}
+
+/// Mouse capture off (ratatui's restore leaves it as it was).
+fn release_mouse() {
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+}
+
+/// `NO_COLOR` set to anything but the empty string (no-color.org).
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// What the dashboard takes from the config beyond the setup.
+fn settings_for(config: &Config, services: &Services) -> Settings {
+    Settings {
+        poll_interval: Duration::from_secs(config.poll_interval),
+        rules: Rules::from_secs(config.alert_after, config.silence_alert),
+        bell: config.bell,
+        no_color: no_color(),
+        // `/me` tells drift only when we know the URL the webhooks should have
+        can_check_hooks: services.client.is_some() && services.public_url.is_some(),
+        alerts: (config.on_disconnect.is_some(), config.on_connect.is_some()),
+        keys: config.keys.clone(),
+    }
 }
 
 /// After ratatui's hook has restored the terminal and printed the panic,
@@ -507,6 +546,7 @@ async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(),
 fn abort_after_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        release_mouse();
         previous(info);
         std::process::exit(101);
     }));

@@ -504,7 +504,7 @@ impl Feed {
                 Err(e) => unreadable("webhook", &e),
             },
             "row" => match serde_json::from_str::<Instance>(&ev.data) {
-                Ok(row) => Msg::Row(row),
+                Ok(row) => Msg::Row(Box::new(row)),
                 Err(e) => unreadable("row", &e),
             },
             other => {

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,8 +20,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::app::{App, Command, Msg};
-use crate::model::{Event, InstanceId, Secret};
+use crate::alert::{AlertEvent, AlertKind};
+use crate::app::{App, Command, DETAIL_HISTORY, Hooks, InstanceAction, Msg};
+use crate::model::{Event, EventKind, InstanceId, Secret};
 use crate::store::EventLog;
 use crate::webhook::WebhookSecret;
 use crate::zapi::{ApiError, Status, ZapiClient};
@@ -57,7 +59,23 @@ pub struct Runner {
     permits: Arc<Semaphore>,
     results: mpsc::UnboundedSender<Msg>,
     tasks: JoinSet<()>,
+    /// The event log's directory, for the detail pane's history.
+    log_dir: Option<PathBuf>,
+    alerts: Option<Arc<Alerts>>,
+    alert_permits: Arc<Semaphore>,
 }
+
+/// The `on_disconnect` / `on_connect` commands of the config.
+#[derive(Debug, Clone, Default)]
+pub struct Alerts {
+    pub on_disconnect: Option<String>,
+    pub on_connect: Option<String>,
+    pub timeout: Duration,
+}
+
+/// Alert commands running at once, at most; more wait their turn (a
+/// reconnect storm of the whole fleet does not fork a thousand shells).
+pub const ALERT_CONCURRENCY: usize = 4;
 
 /// Who carries out the commands: Z-API itself (with the tokens of the
 /// config), or a remote `serve` through its HTTP API (`watch`).
@@ -81,6 +99,24 @@ impl Backend {
         }
     }
 
+    async fn hooks(&self, id: &InstanceId) -> Result<Hooks, ApiError> {
+        match self {
+            Backend::Zapi(s) => s.hooks(id).await,
+            Backend::Remote(_) => Err(ApiError::Config(
+                "the webhook check runs on the server, not through watch".into(),
+            )),
+        }
+    }
+
+    async fn act(&self, id: &InstanceId, action: InstanceAction) -> Result<(), ApiError> {
+        match (self, action) {
+            (Backend::Zapi(s), InstanceAction::Restart) => s.restart(id).await,
+            (Backend::Zapi(s), InstanceAction::Restore) => s.restore_session(id).await,
+            (Backend::Remote(r), InstanceAction::Restart) => r.restart(id).await,
+            (Backend::Remote(r), InstanceAction::Restore) => r.restore_session(id).await,
+        }
+    }
+
     fn concurrency(&self) -> usize {
         match self {
             Backend::Zapi(s) => s.concurrency,
@@ -97,7 +133,24 @@ impl Runner {
             permits,
             results,
             tasks: JoinSet::new(),
+            log_dir: None,
+            alerts: None,
+            alert_permits: Arc::new(Semaphore::new(ALERT_CONCURRENCY)),
         }
+    }
+
+    /// The detail pane's history is read from the event log in `dir`.
+    pub fn with_history(mut self, dir: PathBuf) -> Self {
+        self.log_dir = Some(dir);
+        self
+    }
+
+    /// State changes run these commands.
+    pub fn with_alerts(mut self, alerts: Alerts) -> Self {
+        if alerts.on_disconnect.is_some() || alerts.on_connect.is_some() {
+            self.alerts = Some(Arc::new(alerts));
+        }
+        self
     }
 
     /// The backend, for callers that run other actions (the HTTP API).
@@ -105,28 +158,107 @@ impl Runner {
         Arc::clone(&self.backend)
     }
 
-    /// Starts the call a command asks for. Returns `true` for [`Command::Quit`].
+    /// Starts the call a command asks for. Returns `true` for
+    /// [`Command::Quit`]; commands for the terminal itself (bell, mouse)
+    /// are the loop's, and ignored here.
     pub fn run(&mut self, cmd: Command) -> bool {
-        let (id, register) = match cmd {
-            Command::Quit => return true,
-            Command::FetchStatus(id) => (id, false),
-            Command::Register(id) => (id, true),
-        };
-        let backend = Arc::clone(&self.backend);
-        let permits = Arc::clone(&self.permits);
         let results = self.results.clone();
-        self.tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let msg = if register {
-                let result = backend.register(&id).await;
-                Msg::RegisterResult { id, result }
-            } else {
-                let result = backend.status(&id).await;
-                Msg::StatusResult { id, result }
-            };
-            // the loop may be gone (quitting): nothing to report to then
-            let _ = results.send(msg);
-        });
+        match cmd {
+            Command::Quit => return true,
+            Command::Bell | Command::MouseCapture(_) => {}
+            Command::LoadHistory(id) => {
+                let dir = self.log_dir.clone();
+                self.tasks.spawn(async move {
+                    let result = match dir {
+                        Some(dir) => {
+                            let id2 = id.clone();
+                            match tokio::task::spawn_blocking(move || {
+                                crate::store::history(&dir, &id2, DETAIL_HISTORY)
+                            })
+                            .await
+                            {
+                                Ok(Ok(records)) => {
+                                    Ok(records.into_iter().map(|(_, e)| e).collect())
+                                }
+                                Ok(Err(e)) => Err(format!("cannot read the event log: {e}")),
+                                Err(e) => Err(format!("cannot read the event log: {e}")),
+                            }
+                        }
+                        None => Err("no event log here: the newest events kept in memory".into()),
+                    };
+                    let _ = results.send(Msg::History { id, result });
+                });
+            }
+            Command::Alert { event, name } => {
+                let Some(alerts) = self.alerts.clone() else {
+                    return false;
+                };
+                let (kind, command) = match &event.kind {
+                    EventKind::Disconnected { .. } => {
+                        (AlertKind::Disconnected, alerts.on_disconnect.clone())
+                    }
+                    EventKind::Connected { .. } => {
+                        (AlertKind::Connected, alerts.on_connect.clone())
+                    }
+                    EventKind::Activity { .. } => return false,
+                };
+                let Some(command) = command else {
+                    return false;
+                };
+                let permits = Arc::clone(&self.alert_permits);
+                self.tasks.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    let alert = AlertEvent {
+                        instance_id: event.instance_id.to_string(),
+                        instance_name: name,
+                        event: kind,
+                        error: match &event.kind {
+                            EventKind::Disconnected { error } => error.clone(),
+                            _ => None,
+                        },
+                        moment: event.moment,
+                    };
+                    if let Err(e) = crate::alert::run(&command, &alert, alerts.timeout).await {
+                        tracing::warn!(instance = %event.instance_id, error = %e, "alert command failed");
+                        let _ = results.send(Msg::AlertFailed {
+                            id: event.instance_id,
+                            error: e.to_string(),
+                        });
+                    }
+                });
+            }
+            call @ (Command::FetchStatus(_)
+            | Command::FetchHooks(_)
+            | Command::Register(_)
+            | Command::Act(..)) => {
+                let backend = Arc::clone(&self.backend);
+                let permits = Arc::clone(&self.permits);
+                self.tasks.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    let msg = match call {
+                        Command::FetchStatus(id) => {
+                            let result = backend.status(&id).await;
+                            Msg::StatusResult { id, result }
+                        }
+                        Command::FetchHooks(id) => {
+                            let result = backend.hooks(&id).await;
+                            Msg::HooksResult { id, result }
+                        }
+                        Command::Register(id) => {
+                            let result = backend.register(&id).await;
+                            Msg::RegisterResult { id, result }
+                        }
+                        Command::Act(id, action) => {
+                            let result = backend.act(&id, action).await;
+                            Msg::ActionResult { id, action, result }
+                        }
+                        _ => return,
+                    };
+                    // the loop may be gone (quitting): nothing to report to then
+                    let _ = results.send(msg);
+                });
+            }
+        }
         // reap finished tasks so the set does not grow over weeks
         while self.tasks.try_join_next().is_some() {}
         false
@@ -168,6 +300,27 @@ impl Services {
         client.status(id, token).await
     }
 
+    /// `GET …/me`: where Z-API sends the webhooks now, compared with the
+    /// URLs registration would send; path tokens masked for the screen.
+    pub async fn hooks(&self, id: &InstanceId) -> Result<Hooks, ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
+        let me = client.me(id, token).await?;
+        let (disconnected, connected) =
+            crate::webhook::hook_urls(public_url, self.secret.as_ref(), id);
+        let here = me.disconnected_callback_url.as_deref() == Some(disconnected.as_str())
+            && me.connected_callback_url.as_deref() == Some(connected.as_str());
+        Ok(Hooks {
+            disconnected: me.disconnected_callback_url.as_deref().map(mask_url),
+            connected: me.connected_callback_url.as_deref().map(mask_url),
+            received: me.received_callback_url.as_deref().map(mask_url),
+            here,
+        })
+    }
+
     /// `GET …/restart`.
     pub async fn restart(&self, id: &InstanceId) -> Result<(), ApiError> {
         let (client, token) = self.call_ready(id)?;
@@ -181,10 +334,44 @@ impl Services {
     }
 }
 
+/// A webhook URL fit to show: every path segment that looks like a token
+/// (16 or more letters, digits, `-` or `_`) is cut to its first four
+/// characters, so neither our secret path tokens nor another service's
+/// tokens reach the screen.
+pub fn mask_url(url: &str) -> String {
+    let (head, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let masked: Vec<String> = rest
+        .split('/')
+        .map(|seg| {
+            let tokenish = seg.len() >= 16
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if tokenish {
+                crate::webhook::token_prefix(seg)
+            } else {
+                seg.to_string()
+            }
+        })
+        .collect();
+    format!("{head}{}", masked.join("/"))
+}
+
 /// Where frames go: the real terminal (with synchronized updates, so no
 /// flicker) or a test backend.
 pub trait Screen {
     fn draw_app(&mut self, app: &App) -> io::Result<()>;
+    /// Rings the terminal bell.
+    fn bell(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Turns mouse capture on or off.
+    fn set_mouse(&mut self, _on: bool) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<B: TermBackend> Screen for Terminal<B>
@@ -208,6 +395,22 @@ impl Screen for RealScreen {
         crossterm::execute!(io::stdout(), EndSynchronizedUpdate)?;
         drawn
     }
+
+    fn bell(&mut self) -> io::Result<()> {
+        use std::io::Write;
+        let mut out = io::stdout();
+        out.write_all(b"\x07")?;
+        out.flush()
+    }
+
+    fn set_mouse(&mut self, on: bool) -> io::Result<()> {
+        use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+        if on {
+            crossterm::execute!(io::stdout(), EnableMouseCapture)
+        } else {
+            crossterm::execute!(io::stdout(), DisableMouseCapture)
+        }
+    }
 }
 
 /// Maps a terminal event to a message; `None` for events the app ignores.
@@ -215,6 +418,7 @@ pub fn term_msg(ev: TermEvent) -> Option<Msg> {
     match ev {
         TermEvent::Key(k) => Some(Msg::Key(k)),
         TermEvent::Resize(w, h) => Some(Msg::Resize(w, h)),
+        TermEvent::Mouse(m) => Some(Msg::Mouse(m)),
         _ => None,
     }
 }
@@ -259,6 +463,9 @@ where
     // benchmark mode only (ZAPI_DASH_BENCH_PROBE): event → frame latency, frame rate
     let mut probe = crate::probe::Probe::from_env();
 
+    if app.mouse {
+        let _ = screen.set_mouse(true);
+    }
     for cmd in app.init() {
         runner.run(cmd);
     }
@@ -278,6 +485,7 @@ where
                 // frames are paced start to start: a slow draw does not
                 // stretch the interval (and still ≤ 60 per second)
                 let started = Instant::now();
+                app.prepare();
                 screen.draw_app(app)?;
                 if let Some(p) = probe.as_mut() {
                     p.on_frame();
@@ -320,12 +528,25 @@ where
         for msg in msgs {
             dirty = true;
             for cmd in app.update(msg, Utc::now()) {
-                if runner.run(cmd) {
-                    return Ok(());
+                match cmd {
+                    // a terminal that cannot ring or capture the mouse is no reason to stop
+                    Command::Bell => {
+                        let _ = screen.bell();
+                    }
+                    Command::MouseCapture(on) => {
+                        let _ = screen.set_mouse(on);
+                    }
+                    cmd => {
+                        if runner.run(cmd) {
+                            let _ = screen.set_mouse(false);
+                            return Ok(());
+                        }
+                    }
                 }
             }
         }
     }
+    let _ = screen.set_mouse(false);
     Ok(())
 }
 

@@ -67,7 +67,12 @@ async fn disconnect_register_quit_in_a_real_terminal() {
 
     // A disconnect webhook arrives over HTTP and the row changes.
     assert_eq!(
-        post_disconnect(port, 1_764_000_000, "Device has been disconnected").await,
+        post_disconnect(
+            port,
+            chrono::Utc::now().timestamp(),
+            "Device has been disconnected"
+        )
+        .await,
         200
     );
     dash.wait_for("the disconnect", |s| {
@@ -142,7 +147,12 @@ async fn sigterm_and_sighup_shut_down_cleanly() {
         dash.wait_for("the first frame", |s| s.contains("Instances (1)"));
         let port = dash.port();
         assert_eq!(
-            post_disconnect(port, 1_764_000_000, "Device has been disconnected").await,
+            post_disconnect(
+                port,
+                chrono::Utc::now().timestamp(),
+                "Device has been disconnected"
+            )
+            .await,
             200
         );
         dash.wait_for("the disconnect", |s| s.contains("✗ disconnected"));
@@ -225,7 +235,12 @@ async fn start_warns_of_corrupt_log_records_and_a_readable_config() {
     let dash = Dash::spawn(&["--config", &config], dir.path(), 160, 24);
     let port = dash.port();
     assert_eq!(
-        post_disconnect(port, 1_764_000_000, "Device has been disconnected").await,
+        post_disconnect(
+            port,
+            chrono::Utc::now().timestamp(),
+            "Device has been disconnected"
+        )
+        .await,
         200
     );
     dash.wait_for("the disconnect", |s| s.contains("✗ disconnected"));

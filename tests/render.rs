@@ -8,7 +8,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-use zapi_dash::app::{App, Msg, Setup, TimeZone};
+use zapi_dash::app::{App, Hooks, Msg, Setup, TimeZone};
 use zapi_dash::model::{Event, EventKind, InstanceId};
 use zapi_dash::zapi::{ApiError, Status};
 
@@ -149,20 +149,51 @@ fn main_screen_160x40() {
 }
 
 #[test]
-fn help_overlay_80x24() {
+fn help_overlay_lists_every_key_in_effect() {
+    let mut app = fleet(160, 40);
+    app.update(
+        Msg::Key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE)),
+        t(14, 6, 12),
+    );
+    let screen = text(&render(&app, 160, 40));
+    let lines = zapi_dash::ui::help::lines(&app);
+    assert!(lines.len() > 20, "every action has a line");
+    for (keys, what) in &lines {
+        assert!(
+            screen.contains(keys.as_str()) && screen.contains(what.as_str()),
+            "help lacks {keys}: {what}"
+        );
+    }
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn help_overlay_scrolls_on_a_short_terminal() {
     let mut app = fleet(80, 24);
     app.update(
         Msg::Key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE)),
         t(14, 6, 12),
     );
-    let screen = text(&render(&app, 80, 24));
-    for (keys, what) in zapi_dash::ui::KEYS {
-        assert!(
-            screen.contains(keys) && screen.contains(what),
-            "help lacks {keys}: {what}"
+    let first = text(&render(&app, 80, 24));
+    assert!(first.contains("↑↓ scroll"), "{first}");
+    let lines = zapi_dash::ui::help::lines(&app);
+    let (last_keys, last_what) = lines.last().unwrap();
+    assert!(
+        !first.contains(last_what.as_str()),
+        "the last line is below"
+    );
+    for _ in 0..lines.len() {
+        app.update(
+            Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+            t(14, 6, 12),
         );
     }
-    insta::assert_snapshot!(screen);
+    let scrolled = text(&render(&app, 80, 24));
+    assert!(
+        scrolled.contains(last_what.as_str()) && scrolled.contains(last_keys.as_str()),
+        "{scrolled}"
+    );
+    insta::assert_snapshot!(first);
 }
 
 #[test]
@@ -176,8 +207,9 @@ fn empty_without_config_says_where_it_listens() {
 #[test]
 fn register_all_progress_is_visible() {
     let mut app = fleet(80, 24);
+    // ctrl-r: every configured instance, whatever its webhooks say
     app.update(
-        Msg::Key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::NONE)),
+        Msg::Key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL)),
         t(14, 6, 12),
     );
     app.update(
@@ -218,7 +250,27 @@ fn fg_of(terminal: &Terminal<TestBackend>, needle: &str) -> Color {
 
 #[test]
 fn state_colours_are_right_and_words_are_there() {
-    let term = render(&fleet(160, 40), 160, 40);
+    let outages = render(&fleet(160, 40), 160, 40);
+    let buf = outages.backend().buffer();
+    let lines = text(&outages);
+    let (y, line) = lines
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("✗ OUTAGE"))
+        .expect("an outage on screen");
+    let x = line[..line.find("✗ OUTAGE").unwrap()].chars().count();
+    assert_eq!(
+        buf[(x as u16, y as u16)].bg,
+        Color::Red,
+        "outages are highlighted"
+    );
+    // with a longer alert_after, the same rows are only down
+    let mut app = fleet(160, 40);
+    let mut settings = app.settings.clone();
+    settings.rules = zapi_dash::health::Rules::from_secs(86_400, 0);
+    app.configure(settings);
+    app.prepare();
+    let term = render(&app, 160, 40);
     assert_eq!(fg_of(&term, "● connected"), Color::Green);
     assert_eq!(fg_of(&term, "✗ disconnected"), Color::Red);
     assert_eq!(fg_of(&term, "? unknown "), Color::Yellow);
@@ -243,4 +295,228 @@ fn any_size_renders_without_panic() {
         );
         render(&a, w, h);
     }
+}
+
+// ---- the operator's view ------------------------------------------------
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(
+        Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        t(14, 6, 12),
+    );
+}
+
+/// The fleet with a day of history for "Support" (flapping), `/me` answers
+/// (one pointing elsewhere) and a zombie (webhook up, Z-API down).
+fn operator_fleet(w: u16, h: u16) -> App {
+    let mut app = fleet(w, h);
+    let now = t(14, 6, 12);
+    let support = "7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B";
+    // Support: down 02:00–02:30, 09:00–09:05, and since 14:03:12
+    for (at, up) in [
+        (t(1, 0, 0), true),
+        (t(2, 0, 0), false),
+        (t(2, 30, 0), true),
+        (t(9, 0, 0), false),
+        (t(9, 5, 0), true),
+    ] {
+        let kind = if up {
+            EventKind::Connected {
+                phone: Some("5544999990000".into()),
+            }
+        } else {
+            EventKind::Disconnected {
+                error: Some("Device has been disconnected".into()),
+            }
+        };
+        app.update(webhook(support, kind, at), now);
+    }
+    app.update(
+        Msg::HooksResult {
+            id: InstanceId::new(support),
+            result: Ok(Hooks {
+                disconnected: Some("https://old-server.example/hooks/disc".into()),
+                connected: Some("https://old-server.example/hooks/conn".into()),
+                received: None,
+                here: false,
+            }),
+        },
+        t(14, 5, 30),
+    );
+    app.update(
+        Msg::HooksResult {
+            id: InstanceId::new("3C8A1F00D2E94B7A9F15C0DE2A7B6E11"),
+            result: Ok(Hooks {
+                disconnected: Some("https://dash.example/hooks/Abcd…/disconnected".into()),
+                connected: Some("https://dash.example/hooks/Abcd…/connected".into()),
+                received: None,
+                here: true,
+            }),
+        },
+        t(14, 5, 30),
+    );
+    // Sales: the webhook said connected at 13:02, Z-API says otherwise now
+    app.update(
+        Msg::StatusResult {
+            id: InstanceId::new("3C8A1F00D2E94B7A9F15C0DE2A7B6E11"),
+            result: Ok(Status {
+                connected: false,
+                error: Some("You are not connected.".into()),
+                smartphone_connected: Some(false),
+            }),
+        },
+        t(14, 6, 0),
+    );
+    app.update(Msg::Tick, now);
+    app
+}
+
+fn open_detail_of(app: &mut App, label: &str) {
+    let pos = app
+        .order
+        .iter()
+        .position(|&i| app.instances[i].label() == label)
+        .expect("row on screen");
+    key(app, KeyCode::Home);
+    for _ in 0..pos {
+        key(app, KeyCode::Down);
+    }
+    key(app, KeyCode::Enter);
+}
+
+#[test]
+fn operator_table_sorted_problems_first_160x40() {
+    let app = operator_fleet(160, 40);
+    let screen = text(&render(&app, 160, 40));
+    assert!(
+        screen.contains("webhook says up, Z-API says down"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Device has been disconnected · ⚠ webhoo"),
+        "{screen}"
+    );
+    assert!(screen.contains("✗ OUTAGE"), "{screen}");
+    assert!(screen.contains("problems"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn filtered_and_sorted_table_80x24() {
+    let mut app = operator_fleet(80, 24);
+    key(&mut app, KeyCode::Char('o')); // by name
+    key(&mut app, KeyCode::Char('f')); // down only
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains("only down"), "{screen}");
+    assert!(!screen.contains("● connected"), "{screen}");
+    insta::assert_snapshot!(screen);
+    key(&mut app, KeyCode::Char('/'));
+    for c in "bill".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let screen = text(&render(&app, 80, 24));
+    assert!(
+        screen.contains("Billing") && !screen.contains("Support"),
+        "{screen}"
+    );
+    assert!(screen.contains("filter / bill"), "{screen}");
+}
+
+#[test]
+fn detail_pane_160x40() {
+    let mut app = operator_fleet(160, 40);
+    open_detail_of(&mut app, "Support");
+    let support = InstanceId::new("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B");
+    let history: Vec<Event> = app
+        .get(&support)
+        .unwrap()
+        .history
+        .iter()
+        .rev()
+        .cloned()
+        .collect();
+    app.update(
+        Msg::History {
+            id: support,
+            result: Ok(history),
+        },
+        t(14, 6, 12),
+    );
+    let screen = text(&render(&app, 160, 40));
+    for want in [
+        "Uptime",
+        "disconnects 24 h: 3",
+        "Last 24 h",
+        "https://old-server.example/hooks/disc",
+        "point elsewhere",
+        "History, newest first",
+        "Device has been disconnected",
+        "Next",
+    ] {
+        assert!(screen.contains(want), "{want}:\n{screen}");
+    }
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn detail_pane_80x24_and_tiny_sizes() {
+    let mut app = operator_fleet(80, 24);
+    open_detail_of(&mut app, "Sales");
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains("smartphone connected NO"), "{screen}");
+    assert!(screen.contains("reading the log"), "{screen}");
+    insta::assert_snapshot!(screen);
+    for (w, h) in [(20, 5), (1, 1), (300, 100)] {
+        let mut a = app.clone();
+        a.update(Msg::Resize(w, h), t(14, 6, 12));
+        render(&a, w, h);
+    }
+}
+
+#[test]
+fn confirmation_popup_80x24() {
+    let mut app = operator_fleet(80, 24);
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char('e'));
+    let screen = text(&render(&app, 80, 24));
+    assert!(
+        screen.contains("Restore the session of 2 instances?"),
+        "{screen}"
+    );
+    assert!(screen.contains("nothing is sent before y"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn no_color_keeps_words_and_drops_every_colour() {
+    let mut app = operator_fleet(160, 40);
+    let mut settings = app.settings.clone();
+    settings.no_color = true;
+    app.configure(settings);
+    app.prepare();
+    let term = render(&app, 160, 40);
+    let buf = term.backend().buffer();
+    assert!(
+        buf.content
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset),
+        "no colour anywhere"
+    );
+    let screen = text(&term);
+    for word in [
+        "✗ OUTAGE",
+        "✗ disconnected",
+        "? unknown",
+        "⚠ webhook says up",
+    ] {
+        assert!(screen.contains(word), "{word}");
+    }
+    // the selection stays visible without colour
+    assert!(
+        buf.content
+            .iter()
+            .any(|c| c.modifier.contains(ratatui::style::Modifier::REVERSED))
+    );
+    insta::assert_snapshot!(screen);
 }

@@ -8,10 +8,33 @@ use ratatui::widgets::Paragraph;
 
 use super::fit;
 use crate::app::{App, Level};
+use crate::health::{self, StepKeys};
+use crate::keys::Action;
+
+/// The keys the next step names, as the keymap has them.
+pub fn step_keys(app: &App) -> StepKeys {
+    let keys = &app.settings.keys;
+    StepKeys {
+        restore: keys.keys_of(Action::Restore),
+        restart: keys.keys_of(Action::Restart),
+        register: keys.keys_of(Action::Register),
+        refresh: keys.keys_of(Action::Refresh),
+    }
+}
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let width = usize::from(area.width);
-    let status = if let Some(b) = app.register_batch {
+    let status = if app.searching {
+        Line::from(vec![
+            Span::styled(" filter / ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(fit(&app.search, width.saturating_sub(40))),
+            Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+            Span::styled(
+                "  Enter keeps it · Esc clears it",
+                Style::new().fg(Color::DarkGray),
+            ),
+        ])
+    } else if let Some(b) = app.register_batch {
         let failed = if b.failed > 0 {
             format!(", {} failed", b.failed)
         } else {
@@ -60,12 +83,57 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         Line::from("")
     };
-    let hints = Line::from(Span::styled(
-        fit(
-            " ↑↓/jk move · r register · R register all · s status · ? help · q quit",
-            width,
-        ),
-        Style::new().fg(Color::DarkGray),
-    ));
+    let keys = &app.settings.keys;
+    let step = app
+        .detail
+        .as_ref()
+        .and_then(|d| app.get(&d.id))
+        .or_else(|| app.selected_instance())
+        .and_then(|inst| health::next_step(inst, &app.settings.rules, app.now, &step_keys(app)));
+    let hints = match step {
+        Some(step) => Line::from(vec![
+            Span::styled(
+                " next: ",
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                fit(
+                    &format!("{step} · {} help", keys.keys_of(Action::Help)),
+                    width.saturating_sub(7),
+                ),
+                Style::new().fg(Color::Yellow),
+            ),
+        ]),
+        None => {
+            let text = if app.detail.is_some() {
+                format!(
+                    " {} scroll · Esc back · {} restart · {} restore · {} register · {} help",
+                    keys.keys_of(Action::Down),
+                    keys.keys_of(Action::Restart),
+                    keys.keys_of(Action::Restore),
+                    keys.keys_of(Action::Register),
+                    keys.keys_of(Action::Help),
+                )
+            } else {
+                format!(
+                    " {} open · {} filter · {} sort · {} state · {} mark · {} register · {} drifted · {} status · {} help · {} quit",
+                    keys.keys_of(Action::Detail),
+                    keys.keys_of(Action::Search),
+                    keys.keys_of(Action::Sort),
+                    keys.keys_of(Action::StateFilter),
+                    keys.keys_of(Action::Mark),
+                    keys.keys_of(Action::Register),
+                    keys.keys_of(Action::RegisterAll),
+                    keys.keys_of(Action::Refresh),
+                    keys.keys_of(Action::Help),
+                    keys.keys_of(Action::Quit),
+                )
+            };
+            Line::from(Span::styled(
+                fit(&text, width),
+                Style::new().fg(Color::DarkGray),
+            ))
+        }
+    };
     frame.render_widget(Paragraph::new(vec![status, hints]), area);
 }

@@ -2,10 +2,10 @@
 //! banner (`watch`: the server, or a red banner while cut off from it).
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Sparkline};
 
 use chrono::{DateTime, Utc};
 
@@ -40,6 +40,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             format!("? {unknown} unknown"),
             Style::new().fg(Color::Yellow),
         ),
+        Span::raw("  "),
+        if app.problems > 0 {
+            Span::styled(
+                format!("⚠ {} problems", app.problems),
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            )
+        } else {
+            Span::raw("")
+        },
     ]);
     let second = match (&app.setup.banner, &app.setup.config_file) {
         (Some(banner), _) => Line::from(Span::styled(
@@ -84,9 +93,65 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         )),
         _ => second,
     };
-    frame.render_widget(Paragraph::new(vec![title, second]), area);
+    frame.render_widget(Paragraph::new(title), Rect { height: 1, ..area });
+    let [left, right] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(spark_width(area.width)),
+    ])
+    .areas(Rect {
+        y: area.y.saturating_add(1),
+        height: area.height.saturating_sub(1),
+        ..area
+    });
+    frame.render_widget(Paragraph::new(second), left);
+    if right.width > 0 {
+        sparkline(app, frame, right);
+    }
 }
 
+/// Room for the disconnects sparkline: a label and 20 to 60 minutes, on
+/// terminals of 120 columns or more (the config line keeps the rest).
+fn spark_width(width: u16) -> u16 {
+    if width < 120 {
+        0
+    } else {
+        SPARK_LABEL_WIDTH + (width - 120).clamp(20, 60)
+    }
+}
+
+/// Columns the sparkline's label takes (" disconnects/min max 9999 ").
+const SPARK_LABEL_WIDTH: u16 = 27;
+
+/// Fleet disconnects per minute over the last hour, newest on the right;
+/// the peak is written out, so the bars are never the only clue.
+fn sparkline(app: &App, frame: &mut Frame, area: Rect) {
+    let series = app.disconnects_per_minute.series(app.now);
+    let bars_w = usize::from(area.width.saturating_sub(SPARK_LABEL_WIDTH));
+    let shown = &series[series.len().saturating_sub(bars_w)..];
+    let peak = shown.iter().copied().max().unwrap_or(0);
+    let [label, bars] =
+        Layout::horizontal([Constraint::Length(SPARK_LABEL_WIDTH), Constraint::Min(0)]).areas(area);
+    let text = if peak == 0 {
+        " no disconnects in 1 h ".to_string()
+    } else {
+        format!(" disconnects/min max {peak} ")
+    };
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            super::fit(&text, usize::from(SPARK_LABEL_WIDTH)),
+            Style::new().fg(Color::DarkGray),
+        ))
+        .alignment(ratatui::layout::Alignment::Right),
+        label,
+    );
+    frame.render_widget(
+        Sparkline::default()
+            .data(shown)
+            .max(peak.max(1))
+            .style(Style::new().fg(Color::Red)),
+        bars,
+    );
+}
 /// The banner while `watch` is cut off from its server: red and bold, and
 /// the words say it too (never colour alone): since when, the next try,
 /// and why.

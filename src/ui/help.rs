@@ -1,4 +1,5 @@
-//! The help overlay: every key and what it does.
+//! The help overlay: every key in effect (the config's `[keys]` included)
+//! and what it does.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -6,28 +7,50 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-/// Every key binding, as (keys, what it does). The help overlay and the
-/// README's key table list exactly these.
-pub const KEYS: &[(&str, &str)] = &[
-    ("↑ / k", "select the row above"),
-    ("↓ / j", "select the row below"),
-    ("PgUp / PgDn", "one page up / down"),
-    ("Home / g", "first row"),
-    ("End / G", "last row"),
-    ("r", "re-register the selected instance's webhooks"),
-    ("R", "re-register every configured instance"),
-    ("s", "ask Z-API the status of every instance"),
-    ("?", "show / hide this help"),
-    ("q / Esc / Ctrl-C", "quit"),
+use crate::app::App;
+
+/// Keys that no `[keys]` table changes, as (keys, what they do).
+pub const FIXED_KEYS: &[(&str, &str)] = &[
+    (
+        "Esc",
+        "close the detail, popup or help; clear the filter; else quit",
+    ),
+    (
+        "y / n",
+        "in a confirmation: send it / cancel (nothing is sent before y)",
+    ),
+    ("Ctrl-C", "quit"),
+    (
+        "mouse",
+        "wheel scrolls, click selects, double click opens the detail",
+    ),
 ];
 
-pub fn draw(frame: &mut Frame, area: Rect) {
-    let key_w = KEYS
+/// Every line of the help: the keymap's bindings, then the fixed keys.
+pub fn lines(app: &App) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = app
+        .settings
+        .keys
+        .help()
+        .into_iter()
+        .map(|(k, what)| (k, what.to_string()))
+        .collect();
+    out.extend(
+        FIXED_KEYS
+            .iter()
+            .map(|(k, what)| (k.to_string(), what.to_string())),
+    );
+    out
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let entries = lines(app);
+    let key_w = entries
         .iter()
         .map(|(k, _)| k.chars().count())
         .max()
         .unwrap_or(0);
-    let mut lines: Vec<Line> = KEYS
+    let mut lines: Vec<Line> = entries
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
@@ -35,14 +58,25 @@ pub fn draw(frame: &mut Frame, area: Rect) {
                     format!(" {k:<key_w$}  "),
                     Style::new().add_modifier(Modifier::BOLD),
                 ),
-                Span::raw(*what),
+                Span::raw(what.clone()),
             ])
         })
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from(" ? or Esc closes this help"));
-    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3;
-    let height = lines.len() as u16 + 2;
+    lines.push(Line::from(format!(
+        " {} or Esc closes this help",
+        app.settings.keys.keys_of(crate::keys::Action::Help)
+    )));
+    let width = (lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3).min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    // a short terminal scrolls the help (↑/↓) rather than cut it
+    let hidden = (lines.len() as u16 + 2).saturating_sub(height);
+    let scroll = app.help_scroll.min(hidden);
+    let title = if hidden > 0 {
+        format!(" Keys ({}/{}, ↑↓ scroll) ", scroll + 1, hidden + 1)
+    } else {
+        " Keys ".to_string()
+    };
     let [popup] = Layout::horizontal([Constraint::Length(width)])
         .flex(Flex::Center)
         .areas(area);
@@ -51,7 +85,9 @@ pub fn draw(frame: &mut Frame, area: Rect) {
         .areas(popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(" Keys ")),
+        Paragraph::new(lines)
+            .scroll((scroll, 0))
+            .block(Block::new().borders(Borders::ALL).title(title)),
         popup,
     );
 }

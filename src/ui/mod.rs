@@ -2,12 +2,12 @@
 //! never mutates, never reads the clock (the app carries `now`), never does I/O.
 //! One file per widget.
 
+mod confirm;
+mod detail;
 mod footer;
 mod header;
 pub mod help;
 mod table;
-
-pub use help::KEYS;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -36,11 +36,38 @@ pub fn draw(app: &App, frame: &mut Frame) {
     ])
     .areas(frame.area());
     header::draw(app, frame, top);
-    table::draw(app, frame, middle);
-    footer::draw(app, frame, bottom);
-    if app.show_help {
-        help::draw(frame, frame.area());
+    match app.detail.as_ref() {
+        Some(d) => detail::draw(app, d, frame, middle),
+        None => table::draw(app, frame, middle),
     }
+    footer::draw(app, frame, bottom);
+    if let Some(c) = &app.confirm {
+        confirm::draw(app, c, frame, frame.area());
+    }
+    if app.show_help {
+        help::draw(app, frame, frame.area());
+    }
+    if app.settings.no_color {
+        // NO_COLOR: every colour goes, the words, symbols and bold/reverse stay
+        for cell in frame.buffer_mut().content.iter_mut() {
+            cell.fg = ratatui::style::Color::Reset;
+            cell.bg = ratatui::style::Color::Reset;
+        }
+    }
+}
+
+/// The table row (a position in `app.order`) drawn at screen line `y`, if
+/// any: the mouse's view of the layout [`draw`] makes.
+pub fn row_at(app: &App, y: u16) -> Option<usize> {
+    // header lines, the table's top border, its column titles
+    let first = HEADER_LINES + 2;
+    let visible = table_rows(app.size.1);
+    let line = usize::from(y.checked_sub(first)?);
+    if line >= visible {
+        return None;
+    }
+    let pos = app.offset + line;
+    (pos < app.order.len()).then_some(pos)
 }
 
 /// Makes text from the network safe to put on the terminal: control

@@ -1,27 +1,97 @@
 //! The instance table: one row per instance, only the visible window built.
 
+use chrono::Duration;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
-use super::{fit, when};
-use crate::app::{App, Instance, Registration};
+use super::{age, fit, when};
+use crate::app::{App, HookCheck, Instance, Outcome, Registration, SortKey, StateFilter};
+use crate::health;
 use crate::model::ConnState;
+use crate::stats;
 
-/// Column widths for a table `inner` columns wide (inside the borders):
-/// name, state, last error, changed, webhooks. The error column takes what is left.
-pub fn widths(inner: u16) -> [u16; 5] {
-    let wide = inner >= 118;
-    let state = 14;
-    let changed = if wide { 30 } else { 16 };
-    let hooks = if wide { 26 } else { 13 };
-    let name = if wide { 24 } else { 14 };
-    // 2 for the selection marker, 4 gaps of one column between 5 columns
-    let fixed = 2 + 4 + name + state + changed + hooks;
-    let error = inner.saturating_sub(fixed);
-    [name, state, error, changed, hooks]
+/// A column of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    Name,
+    State,
+    /// Uptime over 24 h.
+    Uptime,
+    /// Disconnects in 24 h.
+    Disconnects,
+    /// The row's warning, else its last error.
+    Error,
+    Changed,
+    /// Last webhook of any type.
+    Activity,
+    Webhooks,
+}
+
+impl Col {
+    fn title(self, wide: bool) -> &'static str {
+        match self {
+            Col::Name => "Name",
+            Col::State => "State",
+            Col::Uptime if wide => "Up 24h",
+            Col::Uptime => "Up%",
+            Col::Disconnects => "Dn",
+            Col::Error if wide => "Problem / last error",
+            Col::Error => "Last error",
+            Col::Changed => "Changed",
+            Col::Activity => "Activity",
+            Col::Webhooks => "Webhooks",
+        }
+    }
+}
+
+/// The columns and their widths for a table `inner` columns wide (inside
+/// the borders). The error column takes what is left; narrow terminals
+/// drop the columns that matter least.
+pub fn columns(inner: u16) -> Vec<(Col, u16)> {
+    let mut cols = if inner >= 150 {
+        vec![
+            (Col::Name, 24),
+            (Col::State, 14),
+            (Col::Uptime, 7),
+            (Col::Disconnects, 3),
+            (Col::Error, 0),
+            (Col::Changed, 30),
+            (Col::Activity, 9),
+            (Col::Webhooks, 22),
+        ]
+    } else if inner >= 100 {
+        vec![
+            (Col::Name, 16),
+            (Col::State, 14),
+            (Col::Uptime, 6),
+            (Col::Disconnects, 3),
+            (Col::Error, 0),
+            (Col::Changed, 16),
+            (Col::Activity, 8),
+            (Col::Webhooks, 13),
+        ]
+    } else {
+        vec![
+            (Col::Name, 13),
+            (Col::State, 14),
+            (Col::Uptime, 5),
+            (Col::Error, 0),
+            (Col::Changed, 14),
+            (Col::Webhooks, 13),
+        ]
+    };
+    // 2 for the selection marker, one column between columns
+    let fixed: u16 = 2 + cols.len() as u16 - 1 + cols.iter().map(|(_, w)| w).sum::<u16>();
+    let rest = inner.saturating_sub(fixed);
+    for (c, w) in &mut cols {
+        if *c == Col::Error {
+            *w = rest;
+        }
+    }
+    cols
 }
 
 /// The state word with its symbol, so state never rests on colour alone.
@@ -36,25 +106,93 @@ pub fn state_cell(state: ConnState) -> (String, Style) {
     }
 }
 
+/// The state cell of a row: an outage is its own word, highlighted.
+fn row_state(app: &App, inst: &Instance) -> (String, Style) {
+    if health::outage_since(inst, &app.settings.rules, app.now).is_some() {
+        return (
+            "✗ OUTAGE".into(),
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+        );
+    }
+    state_cell(inst.state)
+}
+
 fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
     if !inst.configured {
         return ("unconfigured".into(), Style::new().fg(Color::DarkGray));
     }
+    if let Some(a) = &inst.action {
+        match &a.state {
+            Outcome::Pending => {
+                return (
+                    format!("{}…", a.action.word()),
+                    Style::new().fg(Color::Cyan),
+                );
+            }
+            Outcome::Failed(reason) => {
+                return (
+                    format!("{} failed: {reason}", a.action.word()),
+                    Style::new().fg(Color::Red),
+                );
+            }
+            Outcome::Ok(_) => {}
+        }
+    }
+    let tz = app.setup.tz;
     match &inst.registration {
-        Registration::Never => ("never".into(), Style::new().fg(Color::DarkGray)),
         Registration::Pending => ("registering…".into(), Style::new().fg(Color::Cyan)),
+        Registration::Failed(reason) => (format!("failed: {reason}"), Style::new().fg(Color::Red)),
+        _ if health::hooks_here(inst) == Some(false) => (
+            if matches!(&inst.hooks, HookCheck::Ok { hooks, .. }
+                if hooks.disconnected.is_none() && hooks.connected.is_none())
+            {
+                "⚠ none set".into()
+            } else {
+                "⚠ elsewhere".into()
+            },
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ),
         Registration::Ok(t) => (
-            format!("ok {}", app.setup.tz.format(*t, "%H:%M")),
+            format!("ok {}", tz.format(*t, "%H:%M")),
             Style::new().fg(Color::Green),
         ),
-        Registration::Failed(reason) => (format!("failed: {reason}"), Style::new().fg(Color::Red)),
+        _ if health::hooks_here(inst) == Some(true) => {
+            ("✓ point here".into(), Style::new().fg(Color::Green))
+        }
+        _ => ("never".into(), Style::new().fg(Color::DarkGray)),
     }
+}
+
+/// The table's title: the count, and what the filters and the sort are.
+fn title(app: &App) -> String {
+    let mut parts = Vec::new();
+    if app.order.len() != app.instances.len() {
+        parts.push(format!("{} of {}", app.order.len(), app.instances.len()));
+    } else {
+        parts.push(app.instances.len().to_string());
+    }
+    if app.state_filter != StateFilter::All {
+        parts.push(format!("only {}", app.state_filter.word()));
+    }
+    if !app.search.is_empty() {
+        parts.push(format!("matching \"{}\"", fit(&app.search, 20)));
+    }
+    if app.sort != SortKey::Problems {
+        parts.push(format!("by {}", app.sort.word()));
+    }
+    if !app.marked.is_empty() {
+        parts.push(format!("{} marked", app.marked.len()));
+    }
+    format!(" Instances ({}) ", parts.join(" · "))
 }
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let block = Block::new()
         .borders(Borders::ALL)
-        .title(Line::from(format!(" Instances ({}) ", app.instances.len())));
+        .title(Line::from(title(app)));
     if app.instances.is_empty() {
         let text = vec![
             Line::from(""),
@@ -89,38 +227,105 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
+    if app.order.is_empty() {
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::from(""),
+                Line::from("No instance matches the filter."),
+                Line::from("Esc clears the search; f cycles the state filter."),
+            ])
+            .alignment(Alignment::Center)
+            .block(block),
+            area,
+        );
+        return;
+    }
     let inner = area.width.saturating_sub(2);
-    let w = widths(inner);
-    let wide = inner >= 118;
+    let cols = columns(inner);
+    let wide = inner >= 150;
     let rows_visible = area.height.saturating_sub(3) as usize;
     let end = (app.offset + rows_visible).min(app.order.len());
     let start = app.offset.min(end);
+    let rules = app.settings.rules;
+    let day_ago = app.now - Duration::hours(24);
 
     let rows = app.order[start..end].iter().map(|&i| {
         let inst = &app.instances[i];
-        let (state, state_style) = state_cell(inst.state);
-        let name_style = if inst.configured {
-            Style::new()
-        } else {
-            Style::new().fg(Color::DarkGray)
-        };
-        let error = inst.last_error.as_deref().unwrap_or("");
-        let changed = inst
-            .last_change
-            .map(|t| when(app.setup.tz, app.now, t, wide))
-            .unwrap_or_else(|| "—".into());
-        let (hooks, hooks_style) = hooks_text(app, inst);
-        Row::new(vec![
-            Cell::from(Span::styled(fit(inst.label(), w[0].into()), name_style)),
-            Cell::from(Span::styled(state, state_style)),
-            Cell::from(fit(error, w[2].into())),
-            Cell::from(fit(&changed, w[3].into())),
-            Cell::from(Span::styled(fit(&hooks, w[4].into()), hooks_style)),
-        ])
+        let marked = app.marked.contains(&inst.id);
+        let cells = cols.iter().map(|&(col, w)| {
+            let w = usize::from(w);
+            match col {
+                Col::Name => {
+                    let mut style = if inst.configured {
+                        Style::new()
+                    } else {
+                        Style::new().fg(Color::DarkGray)
+                    };
+                    let text = if marked {
+                        style = style.add_modifier(Modifier::BOLD);
+                        fit(&format!("◆ {}", inst.label()), w)
+                    } else {
+                        fit(inst.label(), w)
+                    };
+                    Cell::from(Span::styled(text, style))
+                }
+                Col::State => {
+                    let (text, style) = row_state(app, inst);
+                    Cell::from(Span::styled(text, style))
+                }
+                Col::Uptime => Cell::from(fit(
+                    &stats::percent(inst.transitions.uptime(day_ago, app.now)),
+                    w,
+                )),
+                Col::Disconnects => {
+                    let n = inst.transitions.disconnects(day_ago, app.now);
+                    Cell::from(fit(&n.to_string(), w))
+                }
+                Col::Error => match health::note(inst, &rules, app.now) {
+                    Some(note) => {
+                        let text = match inst.last_error.as_deref() {
+                            // a down row's own error first: it says why;
+                            // unless the state itself is in doubt
+                            Some(e)
+                                if inst.state == ConnState::Disconnected
+                                    && health::disagreement(inst).is_none() =>
+                            {
+                                format!("{e} · ⚠ {note}")
+                            }
+                            _ => format!("⚠ {note}"),
+                        };
+                        Cell::from(Span::styled(
+                            fit(&text, w),
+                            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                        ))
+                    }
+                    None => Cell::from(fit(inst.last_error.as_deref().unwrap_or(""), w)),
+                },
+                Col::Changed => {
+                    let changed = inst
+                        .last_change
+                        .map(|t| when(app.setup.tz, app.now, t, wide))
+                        .unwrap_or_else(|| "—".into());
+                    Cell::from(fit(&changed, w))
+                }
+                Col::Activity => {
+                    let text = inst
+                        .last_activity
+                        .map(|t| age(app.now, t))
+                        .unwrap_or_else(|| "—".into());
+                    Cell::from(fit(&text, w))
+                }
+                Col::Webhooks => {
+                    let (hooks, style) = hooks_text(app, inst);
+                    Cell::from(Span::styled(fit(&hooks, w), style))
+                }
+            }
+        });
+        Row::new(cells.collect::<Vec<_>>())
     });
-    let header = Row::new(["Name", "State", "Last error", "Changed", "Webhooks"])
+    let header = Row::new(cols.iter().map(|(c, _)| c.title(wide)))
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
-    let table = Table::new(rows, w.map(Constraint::Length))
+    let table = Table::new(rows, cols.iter().map(|&(_, w)| Constraint::Length(w)))
         .header(header)
         .block(block)
         .column_spacing(1)

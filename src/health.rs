@@ -1,0 +1,388 @@
+//! Is the state true, and what is wrong: the problems of a row, derived
+//! from what the app knows of it (webhooks, `/status`, `/me`) and the time.
+//! Pure functions; the table, the sort, the filters, the bell and the
+//! footer's next step all read them, so they can never disagree.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::app::{HookCheck, Instance, Registration, StatusCheck};
+use crate::model::ConnState;
+
+/// The thresholds of the config that turn facts into problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// A disconnect not followed by a connect within this is an outage.
+    pub alert_after: Duration,
+    /// An instance that had traffic and is silent longer than this is a
+    /// problem (`None`: off).
+    pub silence_alert: Option<Duration>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            alert_after: Duration::seconds(60),
+            silence_alert: None,
+        }
+    }
+}
+
+impl Rules {
+    /// From the config's seconds (`silence_alert = 0` is off).
+    pub fn from_secs(alert_after: u64, silence_alert: u64) -> Rules {
+        let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        Rules {
+            alert_after: secs(alert_after),
+            silence_alert: (silence_alert > 0).then(|| secs(silence_alert)),
+        }
+    }
+}
+
+/// Since when the instance is down, if it is: the change time, or when
+/// Z-API first said so (a status answer does not say since when).
+pub fn down_since(inst: &Instance) -> Option<DateTime<Utc>> {
+    if inst.state != ConnState::Disconnected {
+        return None;
+    }
+    inst.last_change.or(match &inst.status {
+        StatusCheck::Ok { at, .. } => Some(*at),
+        _ => None,
+    })
+}
+
+/// Down for longer than `alert_after`: an outage, since the disconnect.
+pub fn outage_since(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    down_since(inst).filter(|since| now.signed_duration_since(*since) >= rules.alert_after)
+}
+
+/// What `/status` says, when it was asked after the newest state webhook
+/// and disagrees with it: (webhook's state, Z-API's state).
+pub fn disagreement(inst: &Instance) -> Option<(ConnState, ConnState)> {
+    let (said, received) = inst.webhook_state?;
+    let StatusCheck::Ok { at, status } = &inst.status else {
+        return None;
+    };
+    let asked = if status.connected {
+        ConnState::Connected
+    } else {
+        ConnState::Disconnected
+    };
+    (*at >= received && asked != said).then_some((said, asked))
+}
+
+/// Whether Z-API sends this instance's webhooks here, on the newest
+/// evidence: a successful registration, or the URLs `/me` showed.
+/// `None`: nothing known yet.
+pub fn hooks_here(inst: &Instance) -> Option<bool> {
+    let registered = match inst.registration {
+        Registration::Ok(at) => Some(at),
+        _ => None,
+    };
+    let checked = match &inst.hooks {
+        HookCheck::Ok { at, hooks } => Some((*at, hooks.here)),
+        _ => None,
+    };
+    match (registered, checked) {
+        (Some(r), Some((c, here))) => Some(if c > r { here } else { true }),
+        (Some(_), None) => Some(true),
+        (None, Some((_, here))) => Some(here),
+        (None, None) => None,
+    }
+}
+
+/// Silent for longer than `silence_alert` after having had traffic: since
+/// the last webhook of any type.
+pub fn silent_since(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let limit = rules.silence_alert?;
+    inst.last_activity
+        .filter(|last| now.signed_duration_since(*last) > limit)
+}
+
+/// Drifted: the webhooks point elsewhere, or Z-API's status disagrees with
+/// the webhooks (a zombie: the state shown may not be true).
+pub fn drifted(inst: &Instance) -> bool {
+    (inst.configured && hooks_here(inst) == Some(false)) || disagreement(inst).is_some()
+}
+
+/// How bad a row is, for "problems first": higher is worse.
+pub fn rank(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> u8 {
+    if outage_since(inst, rules, now).is_some() {
+        6
+    } else if inst.state == ConnState::Disconnected {
+        5
+    } else if disagreement(inst).is_some() {
+        4
+    } else if drifted(inst)
+        || matches!(inst.registration, Registration::Failed(_))
+        || silent_since(inst, rules, now).is_some()
+    {
+        3
+    } else if matches!(inst.status, StatusCheck::Failed { .. }) {
+        2
+    } else if inst.state == ConnState::Unknown {
+        1
+    } else {
+        0
+    }
+}
+
+/// A row counts as a problem (the header's count, the "down" filter's
+/// neighbour): anything worse than "unknown".
+pub fn is_problem(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> bool {
+    rank(inst, rules, now) >= 2
+}
+
+/// The row's warning, in words, when there is one: what disagrees, what
+/// points elsewhere, how long it has been silent.
+pub fn note(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> Option<String> {
+    if let Some((said, asked)) = disagreement(inst) {
+        return Some(format!(
+            "webhook says {}, Z-API says {}",
+            short(said),
+            short(asked)
+        ));
+    }
+    if inst.configured && hooks_here(inst) == Some(false) {
+        let none = matches!(&inst.hooks, HookCheck::Ok { hooks, .. }
+            if hooks.disconnected.is_none() && hooks.connected.is_none());
+        return Some(if none {
+            "webhooks not registered".into()
+        } else {
+            "webhook points elsewhere".into()
+        });
+    }
+    if let Some(since) = silent_since(inst, rules, now) {
+        return Some(format!(
+            "silent for {}",
+            crate::stats::short_duration(Some(now.signed_duration_since(since)))
+        ));
+    }
+    None
+}
+
+fn short(state: ConnState) -> &'static str {
+    match state {
+        ConnState::Connected => "up",
+        ConnState::Disconnected => "down",
+        ConnState::Unknown => "unknown",
+    }
+}
+
+/// What to do next about this row, in words for the footer; `None` when
+/// all is well. `keys` names the keys: (restore, restart, register, refresh).
+pub fn next_step(
+    inst: &Instance,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    keys: &StepKeys,
+) -> Option<String> {
+    let error = inst.last_error.as_deref().unwrap_or("").to_lowercase();
+    let phone_offline = matches!(
+        &inst.status,
+        StatusCheck::Ok { status, .. } if status.smartphone_connected == Some(false)
+    );
+    let configured = inst.configured;
+    if disagreement(inst).is_some() {
+        return Some(format!(
+            "the webhooks and Z-API disagree: {} asks Z-API again; a missed webhook means its URL may be wrong",
+            keys.refresh
+        ));
+    }
+    if inst.state == ConnState::Disconnected {
+        if error.contains("restore the session") {
+            return Some(if configured {
+                format!("Z-API asks for a session restore: press {}", keys.restore)
+            } else {
+                "Z-API asks for a session restore (add the instance to the config to do it here)"
+                    .into()
+            });
+        }
+        if phone_offline || error.contains("phone") || error.contains("smartphone") {
+            return Some(
+                "the phone is offline: check that it is on, has internet and WhatsApp open".into(),
+            );
+        }
+        return Some(if configured {
+            format!(
+                "disconnected: {} restarts the instance; if it stays down, read the QR code in the Z-API panel",
+                keys.restart
+            )
+        } else {
+            "disconnected: read the QR code in the Z-API panel".into()
+        });
+    }
+    if configured && hooks_here(inst) == Some(false) {
+        return Some(format!(
+            "Z-API sends this instance's webhooks elsewhere: {} re-registers them here",
+            keys.register
+        ));
+    }
+    if let Registration::Failed(_) = inst.registration {
+        return Some(format!(
+            "registration failed (see the Webhooks column): fix the cause, then {} again",
+            keys.register
+        ));
+    }
+    if silent_since(inst, rules, now).is_some() {
+        return Some(format!(
+            "no webhook for a while: {} asks Z-API whether it is still connected",
+            keys.refresh
+        ));
+    }
+    if inst.state == ConnState::Unknown && configured {
+        return Some(format!("state unknown: {} asks Z-API", keys.refresh));
+    }
+    None
+}
+
+/// The keys the next step may name, as the keymap shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepKeys {
+    pub restore: String,
+    pub restart: String,
+    pub register: String,
+    pub refresh: String,
+}
+
+impl Default for StepKeys {
+    fn default() -> Self {
+        StepKeys {
+            restore: "e".into(),
+            restart: "x".into(),
+            register: "r".into(),
+            refresh: "s".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{Hooks, Source};
+    use crate::model::InstanceId;
+    use crate::zapi::Status;
+    use chrono::TimeZone as _;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_764_000_000 + s, 0).unwrap()
+    }
+
+    fn inst(state: ConnState, last_change: Option<i64>) -> Instance {
+        let mut i = Instance::new(InstanceId::new("I"), None, true);
+        i.state = state;
+        i.last_change = last_change.map(t);
+        i.source = Some(Source::Webhook);
+        i
+    }
+
+    #[test]
+    fn outage_starts_at_alert_after_and_needs_a_disconnect() {
+        let rules = Rules::default();
+        let down = inst(ConnState::Disconnected, Some(0));
+        assert_eq!(outage_since(&down, &rules, t(59)), None);
+        assert_eq!(outage_since(&down, &rules, t(60)), Some(t(0)));
+        assert_eq!(
+            outage_since(&inst(ConnState::Connected, Some(0)), &rules, t(999)),
+            None
+        );
+        assert_eq!(
+            outage_since(&inst(ConnState::Unknown, None), &rules, t(999)),
+            None
+        );
+        // alert_after = 0: at once
+        let now_rules = Rules::from_secs(0, 0);
+        assert_eq!(outage_since(&down, &now_rules, t(0)), Some(t(0)));
+        // a disconnect "in the future" (Z-API's clock ahead) is not an outage yet
+        let ahead = inst(ConnState::Disconnected, Some(100));
+        assert_eq!(outage_since(&ahead, &rules, t(50)), None);
+        // down by /status with no change time: since that answer
+        let mut polled = inst(ConnState::Disconnected, None);
+        polled.status = StatusCheck::Ok {
+            at: t(10),
+            status: Status {
+                connected: false,
+                error: None,
+                smartphone_connected: None,
+            },
+        };
+        assert_eq!(outage_since(&polled, &rules, t(70)), Some(t(10)));
+        assert_eq!(
+            outage_since(&inst(ConnState::Disconnected, None), &rules, t(70)),
+            None
+        );
+    }
+
+    #[test]
+    fn the_newest_evidence_says_where_the_hooks_point() {
+        let mut i = inst(ConnState::Connected, Some(0));
+        assert_eq!(hooks_here(&i), None);
+        i.hooks = HookCheck::Ok {
+            at: t(10),
+            hooks: Box::new(Hooks::default()),
+        };
+        assert_eq!(hooks_here(&i), Some(false));
+        i.registration = Registration::Ok(t(20));
+        assert_eq!(hooks_here(&i), Some(true), "registered after the check");
+        i.hooks = HookCheck::Ok {
+            at: t(30),
+            hooks: Box::new(Hooks::default()),
+        };
+        assert_eq!(hooks_here(&i), Some(false), "someone changed them since");
+        assert!(drifted(&i));
+        // not configured: not ours to fix, not drift
+        i.configured = false;
+        assert!(!drifted(&i));
+    }
+
+    #[test]
+    fn ranks_order_the_problems() {
+        let rules = Rules::default();
+        let outage = inst(ConnState::Disconnected, Some(0));
+        let down = inst(ConnState::Disconnected, Some(100));
+        let up = inst(ConnState::Connected, Some(0));
+        let unknown = inst(ConnState::Unknown, None);
+        let now = t(120);
+        assert!(rank(&outage, &rules, now) > rank(&down, &rules, now));
+        assert!(rank(&down, &rules, now) > rank(&unknown, &rules, now));
+        assert!(rank(&unknown, &rules, now) > rank(&up, &rules, now));
+        assert!(is_problem(&down, &rules, now) && !is_problem(&unknown, &rules, now));
+    }
+
+    #[test]
+    fn next_steps_follow_zapi_errors() {
+        let rules = Rules::default();
+        let keys = StepKeys::default();
+        let mut i = inst(ConnState::Disconnected, Some(0));
+        i.last_error = Some("You need to restore the session.".into());
+        assert!(
+            next_step(&i, &rules, t(1), &keys)
+                .unwrap()
+                .contains("press e")
+        );
+        i.last_error = Some("You are not connected.".into());
+        i.status = StatusCheck::Ok {
+            at: t(0),
+            status: Status {
+                connected: false,
+                error: None,
+                smartphone_connected: Some(false),
+            },
+        };
+        i.webhook_state = None;
+        assert!(
+            next_step(&i, &rules, t(1), &keys)
+                .unwrap()
+                .contains("phone is offline")
+        );
+        i.status = StatusCheck::Never;
+        assert!(
+            next_step(&i, &rules, t(1), &keys)
+                .unwrap()
+                .contains("x restarts")
+        );
+        assert_eq!(
+            next_step(&inst(ConnState::Connected, Some(0)), &rules, t(1), &keys),
+            None
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! The confirmation popup of a restart or a session restore: what will be
+//! sent, to which instances; nothing is sent before `y`.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::fit;
+use crate::app::{App, Confirm, InstanceAction};
+
+/// Instances named in the popup before "and N more".
+const NAMED: usize = 5;
+
+pub fn draw(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rect) {
+    let n = confirm.targets.len();
+    let (verb, call, effect) = match confirm.action {
+        InstanceAction::Restart => (
+            "Restart",
+            "GET …/restart",
+            "The instance drops its WhatsApp connection and reconnects.",
+        ),
+        InstanceAction::Restore => (
+            "Restore the session of",
+            "GET …/restore-session",
+            "Z-API tries to bring the WhatsApp session back without a new QR code.",
+        ),
+    };
+    let what = if n == 1 {
+        "1 instance".to_string()
+    } else {
+        format!("{n} instances")
+    };
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!(" {verb} {what}? ({call})"),
+            Style::new().add_modifier(Modifier::BOLD),
+        )),
+        Line::from(format!(" {effect}")),
+        Line::from(""),
+    ];
+    for id in confirm.targets.iter().take(NAMED) {
+        let label = app.get(id).map_or(id.as_str(), |i| i.label());
+        lines.push(Line::from(format!("   • {}", fit(label, 50))));
+    }
+    if n > NAMED {
+        lines.push(Line::from(format!("   … and {} more", n - NAMED)));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled(" y", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(" sends it · "),
+        Span::styled("n", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(" or "),
+        Span::styled("Esc", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(" cancels · nothing is sent before y"),
+    ]));
+    let width = (lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3).min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(popup);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .border_style(Style::new().fg(Color::Yellow))
+                .title(" Confirm "),
+        ),
+        popup,
+    );
+}

@@ -1,0 +1,292 @@
+//! The detail pane of one instance (Enter on a row, Esc back): its state
+//! and since when, uptime, disconnects and time to reconnect, a 24 h
+//! timeline, the last `/status` answer, the webhook URLs Z-API has, the
+//! next step, and its event history from the log, newest first.
+
+use chrono::Duration;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::{fit, sanitize, when};
+use crate::app::{App, Detail, DetailHistory, HookCheck, Instance, StatusCheck};
+use crate::health;
+use crate::model::{ConnState, Event, EventKind};
+use crate::stats;
+
+/// Width of the labels on the left.
+const LABEL: usize = 12;
+
+/// The timeline's symbol and style for a state: the symbol alone tells
+/// the state (NO_COLOR, colour-blind readers).
+pub fn slice_cell(state: ConnState) -> (&'static str, Style) {
+    match state {
+        ConnState::Connected => ("█", Style::new().fg(Color::Green)),
+        ConnState::Disconnected => ("░", Style::new().fg(Color::Red)),
+        ConnState::Unknown => ("·", Style::new().fg(Color::DarkGray)),
+    }
+}
+
+fn labelled(label: &str, spans: Vec<Span<'static>>) -> Line<'static> {
+    let mut v = vec![Span::styled(
+        format!(" {label:<LABEL$}"),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    v.extend(spans);
+    Line::from(v)
+}
+
+fn yes_no(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "yes",
+        Some(false) => "NO",
+        None => "?",
+    }
+}
+
+pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
+    let Some(inst) = app.get(&detail.id) else {
+        return;
+    };
+    let inner_w = usize::from(area.width.saturating_sub(2));
+    let text_w = inner_w.saturating_sub(LABEL + 2);
+    let tz = app.setup.tz;
+    let now = app.now;
+    let rules = app.settings.rules;
+    let mut lines: Vec<Line> = Vec::new();
+
+    // state, and since when
+    let (word, style) = match health::outage_since(inst, &rules, now) {
+        Some(_) => (
+            "✗ OUTAGE".to_string(),
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+        ),
+        None => super::table::state_cell(inst.state),
+    };
+    let since = inst
+        .last_change
+        .map(|t| format!(" since {}", when(tz, now, t, true)))
+        .unwrap_or_default();
+    let source = match inst.source {
+        Some(crate::app::Source::Webhook) => " · from a webhook",
+        Some(crate::app::Source::Status) => " · from /status",
+        None => "",
+    };
+    lines.push(labelled(
+        "State",
+        vec![
+            Span::styled(word, style),
+            Span::raw(fit(&format!("{since}{source}"), text_w.saturating_sub(14))),
+        ],
+    ));
+    if let Some(e) = &inst.last_error {
+        lines.push(labelled("Last error", vec![Span::raw(fit(e, text_w))]));
+    }
+    if let Some(note) = health::note(inst, &rules, now) {
+        lines.push(labelled(
+            "Warning",
+            vec![Span::styled(
+                fit(&format!("⚠ {note}"), text_w),
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            )],
+        ));
+    }
+
+    // numbers
+    let day = now - Duration::hours(24);
+    let week = now - Duration::days(crate::app::STATS_WINDOW_DAYS);
+    let t = &inst.transitions;
+    lines.push(labelled(
+        "Uptime",
+        vec![Span::raw(fit(
+            &format!(
+                "24 h {} · 7 d {} · disconnects 24 h: {} · mean time to reconnect (7 d): {}",
+                stats::percent(t.uptime(day, now)),
+                stats::percent(t.uptime(week, now)),
+                t.disconnects(day, now),
+                stats::short_duration(t.mean_time_to_reconnect(week, now)),
+            ),
+            text_w,
+        ))],
+    ));
+    let slices = text_w.clamp(1, 144);
+    let mut bar: Vec<Span> = t
+        .timeline(day, now, slices)
+        .into_iter()
+        .map(|s| {
+            let (sym, style) = slice_cell(s);
+            Span::styled(sym, style)
+        })
+        .collect();
+    bar.insert(0, Span::raw(""));
+    lines.push(labelled("Last 24 h", bar));
+    lines.push(labelled(
+        "",
+        vec![Span::styled(
+            fit(
+                &format!(
+                    "{:<w$}now",
+                    "24 h ago   █ up  ░ down  · unknown",
+                    w = slices.saturating_sub(3)
+                ),
+                text_w,
+            ),
+            Style::new().fg(Color::DarkGray),
+        )],
+    ));
+
+    // what Z-API says
+    let status = match &inst.status {
+        StatusCheck::Never => "never asked".to_string(),
+        StatusCheck::Pending => "asking Z-API…".to_string(),
+        StatusCheck::Ok { at, status } => format!(
+            "{}: connected {} · smartphone connected {}{}",
+            when(tz, now, *at, false),
+            yes_no(Some(status.connected)),
+            yes_no(status.smartphone_connected),
+            status
+                .error
+                .as_deref()
+                .map(|e| format!(" · \"{e}\""))
+                .unwrap_or_default()
+        ),
+        StatusCheck::Failed { at, error } => {
+            format!("{}: failed: {error}", when(tz, now, *at, false))
+        }
+    };
+    lines.push(labelled("/status", vec![Span::raw(fit(&status, text_w))]));
+    hooks_lines(app, inst, text_w, &mut lines);
+    if let Some(phone) = &inst.phone {
+        lines.push(labelled("Phone", vec![Span::raw(fit(phone, text_w))]));
+    }
+    if let Some(step) = health::next_step(inst, &rules, now, &super::footer::step_keys(app)) {
+        lines.push(labelled(
+            "Next",
+            vec![Span::styled(
+                fit(&step, text_w),
+                Style::new().fg(Color::Yellow),
+            )],
+        ));
+    }
+    lines.push(Line::from(""));
+
+    // the history, newest first, scrolled
+    let (events, note): (Vec<&Event>, String) = match &detail.history {
+        DetailHistory::Loaded(events) => (
+            events.iter().collect(),
+            format!("{} events from the log", events.len()),
+        ),
+        DetailHistory::Loading => (
+            inst.history.iter().rev().collect(),
+            "reading the log…".into(),
+        ),
+        DetailHistory::Failed(e) => (
+            inst.history.iter().rev().collect(),
+            format!("the newest {} kept in memory ({e})", inst.history.len()),
+        ),
+    };
+    lines.push(Line::from(Span::styled(
+        fit(&format!(" History, newest first · {note}"), inner_w),
+        Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+    )));
+    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len());
+    if events.is_empty() {
+        lines.push(Line::from(" no events yet"));
+    }
+    for ev in events.iter().skip(detail.scroll).take(room) {
+        lines.push(history_line(app, ev, inner_w));
+    }
+    let title = format!(
+        " {} · {} · Esc back ",
+        fit(inst.label(), 30),
+        fit(inst.id.as_str(), 40)
+    );
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(title)),
+        area,
+    );
+}
+
+fn hooks_lines(app: &App, inst: &Instance, text_w: usize, lines: &mut Vec<Line<'static>>) {
+    let tz = app.setup.tz;
+    match &inst.hooks {
+        HookCheck::Ok { at, hooks } => {
+            let mark = if hooks.here {
+                Span::styled("✓ point here", Style::new().fg(Color::Green))
+            } else {
+                Span::styled(
+                    "⚠ point elsewhere",
+                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                )
+            };
+            lines.push(labelled(
+                "Webhooks",
+                vec![
+                    Span::raw(format!("/me at {}: ", when(tz, app.now, *at, false))),
+                    mark,
+                ],
+            ));
+            for (what, url) in [
+                ("disconnected", &hooks.disconnected),
+                ("connected", &hooks.connected),
+                ("received", &hooks.received),
+            ] {
+                let url = url.as_deref().unwrap_or("(none)");
+                lines.push(labelled(
+                    "",
+                    vec![Span::raw(fit(&format!("{what:<13}{url}"), text_w))],
+                ));
+            }
+        }
+        HookCheck::Pending => {
+            lines.push(labelled("Webhooks", vec![Span::raw("asking Z-API (/me)…")]))
+        }
+        HookCheck::Failed { at, error } => lines.push(labelled(
+            "Webhooks",
+            vec![Span::raw(fit(
+                &format!("/me at {}: failed: {error}", when(tz, app.now, *at, false)),
+                text_w,
+            ))],
+        )),
+        HookCheck::Never => lines.push(labelled(
+            "Webhooks",
+            vec![Span::raw(fit(
+                if inst.configured {
+                    "not checked (needs client_token and public_url)"
+                } else {
+                    "not configured here: add its id and token to the config"
+                },
+                text_w,
+            ))],
+        )),
+    }
+}
+
+fn history_line(app: &App, ev: &Event, width: usize) -> Line<'static> {
+    let at = app.setup.tz.format(ev.moment, "%Y-%m-%d %H:%M:%S");
+    let (sym, style) = match ev.kind.state() {
+        Some(s) => {
+            let (sym, style) = slice_cell(s);
+            (sym, style)
+        }
+        None => (" ", Style::new()),
+    };
+    let what = match &ev.kind {
+        EventKind::Disconnected { error } => error.clone().unwrap_or_default(),
+        EventKind::Connected { phone } => phone
+            .as_deref()
+            .map(|p| format!("phone {p}"))
+            .unwrap_or_default(),
+        EventKind::Activity { .. } => String::new(),
+    };
+    let text = format!(" {at}  {:<22} {}", sanitize(ev.kind.label()), what);
+    Line::from(vec![
+        Span::styled(format!(" {sym}"), style),
+        Span::raw(fit(&text, width.saturating_sub(2))),
+    ])
+}

@@ -1,0 +1,207 @@
+//! The operator's actions end to end below the screen: the runner against
+//! the simulated Z-API over loopback HTTP (`/me` drift, restart, restore)
+//! and against a real event log on disk (the detail pane's history).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use zapi_dash::app::{Command, InstanceAction, Msg};
+use zapi_dash::model::{Event, EventKind, InstanceId, Secret};
+use zapi_dash::sim::{self, Sim, SimOptions};
+use zapi_dash::store::{self, EventLog, LogOptions};
+use zapi_dash::tui::{Backend, Runner, Services, mask_url};
+use zapi_dash::webhook::WebhookSecret;
+use zapi_dash::zapi::ZapiClient;
+
+const CLIENT_TOKEN: &str = "CT-0123456789abcdef";
+/// Generous bound for what happens at once; never reached when it works.
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Fixture {
+    sim: Sim,
+    ids: Vec<InstanceId>,
+    runner: Runner,
+    results: mpsc::UnboundedReceiver<Msg>,
+}
+
+async fn fixture(secret: Option<&str>, log_dir: Option<std::path::PathBuf>) -> Fixture {
+    let instances = sim::demo_instances(2, 7);
+    let sim = Sim::start(SimOptions {
+        client_token: CLIENT_TOKEN.into(),
+        instances: instances.clone(),
+        latency: Duration::ZERO,
+    })
+    .await
+    .unwrap();
+    let client = ZapiClient::new(&sim.base_url(), Secret::new(CLIENT_TOKEN))
+        .unwrap()
+        .with_retry_base(Duration::from_millis(1));
+    let tokens: HashMap<InstanceId, Secret> = instances
+        .iter()
+        .map(|i| (InstanceId::new(&i.id), Secret::new(&i.token)))
+        .collect();
+    let services = Services {
+        client: Some(client),
+        tokens,
+        public_url: Some("https://dash.example".into()),
+        secret: secret.map(|s| WebhookSecret::new(&Secret::new(s)).unwrap()),
+        concurrency: 4,
+    };
+    let (tx, results) = mpsc::unbounded_channel();
+    let mut runner = Runner::new(Backend::Zapi(Box::new(services)), tx);
+    if let Some(dir) = log_dir {
+        runner = runner.with_history(dir);
+    }
+    Fixture {
+        sim,
+        ids: instances.iter().map(|i| InstanceId::new(&i.id)).collect(),
+        runner,
+        results,
+    }
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Msg>) -> Msg {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("a result in time")
+        .expect("the runner is alive")
+}
+
+#[tokio::test]
+async fn me_shows_drift_until_registration_points_the_hooks_here() {
+    let secret = "a-webhook-secret-of-32-characters!!";
+    let mut f = fixture(Some(secret), None).await;
+    let id = f.ids[0].clone();
+    f.runner.run(Command::FetchHooks(id.clone()));
+    let Msg::HooksResult { result, .. } = next(&mut f.results).await else {
+        panic!("a hooks result");
+    };
+    let hooks = result.unwrap();
+    assert!(!hooks.here, "never registered: not here");
+
+    f.runner.run(Command::Register(id.clone()));
+    assert!(matches!(
+        next(&mut f.results).await,
+        Msg::RegisterResult { result: Ok(()), .. }
+    ));
+    f.runner.run(Command::FetchHooks(id.clone()));
+    let Msg::HooksResult { result, .. } = next(&mut f.results).await else {
+        panic!("a hooks result");
+    };
+    let hooks = result.unwrap();
+    assert!(hooks.here, "{hooks:?}");
+    // the secret path token never reaches the screen whole
+    let token = WebhookSecret::new(&Secret::new(secret))
+        .unwrap()
+        .path_token(&id);
+    let shown = hooks.disconnected.clone().unwrap();
+    assert!(!shown.contains(&token), "{shown}");
+    assert!(shown.starts_with("https://dash.example/hooks/"), "{shown}");
+    assert!(shown.ends_with("…/disconnected"), "{shown}");
+}
+
+#[tokio::test]
+async fn restart_and_restore_reach_zapi_and_errors_come_back() {
+    let mut f = fixture(None, None).await;
+    let id = f.ids[1].clone();
+    f.runner
+        .run(Command::Act(id.clone(), InstanceAction::Restart));
+    let Msg::ActionResult { action, result, .. } = next(&mut f.results).await else {
+        panic!("an action result");
+    };
+    assert_eq!(action, InstanceAction::Restart);
+    result.unwrap();
+    f.sim.fail_next(
+        "restore-session",
+        400,
+        r#"{"error":"Instance not found"}"#,
+        1,
+    );
+    f.runner
+        .run(Command::Act(id.clone(), InstanceAction::Restore));
+    let Msg::ActionResult { action, result, .. } = next(&mut f.results).await else {
+        panic!("an action result");
+    };
+    assert_eq!(action, InstanceAction::Restore);
+    let e = result.unwrap_err().to_string();
+    assert!(e.contains("400") && e.contains("Instance not found"), "{e}");
+    let paths: Vec<String> = f.sim.calls().into_iter().map(|c| c.path).collect();
+    assert!(paths.iter().any(|p| p.ends_with("/restart")), "{paths:?}");
+    assert!(
+        paths.iter().any(|p| p.ends_with("/restore-session")),
+        "{paths:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_detail_history_is_read_from_the_log_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(LogOptions::new(dir.path())).unwrap();
+    let id = InstanceId::new("3C8A1F00D2E94B7A9F15C0DE2A7B6E11");
+    let now = Utc::now();
+    for n in 0..40i64 {
+        let event = Event {
+            instance_id: if n % 4 == 0 {
+                InstanceId::new("OTHER")
+            } else {
+                id.clone()
+            },
+            kind: EventKind::Disconnected {
+                error: Some(format!("error {n}")),
+            },
+            moment: now + chrono::Duration::seconds(n),
+            received: now + chrono::Duration::seconds(n),
+        };
+        log.append(event, store::fingerprint(n.to_string().as_bytes()))
+            .await
+            .unwrap();
+    }
+    log.close().await.unwrap();
+
+    let mut f = fixture(None, Some(dir.path().to_path_buf())).await;
+    f.runner.run(Command::LoadHistory(id.clone()));
+    let Msg::History { id: got, result } = next(&mut f.results).await else {
+        panic!("a history");
+    };
+    assert_eq!(got, id);
+    let events = result.unwrap();
+    assert_eq!(events.len(), 30, "only this instance's");
+    assert!(events.iter().all(|e| e.instance_id == id));
+    assert!(
+        events.windows(2).all(|w| w[0].moment > w[1].moment),
+        "newest first"
+    );
+    assert!(
+        matches!(&events[0].kind, EventKind::Disconnected { error: Some(e) } if e == "error 39")
+    );
+}
+
+#[tokio::test]
+async fn without_a_log_the_history_says_so() {
+    let mut f = fixture(None, None).await;
+    f.runner.run(Command::LoadHistory(f.ids[0].clone()));
+    let Msg::History { result, .. } = next(&mut f.results).await else {
+        panic!("a history");
+    };
+    assert!(result.unwrap_err().contains("no event log"));
+}
+
+#[test]
+fn urls_are_masked_where_they_hold_a_token() {
+    assert_eq!(
+        mask_url("https://d.example/hooks/AbCdEfGh0123456789xyz/connected"),
+        "https://d.example/hooks/AbCd…/connected"
+    );
+    assert_eq!(
+        mask_url("https://d.example/hooks/disconnected"),
+        "https://d.example/hooks/disconnected"
+    );
+    assert_eq!(
+        mask_url("https://other.example/instances/3C8A1F00D2E94B7A9F15C0DE2A7B6E11/x"),
+        "https://other.example/instances/3C8A…/x"
+    );
+    assert_eq!(mask_url(""), "");
+}
