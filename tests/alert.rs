@@ -222,6 +222,20 @@ fn a_failing_command_reports_its_code_and_last_stderr_line() {
 }
 
 #[test]
+fn a_command_that_cannot_start_is_an_error_not_a_panic() {
+    setup();
+    // The OS cannot pass a NUL; config refuses it, run() reports it.
+    let e = rt()
+        .block_on(alert::run("echo a\0b", &event(), LONG))
+        .unwrap_err();
+    assert!(matches!(e, AlertError::Spawn(_)), "{e:?}");
+    assert!(
+        e.to_string().starts_with("could not start the command"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_command_killed_by_a_signal_says_so() {
     setup();
     let e = rt()
