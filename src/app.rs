@@ -808,9 +808,17 @@ impl App {
                 Vec::new()
             }
             Msg::RegisterResult { id, result } => {
-                self.on_registered(id, result);
+                let verify = result.is_ok() && self.settings.can_check_hooks;
+                self.on_registered(id.clone(), result);
                 self.view_dirty = true;
-                Vec::new()
+                // ask `/me` again: the row then shows what Z-API really has
+                match self.index.get(&id) {
+                    Some(&i) if verify && self.instances[i].hooks != HookCheck::Pending => {
+                        self.instances[i].hooks = HookCheck::Pending;
+                        vec![Command::FetchHooks(id)]
+                    }
+                    _ => Vec::new(),
+                }
             }
             Msg::HooksResult { id, result } => {
                 self.on_hooks(id, result);
@@ -2868,5 +2876,28 @@ mod tests {
         a.update(mouse(MouseEventKind::ScrollDown, 5), t(21));
         assert_eq!(a.selected, 2);
         assert_eq!(a.update(ch('m'), t(22)), vec![Command::MouseCapture(true)]);
+    }
+
+    #[test]
+    fn remapped_keys_are_the_ones_in_effect() {
+        let table: toml::Table = toml::from_str("restart = \"X\"\nquit = [\"Q\"]").unwrap();
+        let mut a = app(2);
+        a.configure(Settings {
+            keys: Keymap::from_table(&table).unwrap(),
+            ..Settings::default()
+        });
+        assert!(a.update(ch('x'), t(0)).is_empty());
+        assert!(a.confirm.is_none(), "x is no longer restart");
+        assert!(a.update(ch('q'), t(0)).is_empty(), "q no longer quits");
+        a.update(ch('X'), t(0));
+        assert_eq!(a.confirm.as_ref().unwrap().action, InstanceAction::Restart);
+        a.update(ch('n'), t(0));
+        assert_eq!(a.update(ch('Q'), t(0)), vec![Command::Quit]);
+        let help = crate::ui::help::lines(&a);
+        assert!(
+            help.iter()
+                .any(|(k, what)| k == "X" && what.contains("restart"))
+        );
+        assert!(help.iter().any(|(k, what)| k == "Q" && what == "quit"));
     }
 }

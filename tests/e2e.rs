@@ -285,3 +285,141 @@ async fn start_warns_of_corrupt_log_records_and_a_readable_config() {
         .unwrap();
     assert!(status.success());
 }
+
+/// Waits (bounded) for a file another process writes.
+fn wait_file(path: &std::path::Path, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + timeout();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && pred(&text)
+        {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waiting for {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_view_drift_outage_bell_alert_detail_and_restart() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let alert_file = dir.path().join("alert.env");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = format!(
+        "alert_after = 0\nbell = true\non_disconnect = \"env > '{}'\"\n{text}",
+        alert_file.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut dash = Dash::spawn(&["--config", &config], dir.path(), 160, 40);
+
+    // at start /me says the webhooks go nowhere: drift, in words
+    dash.wait_for("the webhook check", |s| {
+        s.contains("webhooks not registered") && s.contains("⚠ none set")
+    });
+    assert!(dash.screen.any_colour(), "colours without NO_COLOR");
+    // R takes the drifted instance and fixes it
+    dash.send(b"R");
+    dash.wait_for("the registration", |s| {
+        s.contains("re-registered all 1 instances") && !s.contains("webhooks not registered")
+    });
+
+    // a disconnect: at once an outage (alert_after = 0), the bell, the command
+    let port = dash.port();
+    assert_eq!(
+        post_disconnect(
+            port,
+            chrono::Utc::now().timestamp(),
+            "Device has been disconnected"
+        )
+        .await,
+        200
+    );
+    dash.wait_for("the outage", |s| s.contains("✗ OUTAGE"));
+    dash.screen.wait_bells(1);
+    let env = wait_file(&alert_file, |t| t.contains("ZAPI_MOMENT="));
+    for want in [
+        format!("ZAPI_INSTANCE_ID={ID}"),
+        "ZAPI_INSTANCE_NAME=Sales".to_string(),
+        "ZAPI_EVENT=disconnected".to_string(),
+        "ZAPI_ERROR=Device has been disconnected".to_string(),
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want} in\n{env}");
+    }
+    assert!(
+        !env.contains(CLIENT_TOKEN) && !env.contains(TOKEN),
+        "no secret for the command"
+    );
+
+    // Enter: the detail, with the history read from the log
+    dash.send(b"\r");
+    let screen = dash.wait_for("the detail", |s| {
+        s.contains("1 events from the log") && s.contains("Last 24 h")
+    });
+    assert!(screen.contains("DisconnectedCallback"), "{screen}");
+    assert!(screen.contains("✓ point here"), "{screen}");
+
+    // x asks first; n sends nothing; y restarts
+    dash.send(b"x");
+    dash.wait_for("the confirmation", |s| s.contains("Restart 1 instance?"));
+    dash.send(b"n");
+    dash.wait_for("the cancel", |s| s.contains("cancelled: nothing was sent"));
+    assert!(
+        !sim.calls().iter().any(|c| c.path.ends_with("/restart")),
+        "nothing before y"
+    );
+    dash.send(b"x");
+    dash.wait_for("the confirmation", |s| s.contains("Restart 1 instance?"));
+    dash.send(b"y");
+    sim.wait_for_calls(
+        |c| c.iter().any(|c| c.path.ends_with("/restart")),
+        timeout(),
+    )
+    .await
+    .expect("the restart reaches Z-API");
+    dash.wait_for("the restart's answer", |s| {
+        s.contains("restart of Sales accepted")
+    });
+
+    // Esc back; / filters to nothing; Esc clears
+    dash.send(b"\x1b");
+    dash.wait_for("the table", |s| s.contains("Instances (1)"));
+    dash.send(b"/zzz");
+    dash.wait_for("the empty filter", |s| s.contains("No instance matches"));
+    dash.send(b"\x1b");
+    dash.wait_for("the cleared filter", |s| s.contains("Instances (1)"));
+
+    dash.send(b"q");
+    let status = tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_means_no_colour_on_the_real_terminal() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let mut dash = Dash::spawn_env(
+        &["--config", &config],
+        dir.path(),
+        120,
+        30,
+        &[("NO_COLOR", "1")],
+    );
+    dash.wait_for("the status answer", |s| {
+        s.contains("Sales") && s.contains("● connected")
+    });
+    assert!(!dash.screen.any_colour(), "a colour under NO_COLOR");
+    dash.send(b"q");
+    let status = tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    assert!(status.success());
+}

@@ -7,6 +7,7 @@
 use std::io::{Read, Write};
 use std::num::NonZero;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,9 @@ pub fn timeout() -> Duration {
 pub struct Screen {
     state: Mutex<(vt100::Parser, bool)>,
     changed: Condvar,
+    /// BEL bytes the program wrote (the terminal bell; ratatui and
+    /// crossterm send no other BEL, having no OSC sequences here).
+    bells: AtomicUsize,
 }
 
 impl Screen {
@@ -35,6 +39,36 @@ impl Screen {
             .0
             .screen()
             .contents()
+    }
+
+    /// Whether any cell on screen has a colour (foreground or background).
+    pub fn any_colour(&self) -> bool {
+        let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let screen = guard.0.screen();
+        let (rows, cols) = screen.size();
+        (0..rows.get()).any(|r| {
+            (0..cols.get()).any(|c| {
+                screen.cell(r, c).is_some_and(|cell| {
+                    cell.fgcolor() != vt100::Color::Default
+                        || cell.bgcolor() != vt100::Color::Default
+                })
+            })
+        })
+    }
+
+    /// Waits until the program has rung the bell `n` times in all.
+    pub fn wait_bells(&self, n: usize) {
+        let deadline = Instant::now() + timeout();
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while self.bells.load(Ordering::SeqCst) < n {
+            let now = Instant::now();
+            assert!(
+                now < deadline && !guard.1,
+                "waiting for bell {n}; the screen is:\n{}",
+                guard.0.screen().contents()
+            );
+            guard = self.changed.wait_timeout(guard, deadline - now).unwrap().0;
+        }
     }
 
     /// Waits until the screen satisfies `pred`; panics with the screen if it never does.
@@ -68,6 +102,17 @@ pub struct Dash {
 impl Dash {
     /// Starts the binary with `args` (plus `--state-dir <dir>/state`) in a `cols`×`rows` pty.
     pub fn spawn(args: &[&str], dir: &Path, cols: u16, rows: u16) -> Dash {
+        Self::spawn_env(args, dir, cols, rows, &[])
+    }
+
+    /// [`Dash::spawn`] with these environment variables set.
+    pub fn spawn_env(
+        args: &[&str],
+        dir: &Path,
+        cols: u16,
+        rows: u16,
+        env: &[(&str, &str)],
+    ) -> Dash {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -84,6 +129,10 @@ impl Dash {
         cmd.env("RUST_BACKTRACE", "0");
         cmd.env_remove("ZAPI_CLIENT_TOKEN");
         cmd.env_remove("ZAPI_DASH_WEBHOOK_SECRET");
+        cmd.env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pty.slave.spawn_command(cmd).unwrap();
         drop(pty.slave);
 
@@ -93,6 +142,7 @@ impl Dash {
                 false,
             )),
             changed: Condvar::new(),
+            bells: AtomicUsize::new(0),
         });
         let mut reader = pty.master.try_clone_reader().unwrap();
         let reader_screen = Arc::clone(&screen);
@@ -102,6 +152,8 @@ impl Dash {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
+                        let bells = buf[..n].iter().filter(|&&b| b == 0x07).count();
+                        reader_screen.bells.fetch_add(bells, Ordering::SeqCst);
                         reader_screen
                             .state
                             .lock()
