@@ -38,7 +38,9 @@ fn write_config(dir: &std::path::Path, api_base: &str) -> String {
     config.to_str().unwrap().to_string()
 }
 
-async fn post_disconnect(port: u16, momment: i64, error: &str) -> reqwest::StatusCode {
+/// Posts a disconnect webhook that happened now.
+async fn post_disconnect(port: u16, error: &str) -> reqwest::StatusCode {
+    let momment = chrono::Utc::now().timestamp();
     reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/hooks/disconnected"))
         .json(&webhook_body_disconnected(ID, momment, error))
@@ -67,12 +69,7 @@ async fn disconnect_register_quit_in_a_real_terminal() {
 
     // A disconnect webhook arrives over HTTP and the row changes.
     assert_eq!(
-        post_disconnect(
-            port,
-            chrono::Utc::now().timestamp(),
-            "Device has been disconnected"
-        )
-        .await,
+        post_disconnect(port, "Device has been disconnected").await,
         200
     );
     dash.wait_for("the disconnect", |s| {
@@ -147,12 +144,7 @@ async fn sigterm_and_sighup_shut_down_cleanly() {
         dash.wait_for("the first frame", |s| s.contains("Instances (1)"));
         let port = dash.port();
         assert_eq!(
-            post_disconnect(
-                port,
-                chrono::Utc::now().timestamp(),
-                "Device has been disconnected"
-            )
-            .await,
+            post_disconnect(port, "Device has been disconnected").await,
             200
         );
         dash.wait_for("the disconnect", |s| s.contains("✗ disconnected"));
@@ -235,12 +227,7 @@ async fn start_warns_of_corrupt_log_records_and_a_readable_config() {
     let dash = Dash::spawn(&["--config", &config], dir.path(), 160, 24);
     let port = dash.port();
     assert_eq!(
-        post_disconnect(
-            port,
-            chrono::Utc::now().timestamp(),
-            "Device has been disconnected"
-        )
-        .await,
+        post_disconnect(port, "Device has been disconnected").await,
         200
     );
     dash.wait_for("the disconnect", |s| s.contains("✗ disconnected"));
@@ -332,12 +319,7 @@ async fn operator_view_drift_outage_bell_alert_detail_and_restart() {
     // a disconnect: at once an outage (alert_after = 0), the bell, the command
     let port = dash.port();
     assert_eq!(
-        post_disconnect(
-            port,
-            chrono::Utc::now().timestamp(),
-            "Device has been disconnected"
-        )
-        .await,
+        post_disconnect(port, "Device has been disconnected").await,
         200
     );
     dash.wait_for("the outage", |s| s.contains("✗ OUTAGE"));

@@ -2,10 +2,10 @@
 //! sent, to which instances; nothing is sent before `y`.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::fit;
 use crate::app::{App, Confirm, InstanceAction};
@@ -56,15 +56,7 @@ pub fn draw(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rect) {
         Span::styled("Esc", Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(" cancels · nothing is sent before y"),
     ]));
-    let width = (lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3).min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let [popup] = Layout::horizontal([Constraint::Length(width)])
-        .flex(Flex::Center)
-        .areas(area);
-    let [popup] = Layout::vertical([Constraint::Length(height)])
-        .flex(Flex::Center)
-        .areas(popup);
-    frame.render_widget(Clear, popup);
+    let popup = super::popup_area(frame, area, &lines);
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::new()

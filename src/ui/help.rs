@@ -2,10 +2,10 @@
 //! and what it does.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::App;
 
@@ -67,23 +67,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         " {} or Esc closes this help",
         app.settings.keys.keys_of(crate::keys::Action::Help)
     )));
-    let width = (lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3).min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
     // a short terminal scrolls the help (↑/↓) rather than cut it
-    let hidden = (lines.len() as u16 + 2).saturating_sub(height);
+    let hidden = (lines.len() as u16 + 2).saturating_sub(area.height);
     let scroll = app.help_scroll.min(hidden);
     let title = if hidden > 0 {
         format!(" Keys ({}/{}, ↑↓ scroll) ", scroll + 1, hidden + 1)
     } else {
         " Keys ".to_string()
     };
-    let [popup] = Layout::horizontal([Constraint::Length(width)])
-        .flex(Flex::Center)
-        .areas(area);
-    let [popup] = Layout::vertical([Constraint::Length(height)])
-        .flex(Flex::Center)
-        .areas(popup);
-    frame.render_widget(Clear, popup);
+    let popup = super::popup_area(frame, area, &lines);
     frame.render_widget(
         Paragraph::new(lines)
             .scroll((scroll, 0))

@@ -56,6 +56,32 @@ pub fn draw(app: &App, frame: &mut Frame) {
     }
 }
 
+/// The centred rectangle a popup of these lines takes inside `area`
+/// (borders included), cleared so the popup covers what is under it.
+pub fn popup_area(
+    frame: &mut Frame,
+    area: ratatui::layout::Rect,
+    lines: &[ratatui::text::Line],
+) -> ratatui::layout::Rect {
+    use ratatui::layout::Flex;
+    let width = (lines
+        .iter()
+        .map(ratatui::text::Line::width)
+        .max()
+        .unwrap_or(0) as u16
+        + 3)
+    .min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(popup);
+    frame.render_widget(ratatui::widgets::Clear, popup);
+    popup
+}
+
 /// The table row (a position in `app.order`) drawn at screen line `y`, if
 /// any: the mouse's view of the layout [`draw`] makes.
 pub fn row_at(app: &App, y: u16) -> Option<usize> {
