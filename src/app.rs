@@ -1370,6 +1370,10 @@ impl App {
                 self.detail = None;
                 return Some(Vec::new());
             }
+            // about the table, not this instance: nothing to do here
+            Action::Mark | Action::Search | Action::Sort | Action::StateFilter => {
+                return Some(Vec::new());
+            }
             _ => return None,
         };
         Some(Vec::new())

@@ -212,10 +212,19 @@ pub fn next_step(
         });
     }
     if configured && hooks_here(inst) == Some(false) {
-        return Some(format!(
-            "Z-API sends this instance's webhooks elsewhere: {} re-registers them here",
-            keys.register
-        ));
+        let none = matches!(&inst.hooks, HookCheck::Ok { hooks, .. }
+            if hooks.disconnected.is_none() && hooks.connected.is_none());
+        return Some(if none {
+            format!(
+                "Z-API has no webhook URL for this instance: {} registers them here",
+                keys.register
+            )
+        } else {
+            format!(
+                "Z-API sends this instance's webhooks elsewhere: {} re-registers them here",
+                keys.register
+            )
+        });
     }
     if let Registration::Failed(_) = inst.registration {
         return Some(format!(

@@ -224,6 +224,21 @@ async fn demo(flags: &Flags, n: usize) -> Result<(), Fatal> {
             sim.set_connected(&inst.id, false, Some(error));
         }
     }
+    // nor all registered: most point at this dashboard already, one was never
+    // registered and one still points at an old server (drift, for `R`)
+    let public_url = "https://zapi-dash.demo.invalid";
+    if let Ok(client) = ZapiClient::new(&sim.base_url(), Secret::new(client_token.clone())) {
+        for (i, inst) in instances.iter().enumerate() {
+            let id = InstanceId::new(&inst.id);
+            let token = Secret::new(&inst.token);
+            let url = match i {
+                5 => continue,
+                8 => "https://old-dashboard.demo.invalid",
+                _ => public_url,
+            };
+            let _ = client.register_webhooks(&id, &token, url, None).await;
+        }
+    }
     // The demo keeps its own state dir, so it never mixes with a real log,
     // and starts from an empty log each time.
     let state = match &flags.state_dir {
@@ -236,7 +251,7 @@ async fn demo(flags: &Flags, n: usize) -> Result<(), Fatal> {
         client_token: Some(Secret::new(client_token)),
         // Z-API only takes https webhook URLs; the simulator records this one
         // and its fleet posts to the real listener address.
-        public_url: Some("https://zapi-dash.demo.invalid".into()),
+        public_url: Some(public_url.into()),
         instances: instances
             .iter()
             .map(|i| InstanceConfig {

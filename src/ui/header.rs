@@ -19,7 +19,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Span::raw(if app.setup.listen.is_empty() {
             // `watch`: no local listener (the banner names the server)
             " ".to_string()
-        } else if area.width >= 100 {
+        } else if area.width >= 115 {
             format!(" listening on {} ", app.setup.listen)
         } else {
             format!(" {} ", app.setup.listen)
@@ -96,7 +96,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(title), Rect { height: 1, ..area });
     let [left, right] = Layout::horizontal([
         Constraint::Min(0),
-        Constraint::Length(spark_width(area.width)),
+        Constraint::Length(
+            // the CUT OFF banner needs the whole line
+            if matches!(app.link, Some(Link::Down { .. })) {
+                0
+            } else {
+                spark_width(area.width)
+            },
+        ),
     ])
     .areas(Rect {
         y: area.y.saturating_add(1),
