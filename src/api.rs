@@ -71,7 +71,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::app::{Instance, Msg, Snapshot};
+use crate::app::{DETAIL_HISTORY, Instance, Msg, Snapshot};
 use crate::hub::{HubEvent, HubHandle};
 use crate::model::{Event, InstanceId, Secret};
 use crate::store;
@@ -109,6 +109,7 @@ pub fn router(hub: HubHandle, api_token: Option<Secret>) -> Router {
         .route("/api/instances/{id}/status", post(status))
         .route("/api/instances/{id}/restart", post(restart))
         .route("/api/instances/{id}/restore-session", post(restore_session))
+        .route("/api/instances/{id}/history", get(history))
         .route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
@@ -495,6 +496,42 @@ impl Drop for Running {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.key);
+    }
+}
+
+/// `GET /api/instances/{id}/history`: the instance's newest events from the
+/// event log, newest first (at most [`DETAIL_HISTORY`]): `watch`'s detail pane.
+async fn history(State(api): State<Api>, id: IdPath) -> Response {
+    let Ok(Path(id)) = id else {
+        return error(StatusCode::NOT_FOUND, "no such instance");
+    };
+    let id = InstanceId::new(id);
+    let Some(snapshot) = api.hub.snapshot().await else {
+        return stopping();
+    };
+    if !snapshot.instances.iter().any(|i| i.id == id) {
+        return error(StatusCode::NOT_FOUND, "no such instance");
+    }
+    drop(snapshot);
+    let dir = api.hub.log_dir.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        crate::store::history(&dir, &id, DETAIL_HISTORY)
+            .map(|records| records.into_iter().map(|(_, e)| e).collect::<Vec<_>>())
+    })
+    .await;
+    match read {
+        Ok(Ok(events)) => Json(events).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "API: history cannot be read");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the event log cannot be read",
+            )
+        }
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the event log cannot be read",
+        ),
     }
 }
 

@@ -153,6 +153,15 @@ impl RemoteApi {
         self.action(id, "restore-session").await.map(drop)
     }
 
+    /// `GET /api/instances/{id}/history`: the instance's newest events from
+    /// the server's log, newest first.
+    pub async fn history(&self, id: &InstanceId) -> Result<Vec<crate::model::Event>, ApiError> {
+        let url = self.url(&["instances", id.as_str(), "history"])?;
+        let body = self.send(self.http.get(url)).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Decode(format!("history answer of the server: {e}")))
+    }
+
     /// `{base}/api/…`, each segment percent-encoded.
     fn url(&self, segments: &[&str]) -> Result<Url, ApiError> {
         let mut url = self.base.clone();
@@ -167,9 +176,13 @@ impl RemoteApi {
     /// One POST; the body of a 2xx answer, or the error with the server's text.
     async fn action(&self, id: &InstanceId, action: &str) -> Result<Vec<u8>, ApiError> {
         let url = self.url(&["instances", id.as_str(), action])?;
-        let resp = self
-            .http
-            .post(url)
+        self.send(self.http.post(url)).await
+    }
+
+    /// Sends a request with the token; the body of a 2xx answer, or the
+    /// error with the server's text.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, ApiError> {
+        let resp = req
             .header(AUTHORIZATION, self.auth.clone())
             .header(ACCEPT, "application/json")
             .send()

@@ -108,6 +108,36 @@ impl Backend {
         }
     }
 
+    /// The instance's newest events, newest first: from the event log in
+    /// `log_dir` here, or from the server's (`watch`).
+    async fn history(
+        &self,
+        id: &InstanceId,
+        log_dir: Option<PathBuf>,
+    ) -> Result<Vec<Event>, String> {
+        match (self, log_dir) {
+            (_, Some(dir)) => {
+                let id = id.clone();
+                match tokio::task::spawn_blocking(move || {
+                    crate::store::history(&dir, &id, DETAIL_HISTORY)
+                })
+                .await
+                {
+                    Ok(Ok(records)) => Ok(records.into_iter().map(|(_, e)| e).collect()),
+                    Ok(Err(e)) => Err(format!("cannot read the event log: {e}")),
+                    Err(e) => Err(format!("cannot read the event log: {e}")),
+                }
+            }
+            (Backend::Remote(r), None) => r
+                .history(id)
+                .await
+                .map_err(|e| format!("the server's history: {e}")),
+            (Backend::Zapi(_), None) => {
+                Err("no event log here: the newest events kept in memory".into())
+            }
+        }
+    }
+
     async fn act(&self, id: &InstanceId, action: InstanceAction) -> Result<(), ApiError> {
         match (self, action) {
             (Backend::Zapi(s), InstanceAction::Restart) => s.restart(id).await,
@@ -168,24 +198,9 @@ impl Runner {
             Command::Bell | Command::MouseCapture(_) => {}
             Command::LoadHistory(id) => {
                 let dir = self.log_dir.clone();
+                let backend = Arc::clone(&self.backend);
                 self.tasks.spawn(async move {
-                    let result = match dir {
-                        Some(dir) => {
-                            let id2 = id.clone();
-                            match tokio::task::spawn_blocking(move || {
-                                crate::store::history(&dir, &id2, DETAIL_HISTORY)
-                            })
-                            .await
-                            {
-                                Ok(Ok(records)) => {
-                                    Ok(records.into_iter().map(|(_, e)| e).collect())
-                                }
-                                Ok(Err(e)) => Err(format!("cannot read the event log: {e}")),
-                                Err(e) => Err(format!("cannot read the event log: {e}")),
-                            }
-                        }
-                        None => Err("no event log here: the newest events kept in memory".into()),
-                    };
+                    let result = backend.history(&id, dir).await;
                     let _ = results.send(Msg::History { id, result });
                 });
             }

@@ -766,3 +766,44 @@ async fn an_undecodable_id_is_no_instance() {
     assert_eq!(code, 404, "{body}");
     assert!(s.sim.calls().is_empty());
 }
+
+#[tokio::test]
+async fn history_serves_the_log_newest_first_to_watch() {
+    let s = Server::start(Some(API_TOKEN)).await;
+    s.webhook(disconnected(s.id(0), 1)).await;
+    s.webhook(connected(s.id(1), 2)).await;
+    s.webhook(connected(s.id(0), 3)).await;
+    let events = s
+        .get_json(&format!("/api/instances/{}/history", s.id(0)))
+        .await;
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["connected", "disconnected"],
+        "newest first, only its own"
+    );
+    // the client `watch` uses reads the same
+    let remote = zapi_dash::remote::RemoteApi::new(&s.base, Secret::new(API_TOKEN)).unwrap();
+    let got = remote.history(&InstanceId::new(s.id(0))).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(got[0].moment > got[1].moment);
+    // an unknown instance, and no token
+    let resp = s
+        .get("/api/instances/NOPE/history")
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = s
+        .get(&format!("/api/instances/{}/history", s.id(0)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
