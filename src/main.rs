@@ -494,8 +494,14 @@ async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(),
         secret_paths: false,
     };
     let mut app = App::new(setup, Utc::now());
+    // the local config's keys, thresholds and bell, if there is one (the
+    // server's own config decides what it polls and registers)
+    let local = load_config(flags)?;
     app.configure(Settings {
         no_color: no_color(),
+        rules: Rules::from_secs(local.alert_after, local.silence_alert),
+        bell: local.bell,
+        keys: local.keys,
         ..Settings::default()
     });
     // the feed and the runner share one channel: the server's events and
