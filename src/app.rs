@@ -951,10 +951,17 @@ impl App {
         if let Some(d) = self.detail.as_mut().filter(|d| d.id == event.instance_id)
             && let DetailHistory::Loaded(events) = &mut d.history
         {
-            // newest first, like the log's history
+            // newest first, like the log's history; an event stored just
+            // before the history was read is in it already
             let pos = events.partition_point(|e| e.moment > event.moment);
-            events.insert(pos, event.clone());
-            events.truncate(DETAIL_HISTORY);
+            let known = events[pos..]
+                .iter()
+                .take_while(|e| e.moment == event.moment)
+                .any(|e| e == &event);
+            if !known {
+                events.insert(pos, event.clone());
+                events.truncate(DETAIL_HISTORY);
+            }
         }
         // history stays ordered by moment, newest last, at most HISTORY_LEN
         // (allocated once, exactly: it never grows past that)
@@ -2790,6 +2797,8 @@ mod tests {
             },
             t(2),
         );
+        // an event the log read had already is not shown twice
+        a.update(Msg::Webhook(old(29)), t(99));
         // a live event goes on top
         a.update(down("I1", 100, "x"), t(100));
         let Some(DetailHistory::Loaded(events)) = a.detail.as_ref().map(|d| d.history.clone())
