@@ -71,7 +71,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::app::{DETAIL_HISTORY, Instance, Msg, Snapshot};
+use crate::app::{Instance, Msg, Snapshot};
 use crate::hub::{HubEvent, HubHandle};
 use crate::model::{Event, InstanceId, Secret};
 use crate::store;
@@ -500,7 +500,7 @@ impl Drop for Running {
 }
 
 /// `GET /api/instances/{id}/history`: the instance's newest events from the
-/// event log, newest first (at most [`DETAIL_HISTORY`]): `watch`'s detail pane.
+/// event log, newest first (at most [`crate::app::DETAIL_HISTORY`]): `watch`'s detail pane.
 async fn history(State(api): State<Api>, id: IdPath) -> Response {
     let Ok(Path(id)) = id else {
         return error(StatusCode::NOT_FOUND, "no such instance");
@@ -513,25 +513,15 @@ async fn history(State(api): State<Api>, id: IdPath) -> Response {
         return error(StatusCode::NOT_FOUND, "no such instance");
     }
     drop(snapshot);
-    let dir = api.hub.log_dir.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        crate::store::history(&dir, &id, DETAIL_HISTORY)
-            .map(|records| records.into_iter().map(|(_, e)| e).collect::<Vec<_>>())
-    })
-    .await;
-    match read {
-        Ok(Ok(events)) => Json(events).into_response(),
-        Ok(Err(e)) => {
+    match crate::tui::read_history(api.hub.log_dir.clone(), id).await {
+        Ok(events) => Json(events).into_response(),
+        Err(e) => {
             tracing::warn!(error = %e, "API: history cannot be read");
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the event log cannot be read",
             )
         }
-        Err(_) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the event log cannot be read",
-        ),
     }
 }
 

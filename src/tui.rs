@@ -116,18 +116,7 @@ impl Backend {
         log_dir: Option<PathBuf>,
     ) -> Result<Vec<Event>, String> {
         match (self, log_dir) {
-            (_, Some(dir)) => {
-                let id = id.clone();
-                match tokio::task::spawn_blocking(move || {
-                    crate::store::history(&dir, &id, DETAIL_HISTORY)
-                })
-                .await
-                {
-                    Ok(Ok(records)) => Ok(records.into_iter().map(|(_, e)| e).collect()),
-                    Ok(Err(e)) => Err(format!("cannot read the event log: {e}")),
-                    Err(e) => Err(format!("cannot read the event log: {e}")),
-                }
-            }
+            (_, Some(dir)) => read_history(dir, id.clone()).await,
             (Backend::Remote(r), None) => r
                 .history(id)
                 .await
@@ -277,6 +266,22 @@ impl Runner {
         // reap finished tasks so the set does not grow over weeks
         while self.tasks.try_join_next().is_some() {}
         false
+    }
+}
+
+/// The newest [`DETAIL_HISTORY`] events of `id` in the event log in `dir`,
+/// newest first, read on a blocking thread (a large log never stalls the
+/// async tasks).
+pub async fn read_history(dir: PathBuf, id: InstanceId) -> Result<Vec<Event>, String> {
+    let read = tokio::task::spawn_blocking(move || {
+        crate::store::history(&dir, &id, DETAIL_HISTORY)
+            .map(|records| records.into_iter().map(|(_, e)| e).collect())
+    })
+    .await;
+    match read {
+        Ok(Ok(events)) => Ok(events),
+        Ok(Err(e)) => Err(format!("cannot read the event log: {e}")),
+        Err(e) => Err(format!("cannot read the event log: {e}")),
     }
 }
 
