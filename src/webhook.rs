@@ -477,6 +477,13 @@ async fn hook(
     body: Body,
 ) -> Response {
     let received = Utc::now();
+    // Tells the log's writer that an append is on its way, so that it waits
+    // for it rather than syncing a batch without it (see
+    // `EventLog::arrival`); ends when the request is queued or refused.
+    let arrival = match &shared.state.sink {
+        Sink::Log(log) => Some(log.arrival()),
+        Sink::Channel(_) => None,
+    };
 
     if token.is_some_and(|t| !is_well_formed_token(t)) {
         tracing::debug!(
@@ -537,15 +544,23 @@ async fn hook(
         return not_found_response();
     }
 
-    accept(&shared.state, event, &bytes).await
+    accept(&shared.state, event, &bytes, arrival).await
 }
 
 /// The last step of a webhook that passed every check: hand `event` (parsed
 /// from `body`) to the dashboard and answer. This is where the durable log
 /// goes: whatever must hold before the 200 happens here.
-async fn accept(state: &ListenerState, event: Event, body: &[u8]) -> Response {
+async fn accept(
+    state: &ListenerState,
+    event: Event,
+    body: &[u8],
+    arrival: Option<crate::store::Arrival>,
+) -> Response {
     match &state.sink {
-        Sink::Log(log) => match log.append(event, crate::store::fingerprint(body)).await {
+        Sink::Log(log) => match log
+            .append_arrival(event, crate::store::fingerprint(body), arrival)
+            .await
+        {
             Ok(Appended::Written { .. } | Appended::Duplicate) => ok(),
             Err(e) => {
                 tracing::error!("webhook refused (503): {e}");
@@ -681,8 +696,18 @@ fn error_response(status: StatusCode, reason: &str) -> Response {
     (status, Json(json!({ "error": reason }))).into_response()
 }
 
+/// `{"ok":true}`, the bytes `Json(json!({"ok": true}))` gives, without
+/// building and serialising a map per request.
 fn ok() -> Response {
-    (StatusCode::OK, Json(json!({ "ok": true }))).into_response()
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        )],
+        "{\"ok\":true}",
+    )
+        .into_response()
 }
 
 #[cfg(test)]
