@@ -982,46 +982,43 @@ pub(crate) fn write_json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
 /// through chrono otherwise.
 pub(crate) fn write_json_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
     use chrono::{Datelike, Timelike};
-    fn two(buf: &mut Vec<u8>, n: u32) {
-        buf.push(b'0' + (n / 10 % 10) as u8);
-        buf.push(b'0' + (n % 10) as u8);
-    }
-    fn digits(buf: &mut Vec<u8>, n: u32, width: u32) {
-        for i in (0..width).rev() {
-            buf.push(b'0' + (n / 10u32.pow(i) % 10) as u8);
+    /// `n` in exactly `out.len()` decimal digits.
+    fn digits(out: &mut [u8], mut n: u32) {
+        for d in out.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
         }
     }
-    let year = t.year();
-    let nano = t.nanosecond();
+    let naive = t.naive_utc();
+    let (date, time) = (naive.date(), naive.time());
+    let year = date.year();
+    let nano = time.nanosecond();
     if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
         if serde_json::to_writer(&mut *buf, t).is_err() {
             buf.extend_from_slice(b"null");
         }
         return;
     }
-    buf.push(b'"');
-    digits(buf, year as u32, 4);
-    buf.push(b'-');
-    two(buf, t.month());
-    buf.push(b'-');
-    two(buf, t.day());
-    buf.push(b'T');
-    two(buf, t.hour());
-    buf.push(b':');
-    two(buf, t.minute());
-    buf.push(b':');
-    two(buf, t.second());
-    if nano == 0 {
+    let mut text = *b"\"0000-00-00T00:00:00.000000000Z\"";
+    digits(&mut text[1..5], year as u32);
+    digits(&mut text[6..8], date.month());
+    digits(&mut text[9..11], date.day());
+    digits(&mut text[12..14], time.hour());
+    digits(&mut text[15..17], time.minute());
+    digits(&mut text[18..20], time.second());
+    let fraction = if nano == 0 {
+        0
     } else if nano.is_multiple_of(1_000_000) {
-        buf.push(b'.');
-        digits(buf, nano / 1_000_000, 3);
+        digits(&mut text[21..24], nano / 1_000_000);
+        4
     } else if nano.is_multiple_of(1_000) {
-        buf.push(b'.');
-        digits(buf, nano / 1_000, 6);
+        digits(&mut text[21..27], nano / 1_000);
+        7
     } else {
-        buf.push(b'.');
-        digits(buf, nano, 9);
-    }
+        digits(&mut text[21..30], nano);
+        10
+    };
+    buf.extend_from_slice(&text[..20 + fraction]);
     buf.extend_from_slice(b"Z\"");
 }
 
@@ -1867,8 +1864,13 @@ impl Writer {
                 Ok(()) => {
                     if let Some(sink) = &self.committed {
                         for record in run.events.drain(..) {
-                            // a gone receiver (shutting down) is not an error
-                            let _ = sink.blocking_send(record);
+                            // waits only when the feed is full; a gone
+                            // receiver (shutting down) is not an error
+                            if let Err(mpsc::error::TrySendError::Full(record)) =
+                                sink.try_send(record)
+                            {
+                                let _ = sink.blocking_send(record);
+                            }
                         }
                     }
                     for &fp in &run.fps {

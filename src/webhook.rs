@@ -14,11 +14,12 @@
 //! `application/json`, 503 dashboard shutting down).
 
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use axum::{
     Json, Router,
     body::Body,
-    extract::State,
+    extract::{Request, State},
     http::{HeaderMap, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -409,48 +410,54 @@ pub fn router_with_secret(state: ListenerState, secret: Option<WebhookSecret>) -
         // Applies to the routes above, so it must come after them.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .with_state(Shared { state, secret })
+        .with_state(Arc::new(Shared { state, secret }))
 }
 
 async fn healthz() -> Response {
     ok()
 }
 
-async fn hook_disconnected(state: State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    hook(state, Route::Disconnected, None, headers, body).await
+// The handlers take the whole request: extracting `HeaderMap` or `Uri`
+// by value clones them, once per webhook.
+
+async fn hook_disconnected(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    hook(state, Route::Disconnected, None, &parts.headers, body).await
 }
 
-async fn hook_connected(state: State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    hook(state, Route::Connected, None, headers, body).await
+async fn hook_connected(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    hook(state, Route::Connected, None, &parts.headers, body).await
 }
 
-async fn hook_any(state: State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    hook(state, Route::Any, None, headers, body).await
+async fn hook_any(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    hook(state, Route::Any, None, &parts.headers, body).await
 }
 
-async fn secret_disconnected(
-    state: State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let token = path_token_of(&uri);
-    hook(state, Route::Disconnected, Some(token), headers, body).await
+async fn secret_disconnected(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let token = path_token_of(&parts.uri);
+    hook(
+        state,
+        Route::Disconnected,
+        Some(token),
+        &parts.headers,
+        body,
+    )
+    .await
 }
 
-async fn secret_connected(
-    state: State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let token = path_token_of(&uri);
-    hook(state, Route::Connected, Some(token), headers, body).await
+async fn secret_connected(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let token = path_token_of(&parts.uri);
+    hook(state, Route::Connected, Some(token), &parts.headers, body).await
 }
 
-async fn secret_any(state: State<Shared>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
-    let token = path_token_of(&uri);
-    hook(state, Route::Any, Some(token), headers, body).await
+async fn secret_any(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let token = path_token_of(&parts.uri);
+    hook(state, Route::Any, Some(token), &parts.headers, body).await
 }
 
 /// The `{token}` segment of `/hooks/{token}[/...]`, raw (not
@@ -470,10 +477,10 @@ fn is_well_formed_token(token: &str) -> bool {
 }
 
 async fn hook(
-    State(shared): State<Shared>,
+    State(shared): State<Arc<Shared>>,
     route: Route,
     token: Option<&str>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     body: Body,
 ) -> Response {
     let received = Utc::now();
@@ -494,7 +501,7 @@ async fn hook(
         return not_found_response();
     }
 
-    if !is_json_content_type(&headers) {
+    if !is_json_content_type(headers) {
         return reject(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             route,
@@ -502,7 +509,7 @@ async fn hook(
         );
     }
 
-    let bytes = match read_body(&headers, body).await {
+    let bytes = match read_body(headers, body).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => {
             return reject(
@@ -638,7 +645,11 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn method_not_allowed(State(shared): State<Shared>, method: Method, uri: Uri) -> Response {
+async fn method_not_allowed(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+) -> Response {
     let path = redact_path(uri.path());
     // With a secret, `/hooks/{anything}` matches a token route; a malformed
     // token gets the same 404 as a POST to it would.
