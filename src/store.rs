@@ -4,7 +4,9 @@
 //! returns only after the `fsync` that covers the record. A dedicated writer
 //! thread (a plain OS thread, so `fsync` never blocks the async runtime) takes
 //! one request, drains whatever else is already queued (up to
-//! [`LogOptions::max_batch`]), writes them all with one `write`, calls
+//! [`LogOptions::max_batch`]; while more appends are announced with
+//! [`EventLog::arrival`] it waits for them, at most [`LINGER`]), writes them
+//! all with one `write`, calls
 //! `sync_data` once and then answers every request of the batch: requests that
 //! arrive together share one `fsync` (group commit). If the write or the
 //! `fsync` fails, every request of that batch gets the error, never a false
