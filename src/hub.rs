@@ -99,7 +99,11 @@ pub struct Hub {
     runner: Runner,
     results: mpsc::UnboundedReceiver<Msg>,
     metrics: Arc<Metrics>,
+    lines: Option<mpsc::Sender<Vec<u8>>>,
 }
+
+/// Most stored events the hub takes from the committed feed at once.
+const FEED_BATCH: usize = 256;
 
 impl Hub {
     /// A hub whose actions go to `backend`.
@@ -122,9 +126,19 @@ impl Hub {
                 runner,
                 results,
                 metrics,
+                lines: None,
             },
             handle,
         )
+    }
+
+    /// Every applied webhook is also written as one JSON line (see
+    /// [`write_event_line`]) and sent to `lines`, the lines of the events
+    /// taken from the feed together in one buffer: `serve`'s stdout, one
+    /// hand-off per batch rather than one per event.
+    pub fn with_event_lines(mut self, lines: mpsc::Sender<Vec<u8>>) -> Hub {
+        self.lines = Some(lines);
+        self
     }
 
     /// Runs the hub on `app` (already holding the replayed log), fed by the
@@ -141,6 +155,7 @@ impl Hub {
             mut runner,
             mut results,
             metrics,
+            lines,
         } = self;
         for inst in &app.instances {
             metrics.set_instance(inst);
@@ -167,21 +182,38 @@ impl Hub {
             });
             let mut next_poll = 0usize;
             let mut requests_open = true;
+            let mut batch = Vec::with_capacity(FEED_BATCH);
             loop {
                 tokio::select! {
-                    record = committed.recv() => {
-                        let Some((seq, event)) = record else { break };
-                        last_seq = seq;
-                        let id = event.instance_id.clone();
-                        app.update(Msg::Webhook(event.clone()), Utc::now());
-                        if let Some(inst) = app.get(&id) {
-                            metrics.observe_event(&event, inst);
-                            metrics.set_instance(inst);
+                    taken = committed.recv_many(&mut batch, FEED_BATCH) => {
+                        if taken == 0 {
+                            break;
                         }
-                        if let Some(tap) = &tap {
-                            let _ = tap.send((seq, event.clone())).await;
+                        let now = Utc::now();
+                        let mut out = Vec::new();
+                        for (seq, event) in batch.drain(..) {
+                            last_seq = seq;
+                            app.update(Msg::Webhook(event.clone()), now);
+                            if let Some(inst) = app.get(&event.instance_id) {
+                                metrics.observe_event(&event, inst);
+                                metrics.set_instance(inst);
+                            }
+                            if lines.is_some() {
+                                write_event_line(&mut out, seq, &event);
+                            }
+                            if let Some(tap) = &tap {
+                                let _ = tap.send((seq, event.clone())).await;
+                            }
+                            // nobody subscribed: no clone into the channel
+                            if changes.receiver_count() > 0 {
+                                let _ = changes.send(HubEvent::Webhook { seq, event });
+                            }
                         }
-                        let _ = changes.send(HubEvent::Webhook { seq, event });
+                        if let Some(lines) = &lines
+                            && !out.is_empty()
+                        {
+                            let _ = lines.send(out).await;
+                        }
                     }
                     Some(msg) = results.recv() => apply_result(&mut app, msg, &metrics, &changes),
                     request = requests.recv(), if requests_open => match request {
@@ -204,6 +236,49 @@ impl Hub {
             }
         })
     }
+}
+
+/// One stored event as the JSON line `serve` prints:
+/// `{"instance_id":…,"kind":…,<the kind's field>,"moment":…,"received":…,"seq":N}`
+/// with the keys in alphabetical order, followed by `\n`. Byte for byte what
+/// `serde_json::to_value(event)` with `seq` inserted prints, without
+/// building the map (`event_lines_are_what_the_map_gives`).
+pub fn write_event_line(out: &mut Vec<u8>, seq: u64, event: &Event) {
+    use crate::model::EventKind;
+    use crate::store::{write_json_opt_str, write_json_str, write_json_time, write_u64};
+
+    out.push(b'{');
+    match &event.kind {
+        EventKind::Activity { callback } => {
+            out.extend_from_slice(b"\"callback\":");
+            write_json_str(out, callback);
+            out.push(b',');
+        }
+        EventKind::Disconnected { error } => {
+            out.extend_from_slice(b"\"error\":");
+            write_json_opt_str(out, error.as_deref());
+            out.push(b',');
+        }
+        EventKind::Connected { .. } => {}
+    }
+    out.extend_from_slice(b"\"instance_id\":");
+    write_json_str(out, event.instance_id.as_str());
+    out.extend_from_slice(match &event.kind {
+        EventKind::Disconnected { .. } => b",\"kind\":\"disconnected\"".as_slice(),
+        EventKind::Connected { .. } => b",\"kind\":\"connected\"",
+        EventKind::Activity { .. } => b",\"kind\":\"activity\"",
+    });
+    out.extend_from_slice(b",\"moment\":");
+    write_json_time(out, &event.moment);
+    if let EventKind::Connected { phone } = &event.kind {
+        out.extend_from_slice(b",\"phone\":");
+        write_json_opt_str(out, phone.as_deref());
+    }
+    out.extend_from_slice(b",\"received\":");
+    write_json_time(out, &event.received);
+    out.extend_from_slice(b",\"seq\":");
+    write_u64(out, seq);
+    out.extend_from_slice(b"}\n");
 }
 
 async fn tick(poll: &mut Option<tokio::time::Interval>) {
@@ -231,5 +306,61 @@ fn apply_result(app: &mut App, msg: Msg, metrics: &Metrics, changes: &broadcast:
     if let Some(inst) = app.get(&id) {
         metrics.set_instance(inst);
         let _ = changes.send(HubEvent::Row(Box::new(inst.clone())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EventKind;
+    use chrono::TimeZone;
+
+    /// The line as `serve` first printed it: the event as a JSON map, `seq`
+    /// inserted.
+    fn by_value(seq: u64, event: &Event) -> Vec<u8> {
+        let serde_json::Value::Object(mut line) = serde_json::to_value(event).unwrap() else {
+            panic!("not an object");
+        };
+        line.insert("seq".into(), seq.into());
+        let mut out = serde_json::Value::Object(line).to_string().into_bytes();
+        out.push(b'\n');
+        out
+    }
+
+    #[test]
+    fn event_lines_are_what_the_map_gives() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let kinds = [
+            EventKind::Disconnected { error: None },
+            EventKind::Disconnected {
+                error: Some("quote \" and \\ and \n\u{1b}[2J".into()),
+            },
+            EventKind::Connected { phone: None },
+            EventKind::Connected {
+                phone: Some("5544999999999".into()),
+            },
+            EventKind::Activity {
+                callback: "ReceivedCallback".into(),
+            },
+            EventKind::Activity {
+                callback: "ação/日本\u{7f}".into(),
+            },
+        ];
+        for (n, kind) in kinds.into_iter().enumerate() {
+            for id in ["A", "x\"y", "ünï\t"] {
+                let event = Event {
+                    instance_id: InstanceId::new(id),
+                    kind: kind.clone(),
+                    moment: at + chrono::Duration::microseconds(n as i64 * 1_000_001),
+                    received: at,
+                };
+                let mut out = Vec::new();
+                write_event_line(&mut out, 9_000_000_001 + n as u64, &event);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    String::from_utf8(by_value(9_000_000_001 + n as u64, &event)).unwrap()
+                );
+            }
+        }
     }
 }

@@ -420,14 +420,16 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
         app.update(Msg::Webhook(event), Utc::now());
     })
     .await?;
-    let (tap, mut accepted) = mpsc::channel(1024);
-    let hub_task = hub.spawn(
+    // the hub writes the JSON lines of each batch it applies into one
+    // buffer; this loop only copies the buffers to stdout
+    let (lines, mut accepted) = mpsc::channel::<Vec<u8>>(64);
+    let hub_task = hub.with_event_lines(lines).spawn(
         app,
         committed,
         HubOptions {
             poll_interval: Duration::from_secs(config.poll_interval),
             last_seq,
-            tap: Some(tap),
+            tap: None,
         },
     );
     // not eprintln!: a closed stderr must not panic the service
@@ -443,28 +445,39 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     tokio::pin!(shutdown);
     // buffered, flushed whenever no more lines are waiting: one write per
     // burst rather than one per event (stdout is line-buffered otherwise)
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            record = accepted.recv() => match record {
-                Some((seq, event)) => {
-                    if let Ok(serde_json::Value::Object(mut line)) = serde_json::to_value(&event) {
-                        line.insert("seq".into(), seq.into());
-                        let _ = writeln!(out, "{}", serde_json::Value::Object(line));
-                        if accepted.is_empty() {
-                            let _ = out.flush();
-                        }
+            chunk = accepted.recv() => match chunk {
+                Some(chunk) => {
+                    let _ = out.write_all(&chunk);
+                    if accepted.is_empty() {
+                        let _ = out.flush();
                     }
                 }
                 None => break,
             },
         }
     }
+    // the log closes, its committed feed ends, and with it the hub; the
+    // lines of what is still acknowledged meanwhile are printed (and the hub
+    // never waits on a full channel)
+    let closing = service.shutdown();
+    tokio::pin!(closing);
+    let closed = loop {
+        tokio::select! {
+            closed = &mut closing => break closed,
+            Some(chunk) = accepted.recv() => {
+                let _ = out.write_all(&chunk);
+            }
+        }
+    };
+    while let Ok(chunk) = accepted.try_recv() {
+        let _ = out.write_all(&chunk);
+    }
     let _ = out.flush();
     drop(out);
-    // the log closes, its committed feed ends, and with it the hub
-    let closed = service.shutdown().await;
     drop(accepted);
     let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
     tracing::info!("stopped");

@@ -35,9 +35,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -95,6 +93,38 @@ struct Known {
     state: ConnState,
 }
 
+/// What [`Metrics::set_instance`] last wrote for an instance, and handles
+/// on its series, so that an event that changes nothing the metrics show
+/// costs one map lookup (no label built, hashed or compared).
+struct Written {
+    /// The name the labels were made from.
+    name: Option<String>,
+    state: ConnState,
+    last_change: Option<chrono::DateTime<chrono::Utc>>,
+    /// `None` when the instance has no series (over the cap).
+    disconnects: Option<Counter>,
+}
+
+/// The per-instance bookkeeping, under one lock.
+#[derive(Default)]
+struct Book {
+    known: HashMap<InstanceId, Known>,
+    written: HashMap<InstanceId, Written>,
+}
+
+impl std::ops::Deref for Book {
+    type Target = HashMap<InstanceId, Known>;
+    fn deref(&self) -> &Self::Target {
+        &self.known
+    }
+}
+
+impl std::ops::DerefMut for Book {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.known
+    }
+}
+
 /// The metrics registry and its families.
 pub struct Metrics {
     registry: Registry,
@@ -106,9 +136,13 @@ pub struct Metrics {
     rejected: Family<ReasonLabels, Counter>,
     registration_failures: Counter,
     unauthorized: Counter,
+    /// `received` per callback type (index in [`KNOWN_CALLBACKS`], then
+    /// `other`), taken from the family on first use: no label is built or
+    /// hashed per event.
+    received_by_type: [std::sync::OnceLock<Counter>; KNOWN_CALLBACKS.len() + 1],
     /// Every instance seen, by id. Its lock also serialises the updates of
     /// one row's series (a label change is a remove and an insert).
-    known: Mutex<HashMap<InstanceId, Known>>,
+    known: Mutex<Book>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -193,25 +227,43 @@ impl Metrics {
             rejected,
             registration_failures,
             unauthorized,
-            known: Mutex::new(HashMap::new()),
+            received_by_type: Default::default(),
+            known: Mutex::new(Book::default()),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<InstanceId, Known>> {
+    fn lock(&self) -> MutexGuard<'_, Book> {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// An accepted webhook was applied to `inst` (its row after the event).
     /// Called once per stored event.
     pub fn observe_event(&self, event: &Event, inst: &Instance) {
-        self.received
-            .get_or_create(&TypeLabels {
-                r#type: callback_label(event.kind.label()).to_owned(),
+        let label = callback_label(event.kind.label());
+        let index = KNOWN_CALLBACKS
+            .iter()
+            .position(|k| *k == label)
+            .unwrap_or(KNOWN_CALLBACKS.len());
+        self.received_by_type[index]
+            .get_or_init(|| {
+                self.received
+                    .get_or_create(&TypeLabels {
+                        r#type: label.to_owned(),
+                    })
+                    .clone()
             })
             .inc();
         if matches!(event.kind, EventKind::Disconnected { .. }) {
-            let mut known = self.lock();
-            if let Some(labels) = self.track(&mut known, inst) {
+            let mut book = self.lock();
+            if let Some(counter) = book.written.get(&inst.id).and_then(|w| {
+                (w.name == inst.name && w.state == inst.state).then_some(w.disconnects.as_ref())
+            }) {
+                if let Some(counter) = counter {
+                    counter.inc();
+                }
+                return;
+            }
+            if let Some(labels) = self.track(&mut book, inst) {
                 self.disconnects.get_or_create(&labels).inc();
             }
         }
@@ -219,10 +271,35 @@ impl Metrics {
 
     /// A row changed (state, last change).
     pub fn set_instance(&self, inst: &Instance) {
-        let mut known = self.lock();
-        let Some(labels) = self.track(&mut known, inst) else {
+        let mut book = self.lock();
+        if book.written.get(&inst.id).is_some_and(|w| {
+            w.name == inst.name && w.state == inst.state && w.last_change == inst.last_change
+        }) {
+            // what the series show already
+            return;
+        }
+        let Some(labels) = self.track(&mut book, inst) else {
+            book.written.insert(
+                inst.id.clone(),
+                Written {
+                    name: inst.name.clone(),
+                    state: inst.state,
+                    last_change: inst.last_change,
+                    disconnects: None,
+                },
+            );
             return;
         };
+        let disconnects = self.disconnects.get(&labels).map(|c| c.clone());
+        book.written.insert(
+            inst.id.clone(),
+            Written {
+                name: inst.name.clone(),
+                state: inst.state,
+                last_change: inst.last_change,
+                disconnects,
+            },
+        );
         match inst.state {
             ConnState::Connected => {
                 self.connected.get_or_create(&labels).set(1);
@@ -248,11 +325,10 @@ impl Metrics {
     /// Records `inst` (its state, its labels) and returns the labels of its
     /// series, or `None` when it gets none (over [`MAX_INSTANCE_SERIES`]).
     /// A changed name moves the existing series to the new labels.
-    fn track(
-        &self,
-        known: &mut HashMap<InstanceId, Known>,
-        inst: &Instance,
-    ) -> Option<InstanceLabels> {
+    fn track(&self, book: &mut Book, inst: &Instance) -> Option<InstanceLabels> {
+        // whatever was cached for this instance may be stale after this
+        book.written.remove(&inst.id);
+        let known = &mut book.known;
         let labels = instance_labels(inst);
         match known.get_mut(&inst.id) {
             Some(k) => {
@@ -388,24 +464,20 @@ fn state_labels(state: ConnState) -> StateLabels {
 
 /// Counts the webhook routes' refusals (answers that are not 2xx) by reason
 /// in `zapi_webhooks_rejected_total{reason}`.
+///
+/// A plain `map_response` layer: no boxed future and no clone of the inner
+/// router per request (as `middleware::from_fn` has), since every webhook
+/// goes through it.
 pub fn count_rejections(router: axum::Router, metrics: Arc<Metrics>) -> axum::Router {
-    router.layer(axum::middleware::from_fn_with_state(
-        metrics,
-        count_rejection,
+    router.layer(tower::util::MapResponseLayer::new(
+        move |response: Response| {
+            let status = response.status();
+            if !status.is_success() {
+                metrics.webhook_rejected(rejection_reason(status));
+            }
+            response
+        },
     ))
-}
-
-async fn count_rejection(
-    State(metrics): State<Arc<Metrics>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let response = next.run(req).await;
-    let status = response.status();
-    if !status.is_success() {
-        metrics.webhook_rejected(rejection_reason(status));
-    }
-    response
 }
 
 #[cfg(test)]

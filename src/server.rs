@@ -51,7 +51,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, ServerConfig};
 use tower::ServiceExt;
@@ -265,18 +265,24 @@ pub struct BodyTimeout {
 }
 
 /// A request body that fails with [`BodyTimeout`] once its deadline passes.
+///
+/// The timer is armed only when the body is not all there at the first
+/// read: a small webhook usually arrives with its head, and then no timer
+/// is registered and cancelled per request.
 struct TimeoutBody {
     inner: Incoming,
-    deadline: Pin<Box<Sleep>>,
+    /// When the head was received; the deadline is `after` later.
+    start: Instant,
+    deadline: Option<Pin<Box<Sleep>>>,
     after: Duration,
 }
 
 impl TimeoutBody {
-    /// Must be called inside the Tokio runtime (it starts a timer).
     fn new(inner: Incoming, after: Duration) -> Self {
         Self {
             inner,
-            deadline: Box::pin(tokio::time::sleep(after)),
+            start: Instant::now(),
+            deadline: None,
             after,
         }
     }
@@ -295,7 +301,11 @@ impl HttpBody for TimeoutBody {
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        if this.deadline.as_mut().poll(cx).is_ready() {
+        let (start, after) = (this.start, this.after);
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(start + after)));
+        if deadline.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Some(Err(Box::new(BodyTimeout { after: this.after }))));
         }
         Poll::Pending

@@ -4,7 +4,9 @@
 //! returns only after the `fsync` that covers the record. A dedicated writer
 //! thread (a plain OS thread, so `fsync` never blocks the async runtime) takes
 //! one request, drains whatever else is already queued (up to
-//! [`LogOptions::max_batch`]), writes them all with one `write`, calls
+//! [`LogOptions::max_batch`]; while more appends are announced with
+//! [`EventLog::arrival`] it waits for them, at most [`LINGER`]), writes them
+//! all with one `write`, calls
 //! `sync_data` once and then answers every request of the batch: requests that
 //! arrive together share one `fsync` (group commit). If the write or the
 //! `fsync` fails, every request of that batch gets the error, never a false
@@ -73,7 +75,7 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -98,6 +100,13 @@ pub const DEDUP_WINDOW: usize = 65_536;
 /// are at most 64 KiB; even fully escaped they stay well below this. Longer
 /// lines on disk are skipped as corrupt without being held in memory.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Longest a batch waits for appends that are announced ([`EventLog::arrival`])
+/// but not queued yet, before it is written and synced without them.
+pub const LINGER: Duration = Duration::from_micros(500);
+
+/// How often the writer looks for the announced appends while it waits.
+const LINGER_STEP: Duration = Duration::from_micros(40);
 
 /// Replays read and decode the log in chunks of about this many bytes.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -298,6 +307,8 @@ enum Request {
 #[derive(Clone)]
 pub struct EventLog {
     tx: mpsc::Sender<Request>,
+    /// Appends announced by [`EventLog::arrival`] and not queued yet.
+    arriving: Arc<AtomicUsize>,
     counters: Arc<Counters>,
     stopped: watch::Receiver<bool>,
     dir: Arc<PathBuf>,
@@ -346,6 +357,7 @@ impl EventLog {
 
         let max_batch = opts.max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch.saturating_mul(4));
+        let arriving = Arc::new(AtomicUsize::new(0));
         let (stopped_tx, stopped_rx) = watch::channel(false);
         let writer = Writer {
             dir: dir.clone(),
@@ -358,6 +370,7 @@ impl EventLog {
             filter,
             counters: Arc::clone(&counters),
             committed: opts.committed,
+            arriving: Arc::clone(&arriving),
             _lock: lock,
         };
         std::thread::Builder::new()
@@ -367,6 +380,7 @@ impl EventLog {
 
         Ok(EventLog {
             tx,
+            arriving,
             counters,
             stopped: stopped_rx,
             dir: Arc::new(dir),
@@ -382,13 +396,37 @@ impl EventLog {
     /// sender retries. If the future is dropped after the request was queued,
     /// the event is still written.
     pub async fn append(&self, event: Event, fingerprint: u64) -> Result<Appended, StoreError> {
+        self.append_arrival(event, fingerprint, None).await
+    }
+
+    /// Announces an append that is on its way (a request whose body is
+    /// being read and parsed) until the returned guard is dropped or passed
+    /// to [`EventLog::append_arrival`]. While appends are announced, the
+    /// writer lets a batch wait for them (at most [`LINGER`]) before it
+    /// syncs it: under load one `fsync` then covers more appends, and an
+    /// idle log never waits.
+    pub fn arrival(&self) -> Arrival {
+        self.arriving.fetch_add(1, Ordering::Relaxed);
+        Arrival(Arc::clone(&self.arriving))
+    }
+
+    /// [`EventLog::append`] of an announced append: `arrival` ends once the
+    /// request is queued.
+    pub async fn append_arrival(
+        &self,
+        event: Event,
+        fingerprint: u64,
+        arrival: Option<Arrival>,
+    ) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();
         let request = Request::Append {
             event,
             fp: fingerprint,
             reply,
         };
-        if self.tx.send(request).await.is_err() {
+        let sent = self.tx.send(request).await;
+        drop(arrival);
+        if sent.is_err() {
             return Err(StoreError::Closed {
                 dir: self.dir.to_path_buf(),
             });
@@ -433,6 +471,22 @@ impl EventLog {
     /// The log directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// An append on its way to the log ([`EventLog::arrival`]); dropping it
+/// ends the announcement.
+pub struct Arrival(Arc<AtomicUsize>);
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Arrival {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Arrival")
     }
 }
 
@@ -777,6 +831,9 @@ impl<'de> Deserialize<'de> for FpHex {
     }
 }
 
+/// A record as serde would write it; [`encode_record`] writes the same by
+/// hand, and the tests compare the two.
+#[cfg(test)]
 #[derive(Serialize)]
 struct RecordOut<'a> {
     seq: u64,
@@ -822,6 +879,11 @@ fn parse_hex(digits: &[u8]) -> Option<u64> {
 }
 
 /// Appends one record line to `buf`. On error `buf` is left as it was.
+///
+/// The JSON is written by hand ([`write_event_json`]), byte for byte what
+/// serde gives for [`RecordOut`] (`record_encoding_is_what_serde_gives`):
+/// serde's flattened enum and chrono's `Display`-based timestamps were the
+/// writer thread's largest costs.
 fn encode_record(
     buf: &mut Vec<u8>,
     dir: &Path,
@@ -832,18 +894,15 @@ fn encode_record(
     let start = buf.len();
     buf.extend_from_slice(b"00000000 ");
     let json_start = buf.len();
-    let record = RecordOut {
-        seq,
-        fp: FpHex(fp),
-        event,
-    };
-    if let Err(e) = serde_json::to_writer(&mut *buf, &record) {
-        buf.truncate(start);
-        return Err(StoreError::Encode {
-            dir: dir.to_path_buf(),
-            source: Arc::new(e),
-        });
-    }
+    buf.extend_from_slice(b"{\"seq\":");
+    write_u64(buf, seq);
+    buf.extend_from_slice(b",\"fp\":\"");
+    let mut digits = [0u8; 16];
+    hex_into(fp, &mut digits);
+    buf.extend_from_slice(&digits);
+    buf.extend_from_slice(b"\",\"event\":");
+    write_event_json(buf, event);
+    buf.push(b'}');
     let size = buf.len() - start + 1;
     if size > MAX_RECORD_BYTES {
         buf.truncate(start);
@@ -856,6 +915,113 @@ fn encode_record(
     hex_into(u64::from(crc), &mut buf[start..start + 8]);
     buf.push(b'\n');
     Ok(())
+}
+
+/// An [`Event`] as its `Serialize` writes it with serde_json:
+/// `{"instance_id":…,"kind":…,<the kind's field>,"moment":…,"received":…}`.
+fn write_event_json(buf: &mut Vec<u8>, event: &Event) {
+    buf.extend_from_slice(b"{\"instance_id\":");
+    write_json_str(buf, event.instance_id.as_str());
+    match &event.kind {
+        EventKind::Disconnected { error } => {
+            buf.extend_from_slice(b",\"kind\":\"disconnected\",\"error\":");
+            write_json_opt_str(buf, error.as_deref());
+        }
+        EventKind::Connected { phone } => {
+            buf.extend_from_slice(b",\"kind\":\"connected\",\"phone\":");
+            write_json_opt_str(buf, phone.as_deref());
+        }
+        EventKind::Activity { callback } => {
+            buf.extend_from_slice(b",\"kind\":\"activity\",\"callback\":");
+            write_json_str(buf, callback);
+        }
+    }
+    buf.extend_from_slice(b",\"moment\":");
+    write_json_time(buf, &event.moment);
+    buf.extend_from_slice(b",\"received\":");
+    write_json_time(buf, &event.received);
+    buf.push(b'}');
+}
+
+/// `n` in decimal.
+pub(crate) fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
+/// `s` as a JSON string, exactly as serde_json writes it: copied as is when
+/// nothing needs escaping, serde_json's own escaping otherwise.
+pub(crate) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else if serde_json::to_writer(&mut *buf, s).is_err() {
+        // Writing a string to a Vec cannot fail.
+        buf.extend_from_slice(b"null");
+    }
+}
+
+/// `null` or [`write_json_str`].
+pub(crate) fn write_json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => write_json_str(buf, s),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+/// A timestamp as chrono's serde writes it (RFC 3339, `Z`, fraction of 0,
+/// 3, 6 or 9 digits): by hand for years 0 to 9999 outside leap seconds,
+/// through chrono otherwise.
+pub(crate) fn write_json_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    /// `n` in exactly `out.len()` decimal digits.
+    fn digits(out: &mut [u8], mut n: u32) {
+        for d in out.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+    let naive = t.naive_utc();
+    let (date, time) = (naive.date(), naive.time());
+    let year = date.year();
+    let nano = time.nanosecond();
+    if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
+        if serde_json::to_writer(&mut *buf, t).is_err() {
+            buf.extend_from_slice(b"null");
+        }
+        return;
+    }
+    let mut text = *b"\"0000-00-00T00:00:00.000000000Z\"";
+    digits(&mut text[1..5], year as u32);
+    digits(&mut text[6..8], date.month());
+    digits(&mut text[9..11], date.day());
+    digits(&mut text[12..14], time.hour());
+    digits(&mut text[15..17], time.minute());
+    digits(&mut text[18..20], time.second());
+    let fraction = if nano == 0 {
+        0
+    } else if nano.is_multiple_of(1_000_000) {
+        digits(&mut text[21..24], nano / 1_000_000);
+        4
+    } else if nano.is_multiple_of(1_000) {
+        digits(&mut text[21..27], nano / 1_000);
+        7
+    } else {
+        digits(&mut text[21..30], nano);
+        10
+    };
+    buf.extend_from_slice(&text[..20 + fraction]);
+    buf.extend_from_slice(b"Z\"");
 }
 
 /// The JSON part of a record line (without its `\n`) if the CRC checks out.
@@ -1562,6 +1728,8 @@ struct Writer {
     filter: DedupFilter,
     counters: Arc<Counters>,
     committed: Option<mpsc::Sender<(u64, Event)>>,
+    /// Appends announced and not queued yet ([`EventLog::arrival`]).
+    arriving: Arc<AtomicUsize>,
     _lock: File,
 }
 
@@ -1576,18 +1744,32 @@ impl Writer {
                 break;
             };
             let mut next = Some(first);
-            while let Some(request) = next.take() {
-                match request {
-                    Request::Append { event, fp, reply } => batch.push((event, fp, reply)),
-                    Request::Shutdown { reply } => {
-                        shutdowns.push(reply);
-                        stop = true;
-                        break;
+            let mut lingering: Option<Instant> = None;
+            loop {
+                while let Some(request) = next.take() {
+                    match request {
+                        Request::Append { event, fp, reply } => batch.push((event, fp, reply)),
+                        Request::Shutdown { reply } => {
+                            shutdowns.push(reply);
+                            stop = true;
+                            break;
+                        }
+                    }
+                    if batch.len() < self.max_batch {
+                        next = rx.try_recv().ok();
                     }
                 }
-                if batch.len() < self.max_batch {
-                    next = rx.try_recv().ok();
+                // Appends on their way join this batch (and its fsync)
+                // rather than wait for the next one; bounded by LINGER.
+                if stop
+                    || batch.len() >= self.max_batch
+                    || self.arriving.load(Ordering::Relaxed) == 0
+                    || lingering.get_or_insert_with(Instant::now).elapsed() >= LINGER
+                {
+                    break;
                 }
+                std::thread::sleep(LINGER_STEP);
+                next = rx.try_recv().ok();
             }
             if !batch.is_empty() {
                 self.commit(&mut batch, &mut pending);
@@ -1684,8 +1866,13 @@ impl Writer {
                 Ok(()) => {
                     if let Some(sink) = &self.committed {
                         for record in run.events.drain(..) {
-                            // a gone receiver (shutting down) is not an error
-                            let _ = sink.blocking_send(record);
+                            // waits only when the feed is full; a gone
+                            // receiver (shutting down) is not an error
+                            if let Err(mpsc::error::TrySendError::Full(record)) =
+                                sink.try_send(record)
+                            {
+                                let _ = sink.blocking_send(record);
+                            }
                         }
                     }
                     for &fp in &run.fps {
@@ -1807,6 +1994,93 @@ mod tests {
         let mut flipped = line.to_vec();
         flipped[20] ^= 1;
         assert_eq!(check_crc(&flipped), None);
+    }
+
+    /// The record line as serde writes it (what `encode_record` did before
+    /// it wrote by hand).
+    fn encode_by_serde(seq: u64, fp: u64, event: &Event) -> Vec<u8> {
+        let json = serde_json::to_vec(&RecordOut {
+            seq,
+            fp: FpHex(fp),
+            event,
+        })
+        .unwrap();
+        let mut line = format!("{:08x} ", crc32fast::hash(&json)).into_bytes();
+        line.extend_from_slice(&json);
+        line.push(b'\n');
+        line
+    }
+
+    #[test]
+    fn record_encoding_is_what_serde_gives() {
+        let base = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let times = [
+            base,
+            base + chrono::Duration::milliseconds(7),
+            base + chrono::Duration::microseconds(120),
+            base + chrono::Duration::nanoseconds(1),
+            base + chrono::Duration::nanoseconds(999_999_999),
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+                .unwrap()
+                .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+                .unwrap()
+                .and_utc(),
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+        ];
+        let texts = [
+            "",
+            "Device has been disconnected",
+            "quote \" back \\ nl \n cr \r tab \t bs \u{8} ff \u{c} nul \0 esc \u{1b} del \u{7f}",
+            "ação/日本 😀",
+            "\u{1f}",
+        ];
+        let mut n = 0u64;
+        for t in times {
+            for text in texts {
+                let kinds = [
+                    EventKind::Disconnected { error: None },
+                    EventKind::Disconnected {
+                        error: Some(text.into()),
+                    },
+                    EventKind::Connected { phone: None },
+                    EventKind::Connected {
+                        phone: Some(text.into()),
+                    },
+                    EventKind::Activity {
+                        callback: text.into(),
+                    },
+                ];
+                for kind in kinds {
+                    n += 1;
+                    let event = Event {
+                        instance_id: InstanceId::new(format!("{text}{n}")),
+                        kind,
+                        moment: t,
+                        received: base,
+                    };
+                    let (seq, fp) = (
+                        n * 7_919_000_000_007 % u64::MAX,
+                        n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    );
+                    let mut buf = b"before".to_vec();
+                    encode_record(&mut buf, Path::new("d"), seq, fp, &event).unwrap();
+                    assert_eq!(
+                        String::from_utf8_lossy(&buf[6..]),
+                        String::from_utf8_lossy(&encode_by_serde(seq, fp, &event))
+                    );
+                }
+            }
+        }
+        for seq in [0, 1, 9, 10, u64::MAX] {
+            let mut buf = Vec::new();
+            encode_record(&mut buf, Path::new("d"), seq, 0, &event("A")).unwrap();
+            assert_eq!(buf, encode_by_serde(seq, 0, &event("A")));
+        }
     }
 
     fn slow(json: &[u8]) -> Option<(u64, Event)> {

@@ -14,11 +14,12 @@
 //! `application/json`, 503 dashboard shutting down).
 
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use axum::{
     Json, Router,
     body::Body,
-    extract::State,
+    extract::{Request, State},
     http::{HeaderMap, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -409,48 +410,54 @@ pub fn router_with_secret(state: ListenerState, secret: Option<WebhookSecret>) -
         // Applies to the routes above, so it must come after them.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .with_state(Shared { state, secret })
+        .with_state(Arc::new(Shared { state, secret }))
 }
 
 async fn healthz() -> Response {
     ok()
 }
 
-async fn hook_disconnected(state: State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    hook(state, Route::Disconnected, None, headers, body).await
+// The handlers take the whole request: extracting `HeaderMap` or `Uri`
+// by value clones them, once per webhook.
+
+async fn hook_disconnected(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    hook(state, Route::Disconnected, None, &parts.headers, body).await
 }
 
-async fn hook_connected(state: State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    hook(state, Route::Connected, None, headers, body).await
+async fn hook_connected(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    hook(state, Route::Connected, None, &parts.headers, body).await
 }
 
-async fn hook_any(state: State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    hook(state, Route::Any, None, headers, body).await
+async fn hook_any(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    hook(state, Route::Any, None, &parts.headers, body).await
 }
 
-async fn secret_disconnected(
-    state: State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let token = path_token_of(&uri);
-    hook(state, Route::Disconnected, Some(token), headers, body).await
+async fn secret_disconnected(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let token = path_token_of(&parts.uri);
+    hook(
+        state,
+        Route::Disconnected,
+        Some(token),
+        &parts.headers,
+        body,
+    )
+    .await
 }
 
-async fn secret_connected(
-    state: State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let token = path_token_of(&uri);
-    hook(state, Route::Connected, Some(token), headers, body).await
+async fn secret_connected(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let token = path_token_of(&parts.uri);
+    hook(state, Route::Connected, Some(token), &parts.headers, body).await
 }
 
-async fn secret_any(state: State<Shared>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
-    let token = path_token_of(&uri);
-    hook(state, Route::Any, Some(token), headers, body).await
+async fn secret_any(state: State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let token = path_token_of(&parts.uri);
+    hook(state, Route::Any, Some(token), &parts.headers, body).await
 }
 
 /// The `{token}` segment of `/hooks/{token}[/...]`, raw (not
@@ -470,13 +477,20 @@ fn is_well_formed_token(token: &str) -> bool {
 }
 
 async fn hook(
-    State(shared): State<Shared>,
+    State(shared): State<Arc<Shared>>,
     route: Route,
     token: Option<&str>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     body: Body,
 ) -> Response {
     let received = Utc::now();
+    // Tells the log's writer that an append is on its way, so that it waits
+    // for it rather than syncing a batch without it (see
+    // `EventLog::arrival`); ends when the request is queued or refused.
+    let arrival = match &shared.state.sink {
+        Sink::Log(log) => Some(log.arrival()),
+        Sink::Channel(_) => None,
+    };
 
     if token.is_some_and(|t| !is_well_formed_token(t)) {
         tracing::debug!(
@@ -487,7 +501,7 @@ async fn hook(
         return not_found_response();
     }
 
-    if !is_json_content_type(&headers) {
+    if !is_json_content_type(headers) {
         return reject(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             route,
@@ -495,7 +509,7 @@ async fn hook(
         );
     }
 
-    let bytes = match read_body(&headers, body).await {
+    let bytes = match read_body(headers, body).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => {
             return reject(
@@ -537,15 +551,23 @@ async fn hook(
         return not_found_response();
     }
 
-    accept(&shared.state, event, &bytes).await
+    accept(&shared.state, event, &bytes, arrival).await
 }
 
 /// The last step of a webhook that passed every check: hand `event` (parsed
 /// from `body`) to the dashboard and answer. This is where the durable log
 /// goes: whatever must hold before the 200 happens here.
-async fn accept(state: &ListenerState, event: Event, body: &[u8]) -> Response {
+async fn accept(
+    state: &ListenerState,
+    event: Event,
+    body: &[u8],
+    arrival: Option<crate::store::Arrival>,
+) -> Response {
     match &state.sink {
-        Sink::Log(log) => match log.append(event, crate::store::fingerprint(body)).await {
+        Sink::Log(log) => match log
+            .append_arrival(event, crate::store::fingerprint(body), arrival)
+            .await
+        {
             Ok(Appended::Written { .. } | Appended::Duplicate) => ok(),
             Err(e) => {
                 tracing::error!("webhook refused (503): {e}");
@@ -623,7 +645,11 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn method_not_allowed(State(shared): State<Shared>, method: Method, uri: Uri) -> Response {
+async fn method_not_allowed(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+) -> Response {
     let path = redact_path(uri.path());
     // With a secret, `/hooks/{anything}` matches a token route; a malformed
     // token gets the same 404 as a POST to it would.
@@ -681,8 +707,18 @@ fn error_response(status: StatusCode, reason: &str) -> Response {
     (status, Json(json!({ "error": reason }))).into_response()
 }
 
+/// `{"ok":true}`, the bytes `Json(json!({"ok": true}))` gives, without
+/// building and serialising a map per request.
 fn ok() -> Response {
-    (StatusCode::OK, Json(json!({ "ok": true }))).into_response()
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        )],
+        "{\"ok\":true}",
+    )
+        .into_response()
 }
 
 #[cfg(test)]
