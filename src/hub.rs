@@ -141,6 +141,13 @@ impl Hub {
         self
     }
 
+    /// State changes run the config's alert commands (`on_disconnect`,
+    /// `on_connect`), as on the dashboard.
+    pub fn with_alerts(mut self, alerts: crate::tui::Alerts) -> Hub {
+        self.runner = self.runner.with_alerts(alerts);
+        self
+    }
+
     /// Runs the hub on `app` (already holding the replayed log), fed by the
     /// log's committed events, until that feed ends.
     pub fn spawn(
@@ -193,7 +200,10 @@ impl Hub {
                         let mut out = Vec::new();
                         for (seq, event) in batch.drain(..) {
                             last_seq = seq;
-                            app.update(Msg::Webhook(event.clone()), now);
+                            // alert commands, if the config has them
+                            for cmd in app.update(Msg::Webhook(event.clone()), now) {
+                                runner.run(cmd);
+                            }
                             if let Some(inst) = app.get(&event.instance_id) {
                                 metrics.observe_event(&event, inst);
                                 metrics.set_instance(inst);
@@ -215,12 +225,20 @@ impl Hub {
                             let _ = lines.send(out).await;
                         }
                     }
-                    Some(msg) = results.recv() => apply_result(&mut app, msg, &metrics, &changes),
+                    Some(msg) = results.recv() => {
+                        for cmd in apply_result(&mut app, msg, &metrics, &changes) {
+                            runner.run(cmd);
+                        }
+                    }
                     request = requests.recv(), if requests_open => match request {
                         Some(Request::Snapshot(reply)) => {
                             let _ = reply.send(app.snapshot(last_seq));
                         }
-                        Some(Request::Apply(msg)) => apply_result(&mut app, *msg, &metrics, &changes),
+                        Some(Request::Apply(msg)) => {
+                            for cmd in apply_result(&mut app, *msg, &metrics, &changes) {
+                                runner.run(cmd);
+                            }
+                        }
                         None => requests_open = false,
                     },
                     _ = tick(&mut poll) => {
@@ -291,22 +309,33 @@ async fn tick(poll: &mut Option<tokio::time::Interval>) {
 }
 
 /// A status or registration result: apply, count, tell subscribers.
-fn apply_result(app: &mut App, msg: Msg, metrics: &Metrics, changes: &broadcast::Sender<HubEvent>) {
+/// A status, `/me`, registration or action result: apply, count, tell
+/// subscribers; returns the calls it asks for (a `/me` check after a
+/// registration).
+fn apply_result(
+    app: &mut App,
+    msg: Msg,
+    metrics: &Metrics,
+    changes: &broadcast::Sender<HubEvent>,
+) -> Vec<Command> {
     let id = match &msg {
-        Msg::StatusResult { id, .. } => id.clone(),
+        Msg::StatusResult { id, .. }
+        | Msg::HooksResult { id, .. }
+        | Msg::ActionResult { id, .. } => id.clone(),
         Msg::RegisterResult { id, result } => {
             if result.is_err() {
                 metrics.registration_failed();
             }
             id.clone()
         }
-        _ => return,
+        _ => return Vec::new(),
     };
-    app.update(msg, Utc::now());
+    let cmds = app.update(msg, Utc::now());
     if let Some(inst) = app.get(&id) {
         metrics.set_instance(inst);
         let _ = changes.send(HubEvent::Row(Box::new(inst.clone())));
     }
+    cmds
 }
 
 #[cfg(test)]

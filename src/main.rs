@@ -349,11 +349,7 @@ async fn dashboard(
     let (results_tx, results_rx) = mpsc::unbounded_channel();
     let runner = Runner::new(Backend::Zapi(Box::new(services)), results_tx)
         .with_history(log_dir)
-        .with_alerts(Alerts {
-            on_disconnect: config.on_disconnect.clone(),
-            on_connect: config.on_connect.clone(),
-            timeout: Duration::from_secs(config.alert_timeout),
-        });
+        .with_alerts(alerts_of(&config));
 
     let mut screen = RealScreen(ratatui::init());
     abort_after_panic_hook();
@@ -405,15 +401,20 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let metrics = Arc::new(Metrics::new());
     let services = zapi_services(&config, opts.secret.clone())?;
     let can_query_status = services.client.is_some();
+    let mut settings = settings_for(&config, &services);
+    // the hub polls /status on its own clock; the app only judges
+    settings.poll_interval = Duration::ZERO;
     let (hub, handle) = Hub::new(
         Backend::Zapi(Box::new(services)),
         Arc::clone(&metrics),
         opts.log_dir.clone(),
     );
+    let hub = hub.with_alerts(alerts_of(&config));
     opts.extra_routes = Some(api::router(handle, config.api_token.clone()));
     opts.metrics = Some(metrics);
 
     let mut app = App::new(setup_for(&config, can_query_status, None), Utc::now());
+    app.configure(settings);
     let mut last_seq = 0;
     let (service, committed, replay) = Service::start(opts, |seq, event| {
         last_seq = seq;
@@ -558,6 +559,15 @@ fn release_mouse() {
 /// `NO_COLOR` set to anything but the empty string (no-color.org).
 fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// The config's alert commands.
+fn alerts_of(config: &Config) -> Alerts {
+    Alerts {
+        on_disconnect: config.on_disconnect.clone(),
+        on_connect: config.on_connect.clone(),
+        timeout: Duration::from_secs(config.alert_timeout),
+    }
 }
 
 /// What the dashboard takes from the config beyond the setup.

@@ -273,24 +273,6 @@ async fn start_warns_of_corrupt_log_records_and_a_readable_config() {
     assert!(status.success());
 }
 
-/// Waits (bounded) for a file another process writes.
-fn wait_file(path: &std::path::Path, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = std::time::Instant::now() + timeout();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && pred(&text)
-        {
-            return text;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waiting for {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_view_drift_outage_bell_alert_detail_and_restart() {
     let sim = sim().await;
@@ -324,7 +306,7 @@ async fn operator_view_drift_outage_bell_alert_detail_and_restart() {
     );
     dash.wait_for("the outage", |s| s.contains("✗ OUTAGE"));
     dash.screen.wait_bells(1);
-    let env = wait_file(&alert_file, |t| t.contains("ZAPI_MOMENT="));
+    let env = common::wait_file(&alert_file, |t| t.contains("ZAPI_MOMENT="));
     for want in [
         format!("ZAPI_INSTANCE_ID={ID}"),
         "ZAPI_INSTANCE_NAME=Sales".to_string(),

@@ -253,3 +253,25 @@ fn log_level_decides_what_reaches_the_diagnostics_log() {
         "an unknown level is a usage error"
     );
 }
+
+#[tokio::test]
+async fn serve_runs_the_alert_commands_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let alert_file = dir.path().join("alert.env");
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\non_disconnect = \"env > '{}'\"\n",
+        alert_file.display()
+    );
+    let s = serve(dir.path(), &config, &[]);
+    let client = http();
+    assert_eq!(
+        post(&client, &format!("http://{}/hooks", s.addr), "INST-ALERT").await,
+        200
+    );
+    let env = common::wait_file(&alert_file, |t| t.contains("ZAPI_MOMENT="));
+    assert!(
+        env.lines().any(|l| l == "ZAPI_INSTANCE_ID=INST-ALERT"),
+        "{env}"
+    );
+    assert!(env.lines().any(|l| l == "ZAPI_EVENT=disconnected"), "{env}");
+}

@@ -330,9 +330,10 @@ async fn r_in_the_watcher_makes_the_server_register() {
     let server = Server::start(&config, &dir.path().join("server"));
     let mut watch = watcher(dir.path(), port, API_TOKEN);
 
-    // the server asks Z-API the status at start; its row reaches the watcher
+    // the server asks Z-API the status and the webhooks (`/me`) at start;
+    // its row reaches the watcher, drift included
     watch.wait_for("the server's row with its status", |s| {
-        row_has(s, "Sales", &["● connected", "never"])
+        row_has(s, "Sales", &["● connected", "⚠ none set"]) && s.contains("webhooks not registered")
     });
 
     watch.send(b"r");

@@ -263,3 +263,21 @@ pub fn serve_listening(stderr: &mut impl std::io::BufRead) -> (String, std::net:
         .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"));
     (line, addr)
 }
+
+/// Waits (bounded) for a file another process writes.
+pub fn wait_file(path: &std::path::Path, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + timeout();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && pred(&text)
+        {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waiting for {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
