@@ -937,8 +937,11 @@ fn cmd_latency(rt: &tokio::runtime::Runtime, flags: &Flags) -> Result<Value> {
     }))
 }
 
-/// `R` against the simulator at `--latency-ms`, `--runs` times in one
-/// dashboard, from the key to the footer's "re-registered all N instances".
+/// Re-registering every instance against the simulator at `--latency-ms`,
+/// `--runs` times in one dashboard, from the key to the footer's
+/// "re-registered all N instances". The key is `ctrl-r` (every configured
+/// instance): `R` takes only the instances whose webhooks do not point
+/// here yet, which after the first run is none of them.
 fn cmd_register(rt: &tokio::runtime::Runtime, flags: &Flags) -> Result<Value> {
     let bin = flags.path("bin")?;
     let dir = flags.path("dir")?;
@@ -985,8 +988,8 @@ fn cmd_register(rt: &tokio::runtime::Runtime, flags: &Flags) -> Result<Value> {
         })?;
         let puts_before = sim.calls().len();
         let t = Instant::now();
-        dash.send(b"R")?;
-        dash.wait_for("R to finish", Duration::from_secs(300), |s| {
+        dash.send(b"\x12")?; // ctrl-r
+        dash.wait_for("ctrl-r to finish", Duration::from_secs(300), |s| {
             s.contains(&want)
         })?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;

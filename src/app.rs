@@ -448,6 +448,9 @@ pub struct App {
     last_click: Option<(DateTime<Utc>, usize)>,
     /// The minute the in-memory statistics were last pruned.
     pruned_minute: i64,
+    /// Some instance's statistics hold an entry set aside by
+    /// `Transitions::record_old`, to be settled before they are read.
+    stats_unsettled: bool,
 }
 
 /// What the config says beyond the [`Setup`]: set with [`App::configure`].
@@ -642,6 +645,7 @@ impl App {
             poll: None,
             last_click: None,
             pruned_minute: now.timestamp().div_euclid(60),
+            stats_unsettled: false,
             setup,
         };
         for (id, name) in app.setup.instances.clone() {
@@ -902,9 +906,15 @@ impl App {
         if let Some(state) = event.kind.state() {
             // Statistics take the event at its `momment`, but never later
             // than it was received: a clock ahead of ours does not put
-            // changes in the future.
-            inst.transitions
-                .record(event.moment.min(event.received), state);
+            // changes in the future. Before their window only the newest
+            // matters (a replay of a month of log sets those aside).
+            let at = event.moment.min(event.received);
+            if at < now - chrono::Duration::days(STATS_WINDOW_DAYS) {
+                inst.transitions.record_old(at, state);
+                self.stats_unsettled = true;
+            } else {
+                inst.transitions.record(at, state);
+            }
             // Webhooks of one instance are ordered by `momment`: a late, older
             // event goes into the history but does not overwrite the state.
             let newer = inst.last_webhook_moment.is_none_or(|m| event.moment >= m);
@@ -1011,6 +1021,7 @@ impl App {
             self.pruned_minute = minute;
             let before = now - chrono::Duration::days(STATS_WINDOW_DAYS);
             for inst in &mut self.instances {
+                inst.transitions.settle();
                 inst.transitions.prune(before);
             }
         }
@@ -1542,6 +1553,12 @@ impl App {
     /// `instances`; the selection stays on the same instance.
     fn refresh_view(&mut self) {
         self.view_dirty = false;
+        if self.stats_unsettled {
+            self.stats_unsettled = false;
+            for inst in &mut self.instances {
+                inst.transitions.settle();
+            }
+        }
         let selected = self.order.get(self.selected).copied();
         let now = self.now;
         let rules = self.settings.rules;
@@ -2912,5 +2929,26 @@ mod tests {
                 .any(|(k, what)| k == "X" && what.contains("restart"))
         );
         assert!(help.iter().any(|(k, what)| k == "Q" && what == "quit"));
+    }
+
+    #[test]
+    fn changes_before_the_stats_window_still_tell_the_state_it_opens_with() {
+        let mut a = app(1);
+        let month = 30 * 86_400;
+        // connected a month ago, down for an hour 20 days ago, nothing since
+        a.update(up("I0", 0), t(month));
+        a.update(down("I0", 10 * 86_400, "x"), t(month));
+        a.update(up("I0", 10 * 86_400 + 3600), t(month));
+        a.update(Msg::Tick, t(month));
+        let i = inst(&a, "I0");
+        let day_ago = t(month - 86_400);
+        assert_eq!(i.transitions.uptime(day_ago, t(month)), Some(1.0));
+        assert_eq!(
+            i.transitions.disconnects(t(0), t(month)),
+            0,
+            "old ones are not kept"
+        );
+        assert!(!i.transitions.unsettled());
+        assert_eq!(i.transitions.len(), 1, "one entry tells it all");
     }
 }

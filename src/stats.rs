@@ -94,10 +94,25 @@ fn entry_time(e: i64) -> DateTime<Utc> {
 /// the kept "connected at 10:02" can tell. When the buffer is full the
 /// oldest confirmation goes first (which changes no answer), then the oldest
 /// change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transitions {
     /// Sorted ascending (by time, then state code), no two equal.
     entries: Vec<i64>,
+    /// The newest entry given to [`Transitions::record_old`] and not yet
+    /// settled into `entries` ([`NO_FLOOR`]: none).
+    floor: i64,
+}
+
+/// No entry set aside by [`Transitions::record_old`].
+const NO_FLOOR: i64 = i64::MIN;
+
+impl Default for Transitions {
+    fn default() -> Self {
+        Transitions {
+            entries: Vec::new(),
+            floor: NO_FLOOR,
+        }
+    }
 }
 
 impl Transitions {
@@ -111,7 +126,40 @@ impl Transitions {
     /// (but if it is EARLIER than an existing same-state entry, it moves that
     /// change earlier). Allocates lazily and never above [`Self::MAX`].
     pub fn record(&mut self, at: DateTime<Utc>, state: ConnState) {
-        let key = pack(millis(at), state);
+        self.insert(pack(millis(at), state));
+    }
+
+    /// Records an entry older than any window the statistics will be asked
+    /// about (the caller knows its window). Of those only the newest
+    /// matters, the state when the window opens, so it is kept aside in the
+    /// struct itself until [`Transitions::settle`]: replaying a long log then
+    /// costs neither memory nor a cache miss per old event.
+    pub fn record_old(&mut self, at: DateTime<Utc>, state: ConnState) {
+        self.floor = self.floor.max(pack(millis(at), state));
+    }
+
+    /// Moves the entry set aside by [`Transitions::record_old`] into the
+    /// entries; call before asking anything (queries do not see it before).
+    pub fn settle(&mut self) {
+        let floor = std::mem::replace(&mut self.floor, NO_FLOOR);
+        if floor != NO_FLOOR {
+            self.insert(floor);
+        }
+    }
+
+    /// Whether an entry waits for [`Transitions::settle`].
+    pub fn unsettled(&self) -> bool {
+        self.floor != NO_FLOOR
+    }
+
+    fn insert(&mut self, key: i64) {
+        // the common case, in time order with room: an append (a replay of a
+        // million events takes this path for nearly all of them)
+        if self.entries.len() < Self::MAX && self.entries.last().is_none_or(|&last| key > last) {
+            self.grow_if_full();
+            self.entries.push(key);
+            return;
+        }
         let Err(mut pos) = self.entries.binary_search(&key) else {
             return; // already there
         };
@@ -129,12 +177,17 @@ impl Transitions {
                 pos -= 1;
             }
         }
+        self.grow_if_full();
+        self.entries.insert(pos, key);
+    }
+
+    /// Room for one more entry: doubling, but never above [`Self::MAX`].
+    fn grow_if_full(&mut self) {
         if self.entries.len() == self.entries.capacity() {
             let want = (self.entries.capacity() * 2).clamp(4, Self::MAX);
             self.entries
                 .reserve_exact(want.saturating_sub(self.entries.len()));
         }
-        self.entries.insert(pos, key);
     }
 
     /// Index of the oldest entry whose state equals its predecessor's.
@@ -704,8 +757,9 @@ mod tests {
 
     #[test]
     fn memory_stays_small() {
-        // 10,000 instances at the bound: 10,000 · (24 + 256 · 8) B ≈ 20 MiB.
-        assert_eq!(std::mem::size_of::<Transitions>(), 24);
+        // 10,000 instances at the bound: 10,000 · (32 + 256 · 8) B ≈ 20 MiB
+        // (the Vec, and the entry `record_old` sets aside)
+        assert_eq!(std::mem::size_of::<Transitions>(), 32);
         let mut x = Transitions::default();
         x.record(t(1), C);
         assert!(x.entries.capacity() <= 4, "allocates lazily and small");
