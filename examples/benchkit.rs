@@ -833,6 +833,12 @@ fn cmd_burst(rt: &tokio::runtime::Runtime, flags: &Flags) -> Result<Value> {
         &[(zapi_dash::probe::PROBE_ENV, &probe_s)],
     )?;
     dash.first_frame(Duration::from_secs(60))?;
+    // sorted by name, so rows do not move as states change and the marker
+    // moves only for the keys (problems first, the default, re-sorts each frame)
+    dash.send(b"o")?;
+    dash.wait_for("the sort by name", Duration::from_secs(10), |s| {
+        s.contains("by name")
+    })?;
     let addr = dash.addr()?;
     let opts = LoadOptions {
         total,
