@@ -502,17 +502,10 @@ impl Drop for Running {
 /// `GET /api/instances/{id}/history`: the instance's newest events from the
 /// event log, newest first (at most [`crate::app::DETAIL_HISTORY`]): `watch`'s detail pane.
 async fn history(State(api): State<Api>, id: IdPath) -> Response {
-    let Ok(Path(id)) = id else {
-        return error(StatusCode::NOT_FOUND, "no such instance");
+    let id = match known_instance(&api, id).await {
+        Ok(id) => id,
+        Err(refusal) => return refusal,
     };
-    let id = InstanceId::new(id);
-    let Some(snapshot) = api.hub.snapshot().await else {
-        return stopping();
-    };
-    if !snapshot.instances.iter().any(|i| i.id == id) {
-        return error(StatusCode::NOT_FOUND, "no such instance");
-    }
-    drop(snapshot);
     match crate::tui::read_history(api.hub.log_dir.clone(), id).await {
         Ok(events) => Json(events).into_response(),
         Err(e) => {
@@ -529,18 +522,28 @@ async fn history(State(api): State<Api>, id: IdPath) -> Response {
 /// instance (404).
 type IdPath = Result<Path<String>, axum::extract::rejection::PathRejection>;
 
-async fn act(State(api): State<Api>, id: IdPath, action: Action) -> Response {
+/// The instance a path names, if the server knows it; else the answer to
+/// give (404, or 503 while stopping).
+async fn known_instance(api: &Api, id: IdPath) -> Result<InstanceId, Response> {
     let Ok(Path(id)) = id else {
-        return error(StatusCode::NOT_FOUND, "no such instance");
+        return Err(error(StatusCode::NOT_FOUND, "no such instance"));
     };
     let id = InstanceId::new(id);
     let Some(snapshot) = api.hub.snapshot().await else {
-        return stopping();
+        return Err(stopping());
     };
-    if !snapshot.instances.iter().any(|i| i.id == id) {
-        return error(StatusCode::NOT_FOUND, "no such instance");
+    if snapshot.instances.iter().any(|i| i.id == id) {
+        Ok(id)
+    } else {
+        Err(error(StatusCode::NOT_FOUND, "no such instance"))
     }
-    drop(snapshot);
+}
+
+async fn act(State(api): State<Api>, id: IdPath, action: Action) -> Response {
+    let id = match known_instance(&api, id).await {
+        Ok(id) => id,
+        Err(refusal) => return refusal,
+    };
     let key = (id.clone(), action);
     if !api
         .running
