@@ -105,30 +105,38 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ),
         ]),
         None => {
-            let text = if app.detail.is_some() {
-                format!(
-                    " {} scroll · Esc back · {} restart · {} restore · {} register · {} help",
-                    keys.keys_of(Action::Down),
-                    keys.keys_of(Action::Restart),
-                    keys.keys_of(Action::Restore),
-                    keys.keys_of(Action::Register),
-                    keys.keys_of(Action::Help),
-                )
+            // the keys in effect, each with its word
+            let hints: &[(Option<Action>, &str)] = if app.detail.is_some() {
+                &[
+                    (Some(Action::Down), "scroll"),
+                    (None, "back"),
+                    (Some(Action::Restart), "restart"),
+                    (Some(Action::Restore), "restore"),
+                    (Some(Action::Register), "register"),
+                    (Some(Action::Help), "help"),
+                ]
             } else {
-                format!(
-                    " {} open · {} filter · {} sort · {} state · {} mark · {} register · {} drifted · {} status · {} help · {} quit",
-                    keys.keys_of(Action::Detail),
-                    keys.keys_of(Action::Search),
-                    keys.keys_of(Action::Sort),
-                    keys.keys_of(Action::StateFilter),
-                    keys.keys_of(Action::Mark),
-                    keys.keys_of(Action::Register),
-                    keys.keys_of(Action::RegisterAll),
-                    keys.keys_of(Action::Refresh),
-                    keys.keys_of(Action::Help),
-                    keys.keys_of(Action::Quit),
-                )
+                &[
+                    (Some(Action::Detail), "open"),
+                    (Some(Action::Search), "filter"),
+                    (Some(Action::Sort), "sort"),
+                    (Some(Action::StateFilter), "state"),
+                    (Some(Action::Mark), "mark"),
+                    (Some(Action::Register), "register"),
+                    (Some(Action::RegisterAll), "drifted"),
+                    (Some(Action::Refresh), "status"),
+                    (Some(Action::Help), "help"),
+                    (Some(Action::Quit), "quit"),
+                ]
             };
+            let text: Vec<String> = hints
+                .iter()
+                .map(|(a, word)| {
+                    let key = a.map_or_else(|| "Esc".to_string(), |a| keys.keys_of(a));
+                    format!("{key} {word}")
+                })
+                .collect();
+            let text = format!(" {}", text.join(" · "));
             Line::from(Span::styled(
                 fit(&text, width),
                 Style::new().fg(Color::DarkGray),
