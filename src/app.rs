@@ -1241,7 +1241,12 @@ impl App {
                 (KeyCode::Esc | KeyCode::Enter, _) | (_, Some(Action::Help)) => {
                     self.show_help = false
                 }
-                (_, Some(Action::Down)) => self.help_scroll = self.help_scroll.saturating_add(1),
+                (_, Some(Action::Down)) => {
+                    // no further than the last line
+                    let lines = crate::ui::help::lines(self).len() + 2;
+                    let max = u16::try_from(lines).unwrap_or(u16::MAX);
+                    self.help_scroll = self.help_scroll.saturating_add(1).min(max);
+                }
                 (_, Some(Action::Up)) => self.help_scroll = self.help_scroll.saturating_sub(1),
                 _ => {}
             }
