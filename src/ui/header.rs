@@ -93,7 +93,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         )),
         _ => second,
     };
-    frame.render_widget(Paragraph::new(title), Rect { height: 1, ..area });
+    frame.render_widget(
+        Paragraph::new(title),
+        Rect {
+            height: area.height.min(1),
+            ..area
+        },
+    );
     let [left, right] = Layout::horizontal([
         Constraint::Min(0),
         Constraint::Length(
