@@ -278,19 +278,10 @@ impl Metrics {
             // what the series show already
             return;
         }
-        let Some(labels) = self.track(&mut book, inst) else {
-            book.written.insert(
-                inst.id.clone(),
-                Written {
-                    name: inst.name.clone(),
-                    state: inst.state,
-                    last_change: inst.last_change,
-                    disconnects: None,
-                },
-            );
-            return;
-        };
-        let disconnects = self.disconnects.get(&labels).map(|c| c.clone());
+        let labels = self.track(&mut book, inst);
+        let disconnects = labels
+            .as_ref()
+            .and_then(|l| self.disconnects.get(l).map(|c| c.clone()));
         book.written.insert(
             inst.id.clone(),
             Written {
@@ -300,6 +291,9 @@ impl Metrics {
                 disconnects,
             },
         );
+        let Some(labels) = labels else {
+            return;
+        };
         match inst.state {
             ConnState::Connected => {
                 self.connected.get_or_create(&labels).set(1);
