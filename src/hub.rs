@@ -341,7 +341,6 @@ fn apply_result(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::EventKind;
     use chrono::TimeZone;
 
     /// The line as `serve` first printed it: the event as a JSON map, `seq`
@@ -359,22 +358,7 @@ mod tests {
     #[test]
     fn event_lines_are_what_the_map_gives() {
         let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
-        let kinds = [
-            EventKind::Disconnected { error: None },
-            EventKind::Disconnected {
-                error: Some("quote \" and \\ and \n\u{1b}[2J".into()),
-            },
-            EventKind::Connected { phone: None },
-            EventKind::Connected {
-                phone: Some("5544999999999".into()),
-            },
-            EventKind::Activity {
-                callback: "ReceivedCallback".into(),
-            },
-            EventKind::Activity {
-                callback: "ação/日本\u{7f}".into(),
-            },
-        ];
+        let kinds = crate::model::awkward_kinds();
         for (n, kind) in kinds.into_iter().enumerate() {
             for id in ["A", "x\"y", "ünï\t"] {
                 let event = Event {

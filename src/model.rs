@@ -140,6 +140,32 @@ pub fn moment_from_raw(raw: i64) -> Option<DateTime<Utc>> {
     }
 }
 
+/// Event kinds with the text that encoders get wrong (quotes, backslashes,
+/// control characters, non-ASCII), for the tests of every hand-written
+/// encoder.
+#[cfg(test)]
+pub(crate) fn awkward_kinds() -> Vec<EventKind> {
+    vec![
+        EventKind::Disconnected { error: None },
+        EventKind::Disconnected {
+            error: Some("Device has been disconnected".into()),
+        },
+        EventKind::Disconnected {
+            error: Some("quote \" and \\ and \n\u{1b}[2J".into()),
+        },
+        EventKind::Connected { phone: None },
+        EventKind::Connected {
+            phone: Some("5544999999999".into()),
+        },
+        EventKind::Activity {
+            callback: "ReceivedCallback".into(),
+        },
+        EventKind::Activity {
+            callback: "ação/日本\u{7f}".into(),
+        },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

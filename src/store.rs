@@ -2042,19 +2042,7 @@ mod tests {
         let mut n = 0u64;
         for t in times {
             for text in texts {
-                let kinds = [
-                    EventKind::Disconnected { error: None },
-                    EventKind::Disconnected {
-                        error: Some(text.into()),
-                    },
-                    EventKind::Connected { phone: None },
-                    EventKind::Connected {
-                        phone: Some(text.into()),
-                    },
-                    EventKind::Activity {
-                        callback: text.into(),
-                    },
-                ];
+                let kinds = crate::model::awkward_kinds();
                 for kind in kinds {
                     n += 1;
                     let event = Event {
