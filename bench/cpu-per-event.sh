@@ -29,17 +29,7 @@ load() { # PID URL -> "events/s cpu_us_per_event"
   python3 -c "print(round($rps), round(($t1-$t0)/$hz*1e6/$reqs, 1))"
 }
 fsync_p50() {
-  python3 - "$1" <<'PY'
-import os, sys, time
-path = os.path.join(sys.argv[1], "fsync-probe")
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-ts = []
-for _ in range(100):
-    os.write(fd, b"x" * 2000)
-    t = time.perf_counter(); os.fdatasync(fd); ts.append((time.perf_counter() - t) * 1000)
-os.close(fd); os.unlink(path)
-print(round(sorted(ts)[50], 2))
-PY
+  python3 bench/fsync-p50.py "$1"
 }
 for r in $(seq "$rounds"); do
   line="round $r (fdatasync p50 $(fsync_p50 "$work") ms):"

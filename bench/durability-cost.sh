@@ -27,17 +27,7 @@ one() { # state dir -> events/s
   kill -TERM "$pid"; wait "$pid" || true
 }
 fsync_p50() { # 100 appends of 2 KB, each fdatasync'd, in the disk state dir -> p50 ms
-  python3 - "$1" <<'PY'
-import os, sys, time
-path = os.path.join(sys.argv[1], "fsync-probe")
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-ts = []
-for _ in range(100):
-    os.write(fd, b"x" * 2000)
-    t = time.perf_counter(); os.fdatasync(fd); ts.append((time.perf_counter() - t) * 1000)
-os.close(fd); os.unlink(path)
-print(round(sorted(ts)[50], 2))
-PY
+  python3 bench/fsync-p50.py "$1"
 }
 ratios=()
 mkdir -p "$work/state"
