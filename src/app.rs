@@ -795,7 +795,7 @@ impl App {
             Msg::Key(key) => self.on_key(key),
             // The view is refreshed before the next frame (`prepare`), not
             // per event: a burst or a replay of a million costs one sort.
-            Msg::Webhook(event) => self.on_event(event),
+            Msg::Webhook(event) => self.on_event(event).0,
             Msg::Tick => {
                 let cmds = self.on_tick();
                 self.refresh_view();
@@ -888,7 +888,16 @@ impl App {
         }
     }
 
-    fn on_event(&mut self, event: Event) -> Vec<Command> {
+    /// [`App::update`] with [`Msg::Webhook`], which also tells the index
+    /// in [`App::instances`] of the row the event went to (a new one if its
+    /// instance was unknown): `serve`'s hub updates the metrics from that row
+    /// without looking the id up again or keeping a copy of the event.
+    pub fn apply_webhook(&mut self, event: Event, now: DateTime<Utc>) -> (Vec<Command>, usize) {
+        self.now = now;
+        self.on_event(event)
+    }
+
+    fn on_event(&mut self, event: Event) -> (Vec<Command>, usize) {
         self.events += 1;
         self.view_dirty = true;
         let now = self.now;
@@ -986,7 +995,7 @@ impl App {
             inst.history.insert(pos - 1, event);
         }
         // else: older than every event kept; the log has it
-        cmds
+        (cmds, i)
     }
 
     /// The clock: polls that are due, the bell for new outages, and the

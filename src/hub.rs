@@ -19,7 +19,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::app::{App, Command, Instance, Msg, Snapshot, StatusCheck};
 use crate::metrics::Metrics;
-use crate::model::{Event, InstanceId};
+use crate::model::{Event, EventKind, InstanceId};
 use crate::tui::{Backend, Runner};
 
 /// Messages a slow subscriber may fall behind by before it is told it lagged.
@@ -197,25 +197,32 @@ impl Hub {
                             break;
                         }
                         let now = Utc::now();
-                        let mut out = Vec::new();
+                        // a line is about 200 bytes: one allocation per batch
+                        let mut out = Vec::with_capacity(if lines.is_some() { batch.len() * 256 } else { 0 });
                         for (seq, event) in batch.drain(..) {
                             last_seq = seq;
-                            // alert commands, if the config has them
-                            for cmd in app.update(Msg::Webhook(event.clone()), now) {
-                                runner.run(cmd);
-                            }
-                            if let Some(inst) = app.get(&event.instance_id) {
-                                metrics.observe_event(&event, inst);
-                                metrics.set_instance(inst);
-                            }
                             if lines.is_some() {
                                 write_event_line(&mut out, seq, &event);
                             }
                             if let Some(tap) = &tap {
                                 let _ = tap.send((seq, event.clone())).await;
                             }
-                            // nobody subscribed: no clone into the channel
-                            if changes.receiver_count() > 0 {
+                            // nobody subscribed: no copy for the channel
+                            let subscribed = (changes.receiver_count() > 0).then(|| event.clone());
+                            metrics.observe_received(&event.kind);
+                            let disconnect = matches!(event.kind, EventKind::Disconnected { .. });
+                            // alert commands, if the config has them
+                            let (cmds, row) = app.apply_webhook(event, now);
+                            for cmd in cmds {
+                                runner.run(cmd);
+                            }
+                            if let Some(inst) = app.instances.get(row) {
+                                if disconnect {
+                                    metrics.observe_disconnect(inst);
+                                }
+                                metrics.set_instance(inst);
+                            }
+                            if let Some(event) = subscribed {
                                 let _ = changes.send(HubEvent::Webhook { seq, event });
                             }
                         }

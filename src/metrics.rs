@@ -44,7 +44,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::app::Instance;
-use crate::model::{ConnState, Event, EventKind, InstanceId};
+use crate::model::{ConnState, EventKind, InstanceId};
 
 /// The content type of [`Metrics::encode`]'s output (OpenMetrics text, which
 /// Prometheus scrapes and negotiates).
@@ -236,10 +236,11 @@ impl Metrics {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An accepted webhook was applied to `inst` (its row after the event).
-    /// Called once per stored event.
-    pub fn observe_event(&self, event: &Event, inst: &Instance) {
-        let label = callback_label(event.kind.label());
+    /// An accepted webhook of this kind is being applied: counted by type.
+    /// Called once per stored event, with [`Metrics::observe_disconnect`]
+    /// after it for a disconnect.
+    pub fn observe_received(&self, kind: &EventKind) {
+        let label = callback_label(kind.label());
         let index = KNOWN_CALLBACKS
             .iter()
             .position(|k| *k == label)
@@ -253,19 +254,21 @@ impl Metrics {
                     .clone()
             })
             .inc();
-        if matches!(event.kind, EventKind::Disconnected { .. }) {
-            let mut book = self.lock();
-            if let Some(counter) = book.written.get(&inst.id).and_then(|w| {
-                (w.name == inst.name && w.state == inst.state).then_some(w.disconnects.as_ref())
-            }) {
-                if let Some(counter) = counter {
-                    counter.inc();
-                }
-                return;
+    }
+
+    /// A stored disconnect was applied to `inst` (its row after the event).
+    pub fn observe_disconnect(&self, inst: &Instance) {
+        let mut book = self.lock();
+        if let Some(counter) = book.written.get(&inst.id).and_then(|w| {
+            (w.name == inst.name && w.state == inst.state).then_some(w.disconnects.as_ref())
+        }) {
+            if let Some(counter) = counter {
+                counter.inc();
             }
-            if let Some(labels) = self.track(&mut book, inst) {
-                self.disconnects.get_or_create(&labels).inc();
-            }
+            return;
+        }
+        if let Some(labels) = self.track(&mut book, inst) {
+            self.disconnects.get_or_create(&labels).inc();
         }
     }
 
@@ -479,7 +482,8 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
 
-    use crate::app::{App, Msg, Setup, TimeZone as Tz};
+    use crate::app::{App, Setup, TimeZone as Tz};
+    use crate::model::Event;
 
     fn app(instances: Vec<(InstanceId, Option<String>)>) -> App {
         App::new(
@@ -521,11 +525,15 @@ mod tests {
             .map(|v| v.trim().parse().unwrap())
     }
 
+    /// What the hub does with each stored event.
     fn apply(m: &Metrics, app: &mut App, ev: Event) {
-        let id = ev.instance_id.clone();
-        app.update(Msg::Webhook(ev.clone()), Utc::now());
-        let inst = app.get(&id).unwrap();
-        m.observe_event(&ev, inst);
+        m.observe_received(&ev.kind);
+        let disconnect = matches!(ev.kind, EventKind::Disconnected { .. });
+        let (_, row) = app.apply_webhook(ev, Utc::now());
+        let inst = &app.instances[row];
+        if disconnect {
+            m.observe_disconnect(inst);
+        }
         m.set_instance(inst);
     }
 

@@ -371,6 +371,7 @@ impl EventLog {
             counters: Arc::clone(&counters),
             committed: opts.committed,
             arriving: Arc::clone(&arriving),
+            spare_runs: Vec::new(),
             _lock: lock,
         };
         std::thread::Builder::new()
@@ -1730,6 +1731,8 @@ struct Writer {
     committed: Option<mpsc::Sender<(u64, Event)>>,
     /// Appends announced and not queued yet ([`EventLog::arrival`]).
     arriving: Arc<AtomicUsize>,
+    /// Emptied runs of earlier batches, whose buffers the next reuse.
+    spare_runs: Vec<Run>,
     _lock: File,
 }
 
@@ -1826,7 +1829,7 @@ impl Writer {
             };
             self.day = Some(day);
             if runs.last().is_none_or(|run| run.day != day) {
-                runs.push(Run {
+                let mut run = self.spare_runs.pop().unwrap_or_else(|| Run {
                     day,
                     buf: Vec::with_capacity(64 * 1024),
                     fps: Vec::new(),
@@ -1834,6 +1837,8 @@ impl Writer {
                     waiters: Vec::new(),
                     events: Vec::new(),
                 });
+                run.day = day;
+                runs.push(run);
             }
             let index = runs.len() - 1;
             let Some(run) = runs.last_mut() else {
@@ -1858,47 +1863,59 @@ impl Writer {
                 }
             }
         }
-        for mut run in runs {
-            if run.fps.is_empty() {
-                continue;
+        for mut run in runs.drain(..) {
+            self.finish_run(&mut run);
+            // the buffers serve the next batches (a run holds 64 KiB)
+            run.buf.clear();
+            run.fps.clear();
+            run.waiters.clear();
+            run.events.clear();
+            if self.spare_runs.len() < 2 {
+                self.spare_runs.push(run);
             }
-            match self.write_run(&run) {
-                Ok(()) => {
-                    if let Some(sink) = &self.committed {
-                        for record in run.events.drain(..) {
-                            // waits only when the feed is full; a gone
-                            // receiver (shutting down) is not an error
-                            if let Err(mpsc::error::TrySendError::Full(record)) =
-                                sink.try_send(record)
-                            {
-                                let _ = sink.blocking_send(record);
-                            }
+        }
+    }
+
+    /// Writes and syncs one run of a batch, then answers its appends.
+    fn finish_run(&mut self, run: &mut Run) {
+        if run.fps.is_empty() {
+            return;
+        }
+        match self.write_run(run) {
+            Ok(()) => {
+                if let Some(sink) = &self.committed {
+                    for record in run.events.drain(..) {
+                        // waits only when the feed is full; a gone
+                        // receiver (shutting down) is not an error
+                        if let Err(mpsc::error::TrySendError::Full(record)) = sink.try_send(record)
+                        {
+                            let _ = sink.blocking_send(record);
                         }
                     }
-                    for &fp in &run.fps {
-                        self.filter.insert(fp);
-                    }
-                    Counters::add(&self.counters.records, run.fps.len() as u64);
-                    self.counters
-                        .last_seq
-                        .fetch_max(run.last_seq, Ordering::Relaxed);
-                    for (reply, outcome) in run.waiters {
-                        let answer = match outcome {
-                            Outcome::Written(seq) => Appended::Written { seq },
-                            Outcome::Duplicate => {
-                                Counters::add(&self.counters.duplicates, 1);
-                                Appended::Duplicate
-                            }
-                        };
-                        let _ = reply.send(Ok(answer));
-                    }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, records = run.fps.len(), "event log: batch not written");
-                    Counters::add(&self.counters.failed, run.waiters.len() as u64);
-                    for (reply, _) in run.waiters {
-                        let _ = reply.send(Err(e.clone()));
-                    }
+                for &fp in &run.fps {
+                    self.filter.insert(fp);
+                }
+                Counters::add(&self.counters.records, run.fps.len() as u64);
+                self.counters
+                    .last_seq
+                    .fetch_max(run.last_seq, Ordering::Relaxed);
+                for (reply, outcome) in run.waiters.drain(..) {
+                    let answer = match outcome {
+                        Outcome::Written(seq) => Appended::Written { seq },
+                        Outcome::Duplicate => {
+                            Counters::add(&self.counters.duplicates, 1);
+                            Appended::Duplicate
+                        }
+                    };
+                    let _ = reply.send(Ok(answer));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, records = run.fps.len(), "event log: batch not written");
+                Counters::add(&self.counters.failed, run.waiters.len() as u64);
+                for (reply, _) in run.waiters.drain(..) {
+                    let _ = reply.send(Err(e.clone()));
                 }
             }
         }
