@@ -14,10 +14,6 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-/// The `zapi-dash` binary's allocator (see its `main.rs`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use zapi_dash::app::{App, Msg, Setup, TimeZone};
 use zapi_dash::model::{Event, EventKind, InstanceId};
 

@@ -46,11 +46,6 @@ const PREFIX: &str = "BENCH";
 /// `momment` of the first synthetic event (ms): 2025-11-24.
 const MOMENT_BASE_MS: i64 = 1_764_000_000_000;
 
-/// The same allocator as the `zapi-dash` binary (see its `main.rs`), so
-/// that the bare handler's ingest baseline compares code, not allocators.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first().cloned() else {

@@ -60,13 +60,6 @@ impl From<ServiceError> for Fatal {
     }
 }
 
-/// mimalloc rather than glibc's malloc: `serve` allocates and frees small
-/// objects on several threads per webhook (request, event, log record), and
-/// glibc's per-thread arenas and the fastbin consolidation a large free
-/// triggers showed in its profile (BENCHMARKS.md, "Ingest").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Completions { shell }) = cli.command {
