@@ -198,16 +198,15 @@ impl Hub {
                         }
                         let now = Utc::now();
                         // a line is about 200 bytes: one allocation per batch
-                        let mut out = Vec::with_capacity(if lines.is_some() { batch.len() * 256 } else { 0 });
+                        let line_bytes = if lines.is_some() { 256 } else { 0 };
+                        let mut out = Vec::with_capacity(batch.len() * line_bytes);
                         for (seq, event) in batch.drain(..) {
                             last_seq = seq;
                             if lines.is_some() {
                                 write_event_line(&mut out, seq, &event);
                             }
-                            if let Some(tap) = &tap {
-                                let _ = tap.send((seq, event.clone())).await;
-                            }
-                            // nobody subscribed: no copy for the channel
+                            // copies only for whoever takes them once applied
+                            let tapped = tap.as_ref().map(|_| event.clone());
                             let subscribed = (changes.receiver_count() > 0).then(|| event.clone());
                             metrics.observe_received(&event.kind);
                             let disconnect = matches!(event.kind, EventKind::Disconnected { .. });
@@ -221,6 +220,9 @@ impl Hub {
                                     metrics.observe_disconnect(inst);
                                 }
                                 metrics.set_instance(inst);
+                            }
+                            if let (Some(tap), Some(event)) = (&tap, tapped) {
+                                let _ = tap.send((seq, event)).await;
                             }
                             if let Some(event) = subscribed {
                                 let _ = changes.send(HubEvent::Webhook { seq, event });
