@@ -8,7 +8,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /metrics` | the Prometheus exposition (OpenMetrics text) |
+//! | `GET /metrics` | the Prometheus exposition: OpenMetrics when `Accept` prefers it, else the text format 0.0.4 ([`crate::exposition`]) |
 //! | `GET /api/instances` | the [`Snapshot`]: `{"seq": N, "events": N, "instances": [Instance, …]}` |
 //! | `GET /api/events` | Server-Sent Events, see below |
 //! | `POST /api/instances/{id}/register` | both webhook PUTs on Z-API: `{"ok": true}` |
@@ -197,13 +197,19 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     )
 }
 
-async fn metrics(State(api): State<Api>) -> Response {
+/// The exposition in the format the client prefers (see [`crate::exposition`]).
+async fn metrics(State(api): State<Api>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = crate::exposition::negotiate(accept);
     (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
-        )],
-        api.hub.metrics.encode(),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            ),
+            (header::VARY, HeaderValue::from_static("accept")),
+        ],
+        api.hub.metrics.encode_as(format),
     )
         .into_response()
 }

@@ -50,6 +50,20 @@ use crate::model::{ConnState, EventKind, InstanceId};
 /// Prometheus scrapes and negotiates).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The `reason` labels of [`rejection_reason`]: each counter exists at 0
+/// from the start, so that `rate()` and `increase()` see the first refusal.
+pub const REJECTION_REASONS: [&str; 9] = [
+    "bad_request",
+    "not_found",
+    "method_not_allowed",
+    "unsupported_media_type",
+    "payload_too_large",
+    "timeout",
+    "unavailable",
+    "client_error",
+    "server_error",
+];
+
 /// Longest label value kept (characters); longer ones are cut and end in `…`.
 pub const MAX_LABEL_CHARS: usize = 64;
 
@@ -216,6 +230,17 @@ impl Metrics {
             ConnState::Unknown,
         ] {
             states.get_or_create(&state_labels(state)).set(0);
+        }
+        // every known label at 0 from the start: `increase()` sees the first event
+        for ty in KNOWN_CALLBACKS.iter().chain(&["other"]) {
+            drop(received.get_or_create(&TypeLabels {
+                r#type: (*ty).to_owned(),
+            }));
+        }
+        for reason in REJECTION_REASONS {
+            drop(rejected.get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            }));
         }
         Self {
             registry,
@@ -395,6 +420,15 @@ impl Metrics {
     /// An API request was refused for a missing or wrong token.
     pub fn unauthorized(&self) {
         self.unauthorized.inc();
+    }
+
+    /// The exposition in `format` (see [`crate::exposition`]).
+    pub fn encode_as(&self, format: crate::exposition::Format) -> String {
+        let openmetrics = self.encode();
+        match format {
+            crate::exposition::Format::OpenMetrics => openmetrics,
+            crate::exposition::Format::Text => crate::exposition::to_text_format(&openmetrics),
+        }
     }
 
     /// The text exposition (OpenMetrics text, see [`CONTENT_TYPE`]).
@@ -633,6 +667,17 @@ mod tests {
         let app = app(vec![(InstanceId::new("A"), Some("say \"hi\"\\".into()))]);
         m.set_instance(&app.instances[0]);
         assert!(m.encode().contains(r#"name="say \"hi\"\\""#));
+    }
+
+    #[test]
+    fn every_rejection_reason_is_listed() {
+        for code in 100..=599 {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(
+                REJECTION_REASONS.contains(&rejection_reason(status)),
+                "{code}"
+            );
+        }
     }
 
     #[test]

@@ -188,19 +188,25 @@ impl Server {
         (status, resp.json().await.unwrap())
     }
 
+    /// `/metrics` as a client that asks for nothing gets it: the classic
+    /// text format, which prometheus-parse reads.
     async fn metrics(&self) -> prometheus_parse::Scrape {
-        let resp = self
-            .get("/metrics")
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let (ct, text) = self.metrics_as(None).await;
+        assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
+        assert!(!text.contains("# EOF"), "{text}");
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+    }
+
+    /// `/metrics` with this `Accept` header: the content type and the body.
+    async fn metrics_as(&self, accept: Option<&str>) -> (String, String) {
+        let mut req = self.get("/metrics").bearer_auth(API_TOKEN);
+        if let Some(accept) = accept {
+            req = req.header("accept", accept);
+        }
+        let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 200);
         let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
-        assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
-        let text = resp.text().await.unwrap();
-        assert!(text.ends_with("# EOF\n"), "{text}");
-        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+        (ct, resp.text().await.unwrap())
     }
 
     /// The row of instance `id` in `/api/instances`.
@@ -428,6 +434,84 @@ async fn missing_or_wrong_tokens_get_401_and_are_counted() {
     }
 }
 
+// ----------------------------------------------------------- metrics
+
+/// What Prometheus 2.x sends when it scrapes.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[tokio::test]
+async fn metrics_answer_the_format_the_client_asks_for() {
+    let s = Server::start(Some(API_TOKEN)).await;
+    const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+    for (accept, want) in [
+        (Some(PROMETHEUS_ACCEPT), OPENMETRICS),
+        (Some("application/openmetrics-text"), OPENMETRICS),
+        (
+            Some("text/plain;q=0.2, application/openmetrics-text;q=0.9"),
+            OPENMETRICS,
+        ),
+        (None, TEXT),
+        (Some("*/*"), TEXT),
+        (Some("text/plain"), TEXT),
+        (Some("application/openmetrics-text;q=0"), TEXT),
+        (Some("application/openmetrics-text;q=0.1, text/plain"), TEXT),
+        (Some("application/json"), TEXT),
+        (Some(",;;=garbage"), TEXT),
+    ] {
+        let (ct, text) = s.metrics_as(accept).await;
+        assert_eq!(ct, want, "Accept: {accept:?}");
+        let om = want == OPENMETRICS;
+        assert_eq!(text.ends_with("# EOF\n"), om, "Accept: {accept:?}\n{text}");
+        // either way a counter's samples are `<family>_total`
+        assert!(
+            text.contains("zapi_registration_failures_total 0\n"),
+            "{text}"
+        );
+        if om {
+            assert!(text.contains("# TYPE zapi_registration_failures counter\n"));
+        } else {
+            assert!(text.contains("# TYPE zapi_registration_failures_total counter\n"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_serve_has_every_known_counter_at_zero() {
+    let s = Server::start(Some(API_TOKEN)).await;
+    let m = s.metrics().await;
+    for ty in zapi_dash::metrics::KNOWN_CALLBACKS.iter().chain(&["other"]) {
+        assert_eq!(
+            sample(&m, "zapi_webhooks_received_total", &[("type", ty)]),
+            Some(0.0),
+            "type {ty}"
+        );
+    }
+    for reason in [
+        "bad_request",
+        "not_found",
+        "method_not_allowed",
+        "unsupported_media_type",
+        "payload_too_large",
+        "timeout",
+        "unavailable",
+        "client_error",
+        "server_error",
+    ] {
+        assert_eq!(
+            sample(&m, "zapi_webhooks_rejected_total", &[("reason", reason)]),
+            Some(0.0),
+            "reason {reason}"
+        );
+    }
+    // the same in OpenMetrics, as Prometheus scrapes it
+    let (_, text) = s.metrics_as(Some(PROMETHEUS_ACCEPT)).await;
+    assert!(
+        text.contains("zapi_webhooks_received_total{type=\"DisconnectedCallback\"} 0\n"),
+        "{text}"
+    );
+}
+
 // ------------------------------------------------------------- state
 
 #[tokio::test]
@@ -511,7 +595,7 @@ async fn metrics_follow_the_state() {
             "zapi_webhooks_rejected_total",
             &[("reason", "not_found")]
         ),
-        None
+        Some(0.0)
     );
     assert_eq!(
         sample(&m, "zapi_registration_failures_total", &[]),
