@@ -64,14 +64,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Completions { shell }) = cli.command {
         // into a buffer first: clap_complete panics on a closed pipe (`| head`)
-        let mut script = Vec::new();
-        clap_complete::generate(
-            shell,
-            &mut <Cli as clap::CommandFactory>::command(),
-            "zapi-dash",
-            &mut script,
-        );
-        let _ = std::io::stdout().write_all(&script);
+        let script = zapi_dash::completions::script(shell);
+        let _ = std::io::stdout().write_all(script.as_bytes());
         return ExitCode::SUCCESS;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
