@@ -551,6 +551,127 @@ fn bash_completes_after_a_subcommand() {
     assert!(top.contains(&"serve".to_owned()), "{top:?}");
 }
 
+/// An interactive shell in a pseudo-terminal, its screen kept by vt100.
+struct Pty {
+    screen: std::sync::Arc<(std::sync::Mutex<vt100::Parser>, std::sync::Condvar)>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Pty {
+    fn spawn(cmd: portable_pty::CommandBuilder) -> Pty {
+        use portable_pty::{PtySize, native_pty_system};
+        let size = PtySize {
+            rows: 24,
+            cols: 100,
+            pixel_width: 0,
+            pixel_height: 0,
+        };
+        let pty = native_pty_system().openpty(size).unwrap();
+        let child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+        let rows = std::num::NonZero::new(24).unwrap();
+        let cols = std::num::NonZero::new(100).unwrap();
+        let screen = std::sync::Arc::new((
+            std::sync::Mutex::new(vt100::Parser::new(rows, cols, 0)),
+            std::sync::Condvar::new(),
+        ));
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let shared = std::sync::Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shared
+                    .0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .process(&buf[..n]);
+                shared.1.notify_all();
+            }
+        });
+        let writer = pty.master.take_writer().unwrap();
+        std::mem::forget(pty.master); // the pty lives as long as the test
+        Pty {
+            screen,
+            writer,
+            child,
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Waits (bounded) until the screen satisfies `pred`.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + common::timeout();
+        let mut parser = self.screen.0.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let text = parser.screen().contents();
+            if pred(&text) {
+                return text;
+            }
+            let now = std::time::Instant::now();
+            assert!(now < deadline, "waiting for {what}; the screen is:\n{text}");
+            parser = self
+                .screen
+                .1
+                .wait_timeout(parser, deadline - now)
+                .unwrap()
+                .0;
+        }
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn interactive_bash_completes_flags_after_a_subcommand_on_tab() {
+    require(
+        "/usr/share/bash-completion/bash_completion",
+        "bash-completion",
+    );
+    let bash = require("bash", "bash");
+    let dir = tempfile::tempdir().unwrap();
+    let script = completion_script(dir.path(), "bash");
+    let mut cmd = portable_pty::CommandBuilder::new(bash);
+    cmd.args(["--norc", "--noprofile", "-i"]);
+    cmd.env("HOME", dir.path());
+    cmd.env("TERM", "xterm");
+    cmd.env("PS1", "READY$ ");
+    cmd.env("INPUTRC", "/dev/null");
+    let mut shell = Pty::spawn(cmd);
+    shell.wait_for("the prompt", |s| s.contains("READY$"));
+    // what /etc/bash.bashrc and a completions directory do, by hand
+    shell.send(&format!(
+        "source /usr/share/bash-completion/bash_completion; source {}; clear\n",
+        script.display()
+    ));
+    shell.wait_for("the cleared prompt", |s| s.trim() == "READY$");
+    shell.send("zapi-dash serve --\t\t");
+    let screen = shell.wait_for("the flags of serve", |s| s.contains("--config"));
+    assert!(screen.contains("--listen"), "{screen}");
+    assert!(!screen.contains("--debug-panic"), "{screen}");
+    // ctrl-u empties the line
+    shell.send("\x15clear\n");
+    shell.wait_for("the cleared prompt", |s| s.trim() == "READY$");
+    shell.send("zapi-dash completions \t\t");
+    shell.wait_for("the shells", |s| {
+        ["bash", "zsh", "fish", "powershell"]
+            .iter()
+            .all(|sh| s.lines().skip(1).any(|l| l.contains(sh)))
+    });
+}
+
 #[test]
 fn zsh_loads_the_script_and_registers_it() {
     let zsh = require("zsh", "zsh");
