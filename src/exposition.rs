@@ -65,6 +65,7 @@ pub fn negotiate(accept: Option<&str>) -> Format {
 /// `x_total`) is declared as `x_total`, its `x_created` samples are dropped,
 /// `# UNIT` and `# EOF` lines are dropped, `unknown` becomes `untyped`;
 /// everything else (gauges, labels, values) is the same in both formats.
+/// (No metric here carries exemplars, which the text format cannot hold.)
 pub fn to_text_format(openmetrics: &str) -> String {
     let counters: std::collections::HashSet<&str> = openmetrics
         .lines()

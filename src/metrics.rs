@@ -21,6 +21,12 @@
 //!   `zapi_instances{state="unknown"}`.
 //! - **Counters count since the process started** (Prometheus handles the
 //!   reset on restart): events replayed from the log at start are not counted.
+//!   Every known `type` and `reason` series exists at 0 from the start, so
+//!   that `rate()` and `increase()` see the first event.
+//! - **Two formats**: [`Metrics::encode`] writes OpenMetrics (all that
+//!   prometheus-client writes); [`Metrics::encode_as`] converts to the
+//!   classic text format for clients that do not ask for OpenMetrics
+//!   ([`crate::exposition`]).
 //! - **Labels are ids and names, never tokens.** Both are sanitised: control
 //!   characters dropped, at most [`MAX_LABEL_CHARS`] characters. At most
 //!   [`MAX_INSTANCE_SERIES`] instances get per-instance series, so webhooks
