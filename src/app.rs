@@ -262,6 +262,10 @@ pub struct Instance {
     pub last_change: Option<DateTime<Utc>>,
     /// `momment` of the newest state webhook applied: older ones do not overwrite.
     pub last_webhook_moment: Option<DateTime<Utc>>,
+    /// `last_change` is a webhook's `momment` (Z-API dated it), not the
+    /// time a `/status` answer arrived or nothing.
+    #[serde(default)]
+    pub change_dated: bool,
     /// Receipt time of the last webhook of any type.
     pub last_activity: Option<DateTime<Utc>>,
     pub phone: Option<String>,
@@ -301,6 +305,7 @@ impl Instance {
             last_error: None,
             last_change: None,
             last_webhook_moment: None,
+            change_dated: false,
             last_activity: None,
             phone: None,
             registration: Registration::Never,
@@ -319,18 +324,29 @@ impl Instance {
         self.name.as_deref().unwrap_or(self.id.as_str())
     }
 
-    fn set_state(&mut self, state: ConnState, at: DateTime<Utc>, source: Source) {
+    /// Sets the state; true when a webhook dated a state that a `/status`
+    /// answer had told undated (or dated only by when it was asked).
+    fn set_state(&mut self, state: ConnState, at: DateTime<Utc>, source: Source) -> bool {
+        let mut dated = false;
         if self.state != state {
             // A status answer says how things are, not since when: the first
             // one leaves the change time unknown rather than invent one.
             let first_status = source == Source::Status && self.state == ConnState::Unknown;
             self.last_change = if first_status { None } else { Some(at) };
+            self.change_dated = source == Source::Webhook;
             self.state = state;
             if state != ConnState::Disconnected {
                 self.outage_announced = false;
             }
+        } else if source == Source::Webhook && !self.change_dated {
+            // the one time Z-API gives for this state: it becomes the
+            // state's time; once dated, later webhooks do not move it
+            self.last_change = Some(at);
+            self.change_dated = true;
+            dated = true;
         }
         self.source = Some(source);
+        dated
     }
 }
 
@@ -930,7 +946,7 @@ impl App {
             if newer {
                 inst.last_webhook_moment = Some(event.moment);
                 inst.webhook_state = Some((state, event.received));
-                inst.set_state(state, event.moment, Source::Webhook);
+                let dated = inst.set_state(state, event.moment, Source::Webhook);
                 self.tally.change(before, state);
                 match &event.kind {
                     EventKind::Disconnected { error } => {
@@ -947,6 +963,10 @@ impl App {
                         }
                     }
                     EventKind::Activity { .. } => {}
+                }
+                // a disconnect `/status` told undated is counted once dated
+                if dated && state == ConnState::Disconnected {
+                    self.disconnects_per_minute.add(event.moment, now);
                 }
                 if before != state {
                     if state == ConnState::Disconnected {
@@ -1056,12 +1076,15 @@ impl App {
                 // every answer, not only changes: a confirmation settles a
                 // late webhook's place in the statistics
                 inst.transitions.record(now, state);
-                inst.set_state(state, now, Source::Status);
+                let _ = inst.set_state(state, now, Source::Status);
+                // Z-API answers a healthy instance with `"error": "You are
+                // already connected."`: with `connected: true` it is no error,
+                // and must not replace the last disconnect's reason.
                 if let Some(err) = status
                     .error
                     .as_deref()
                     .map(str::trim)
-                    .filter(|e| !e.is_empty())
+                    .filter(|e| !e.is_empty() && !status.connected)
                 {
                     inst.last_error = Some(err.to_string());
                 }
@@ -2964,5 +2987,113 @@ mod tests {
         );
         assert!(!i.transitions.unsettled());
         assert_eq!(i.transitions.len(), 1, "one entry tells it all");
+    }
+
+    fn status_result(id: &str, connected: bool, error: Option<&str>) -> Msg {
+        Msg::StatusResult {
+            id: InstanceId::new(id),
+            result: Ok(status(connected, error)),
+        }
+    }
+
+    #[test]
+    fn already_connected_from_status_is_not_the_last_error() {
+        let mut a = app(1);
+        a.init();
+        // Z-API's answer for a healthy instance carries an `error`
+        a.update(
+            status_result("I0", true, Some("You are already connected.")),
+            t(1),
+        );
+        assert_eq!(inst(&a, "I0").state, ConnState::Connected);
+        assert_eq!(inst(&a, "I0").last_error, None, "at start");
+        a.update(down("I0", 10, "Device has been disconnected"), t(10));
+        a.update(up("I0", 20), t(20));
+        for at in [30, 40] {
+            a.update(key(KeyCode::Char('s')), t(at));
+            a.update(
+                status_result("I0", true, Some("You are already connected.")),
+                t(at + 1),
+            );
+            assert_eq!(
+                inst(&a, "I0").last_error.as_deref(),
+                Some("Device has been disconnected"),
+                "the disconnect's reason survives every poll"
+            );
+        }
+        // a real error (connected: false) is still stored
+        a.update(key(KeyCode::Char('s')), t(50));
+        a.update(
+            status_result("I0", false, Some("You need to restore the session.")),
+            t(51),
+        );
+        assert_eq!(
+            inst(&a, "I0").last_error.as_deref(),
+            Some("You need to restore the session.")
+        );
+    }
+
+    #[test]
+    fn a_webhook_dates_a_state_status_only_knew_undated() {
+        for connected in [false, true] {
+            let mut a = app(1);
+            a.init();
+            a.update(status_result("I0", connected, None), t(120));
+            assert_eq!(inst(&a, "I0").last_change, None, "undated at first");
+            let hook = if connected {
+                up("I0", 0)
+            } else {
+                down("I0", 0, "boom")
+            };
+            // received two minutes after its moment
+            let Msg::Webhook(mut event) = hook else {
+                unreachable!()
+            };
+            event.received = t(121);
+            a.update(Msg::Webhook(event), t(121));
+            let i = inst(&a, "I0");
+            assert_eq!(i.last_change, Some(t(0)), "the webhook's moment dates it");
+            let state = i.state;
+            // once dated, later webhooks of the same state do not move it
+            let later = if connected {
+                up("I0", 60)
+            } else {
+                down("I0", 60, "again")
+            };
+            a.update(later, t(130));
+            assert_eq!(inst(&a, "I0").last_change, Some(t(0)));
+            // the statistics and the outage start follow
+            let i = inst(&a, "I0");
+            let expected = if connected { 1.0 } else { 0.0 };
+            assert_eq!(i.transitions.uptime(t(0), t(130)), Some(expected));
+            if !connected {
+                assert_eq!(health::down_since(i), Some(t(0)));
+                assert_eq!(i.transitions.disconnects(t(0), t(130)), 1);
+                assert_eq!(
+                    a.disconnects_per_minute.series(t(130)).iter().sum::<u64>(),
+                    1
+                );
+            }
+            assert_eq!(state, inst(&a, "I0").state);
+        }
+    }
+
+    #[test]
+    fn a_status_change_is_dated_by_the_webhook_that_follows() {
+        let mut a = app(1);
+        a.init();
+        a.update(up("I0", 0), t(0));
+        // a poll finds it down: the change time is only when we asked
+        a.update(key(KeyCode::Char('s')), t(100));
+        a.update(
+            status_result("I0", false, Some("You are not connected.")),
+            t(100),
+        );
+        assert_eq!(inst(&a, "I0").last_change, Some(t(100)));
+        // its disconnect webhook arrives late, with Z-API's moment
+        a.update(down("I0", 90, "Device has been disconnected"), t(101));
+        assert_eq!(inst(&a, "I0").last_change, Some(t(90)));
+        a.update(down("I0", 95, "again"), t(102));
+        assert_eq!(inst(&a, "I0").last_change, Some(t(90)));
     }
 }

@@ -205,3 +205,55 @@ fn urls_are_masked_where_they_hold_a_token() {
     );
     assert_eq!(mask_url(""), "");
 }
+
+/// An app over the fixture's instances, as `run` builds it.
+fn app_for(ids: &[InstanceId], now: chrono::DateTime<Utc>) -> zapi_dash::app::App {
+    zapi_dash::app::App::new(
+        zapi_dash::app::Setup {
+            listen: "http://127.0.0.1:8787".into(),
+            secret_paths: false,
+            config_file: None,
+            instances: ids.iter().map(|id| (id.clone(), None)).collect(),
+            missing_for_register: None,
+            can_query_status: true,
+            tz: zapi_dash::app::TimeZone::Local,
+            banner: None,
+            warnings: Vec::new(),
+        },
+        now,
+    )
+}
+
+#[tokio::test]
+async fn a_healthy_status_keeps_the_last_disconnect_reason() {
+    let mut f = fixture(None, None).await;
+    let id = f.ids[0].clone();
+    let now = Utc::now();
+    let mut app = app_for(&f.ids, now);
+    let disconnect = Event {
+        instance_id: id.clone(),
+        kind: EventKind::Disconnected {
+            error: Some("Device has been disconnected".into()),
+        },
+        moment: now,
+        received: now,
+    };
+    app.update(Msg::Webhook(disconnect), now);
+    // the instance is connected again; Z-API's /status then says so with
+    // `"error": "You are already connected."`
+    f.runner.run(Command::FetchStatus(id.clone()));
+    let msg = next(&mut f.results).await;
+    let Msg::StatusResult { result, .. } = &msg else {
+        panic!("a status result");
+    };
+    let status = result.as_ref().expect("the status answer");
+    assert!(status.connected);
+    assert_eq!(status.error.as_deref(), Some(sim::ERR_ALREADY_CONNECTED));
+    app.update(msg, Utc::now());
+    let row = app.get(&id).expect("the row");
+    assert_eq!(row.state, zapi_dash::model::ConnState::Connected);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("Device has been disconnected")
+    );
+}
