@@ -747,12 +747,7 @@ impl App {
             return Vec::new();
         }
         if !self.setup.can_query_status {
-            if self.notice.is_none() {
-                self.notify(
-                    Level::Warn,
-                    "status not queried: set client_token (or ZAPI_CLIENT_TOKEN)",
-                );
-            }
+            // said once, in the header, for as long as it lasts
             return Vec::new();
         }
         if !self.settings.poll_interval.is_zero() {
@@ -1064,6 +1059,20 @@ impl App {
         };
         let inst = &mut self.instances[i];
         let label = inst.label().to_string();
+        // A call that could not be made (no Client-Token, not configured)
+        // failed nowhere: the row stays as it was; the header says why.
+        if let Err(ApiError::Config(_)) = &result {
+            if inst.status == StatusCheck::Pending {
+                inst.status = StatusCheck::Never;
+            }
+            if let Some(batch) = &mut self.status_batch {
+                batch.total = batch.total.saturating_sub(1);
+                if batch.finished() {
+                    self.status_batch = None;
+                }
+            }
+            return;
+        }
         let failed = result.is_err();
         match result {
             Ok(status) => {
@@ -2093,8 +2102,19 @@ mod tests {
     fn init_without_client_token_sends_nothing_and_says_so() {
         let mut a = App::new(setup(3, Some("client_token")), t(0));
         assert!(a.init().is_empty());
-        assert!(a.notice.as_ref().unwrap().text.contains("client_token"));
+        // the header says it, for as long as it lasts; not every row
+        assert!(!a.setup.can_query_status);
         assert!(a.update(key(KeyCode::Char('s')), t(1)).is_empty());
+        assert!(a.notice.as_ref().unwrap().text.contains("client_token"));
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("I0"),
+                result: Err(ApiError::Config("client_token is not set".into())),
+            },
+            t(2),
+        );
+        assert_eq!(inst(&a, "I0").status, StatusCheck::Never);
+        assert!(!health::is_problem(inst(&a, "I0"), &a.settings.rules, t(2)));
     }
 
     #[test]

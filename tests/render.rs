@@ -520,3 +520,40 @@ fn no_color_keeps_words_and_drops_every_colour() {
     );
     insta::assert_snapshot!(screen);
 }
+
+/// No Client-Token: the header says so once; the rows are left alone (no
+/// per-row failure), even when a call that could not be made reports back.
+#[test]
+fn without_client_token_the_header_says_it_once_and_rows_stay_clean() {
+    let now = t(14, 6, 12);
+    let mut s = setup(
+        Some("/etc/zapi-dash/config.toml"),
+        &[
+            ("3C8A1F00D2E94B7A9F15C0DE2A7B6E11", Some("Sales")),
+            ("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B", Some("Support")),
+        ],
+    );
+    s.can_query_status = false;
+    s.missing_for_register = Some("client_token");
+    let mut app = App::new(s, now);
+    app.update(Msg::Resize(80, 24), now);
+    assert!(app.init().is_empty(), "nothing is asked of Z-API");
+    // what a runner without a client answers, had anything asked
+    app.update(
+        Msg::StatusResult {
+            id: InstanceId::new("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B"),
+            result: Err(ApiError::Config("client_token is not set".into())),
+        },
+        now,
+    );
+    app.update(Msg::Tick, now);
+    let screen = text(&render(&app, 80, 24));
+    assert_eq!(
+        screen.matches("client_token").count(),
+        1,
+        "said once:\n{screen}"
+    );
+    assert!(!screen.contains("failed"), "{screen}");
+    assert!(!screen.contains("problems"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
