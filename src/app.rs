@@ -21,6 +21,10 @@ use crate::poll::PollSchedule;
 use crate::stats::{PerMinute, Transitions};
 use crate::zapi::{ApiError, Status};
 
+#[path = "register_guard.rs"]
+mod register_guard;
+pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
+
 /// How many events each instance keeps in memory for its history: the
 /// newest few, for a quick look. The whole history stays in the event log and
 /// is read from there on demand ([`crate::store::history`]), so memory stays
@@ -117,6 +121,8 @@ pub enum Command {
     FetchHooks(InstanceId),
     /// Re-register this configured instance's connect/disconnect webhooks.
     Register(InstanceId),
+    /// The same, confirmed to replace another system's webhook URL.
+    RegisterReplacing(InstanceId),
     /// `GET …/restart` or `GET …/restore-session` (the operator confirmed it).
     Act(InstanceId, InstanceAction),
     /// Read the instance's history from the event log (the detail pane).
@@ -158,6 +164,11 @@ pub struct Hooks {
     pub received: Option<String>,
     /// Both the disconnected and the connected webhook point at this dashboard.
     pub here: bool,
+    /// The disconnected / connected URLs that are neither this dashboard's
+    /// nor empty (another system's, masked): registering replaces them,
+    /// so it is confirmed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign: Vec<String>,
 }
 
 /// Outcome of the last `/me` check of an instance.
@@ -450,6 +461,9 @@ pub struct App {
     pub detail: Option<Detail>,
     /// A restart or restore waiting for `y`.
     pub confirm: Option<Confirm>,
+    /// Registrations that would replace another system's webhooks, waiting
+    /// for `y` (all), `n` (the others) or `Esc` (none).
+    pub replace: Option<ReplaceConfirm>,
     /// Ring the bell on a new outage (`b` toggles).
     pub bell: bool,
     /// Mouse capture on (`m` toggles; off lets the terminal select text).
@@ -653,6 +667,7 @@ impl App {
             marked: HashSet::new(),
             detail: None,
             confirm: None,
+            replace: None,
             bell: true,
             mouse: true,
             disconnects_per_minute: PerMinute::default(),
@@ -1260,6 +1275,9 @@ impl App {
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
             return vec![Command::Quit];
         }
+        if self.replace.is_some() {
+            return self.on_replace_key(key.code);
+        }
         if let Some(confirm) = &self.confirm {
             // nothing is sent before `y`
             match key.code {
@@ -1545,7 +1563,7 @@ impl App {
     }
 
     fn on_mouse(&mut self, ev: MouseEvent) -> Vec<Command> {
-        if !self.mouse || self.confirm.is_some() || self.show_help {
+        if !self.mouse || self.confirm.is_some() || self.replace.is_some() || self.show_help {
             return Vec::new();
         }
         self.refresh_if_dirty();
@@ -1730,26 +1748,26 @@ impl App {
             self.marked.clear();
             return self.register_batch_of(targets);
         }
-        let inst = &mut self.instances[first];
+        let inst = &self.instances[first];
         let label = inst.label().to_string();
-        let text = if !inst.configured {
+        let configured = inst.configured;
+        let text = if !configured {
             format!(
                 "{label} is not configured: add its id and token to the config to re-register it"
             )
         } else if inst.registration == Registration::Pending {
             format!("{label}: registration already running")
+        } else if self.guard_register(&[first], false) {
+            return Vec::new();
         } else {
+            let inst = &mut self.instances[first];
             inst.registration = Registration::Pending;
             let id = inst.id.clone();
             self.marked.clear();
             self.notify(Level::Info, format!("registering webhooks of {label}…"));
             return vec![Command::Register(id)];
         };
-        let level = if inst.configured {
-            Level::Info
-        } else {
-            Level::Warn
-        };
+        let level = if configured { Level::Info } else { Level::Warn };
         self.notify(level, text);
         Vec::new()
     }
@@ -1791,6 +1809,20 @@ impl App {
             self.notify(Level::Info, "re-registration already running");
             return Vec::new();
         }
+        // another system's webhook URLs are replaced only after `y`
+        if self.guard_register(&targets, true) {
+            return Vec::new();
+        }
+        self.send_register_batch(targets, &HashSet::new())
+    }
+
+    /// Registers `targets` as one batch; those in `replacing` were
+    /// confirmed to replace another system's URL.
+    fn send_register_batch(
+        &mut self,
+        targets: Vec<usize>,
+        replacing: &HashSet<InstanceId>,
+    ) -> Vec<Command> {
         let mut cmds = Vec::new();
         let mut total = 0;
         for i in targets {
@@ -1801,7 +1833,8 @@ impl App {
             total += 1;
             if inst.registration != Registration::Pending {
                 inst.registration = Registration::Pending;
-                cmds.push(Command::Register(inst.id.clone()));
+                let replace = replacing.contains(&inst.id);
+                cmds.push(register_guard::register_command(inst.id.clone(), replace));
             }
         }
         // A registration already in flight reports back too, so it counts in the batch.
@@ -1834,7 +1867,7 @@ mod tests {
     use chrono::TimeZone as _;
     use crossterm::event::KeyEventState;
 
-    fn t(secs: i64) -> DateTime<Utc> {
+    pub(super) fn t(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_764_000_000 + secs, 0).unwrap()
     }
 
@@ -1854,11 +1887,11 @@ mod tests {
         }
     }
 
-    fn app(n: usize) -> App {
+    pub(super) fn app(n: usize) -> App {
         App::new(setup(n, None), t(0))
     }
 
-    fn key(c: KeyCode) -> Msg {
+    pub(super) fn key(c: KeyCode) -> Msg {
         Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
     }
 
@@ -2390,11 +2423,11 @@ mod tests {
 
     // ---- the operator's view ----------------------------------------
 
-    fn ch(c: char) -> Msg {
+    pub(super) fn ch(c: char) -> Msg {
         key(KeyCode::Char(c))
     }
 
-    fn ctrl(c: char) -> Msg {
+    pub(super) fn ctrl(c: char) -> Msg {
         Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
     }
 
@@ -2412,6 +2445,7 @@ mod tests {
             connected: Some("https://elsewhere.example/hook".into()),
             received: None,
             here,
+            foreign: Vec::new(),
         }
     }
 

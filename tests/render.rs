@@ -339,6 +339,10 @@ fn operator_fleet(w: u16, h: u16) -> App {
                 connected: Some("https://old-server.example/hooks/conn".into()),
                 received: None,
                 here: false,
+                foreign: vec![
+                    "https://old-server.example/hooks/disc".into(),
+                    "https://old-server.example/hooks/conn".into(),
+                ],
             }),
         },
         t(14, 5, 30),
@@ -351,6 +355,7 @@ fn operator_fleet(w: u16, h: u16) -> App {
                 connected: Some("https://dash.example/hooks/Abcd…/connected".into()),
                 received: None,
                 here: true,
+                foreign: Vec::new(),
             }),
         },
         t(14, 5, 30),
