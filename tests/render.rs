@@ -562,3 +562,21 @@ fn without_client_token_the_header_says_it_once_and_rows_stay_clean() {
     assert!(!screen.contains("problems"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+/// `R` with a row whose webhooks point at another system: the popup names
+/// it and the URL that would be replaced, and says what each key does.
+#[test]
+fn replace_confirmation_popup_80x24() {
+    let mut app = operator_fleet(80, 24);
+    key(&mut app, KeyCode::Char('R'));
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains("point at another system"), "{screen}");
+    assert!(screen.contains("Support"), "{screen}");
+    assert!(
+        screen.contains("https://old-server.example/hooks/disc"),
+        "{screen}"
+    );
+    assert!(screen.contains("y replaces them"), "{screen}");
+    assert!(screen.contains("Esc sends nothing"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
