@@ -331,6 +331,17 @@ impl Sim {
         }
     }
 
+    /// Points an instance's disconnected and connected webhooks at these
+    /// URLs, as another system (the operator's bot, a flow) would have
+    /// registered them. Unknown ids are ignored.
+    pub fn set_webhook_urls(&self, id: &str, disconnected: Option<&str>, connected: Option<&str>) {
+        let mut st = self.shared.lock();
+        if let Some(inst) = st.instances.get_mut(id) {
+            inst.disconnected_url = disconnected.map(str::to_owned);
+            inst.connected_url = connected.map(str::to_owned);
+        }
+    }
+
     /// A snapshot of one instance, `None` for an unknown id.
     pub fn instance(&self, id: &str) -> Option<SimInstanceState> {
         let st = self.shared.lock();
