@@ -106,10 +106,16 @@ impl App {
         let mut others = Vec::new();
         for &i in targets {
             let inst = &self.instances[i];
-            if !inst.configured || inst.registration == Registration::Pending {
+            if !inst.configured {
                 continue;
             }
-            let urls = self.foreign_of(i);
+            // one already in flight was confirmed (or needed no confirmation)
+            let pending = inst.registration == Registration::Pending;
+            let urls = if pending {
+                Vec::new()
+            } else {
+                self.foreign_of(i)
+            };
             if urls.is_empty() {
                 others.push(inst.id.clone());
             } else {
