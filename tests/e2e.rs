@@ -323,7 +323,11 @@ async fn operator_view_drift_outage_bell_alert_detail_and_restart() {
     // Enter: the detail, with the history read from the log
     dash.send(b"\r");
     let screen = dash.wait_for("the detail", |s| {
-        s.contains("1 events from the log") && s.contains("Last 24 h")
+        // the whole frame: a frame read half-drawn may lack its last lines
+        s.contains("1 events from the log")
+            && s.contains("Last 24 h")
+            && s.contains("DisconnectedCallback")
+            && s.contains("✓ point here")
     });
     assert!(screen.contains("DisconnectedCallback"), "{screen}");
     assert!(screen.contains("✓ point here"), "{screen}");
