@@ -347,10 +347,12 @@ impl Services {
         );
         let here = me.disconnected_callback_url.as_deref() == Some(disconnected.as_str())
             && me.connected_callback_url.as_deref() == Some(connected.as_str());
+        // another system's URL may hold a secret in its query or userinfo too
+        let mask = crate::app::mask_foreign_url;
         Ok(Hooks {
-            disconnected: me.disconnected_callback_url.as_deref().map(mask_url),
-            connected: me.connected_callback_url.as_deref().map(mask_url),
-            received: me.received_callback_url.as_deref().map(mask_url),
+            disconnected: me.disconnected_callback_url.as_deref().map(mask),
+            connected: me.connected_callback_url.as_deref().map(mask),
+            received: me.received_callback_url.as_deref().map(mask),
             here,
             foreign,
         })

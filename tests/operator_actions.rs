@@ -257,3 +257,31 @@ async fn a_healthy_status_keeps_the_last_disconnect_reason() {
         Some("Device has been disconnected")
     );
 }
+
+#[tokio::test]
+async fn me_names_another_systems_urls_masked_and_not_ours() {
+    let mut f = fixture(None, None).await;
+    let id = f.ids[0].clone();
+    let bot = "https://bot.example.net/hook/AbCdEfGh0123456789xyz?token=SECRETVALUE";
+    f.sim.set_webhook_urls(
+        id.as_str(),
+        Some(bot),
+        Some("https://dash.example/hooks/connected"),
+    );
+    f.runner.run(Command::FetchHooks(id.clone()));
+    let Msg::HooksResult { result, .. } = next(&mut f.results).await else {
+        panic!("a hooks result");
+    };
+    let hooks = result.unwrap();
+    assert!(!hooks.here);
+    assert_eq!(
+        hooks.foreign,
+        vec!["https://bot.example.net/hook/AbCd…?token=SECR…".to_string()],
+        "only the other system's URL, masked"
+    );
+    // the detail pane's URLs are masked the same way
+    assert_eq!(
+        hooks.disconnected.as_deref(),
+        Some(hooks.foreign[0].as_str())
+    );
+}
