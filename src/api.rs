@@ -11,7 +11,7 @@
 //! | `GET /metrics` | the Prometheus exposition: OpenMetrics when `Accept` prefers it, else the text format 0.0.4 ([`crate::exposition`]) |
 //! | `GET /api/instances` | the [`Snapshot`]: `{"seq": N, "events": N, "instances": [Instance, …]}` |
 //! | `GET /api/events` | Server-Sent Events, see below |
-//! | `POST /api/instances/{id}/register` | both webhook PUTs on Z-API: `{"ok": true}` |
+//! | `POST /api/instances/{id}/register[?replace=true]` | both webhook PUTs on Z-API: `{"ok": true}`; 409 `{"error", "would_replace": [url, …]}` (masked) when `/me` shows a webhook pointing at another system, unless `?replace=true` |
 //! | `POST /api/instances/{id}/status` | `GET …/status` on Z-API: `{"ok": true, "status": Status}` |
 //! | `POST /api/instances/{id}/restart` | `GET …/restart`: `{"ok": true}` |
 //! | `POST /api/instances/{id}/restore-session` | `GET …/restore-session`: `{"ok": true}` |
@@ -59,7 +59,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -466,8 +466,25 @@ impl Action {
     }
 }
 
-async fn register(state: State<Api>, id: IdPath) -> Response {
-    act(state, id, Action::Register).await
+/// `?replace=true`: the caller confirmed replacing another system's URL.
+#[derive(Debug, serde::Deserialize)]
+struct RegisterQuery {
+    #[serde(default)]
+    replace: bool,
+}
+
+async fn register(
+    state: State<Api>,
+    id: IdPath,
+    query: Result<Query<RegisterQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad query: the only parameter is replace=true or replace=false",
+        );
+    };
+    act_with(state, id, Action::Register, query.replace).await
 }
 
 async fn status(state: State<Api>, id: IdPath) -> Response {
@@ -485,6 +502,8 @@ async fn restore_session(state: State<Api>, id: IdPath) -> Response {
 /// What an action came to.
 enum Outcome {
     Done(Option<crate::zapi::Status>),
+    /// Not sent: the webhooks point at another system (these URLs, masked).
+    WouldReplace(Vec<String>),
     Failed(ApiError),
     /// The server runs with a backend that cannot act (a bug).
     NoBackend,
@@ -545,7 +564,12 @@ async fn known_instance(api: &Api, id: IdPath) -> Result<InstanceId, Response> {
     }
 }
 
-async fn act(State(api): State<Api>, id: IdPath, action: Action) -> Response {
+async fn act(state: State<Api>, id: IdPath, action: Action) -> Response {
+    act_with(state, id, action, false).await
+}
+
+/// `replace`: a registration may replace another system's webhook URL.
+async fn act_with(State(api): State<Api>, id: IdPath, action: Action, replace: bool) -> Response {
     let id = match known_instance(&api, id).await {
         Ok(id) => id,
         Err(refusal) => return refusal,
@@ -571,7 +595,7 @@ async fn act(State(api): State<Api>, id: IdPath, action: Action) -> Response {
     let hub = api.hub.clone();
     let task = tokio::spawn(async move {
         let _running = running;
-        carry_out(&hub, &id, action).await
+        carry_out(&hub, &id, action, replace).await
     });
     let outcome = match task.await {
         Ok(outcome) => outcome,
@@ -585,6 +609,17 @@ async fn act(State(api): State<Api>, id: IdPath, action: Action) -> Response {
         Outcome::Done(Some(status)) => {
             Json(json!({ "ok": true, "status": status })).into_response()
         }
+        Outcome::WouldReplace(urls) => (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": format!(
+                    "nothing sent: registering would replace another system's webhook URL ({}); call again with ?replace=true to replace it",
+                    urls.join(", ")
+                ),
+                "would_replace": urls,
+            })),
+        )
+            .into_response(),
         Outcome::Failed(ApiError::Config(m)) => error(StatusCode::CONFLICT, &m),
         Outcome::Failed(e) => error(StatusCode::BAD_GATEWAY, &e.to_string()),
         Outcome::NoBackend => {
@@ -600,12 +635,15 @@ async fn act(State(api): State<Api>, id: IdPath, action: Action) -> Response {
 /// Calls Z-API and hands register and status results to the hub. A call
 /// that could not be made (`ApiError::Config`: not configured, a setting
 /// missing) changes nothing.
-async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action) -> Outcome {
+async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action, replace: bool) -> Outcome {
     let Backend::Zapi(services) = &*hub.backend else {
         return Outcome::NoBackend;
     };
     let outcome = match action {
         Action::Register => {
+            if !replace && let Err(refusal) = check_foreign(hub, services, id).await {
+                return refusal;
+            }
             let result = services.register(id).await;
             let outcome = match &result {
                 Ok(()) => Outcome::Done(None),
@@ -648,6 +686,41 @@ async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action) -> Outcome 
         tracing::info!(action = action.name(), error = %e, "API action failed");
     }
     outcome
+}
+
+/// Before a registration without `?replace=true`: asks `/me` now (its
+/// answer goes into the row too) and refuses when a webhook points at
+/// another system. A check that cannot be made refuses as well: nothing
+/// is replaced unseen.
+async fn check_foreign(
+    hub: &HubHandle,
+    services: &crate::tui::Services,
+    id: &InstanceId,
+) -> Result<(), Outcome> {
+    let result = services.hooks(id).await;
+    let checked = match &result {
+        Ok(hooks) if hooks.foreign.is_empty() => Ok(()),
+        Ok(hooks) => Err(Outcome::WouldReplace(hooks.foreign.clone())),
+        Err(e) => Err(Outcome::Failed(e.clone())),
+    };
+    if let Err(e) = &result
+        && !matches!(e, ApiError::Config(_))
+    {
+        // Z-API refused the check: the registration failed with its error
+        hub.apply(Msg::RegisterResult {
+            id: id.clone(),
+            result: Err(e.clone()),
+        })
+        .await;
+    }
+    if !matches!(result, Err(ApiError::Config(_))) {
+        hub.apply(Msg::HooksResult {
+            id: id.clone(),
+            result,
+        })
+        .await;
+    }
+    checked
 }
 
 #[cfg(test)]

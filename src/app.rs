@@ -21,6 +21,10 @@ use crate::poll::PollSchedule;
 use crate::stats::{PerMinute, Transitions};
 use crate::zapi::{ApiError, Status};
 
+#[path = "register_guard.rs"]
+mod register_guard;
+pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
+
 /// How many events each instance keeps in memory for its history: the
 /// newest few, for a quick look. The whole history stays in the event log and
 /// is read from there on demand ([`crate::store::history`]), so memory stays
@@ -117,6 +121,8 @@ pub enum Command {
     FetchHooks(InstanceId),
     /// Re-register this configured instance's connect/disconnect webhooks.
     Register(InstanceId),
+    /// The same, confirmed to replace another system's webhook URL.
+    RegisterReplacing(InstanceId),
     /// `GET …/restart` or `GET …/restore-session` (the operator confirmed it).
     Act(InstanceId, InstanceAction),
     /// Read the instance's history from the event log (the detail pane).
@@ -158,6 +164,11 @@ pub struct Hooks {
     pub received: Option<String>,
     /// Both the disconnected and the connected webhook point at this dashboard.
     pub here: bool,
+    /// The disconnected / connected URLs that are neither this dashboard's
+    /// nor empty (another system's, masked): registering replaces them,
+    /// so it is confirmed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign: Vec<String>,
 }
 
 /// Outcome of the last `/me` check of an instance.
@@ -262,6 +273,10 @@ pub struct Instance {
     pub last_change: Option<DateTime<Utc>>,
     /// `momment` of the newest state webhook applied: older ones do not overwrite.
     pub last_webhook_moment: Option<DateTime<Utc>>,
+    /// `last_change` is a webhook's `momment` (Z-API dated it), not the
+    /// time a `/status` answer arrived or nothing.
+    #[serde(default)]
+    pub change_dated: bool,
     /// Receipt time of the last webhook of any type.
     pub last_activity: Option<DateTime<Utc>>,
     pub phone: Option<String>,
@@ -301,6 +316,7 @@ impl Instance {
             last_error: None,
             last_change: None,
             last_webhook_moment: None,
+            change_dated: false,
             last_activity: None,
             phone: None,
             registration: Registration::Never,
@@ -319,18 +335,29 @@ impl Instance {
         self.name.as_deref().unwrap_or(self.id.as_str())
     }
 
-    fn set_state(&mut self, state: ConnState, at: DateTime<Utc>, source: Source) {
+    /// Sets the state; true when a webhook dated a state that a `/status`
+    /// answer had told undated (or dated only by when it was asked).
+    fn set_state(&mut self, state: ConnState, at: DateTime<Utc>, source: Source) -> bool {
+        let mut dated = false;
         if self.state != state {
             // A status answer says how things are, not since when: the first
             // one leaves the change time unknown rather than invent one.
             let first_status = source == Source::Status && self.state == ConnState::Unknown;
             self.last_change = if first_status { None } else { Some(at) };
+            self.change_dated = source == Source::Webhook;
             self.state = state;
             if state != ConnState::Disconnected {
                 self.outage_announced = false;
             }
+        } else if source == Source::Webhook && !self.change_dated {
+            // the one time Z-API gives for this state: it becomes the
+            // state's time; once dated, later webhooks do not move it
+            self.last_change = Some(at);
+            self.change_dated = true;
+            dated = true;
         }
         self.source = Some(source);
+        dated
     }
 }
 
@@ -434,6 +461,9 @@ pub struct App {
     pub detail: Option<Detail>,
     /// A restart or restore waiting for `y`.
     pub confirm: Option<Confirm>,
+    /// Registrations that would replace another system's webhooks, waiting
+    /// for `y` (all), `n` (the others) or `Esc` (none).
+    pub replace: Option<ReplaceConfirm>,
     /// Ring the bell on a new outage (`b` toggles).
     pub bell: bool,
     /// Mouse capture on (`m` toggles; off lets the terminal select text).
@@ -637,6 +667,7 @@ impl App {
             marked: HashSet::new(),
             detail: None,
             confirm: None,
+            replace: None,
             bell: true,
             mouse: true,
             disconnects_per_minute: PerMinute::default(),
@@ -731,12 +762,7 @@ impl App {
             return Vec::new();
         }
         if !self.setup.can_query_status {
-            if self.notice.is_none() {
-                self.notify(
-                    Level::Warn,
-                    "status not queried: set client_token (or ZAPI_CLIENT_TOKEN)",
-                );
-            }
+            // said once, in the header, for as long as it lasts
             return Vec::new();
         }
         if !self.settings.poll_interval.is_zero() {
@@ -930,7 +956,7 @@ impl App {
             if newer {
                 inst.last_webhook_moment = Some(event.moment);
                 inst.webhook_state = Some((state, event.received));
-                inst.set_state(state, event.moment, Source::Webhook);
+                let dated = inst.set_state(state, event.moment, Source::Webhook);
                 self.tally.change(before, state);
                 match &event.kind {
                     EventKind::Disconnected { error } => {
@@ -947,6 +973,10 @@ impl App {
                         }
                     }
                     EventKind::Activity { .. } => {}
+                }
+                // a disconnect `/status` told undated is counted once dated
+                if dated && state == ConnState::Disconnected {
+                    self.disconnects_per_minute.add(event.moment, now);
                 }
                 if before != state {
                     if state == ConnState::Disconnected {
@@ -1044,6 +1074,20 @@ impl App {
         };
         let inst = &mut self.instances[i];
         let label = inst.label().to_string();
+        // A call that could not be made (no Client-Token, not configured)
+        // failed nowhere: the row stays as it was; the header says why.
+        if let Err(ApiError::Config(_)) = &result {
+            if inst.status == StatusCheck::Pending {
+                inst.status = StatusCheck::Never;
+            }
+            if let Some(batch) = &mut self.status_batch {
+                batch.total = batch.total.saturating_sub(1);
+                if batch.finished() {
+                    self.status_batch = None;
+                }
+            }
+            return;
+        }
         let failed = result.is_err();
         match result {
             Ok(status) => {
@@ -1056,12 +1100,15 @@ impl App {
                 // every answer, not only changes: a confirmation settles a
                 // late webhook's place in the statistics
                 inst.transitions.record(now, state);
-                inst.set_state(state, now, Source::Status);
+                let _ = inst.set_state(state, now, Source::Status);
+                // Z-API answers a healthy instance with `"error": "You are
+                // already connected."`: with `connected: true` it is no error,
+                // and must not replace the last disconnect's reason.
                 if let Some(err) = status
                     .error
                     .as_deref()
                     .map(str::trim)
-                    .filter(|e| !e.is_empty())
+                    .filter(|e| !e.is_empty() && !status.connected)
                 {
                     inst.last_error = Some(err.to_string());
                 }
@@ -1227,6 +1274,9 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
             return vec![Command::Quit];
+        }
+        if self.replace.is_some() {
+            return self.on_replace_key(key.code);
         }
         if let Some(confirm) = &self.confirm {
             // nothing is sent before `y`
@@ -1513,7 +1563,7 @@ impl App {
     }
 
     fn on_mouse(&mut self, ev: MouseEvent) -> Vec<Command> {
-        if !self.mouse || self.confirm.is_some() || self.show_help {
+        if !self.mouse || self.confirm.is_some() || self.replace.is_some() || self.show_help {
             return Vec::new();
         }
         self.refresh_if_dirty();
@@ -1698,26 +1748,26 @@ impl App {
             self.marked.clear();
             return self.register_batch_of(targets);
         }
-        let inst = &mut self.instances[first];
+        let inst = &self.instances[first];
         let label = inst.label().to_string();
-        let text = if !inst.configured {
+        let configured = inst.configured;
+        let text = if !configured {
             format!(
                 "{label} is not configured: add its id and token to the config to re-register it"
             )
         } else if inst.registration == Registration::Pending {
             format!("{label}: registration already running")
+        } else if self.guard_register(&[first], false) {
+            return Vec::new();
         } else {
+            let inst = &mut self.instances[first];
             inst.registration = Registration::Pending;
             let id = inst.id.clone();
             self.marked.clear();
             self.notify(Level::Info, format!("registering webhooks of {label}…"));
             return vec![Command::Register(id)];
         };
-        let level = if inst.configured {
-            Level::Info
-        } else {
-            Level::Warn
-        };
+        let level = if configured { Level::Info } else { Level::Warn };
         self.notify(level, text);
         Vec::new()
     }
@@ -1759,6 +1809,20 @@ impl App {
             self.notify(Level::Info, "re-registration already running");
             return Vec::new();
         }
+        // another system's webhook URLs are replaced only after `y`
+        if self.guard_register(&targets, true) {
+            return Vec::new();
+        }
+        self.send_register_batch(targets, &HashSet::new())
+    }
+
+    /// Registers `targets` as one batch; those in `replacing` were
+    /// confirmed to replace another system's URL.
+    fn send_register_batch(
+        &mut self,
+        targets: Vec<usize>,
+        replacing: &HashSet<InstanceId>,
+    ) -> Vec<Command> {
         let mut cmds = Vec::new();
         let mut total = 0;
         for i in targets {
@@ -1769,7 +1833,8 @@ impl App {
             total += 1;
             if inst.registration != Registration::Pending {
                 inst.registration = Registration::Pending;
-                cmds.push(Command::Register(inst.id.clone()));
+                let replace = replacing.contains(&inst.id);
+                cmds.push(register_guard::register_command(inst.id.clone(), replace));
             }
         }
         // A registration already in flight reports back too, so it counts in the batch.
@@ -1802,7 +1867,7 @@ mod tests {
     use chrono::TimeZone as _;
     use crossterm::event::KeyEventState;
 
-    fn t(secs: i64) -> DateTime<Utc> {
+    pub(super) fn t(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_764_000_000 + secs, 0).unwrap()
     }
 
@@ -1822,11 +1887,11 @@ mod tests {
         }
     }
 
-    fn app(n: usize) -> App {
+    pub(super) fn app(n: usize) -> App {
         App::new(setup(n, None), t(0))
     }
 
-    fn key(c: KeyCode) -> Msg {
+    pub(super) fn key(c: KeyCode) -> Msg {
         Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
     }
 
@@ -2070,8 +2135,19 @@ mod tests {
     fn init_without_client_token_sends_nothing_and_says_so() {
         let mut a = App::new(setup(3, Some("client_token")), t(0));
         assert!(a.init().is_empty());
-        assert!(a.notice.as_ref().unwrap().text.contains("client_token"));
+        // the header says it, for as long as it lasts; not every row
+        assert!(!a.setup.can_query_status);
         assert!(a.update(key(KeyCode::Char('s')), t(1)).is_empty());
+        assert!(a.notice.as_ref().unwrap().text.contains("client_token"));
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new("I0"),
+                result: Err(ApiError::Config("client_token is not set".into())),
+            },
+            t(2),
+        );
+        assert_eq!(inst(&a, "I0").status, StatusCheck::Never);
+        assert!(!health::is_problem(inst(&a, "I0"), &a.settings.rules, t(2)));
     }
 
     #[test]
@@ -2347,11 +2423,11 @@ mod tests {
 
     // ---- the operator's view ----------------------------------------
 
-    fn ch(c: char) -> Msg {
+    pub(super) fn ch(c: char) -> Msg {
         key(KeyCode::Char(c))
     }
 
-    fn ctrl(c: char) -> Msg {
+    pub(super) fn ctrl(c: char) -> Msg {
         Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
     }
 
@@ -2369,6 +2445,7 @@ mod tests {
             connected: Some("https://elsewhere.example/hook".into()),
             received: None,
             here,
+            foreign: Vec::new(),
         }
     }
 
@@ -2964,5 +3041,113 @@ mod tests {
         );
         assert!(!i.transitions.unsettled());
         assert_eq!(i.transitions.len(), 1, "one entry tells it all");
+    }
+
+    fn status_result(id: &str, connected: bool, error: Option<&str>) -> Msg {
+        Msg::StatusResult {
+            id: InstanceId::new(id),
+            result: Ok(status(connected, error)),
+        }
+    }
+
+    #[test]
+    fn already_connected_from_status_is_not_the_last_error() {
+        let mut a = app(1);
+        a.init();
+        // Z-API's answer for a healthy instance carries an `error`
+        a.update(
+            status_result("I0", true, Some("You are already connected.")),
+            t(1),
+        );
+        assert_eq!(inst(&a, "I0").state, ConnState::Connected);
+        assert_eq!(inst(&a, "I0").last_error, None, "at start");
+        a.update(down("I0", 10, "Device has been disconnected"), t(10));
+        a.update(up("I0", 20), t(20));
+        for at in [30, 40] {
+            a.update(key(KeyCode::Char('s')), t(at));
+            a.update(
+                status_result("I0", true, Some("You are already connected.")),
+                t(at + 1),
+            );
+            assert_eq!(
+                inst(&a, "I0").last_error.as_deref(),
+                Some("Device has been disconnected"),
+                "the disconnect's reason survives every poll"
+            );
+        }
+        // a real error (connected: false) is still stored
+        a.update(key(KeyCode::Char('s')), t(50));
+        a.update(
+            status_result("I0", false, Some("You need to restore the session.")),
+            t(51),
+        );
+        assert_eq!(
+            inst(&a, "I0").last_error.as_deref(),
+            Some("You need to restore the session.")
+        );
+    }
+
+    #[test]
+    fn a_webhook_dates_a_state_status_only_knew_undated() {
+        for connected in [false, true] {
+            let mut a = app(1);
+            a.init();
+            a.update(status_result("I0", connected, None), t(120));
+            assert_eq!(inst(&a, "I0").last_change, None, "undated at first");
+            let hook = if connected {
+                up("I0", 0)
+            } else {
+                down("I0", 0, "boom")
+            };
+            // received two minutes after its moment
+            let Msg::Webhook(mut event) = hook else {
+                unreachable!()
+            };
+            event.received = t(121);
+            a.update(Msg::Webhook(event), t(121));
+            let i = inst(&a, "I0");
+            assert_eq!(i.last_change, Some(t(0)), "the webhook's moment dates it");
+            let state = i.state;
+            // once dated, later webhooks of the same state do not move it
+            let later = if connected {
+                up("I0", 60)
+            } else {
+                down("I0", 60, "again")
+            };
+            a.update(later, t(130));
+            assert_eq!(inst(&a, "I0").last_change, Some(t(0)));
+            // the statistics and the outage start follow
+            let i = inst(&a, "I0");
+            let expected = if connected { 1.0 } else { 0.0 };
+            assert_eq!(i.transitions.uptime(t(0), t(130)), Some(expected));
+            if !connected {
+                assert_eq!(health::down_since(i), Some(t(0)));
+                assert_eq!(i.transitions.disconnects(t(0), t(130)), 1);
+                assert_eq!(
+                    a.disconnects_per_minute.series(t(130)).iter().sum::<u64>(),
+                    1
+                );
+            }
+            assert_eq!(state, inst(&a, "I0").state);
+        }
+    }
+
+    #[test]
+    fn a_status_change_is_dated_by_the_webhook_that_follows() {
+        let mut a = app(1);
+        a.init();
+        a.update(up("I0", 0), t(0));
+        // a poll finds it down: the change time is only when we asked
+        a.update(key(KeyCode::Char('s')), t(100));
+        a.update(
+            status_result("I0", false, Some("You are not connected.")),
+            t(100),
+        );
+        assert_eq!(inst(&a, "I0").last_change, Some(t(100)));
+        // its disconnect webhook arrives late, with Z-API's moment
+        a.update(down("I0", 90, "Device has been disconnected"), t(101));
+        assert_eq!(inst(&a, "I0").last_change, Some(t(90)));
+        a.update(down("I0", 95, "again"), t(102));
+        assert_eq!(inst(&a, "I0").last_change, Some(t(90)));
     }
 }

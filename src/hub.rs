@@ -169,12 +169,20 @@ impl Hub {
         }
         let tap = opts.tap;
         let mut last_seq = opts.last_seq;
+        // without a Client-Token nothing can be asked: no poll at all (a
+        // poll would only mark every row failed although nothing failed)
+        let can_poll = app.setup.can_query_status;
         let configured: Vec<InstanceId> = app
             .instances
             .iter()
-            .filter(|i| i.configured)
+            .filter(|i| i.configured && can_poll)
             .map(|i| i.id.clone())
             .collect();
+        if !can_poll && app.instances.iter().any(|i| i.configured) {
+            tracing::warn!(
+                "client_token is not set (config or ZAPI_CLIENT_TOKEN): /status is not polled and registration is off"
+            );
+        }
         tokio::spawn(async move {
             for cmd in app.init() {
                 runner.run(cmd);
@@ -384,5 +392,64 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Without a Client-Token nothing can be asked of Z-API: the hub does
+    /// not poll, so no row turns "failed" although nothing failed. The
+    /// clock is paused: the bound below passes in virtual time, once
+    /// nothing else can happen, after many poll periods.
+    #[tokio::test(start_paused = true)]
+    async fn without_a_client_token_the_hub_polls_nothing() {
+        use crate::app::{Setup, TimeZone};
+        use crate::tui::{Backend, Services};
+
+        let dir = tempfile::tempdir().unwrap();
+        let id = InstanceId::new("I0");
+        let services = Services {
+            client: None,
+            tokens: [(id.clone(), crate::model::Secret::new("tok"))].into(),
+            public_url: Some("https://dash.example".into()),
+            secret: None,
+            concurrency: 1,
+        };
+        let (hub, handle) = Hub::new(
+            Backend::Zapi(Box::new(services)),
+            Arc::new(Metrics::new()),
+            dir.path().to_path_buf(),
+        );
+        let setup = Setup {
+            listen: String::new(),
+            secret_paths: false,
+            config_file: None,
+            instances: vec![(id.clone(), None)],
+            missing_for_register: Some("client_token"),
+            can_query_status: false,
+            tz: TimeZone::Local,
+            banner: None,
+            warnings: Vec::new(),
+        };
+        let mut changes = handle.subscribe();
+        let (_committed, feed) = mpsc::channel(16);
+        let task = hub.spawn(
+            App::new(setup, Utc::now()),
+            feed,
+            HubOptions {
+                poll_interval: Duration::from_secs(1),
+                last_seq: 0,
+                tap: None,
+            },
+        );
+        let change = tokio::time::timeout(Duration::from_secs(60), changes.recv()).await;
+        assert!(
+            change.is_err(),
+            "a row changed without any event: {:?}",
+            change.map(|c| c.map(|c| match c {
+                HubEvent::Row(row) => format!("{:?}", row.status),
+                HubEvent::Webhook { .. } => "a webhook".to_string(),
+            }))
+        );
+        let row = handle.instance(&id).await.expect("the row");
+        assert_eq!(row.status, StatusCheck::Never);
+        task.abort();
     }
 }

@@ -139,8 +139,15 @@ impl RemoteApi {
 
     /// `POST /api/instances/{id}/register`: the server re-registers the
     /// instance's webhooks on Z-API.
-    pub async fn register(&self, id: &InstanceId) -> Result<(), ApiError> {
-        self.action(id, "register").await.map(drop)
+    /// `replace`: the operator confirmed replacing another system's webhook
+    /// URL (`?replace=true`); without it the server refuses (409) to.
+    pub async fn register(&self, id: &InstanceId, replace: bool) -> Result<(), ApiError> {
+        if !replace {
+            return self.action(id, "register").await.map(drop);
+        }
+        let mut url = self.url(&["instances", id.as_str(), "register"])?;
+        url.query_pairs_mut().append_pair("replace", "true");
+        self.send(self.http.post(url)).await.map(drop)
     }
 
     /// `POST /api/instances/{id}/restart`.

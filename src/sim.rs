@@ -44,6 +44,9 @@ use tokio::task::JoinHandle;
 
 /// `status` error of an instance that is not connected.
 pub const ERR_NOT_CONNECTED: &str = "You are not connected.";
+/// `status` "error" of a connected instance: real Z-API sends it with
+/// `connected: true`, where it is no error.
+pub const ERR_ALREADY_CONNECTED: &str = "You are already connected.";
 /// `status` error of an instance whose session must be restored.
 pub const ERR_RESTORE_SESSION: &str = "You need to restore the session.";
 /// `DisconnectedCallback` error when the phone dropped the session.
@@ -328,6 +331,17 @@ impl Sim {
         }
     }
 
+    /// Points an instance's disconnected and connected webhooks at these
+    /// URLs, as another system (the operator's bot, a flow) would have
+    /// registered them. Unknown ids are ignored.
+    pub fn set_webhook_urls(&self, id: &str, disconnected: Option<&str>, connected: Option<&str>) {
+        let mut st = self.shared.lock();
+        if let Some(inst) = st.instances.get_mut(id) {
+            inst.disconnected_url = disconnected.map(str::to_owned);
+            inst.connected_url = connected.map(str::to_owned);
+        }
+    }
+
     /// A snapshot of one instance, `None` for an unknown id.
     pub fn instance(&self, id: &str) -> Option<SimInstanceState> {
         let st = self.shared.lock();
@@ -584,7 +598,8 @@ fn answer(
     match action {
         Action::Status => Answer::ok(json!({
             "connected": inst.connected,
-            "error": inst.error,
+            // as real Z-API: a healthy instance's answer carries an "error"
+            "error": if inst.connected { ERR_ALREADY_CONNECTED } else { inst.error.as_str() },
             "smartphoneConnected": inst.smartphone_connected,
         })),
         Action::Me => Answer::ok(me_body(&id, inst)),

@@ -92,10 +92,12 @@ impl Backend {
         }
     }
 
-    async fn register(&self, id: &InstanceId) -> Result<(), ApiError> {
+    /// `replace`: the operator confirmed replacing another system's
+    /// webhook URL (the server's API is then told so).
+    async fn register(&self, id: &InstanceId, replace: bool) -> Result<(), ApiError> {
         match self {
             Backend::Zapi(s) => s.register(id).await,
-            Backend::Remote(r) => r.register(id).await,
+            Backend::Remote(r) => r.register(id, replace).await,
         }
     }
 
@@ -234,6 +236,7 @@ impl Runner {
             call @ (Command::FetchStatus(_)
             | Command::FetchHooks(_)
             | Command::Register(_)
+            | Command::RegisterReplacing(_)
             | Command::Act(..)) => {
                 let backend = Arc::clone(&self.backend);
                 let permits = Arc::clone(&self.permits);
@@ -249,7 +252,11 @@ impl Runner {
                             Msg::HooksResult { id, result }
                         }
                         Command::Register(id) => {
-                            let result = backend.register(&id).await;
+                            let result = backend.register(&id, false).await;
+                            Msg::RegisterResult { id, result }
+                        }
+                        Command::RegisterReplacing(id) => {
+                            let result = backend.register(&id, true).await;
                             Msg::RegisterResult { id, result }
                         }
                         Command::Act(id, action) => {
@@ -331,13 +338,23 @@ impl Services {
         let me = client.me(id, token).await?;
         let (disconnected, connected) =
             crate::webhook::hook_urls(public_url, self.secret.as_ref(), id);
+        let foreign = crate::app::foreign_urls(
+            [
+                me.disconnected_callback_url.as_deref(),
+                me.connected_callback_url.as_deref(),
+            ],
+            public_url,
+        );
         let here = me.disconnected_callback_url.as_deref() == Some(disconnected.as_str())
             && me.connected_callback_url.as_deref() == Some(connected.as_str());
+        // another system's URL may hold a secret in its query or userinfo too
+        let mask = crate::app::mask_foreign_url;
         Ok(Hooks {
-            disconnected: me.disconnected_callback_url.as_deref().map(mask_url),
-            connected: me.connected_callback_url.as_deref().map(mask_url),
-            received: me.received_callback_url.as_deref().map(mask_url),
+            disconnected: me.disconnected_callback_url.as_deref().map(mask),
+            connected: me.connected_callback_url.as_deref().map(mask),
+            received: me.received_callback_url.as_deref().map(mask),
             here,
+            foreign,
         })
     }
 

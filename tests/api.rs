@@ -891,3 +891,53 @@ async fn history_serves_the_log_newest_first_to_watch() {
         .unwrap();
     assert_eq!(resp.status(), 401);
 }
+
+/// A webhook pointing at another system (the operator's bot) is not
+/// replaced unseen: 409 naming the URL (masked), nothing sent; with
+/// `?replace=true` it is registered.
+#[tokio::test]
+async fn register_refuses_to_replace_another_systems_url_without_replace_true() {
+    let s = Server::start(Some(API_TOKEN)).await;
+    let bot = "https://bot.example.net/zapi/AbCdEfGh0123456789xyz/in?key=SECRETVALUE";
+    s.sim.set_webhook_urls(s.id(0), Some(bot), None);
+    let (code, body) = s.act(s.id(0), "register").await;
+    assert_eq!(code, 409, "{body}");
+    let masked = "https://bot.example.net/zapi/AbCd…/in?key=SECR…";
+    assert_eq!(body["would_replace"], json!([masked]), "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains(masked) && error.contains("replace=true"),
+        "{error}"
+    );
+    assert!(!body.to_string().contains("SECRETVALUE"), "{body}");
+    assert!(
+        !s.sim.calls().iter().any(|c| c.method == "PUT"),
+        "nothing sent"
+    );
+    assert_eq!(
+        s.sim.instance(s.id(0)).unwrap().disconnected_url.as_deref(),
+        Some(bot)
+    );
+    // the row learned where the webhooks go
+    let row = s.row(s.id(0)).await;
+    assert_eq!(
+        row["hooks"]["detail"]["hooks"]["foreign"],
+        json!([masked]),
+        "{row}"
+    );
+
+    // a bad query is refused, nothing sent
+    let (code, _) = s.act(s.id(0), "register?replace=maybe").await;
+    assert_eq!(code, 400);
+    assert!(!s.sim.calls().iter().any(|c| c.method == "PUT"));
+
+    let (code, body) = s.act(s.id(0), "register?replace=true").await;
+    assert_eq!((code, body), (200, json!({ "ok": true })));
+    assert_eq!(
+        s.sim.instance(s.id(0)).unwrap().disconnected_url.as_deref(),
+        Some("https://dash.example.com/hooks/disconnected")
+    );
+    // pointing here now, a plain register needs no confirmation
+    let (code, body) = s.act(s.id(0), "register").await;
+    assert_eq!((code, body), (200, json!({ "ok": true })));
+}

@@ -323,7 +323,11 @@ async fn operator_view_drift_outage_bell_alert_detail_and_restart() {
     // Enter: the detail, with the history read from the log
     dash.send(b"\r");
     let screen = dash.wait_for("the detail", |s| {
-        s.contains("1 events from the log") && s.contains("Last 24 h")
+        // the whole frame: a frame read half-drawn may lack its last lines
+        s.contains("1 events from the log")
+            && s.contains("Last 24 h")
+            && s.contains("DisconnectedCallback")
+            && s.contains("✓ point here")
     });
     assert!(screen.contains("DisconnectedCallback"), "{screen}");
     assert!(screen.contains("✓ point here"), "{screen}");
@@ -386,4 +390,72 @@ async fn no_color_means_no_colour_on_the_real_terminal() {
         .await
         .unwrap();
     assert!(status.success());
+}
+
+/// The instance's webhooks point at the operator's own bot: `R` asks first
+/// and names the URL (masked); nothing reaches Z-API before `y`; `n` leaves
+/// it alone; `y` registers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_r_asks_before_replacing_another_systems_webhook() {
+    let sim = sim().await;
+    let bot = "https://bot.example.net/flows/AbCdEfGh0123456789xyz/zapi";
+    sim.set_webhook_urls(ID, Some(bot), Some(bot));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    let mut dash = Dash::spawn(&["--config", &config], dir.path(), 100, 30);
+    dash.wait_for("the /me answer", |s| {
+        s.contains("Sales") && s.contains("elsewhere")
+    });
+
+    dash.send(b"R");
+    let popup = dash.wait_for("the confirmation", |s| {
+        s.contains("point at another system")
+            && s.contains("https://bot.example.net/flows/AbCd…/zapi")
+    });
+    assert!(!popup.contains("AbCdEfGh0123456789xyz"), "{popup}");
+    dash.send(b"n");
+    dash.wait_for("n's answer", |s| {
+        s.contains("nothing sent") && !s.contains("point at another system")
+    });
+    // a `/me` check the test can wait for: `s` asks Z-API again
+    dash.send(b"s");
+    sim.wait_for_calls(
+        |c| c.iter().filter(|c| c.path.ends_with("/me")).count() >= 2,
+        timeout(),
+    )
+    .await
+    .expect("the second /me");
+    assert!(
+        !sim.calls().iter().any(|c| c.method == "PUT"),
+        "nothing was sent before y"
+    );
+    assert_eq!(
+        sim.instance(ID).unwrap().disconnected_url.as_deref(),
+        Some(bot)
+    );
+
+    dash.wait_for("the refresh", |s| s.contains("status refreshed"));
+    dash.send(b"R");
+    dash.wait_for("the confirmation again", |s| {
+        s.contains("point at another system")
+    });
+    dash.send(b"y");
+    sim.wait_for_calls(
+        |c| c.iter().filter(|c| c.method == "PUT").count() >= 2,
+        timeout(),
+    )
+    .await
+    .expect("both PUTs after y");
+    dash.wait_for("the registration result", |s| {
+        s.contains("re-registered") || s.contains("registered")
+    });
+    assert_eq!(
+        sim.instance(ID).unwrap().disconnected_url.as_deref(),
+        Some("https://dash.example.com/hooks/disconnected")
+    );
+    dash.send(b"q");
+    let status = tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
 }

@@ -205,3 +205,83 @@ fn urls_are_masked_where_they_hold_a_token() {
     );
     assert_eq!(mask_url(""), "");
 }
+
+/// An app over the fixture's instances, as `run` builds it.
+fn app_for(ids: &[InstanceId], now: chrono::DateTime<Utc>) -> zapi_dash::app::App {
+    zapi_dash::app::App::new(
+        zapi_dash::app::Setup {
+            listen: "http://127.0.0.1:8787".into(),
+            secret_paths: false,
+            config_file: None,
+            instances: ids.iter().map(|id| (id.clone(), None)).collect(),
+            missing_for_register: None,
+            can_query_status: true,
+            tz: zapi_dash::app::TimeZone::Local,
+            banner: None,
+            warnings: Vec::new(),
+        },
+        now,
+    )
+}
+
+#[tokio::test]
+async fn a_healthy_status_keeps_the_last_disconnect_reason() {
+    let mut f = fixture(None, None).await;
+    let id = f.ids[0].clone();
+    let now = Utc::now();
+    let mut app = app_for(&f.ids, now);
+    let disconnect = Event {
+        instance_id: id.clone(),
+        kind: EventKind::Disconnected {
+            error: Some("Device has been disconnected".into()),
+        },
+        moment: now,
+        received: now,
+    };
+    app.update(Msg::Webhook(disconnect), now);
+    // the instance is connected again; Z-API's /status then says so with
+    // `"error": "You are already connected."`
+    f.runner.run(Command::FetchStatus(id.clone()));
+    let msg = next(&mut f.results).await;
+    let Msg::StatusResult { result, .. } = &msg else {
+        panic!("a status result");
+    };
+    let status = result.as_ref().expect("the status answer");
+    assert!(status.connected);
+    assert_eq!(status.error.as_deref(), Some(sim::ERR_ALREADY_CONNECTED));
+    app.update(msg, Utc::now());
+    let row = app.get(&id).expect("the row");
+    assert_eq!(row.state, zapi_dash::model::ConnState::Connected);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("Device has been disconnected")
+    );
+}
+
+#[tokio::test]
+async fn me_names_another_systems_urls_masked_and_not_ours() {
+    let mut f = fixture(None, None).await;
+    let id = f.ids[0].clone();
+    let bot = "https://bot.example.net/hook/AbCdEfGh0123456789xyz?token=SECRETVALUE";
+    f.sim.set_webhook_urls(
+        id.as_str(),
+        Some(bot),
+        Some("https://dash.example/hooks/connected"),
+    );
+    f.runner.run(Command::FetchHooks(id.clone()));
+    let Msg::HooksResult { result, .. } = next(&mut f.results).await else {
+        panic!("a hooks result");
+    };
+    let hooks = result.unwrap();
+    assert!(!hooks.here);
+    assert_eq!(
+        hooks.foreign,
+        vec!["https://bot.example.net/hook/AbCd…?token=SECR…".to_string()],
+        "only the other system's URL, masked"
+    );
+    // the detail pane's URLs are masked the same way
+    assert_eq!(
+        hooks.disconnected.as_deref(),
+        Some(hooks.foreign[0].as_str())
+    );
+}

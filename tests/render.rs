@@ -339,6 +339,10 @@ fn operator_fleet(w: u16, h: u16) -> App {
                 connected: Some("https://old-server.example/hooks/conn".into()),
                 received: None,
                 here: false,
+                foreign: vec![
+                    "https://old-server.example/hooks/disc".into(),
+                    "https://old-server.example/hooks/conn".into(),
+                ],
             }),
         },
         t(14, 5, 30),
@@ -351,6 +355,7 @@ fn operator_fleet(w: u16, h: u16) -> App {
                 connected: Some("https://dash.example/hooks/Abcd…/connected".into()),
                 received: None,
                 here: true,
+                foreign: Vec::new(),
             }),
         },
         t(14, 5, 30),
@@ -518,5 +523,60 @@ fn no_color_keeps_words_and_drops_every_colour() {
             .iter()
             .any(|c| c.modifier.contains(ratatui::style::Modifier::REVERSED))
     );
+    insta::assert_snapshot!(screen);
+}
+
+/// No Client-Token: the header says so once; the rows are left alone (no
+/// per-row failure), even when a call that could not be made reports back.
+#[test]
+fn without_client_token_the_header_says_it_once_and_rows_stay_clean() {
+    let now = t(14, 6, 12);
+    let mut s = setup(
+        Some("/etc/zapi-dash/config.toml"),
+        &[
+            ("3C8A1F00D2E94B7A9F15C0DE2A7B6E11", Some("Sales")),
+            ("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B", Some("Support")),
+        ],
+    );
+    s.can_query_status = false;
+    s.missing_for_register = Some("client_token");
+    let mut app = App::new(s, now);
+    app.update(Msg::Resize(80, 24), now);
+    assert!(app.init().is_empty(), "nothing is asked of Z-API");
+    // what a runner without a client answers, had anything asked
+    app.update(
+        Msg::StatusResult {
+            id: InstanceId::new("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B"),
+            result: Err(ApiError::Config("client_token is not set".into())),
+        },
+        now,
+    );
+    app.update(Msg::Tick, now);
+    let screen = text(&render(&app, 80, 24));
+    assert_eq!(
+        screen.matches("client_token").count(),
+        1,
+        "said once:\n{screen}"
+    );
+    assert!(!screen.contains("failed"), "{screen}");
+    assert!(!screen.contains("problems"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+/// `R` with a row whose webhooks point at another system: the popup names
+/// it and the URL that would be replaced, and says what each key does.
+#[test]
+fn replace_confirmation_popup_80x24() {
+    let mut app = operator_fleet(80, 24);
+    key(&mut app, KeyCode::Char('R'));
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains("point at another system"), "{screen}");
+    assert!(screen.contains("Support"), "{screen}");
+    assert!(
+        screen.contains("https://old-server.example/hooks/disc"),
+        "{screen}"
+    );
+    assert!(screen.contains("y replaces them"), "{screen}");
+    assert!(screen.contains("Esc sends nothing"), "{screen}");
     insta::assert_snapshot!(screen);
 }

@@ -457,3 +457,71 @@ fn cut_off_banner_is_red_bold_and_worded_and_gone_when_up() {
     let screen: String = buf.content().iter().map(|c| c.symbol()).collect();
     assert!(!screen.contains("CUT OFF") && !screen.contains("listening on"));
 }
+
+/// The instance's webhooks point at another system: the watcher's `r`
+/// asks in the same popup as the dashboard's (it knows the URL from the
+/// server's row), sends nothing before `y`, then has the server replace it
+/// (`?replace=true`: without it the server refuses).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_in_the_watcher_asks_before_replacing_another_systems_webhook() {
+    const ID: &str = "3C8A1F00D2E94B7A9F15C0DE2A7B6E11";
+    const TOKEN: &str = "INSTANCETOKEN0123456789";
+    const CLIENT_TOKEN: &str = "CLIENTTOKENabcdefghij";
+    let sim = Sim::start(SimOptions {
+        client_token: CLIENT_TOKEN.into(),
+        instances: vec![SimInstance {
+            id: ID.into(),
+            token: TOKEN.into(),
+            name: "Sales".into(),
+        }],
+        latency: Duration::ZERO,
+    })
+    .await
+    .unwrap();
+    let bot = "https://bot.example.net/flows/zapi-in";
+    sim.set_webhook_urls(ID, Some(bot), None);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        "serve.toml",
+        port,
+        &format!(
+            "public_url = \"https://dash.example.com\"\napi_base = \"{}\"\nclient_token = \"{CLIENT_TOKEN}\"\n\n[[instances]]\nid = \"{ID}\"\ntoken = \"{TOKEN}\"\nname = \"Sales\"\n",
+            sim.base_url()
+        ),
+    );
+    let server = Server::start(&config, &dir.path().join("server"));
+    let mut watch = watcher(dir.path(), port, API_TOKEN);
+    watch.wait_for("the server's row, pointing elsewhere", |s| {
+        row_has(s, "Sales", &["⚠ elsewhere"])
+    });
+
+    watch.send(b"r");
+    watch.wait_for("the confirmation", |s| {
+        s.contains("point at another system") && s.contains(bot)
+    });
+    assert!(
+        !sim.calls().iter().any(|c| c.method == "PUT"),
+        "nothing is sent before y"
+    );
+    watch.send(b"y");
+    sim.wait_for_calls(
+        |c| c.iter().filter(|c| c.method == "PUT").count() >= 2,
+        timeout(),
+    )
+    .await
+    .expect("the server replaces both webhooks after y");
+    watch.wait_for("the registration result", |s| {
+        s.contains("webhooks of Sales registered")
+    });
+    assert_eq!(
+        sim.instance(ID).unwrap().disconnected_url.as_deref(),
+        Some("https://dash.example.com/hooks/disconnected")
+    );
+
+    watch.send(b"q");
+    assert!(watch.wait_exit().success());
+    server.stop();
+    sim.shutdown();
+}

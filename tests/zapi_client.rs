@@ -100,7 +100,8 @@ async fn status_is_a_get_with_the_client_token_and_reads_the_answer() {
         s,
         Status {
             connected: true,
-            error: None,
+            // as real Z-API answers a healthy instance
+            error: Some(sim::ERR_ALREADY_CONNECTED.into()),
             smartphone_connected: Some(true),
         }
     );

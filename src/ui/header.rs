@@ -72,6 +72,21 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Style::new().fg(Color::Yellow),
         )),
     };
+    // no Client-Token: said once, here, for as long as it lasts (the rows
+    // are left alone: nothing failed)
+    let second = if !app.setup.can_query_status
+        && !app.setup.listen.is_empty()
+        && app.instances.iter().any(|i| i.configured)
+    {
+        let mut spans = vec![Span::styled(
+            " ⚠ client_token not set: Z-API is not asked ·",
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        )];
+        spans.extend(second.spans);
+        Line::from(spans)
+    } else {
+        second
+    };
     // `watch` (no local listener): the server with its counts, and a red
     // banner instead while the link to it is cut
     let second = match (&app.link, &app.setup.banner) {

@@ -19,6 +19,10 @@ pub const FIXED_KEYS: &[(&str, &str)] = &[
         "y / n",
         "in a confirmation: send it / cancel (nothing is sent before y)",
     ),
+    (
+        "y / n / Esc",
+        "when r/R would replace another system's webhook URL: all / only the others / none",
+    ),
     ("Ctrl-C", "quit"),
     (
         "mouse",

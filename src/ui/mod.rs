@@ -7,6 +7,7 @@ mod detail;
 mod footer;
 mod header;
 pub mod help;
+mod replace;
 mod table;
 
 use chrono::{DateTime, Utc};
@@ -43,6 +44,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
     footer::draw(app, frame, bottom);
     if let Some(c) = &app.confirm {
         confirm::draw(app, c, frame, frame.area());
+    }
+    if let Some(r) = &app.replace {
+        replace::draw(app, r, frame, frame.area());
     }
     if app.show_help {
         help::draw(app, frame, frame.area());
