@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod api;
 pub mod app;
+pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod health;

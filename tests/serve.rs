@@ -275,3 +275,107 @@ async fn serve_runs_the_alert_commands_too() {
     );
     assert!(env.lines().any(|l| l == "ZAPI_EVENT=disconnected"), "{env}");
 }
+
+/// A certificate and key made by rcgen for `localhost`, as PEM, and a
+/// client that trusts only that certificate.
+struct Pair {
+    cert: String,
+    key: String,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let rcgen::CertifiedKey { cert, signing_key } =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        Pair {
+            cert: cert.pem(),
+            key: signing_key.serialize_pem(),
+        }
+    }
+
+    fn client(&self, addr: SocketAddr) -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_only([reqwest::Certificate::from_pem(self.cert.as_bytes()).unwrap()])
+            .resolve("localhost", addr)
+            .build()
+            .unwrap()
+    }
+}
+
+/// Points `link` at `target` the way certbot updates `live/`: a new
+/// symlink renamed over the old one.
+fn swap_link(link: &std::path::Path, target: &std::path::Path) {
+    let tmp = link.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).unwrap();
+    std::fs::rename(&tmp, link).unwrap();
+}
+
+/// Posts with `client` until it is answered 200 (bounded); the handshake
+/// fails while the server presents a certificate the client does not trust.
+async fn post_until_ok(client: &reqwest::Client, url: &str) {
+    let deadline = std::time::Instant::now() + common::timeout();
+    loop {
+        let ok = client
+            .post(url)
+            .json(&webhook_body_disconnected("A", 1_764_000_000, "x"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ok {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "never served {url}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, live) = (dir.path().join("archive"), dir.path().join("live"));
+    std::fs::create_dir_all(&archive).unwrap();
+    std::fs::create_dir_all(&live).unwrap();
+    let (old, new) = (Pair::new(), Pair::new());
+    for (n, pair) in [(1, &old), (2, &new)] {
+        std::fs::write(archive.join(format!("cert{n}.pem")), &pair.cert).unwrap();
+        std::fs::write(archive.join(format!("key{n}.pem")), &pair.key).unwrap();
+    }
+    let (cert, key) = (live.join("cert.pem"), live.join("key.pem"));
+    swap_link(&cert, &archive.join("cert1.pem"));
+    swap_link(&key, &archive.join("key1.pem"));
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let s = serve(dir.path(), &config, &[]);
+    let url = format!("https://localhost:{}/hooks/disconnected", s.addr.port());
+    // a keep-alive connection that trusts only the old certificate
+    let kept = old.client(s.addr);
+    assert_eq!(post(&kept, &url, "A").await, 200);
+
+    // certbot's renewal: the links move one at a time (a moment with the
+    // new certificate and the old key, which must not be taken)
+    swap_link(&cert, &archive.join("cert2.pem"));
+    post_until_ok(&old.client(s.addr), &url).await;
+    swap_link(&key, &archive.join("key2.pem"));
+    post_until_ok(&new.client(s.addr), &url).await;
+    assert!(
+        old.client(s.addr).post(&url).send().await.is_err(),
+        "a new connection still got the old certificate"
+    );
+    // the connection opened before the renewal goes on
+    assert_eq!(post(&kept, &url, "A").await, 200);
+
+    // a half-written key: the current pair stays, and the log says why
+    std::fs::write(archive.join("key2.pem"), &new.key[..new.key.len() / 2]).unwrap();
+    assert_eq!(post(&new.client(s.addr), &url, "A").await, 200);
+    // once for the moment of the mismatched pair, once for this
+    let log = common::wait_file(&dir.path().join("state/zapi-dash.log"), |t| {
+        t.matches("keeping the certificate in use").count() >= 2
+    });
+    assert!(log.contains("does not belong to the certificate"), "{log}");
+    assert!(log.contains("key.pem"), "{log}");
+}
