@@ -14,6 +14,7 @@ pub mod config;
 pub mod health;
 pub mod hub;
 pub mod keys;
+pub mod logfile;
 pub mod metrics;
 pub mod model;
 pub mod poll;

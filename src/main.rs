@@ -2,7 +2,6 @@
 //! the event log, the Z-API client and the screen together. Nothing else
 //! lives here.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +21,7 @@ use zapi_dash::cli::{Cli, Command, Flags};
 use zapi_dash::config::{self, Config, InstanceConfig};
 use zapi_dash::health::Rules;
 use zapi_dash::hub::{Hub, HubOptions};
+use zapi_dash::logfile::{self, RotatingFile};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
 use zapi_dash::remote::{self, RemoteApi};
@@ -602,11 +602,12 @@ fn init_logging(dir: &Path, level: &str) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let Ok(file) = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("zapi-dash.log"))
-    else {
+    // rotated by size: `zapi-dash.log.1` … `.5` (see logfile.rs)
+    let Ok(file) = RotatingFile::open(
+        &dir.join("zapi-dash.log"),
+        logfile::max_bytes_from(std::env::var(logfile::MAX_BYTES_ENV).ok()),
+        logfile::DEFAULT_KEEP,
+    ) else {
         return;
     };
     let level = level.parse().unwrap_or(tracing::Level::INFO);

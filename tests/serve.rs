@@ -379,3 +379,53 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_n
     assert!(log.contains("does not belong to the certificate"), "{log}");
     assert!(log.contains("key.pem"), "{log}");
 }
+
+#[test]
+fn the_diagnostics_log_rotates_by_size() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:0\"\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
+        .args(["serve", "--log-level", "debug", "--config"])
+        .arg(&path)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .env("ZAPI_DASH_LOG_MAX_BYTES", "2000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (_, addr) = common::serve_listening(&mut BufReader::new(child.stderr.take().unwrap()));
+    let client = http();
+    // each refusal is a debug line of the diagnostics log
+    for _ in 0..200 {
+        let bad = rt.block_on(
+            client
+                .post(format!("http://{addr}/hooks"))
+                .header("content-type", "application/json")
+                .body("{")
+                .send(),
+        );
+        assert_eq!(bad.unwrap().status(), 400);
+    }
+    common::signal(child.id(), "TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let state = dir.path().join("state");
+    let current = std::fs::metadata(state.join("zapi-dash.log"))
+        .unwrap()
+        .len();
+    assert!(current > 0 && current <= 2000, "{current}");
+    for n in 1..=5 {
+        let rotated = std::fs::read_to_string(state.join(format!("zapi-dash.log.{n}"))).unwrap();
+        assert!(
+            rotated.len() <= 2000 && rotated.ends_with('\n'),
+            "{n}: {rotated}"
+        );
+        assert!(
+            rotated.contains("webhook request rejected"),
+            "{n}: {rotated}"
+        );
+    }
+    assert!(!state.join("zapi-dash.log.6").exists());
+}
