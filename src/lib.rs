@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod poll;
 pub mod probe;
+pub mod reload;
 pub mod remote;
 pub mod server;
 pub mod service;
