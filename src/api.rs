@@ -595,7 +595,8 @@ async fn act(State(api): State<Api>, id: IdPath, action: Action) -> Response {
 /// that could not be made (`ApiError::Config`: not configured, a setting
 /// missing) changes nothing.
 async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action) -> Outcome {
-    let Backend::Zapi(services) = &*hub.backend else {
+    let backend = hub.backend();
+    let Backend::Zapi(services) = &*backend else {
         return Outcome::NoBackend;
     };
     let outcome = match action {

@@ -24,6 +24,7 @@ use zapi_dash::hub::{Hub, HubOptions};
 use zapi_dash::logfile::{self, RotatingFile};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
+use zapi_dash::reload::{self, Reconfig, Reload, ReloadSignal, Reloaded};
 use zapi_dash::remote::{self, RemoteApi};
 use zapi_dash::server::{self, ServerOptions};
 use zapi_dash::service::{Service, ServiceError, ServiceOptions};
@@ -389,7 +390,7 @@ async fn dashboard(
 }
 
 /// Headless: the listener and the log, one JSON line per accepted event on
-/// stdout, until SIGTERM/SIGINT/SIGHUP.
+/// stdout, until SIGTERM/SIGINT; SIGHUP reloads the config.
 async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let state = state_dir(&config)?;
     init_logging(&state, &flags.log_level);
@@ -410,6 +411,7 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
         opts.log_dir.clone(),
     );
     let hub = hub.with_alerts(alerts_of(&config));
+    let reload_hub = handle.clone();
     opts.extra_routes = Some(api::router(handle, config.api_token.clone()));
     opts.metrics = Some(metrics);
 
@@ -442,14 +444,25 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
         replay.corrupt,
         state.join("events").display()
     );
-    let shutdown = tui::shutdown_signal();
+    let shutdown = tui::stop_signal();
     tokio::pin!(shutdown);
+    let mut hangup = ReloadSignal::hangup();
+    let mut running = config;
     // buffered, flushed whenever no more lines are waiting: one write per
     // burst rather than one per event (stdout is line-buffered otherwise)
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            () = hangup.recv() => match reload_config(&running, flags, false) {
+                Ok((reload, config)) => {
+                    running = config;
+                    reload_hub.reload(reload).await;
+                }
+                Err(why) => {
+                    let _ = writeln!(std::io::stderr(), "zapi-dash: {why}");
+                }
+            },
             chunk = accepted.recv() => match chunk {
                 Some(chunk) => {
                     let _ = out.write_all(&chunk);
@@ -483,6 +496,61 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
     tracing::info!("stopped");
     closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// Loads the config again for a reload signal: the new one with the keys
+/// only a restart changes kept as they run (and reported), and what it
+/// changes; or why it cannot be used (logged at warn; nothing changes).
+/// `app_polls`: the dashboard's app polls `/status`, `serve`'s hub does.
+fn reload_config(
+    running: &Config,
+    flags: &Flags,
+    app_polls: bool,
+) -> Result<(Reload, Config), String> {
+    let loaded = load_config(flags).and_then(|new| {
+        let needs_restart = reload::needs_restart(running, &new);
+        let config = reload::keep_fixed(running, new);
+        let secret = config
+            .webhook_secret
+            .as_ref()
+            .map(WebhookSecret::new)
+            .transpose()
+            .map_err(|e| Fatal::usage(format!("webhook_secret: {e}")))?;
+        let services = zapi_services(&config, secret)?;
+        Ok((config, services, needs_restart))
+    });
+    let (config, services, needs_restart) = match loaded {
+        Ok(loaded) => loaded,
+        Err(f) => {
+            let why = format!(
+                "config reload failed, keeping the running config: {}",
+                f.message
+            );
+            tracing::warn!("{why}");
+            return Err(why);
+        }
+    };
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let mut settings = settings_for(&config, &services);
+    if !app_polls {
+        settings.poll_interval = Duration::ZERO;
+    }
+    let setup = setup_for(&config, services.client.is_some(), None);
+    let reload = Reload {
+        reconfig: Reconfig {
+            instances: setup.instances,
+            missing_for_register: setup.missing_for_register,
+            can_query_status: setup.can_query_status,
+            settings,
+            needs_restart,
+        },
+        backend: Backend::Zapi(Box::new(services)),
+        alerts: alerts_of(&config),
+        poll_interval: Duration::from_secs(config.poll_interval),
+    };
+    Ok((reload, config))
 }
 
 /// The dashboard fed by a remote `serve`: no listener, no event log; the

@@ -62,6 +62,54 @@ pub enum Reloaded {
     Failed(String),
 }
 
+/// The signal that asks for a reload: SIGHUP for `serve`, SIGUSR1 for the
+/// dashboard. Never fires where it cannot be installed (or off Unix).
+pub struct ReloadSignal {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl ReloadSignal {
+    /// SIGHUP (`serve`: the daemon convention).
+    pub fn hangup() -> ReloadSignal {
+        #[cfg(unix)]
+        {
+            Self::unix(tokio::signal::unix::SignalKind::hangup())
+        }
+        #[cfg(not(unix))]
+        ReloadSignal {}
+    }
+
+    /// SIGUSR1 (the dashboard, where SIGHUP is the terminal hanging up).
+    pub fn user_defined1() -> ReloadSignal {
+        #[cfg(unix)]
+        {
+            Self::unix(tokio::signal::unix::SignalKind::user_defined1())
+        }
+        #[cfg(not(unix))]
+        ReloadSignal {}
+    }
+
+    #[cfg(unix)]
+    fn unix(kind: tokio::signal::unix::SignalKind) -> ReloadSignal {
+        let signal = tokio::signal::unix::signal(kind)
+            .inspect_err(|e| tracing::warn!("config reload on a signal is off: {e}"))
+            .ok();
+        ReloadSignal { signal }
+    }
+
+    /// Waits for the next signal.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.signal
+            && signal.recv().await.is_some()
+        {
+            return;
+        }
+        std::future::pending::<()>().await;
+    }
+}
+
 /// The keys of [`FIXED_KEYS`] that differ between the running config and
 /// the new one.
 pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {

@@ -177,6 +177,14 @@ impl Runner {
         Arc::clone(&self.backend)
     }
 
+    /// A reloaded config: calls from now on use `backend` and `alerts`
+    /// (calls and alerts already running finish with the old ones).
+    pub fn reconfigure(&mut self, backend: Arc<Backend>, alerts: Alerts) {
+        self.backend = backend;
+        let any = alerts.on_disconnect.is_some() || alerts.on_connect.is_some();
+        self.alerts = any.then(|| Arc::new(alerts));
+    }
+
     /// Starts the call a command asks for. Returns `true` for
     /// [`Command::Quit`]; commands for the terminal itself (bell, mouse)
     /// are the loop's, and ignored here.
@@ -574,6 +582,30 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT: `serve`, where SIGHUP reloads the config.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

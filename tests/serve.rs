@@ -429,3 +429,112 @@ fn the_diagnostics_log_rotates_by_size() {
     }
     assert!(!state.join("zapi-dash.log.6").exists());
 }
+
+const API_TOKEN: &str = "reload-test-api-token-0123456789";
+
+/// `(id, name, configured)` of every row `/api/instances` lists.
+async fn api_rows(addr: SocketAddr) -> Vec<(String, Option<String>, bool)> {
+    let snapshot: serde_json::Value = http()
+        .get(format!("http://{addr}/api/instances"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    snapshot["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_owned(),
+                i["name"].as_str().map(str::to_owned),
+                i["configured"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Polls `/api/instances` until `pred` holds (bounded).
+async fn wait_rows(
+    addr: SocketAddr,
+    what: &str,
+    pred: impl Fn(&[(String, Option<String>, bool)]) -> bool,
+) -> Vec<(String, Option<String>, bool)> {
+    let deadline = std::time::Instant::now() + common::timeout();
+    loop {
+        let rows = api_rows(addr).await;
+        if pred(&rows) {
+            return rows;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {rows:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config_and_a_broken_one_keeps_the_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = format!("api_token = \"{API_TOKEN}\"\n");
+    let a = "[[instances]]\nid = \"A\"\ntoken = \"TOKEN-A-123\"\n";
+    let mut s = serve(
+        dir.path(),
+        &format!("listen = \"127.0.0.1:0\"\n{head}{a}"),
+        &[],
+    );
+    let rows = wait_rows(s.addr, "A at start", |r| r.len() == 1).await;
+    assert_eq!(rows[0].0, "A");
+
+    // B added, A renamed, and a listen address only a restart can apply
+    let b = "[[instances]]\nid = \"B\"\ntoken = \"TOKEN-B-123\"\nname = \"Bee\"\n";
+    let renamed = a.replace(
+        "token = \"TOKEN-A-123\"",
+        "token = \"TOKEN-A-123\"\nname = \"Ay\"",
+    );
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("listen = \"127.0.0.1:1\"\n{head}{renamed}{b}"),
+    )
+    .unwrap();
+    common::signal(s.child.id(), "HUP");
+    let rows = wait_rows(s.addr, "B after SIGHUP", |r| r.len() == 2).await;
+    assert!(
+        rows.contains(&("A".into(), Some("Ay".into()), true)),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("B".into(), Some("Bee".into()), true)),
+        "{rows:?}"
+    );
+    let log_path = dir.path().join("state/zapi-dash.log");
+    let log = common::wait_file(&log_path, |t| t.contains("config reloaded"));
+    assert!(
+        log.contains("1 instances added, 0 removed; needs a restart to change: listen"),
+        "{log}"
+    );
+
+    // a config that no longer parses: still serving, as before, and why
+    std::fs::write(dir.path().join("config.toml"), "listen = [\n").unwrap();
+    common::signal(s.child.id(), "HUP");
+    let log = common::wait_file(&log_path, |t| t.contains("config reload failed"));
+    assert!(log.contains("keeping the running config"), "{log}");
+    assert!(
+        log.contains("config.toml"),
+        "the reason names the file: {log}"
+    );
+    assert_eq!(api_rows(s.addr).await, rows);
+    let url = format!("http://{}/hooks/disconnected", s.addr);
+    assert_eq!(post(&http(), &url, "B").await, 200);
+    let mut line = String::new();
+    s.stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("\"instance_id\":\"B\""), "{line}");
+    assert!(
+        s.child.try_wait().unwrap().is_none(),
+        "SIGHUP stopped serve"
+    );
+
+    common::signal(s.child.id(), "TERM");
+    assert_eq!(s.child.wait().unwrap().code(), Some(0));
+}
