@@ -352,6 +352,11 @@ async fn dashboard(
         .with_history(log_dir)
         .with_alerts(alerts_of(&config));
 
+    // SIGUSR1 reloads the config file (not the demo's, which has none)
+    let reloads = demo_sim
+        .is_none()
+        .then(|| spawn_reloads(config.clone(), flags.clone()));
+
     let mut screen = RealScreen(ratatui::init());
     abort_after_panic_hook();
     if let Ok(size) = screen.0.size() {
@@ -369,6 +374,7 @@ async fn dashboard(
             events,
             results: results_rx,
             log: Some(service.log.clone()),
+            reloads,
         },
         runner,
         tui::shutdown_signal(),
@@ -498,6 +504,30 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     closed.map_err(|e| Fatal::runtime(e.to_string()))
 }
 
+/// The dashboard's reloads: on each SIGUSR1 the config is loaded again
+/// and what came of it sent to the loop. The handler is installed here, at
+/// once: SIGUSR1's default action would end the process.
+fn spawn_reloads(mut running: Config, flags: Flags) -> mpsc::Receiver<Reloaded> {
+    let (tx, rx) = mpsc::channel(4);
+    let mut signal = ReloadSignal::user_defined1();
+    tokio::spawn(async move {
+        loop {
+            signal.recv().await;
+            let reloaded = match reload_config(&running, &flags, true) {
+                Ok((reload, config)) => {
+                    running = config;
+                    Reloaded::Apply(Box::new(reload))
+                }
+                Err(why) => Reloaded::Failed(why),
+            };
+            if tx.send(reloaded).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// Loads the config again for a reload signal: the new one with the keys
 /// only a restart changes kept as they run (and reported), and what it
 /// changes; or why it cannot be used (logged at warn; nothing changes).
@@ -607,6 +637,7 @@ async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(),
             events,
             results: results_rx,
             log: None,
+            reloads: None,
         },
         runner,
         tui::shutdown_signal(),

@@ -23,6 +23,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::alert::{AlertEvent, AlertKind};
 use crate::app::{App, Command, DETAIL_HISTORY, Hooks, InstanceAction, Msg};
 use crate::model::{Event, EventKind, InstanceId, Secret};
+use crate::reload::{Reload, Reloaded};
 use crate::store::EventLog;
 use crate::webhook::WebhookSecret;
 use crate::zapi::{ApiError, Status, ZapiClient};
@@ -460,6 +461,8 @@ pub struct Feeds {
     pub results: mpsc::UnboundedReceiver<Msg>,
     /// The event log, watched each tick for writes that failed.
     pub log: Option<EventLog>,
+    /// Reloaded configs (SIGUSR1; see [`crate::reload`]).
+    pub reloads: Option<mpsc::Receiver<Reloaded>>,
 }
 
 /// Runs the dashboard until a [`Command::Quit`], the end of `input`, or `shutdown` resolves.
@@ -479,6 +482,7 @@ where
         mut events,
         mut results,
         log,
+        mut reloads,
     } = feeds;
     let mut failed_writes = log.as_ref().map_or(0, |l| l.stats().failed);
     tokio::pin!(shutdown);
@@ -542,6 +546,17 @@ where
                     msgs.push(m);
                 }
             },
+            reloaded = next_reload(&mut reloads) => match reloaded {
+                Reloaded::Apply(reload) => {
+                    let Reload { reconfig, backend, alerts, .. } = *reload;
+                    runner.reconfigure(Arc::new(backend), alerts);
+                    for cmd in app.reconfigure(reconfig, Utc::now()) {
+                        runner.run(cmd);
+                    }
+                    dirty = true;
+                }
+                Reloaded::Failed(why) => msgs.push(Msg::Problem(why)),
+            },
             _ = tick.tick() => {
                 msgs.push(Msg::Tick);
                 if let Some(failed) = log.as_ref().map(|l| l.stats().failed).filter(|f| *f > failed_writes) {
@@ -576,6 +591,17 @@ where
     }
     let _ = screen.set_mouse(false);
     Ok(())
+}
+
+/// The next reloaded config; never, without a feed of them.
+async fn next_reload(reloads: &mut Option<mpsc::Receiver<Reloaded>>) -> Reloaded {
+    if let Some(rx) = reloads
+        && let Some(reloaded) = rx.recv().await
+    {
+        return reloaded;
+    }
+    *reloads = None;
+    std::future::pending().await
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
