@@ -33,6 +33,8 @@ pub struct RotatingFile {
     keep: usize,
     file: File,
     len: u64,
+    /// The last rotation failed (and that was written into the file).
+    stuck: bool,
 }
 
 impl RotatingFile {
@@ -47,6 +49,7 @@ impl RotatingFile {
             keep,
             file,
             len,
+            stuck: false,
         })
     }
 
@@ -91,11 +94,18 @@ impl Write for RotatingFile {
     /// Writes all of `buf` into one file: the current one, or a fresh one
     /// when `buf` would take the current one past the limit.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.len > 0 && self.len + buf.len() as u64 > self.max_bytes {
-            if let Err(e) = self.rotate() {
-                let note = format!("zapi-dash.log: cannot rotate, still appending: {e}\n");
-                self.len += note.len() as u64;
-                let _ = self.file.write_all(note.as_bytes());
+        let full = self.len > 0 && self.len + buf.len() as u64 > self.max_bytes;
+        if full {
+            match self.rotate() {
+                Ok(()) => self.stuck = false,
+                // said once, not at every line while it lasts
+                Err(e) if !self.stuck => {
+                    self.stuck = true;
+                    let note = format!("zapi-dash.log: cannot rotate, still appending: {e}\n");
+                    self.len += note.len() as u64;
+                    let _ = self.file.write_all(note.as_bytes());
+                }
+                Err(_) => {}
             }
         }
         self.file.write_all(buf)?;
