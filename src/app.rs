@@ -728,7 +728,38 @@ impl App {
         now: DateTime<Utc>,
     ) -> Vec<Command> {
         self.now = now;
-        let names: HashMap<InstanceId, Option<String>> = change.instances.iter().cloned().collect();
+        if change.settings.bell != self.settings.bell {
+            self.bell = change.settings.bell;
+        }
+        self.settings = change.settings;
+        self.setup.missing_for_register = change.missing_for_register;
+        self.setup.can_query_status = change.can_query_status;
+        let (cmds, added, removed) = match change.instances {
+            Some(instances) => self.reconcile_rows(instances),
+            None => (Vec::new(), 0, 0),
+        };
+        self.restart_poll();
+        let level = if change.needs_restart.is_empty() {
+            Level::Ok
+        } else {
+            Level::Warn
+        };
+        self.notify(
+            level,
+            crate::reload::summary(added, removed, &change.needs_restart),
+        );
+        self.view_dirty = true;
+        cmds
+    }
+
+    /// The rows for a new list of configured instances (see
+    /// [`App::reconfigure`]): the calls for the new ones, how many were
+    /// added and how many removed from the config.
+    fn reconcile_rows(
+        &mut self,
+        instances: Vec<(InstanceId, Option<String>)>,
+    ) -> (Vec<Command>, usize, usize) {
+        let names: HashMap<InstanceId, Option<String>> = instances.iter().cloned().collect();
         let mut removed = 0;
         let mut rows = Vec::with_capacity(self.instances.len());
         for mut inst in std::mem::take(&mut self.instances) {
@@ -766,42 +797,25 @@ impl App {
             self.detail = None;
         }
         self.selected = self.selected.min(self.order.len().saturating_sub(1));
-        if change.settings.bell != self.settings.bell {
-            self.bell = change.settings.bell;
-        }
-        self.settings = change.settings;
-        self.setup.missing_for_register = change.missing_for_register;
-        self.setup.can_query_status = change.can_query_status;
-        self.setup.instances = change.instances;
         let (mut cmds, mut added) = (Vec::new(), 0);
-        for (id, name) in self.setup.instances.clone() {
-            if self.index.contains_key(&id) {
+        for (id, name) in &instances {
+            if self.index.contains_key(id) {
                 continue;
             }
             added += 1;
-            let mut inst = Instance::new(id.clone(), name, true);
+            let mut inst = Instance::new(id.clone(), name.clone(), true);
             if self.setup.can_query_status {
                 inst.status = StatusCheck::Pending;
                 cmds.push(Command::FetchStatus(id.clone()));
                 if self.settings.can_check_hooks {
                     inst.hooks = HookCheck::Pending;
-                    cmds.push(Command::FetchHooks(id));
+                    cmds.push(Command::FetchHooks(id.clone()));
                 }
             }
             self.insert(inst);
         }
-        self.restart_poll();
-        let level = if change.needs_restart.is_empty() {
-            Level::Ok
-        } else {
-            Level::Warn
-        };
-        self.notify(
-            level,
-            crate::reload::summary(added, removed, &change.needs_restart),
-        );
-        self.view_dirty = true;
-        cmds
+        self.setup.instances = instances;
+        (cmds, added, removed)
     }
 
     /// The `/status` poller over the configured instances, as the settings say.

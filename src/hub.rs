@@ -361,8 +361,10 @@ fn apply_reload(
         alerts,
         ..
     } = reload;
-    let backend = Arc::new(backend);
-    *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&backend);
+    let backend = backend.map(Arc::new);
+    if let Some(backend) = &backend {
+        *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(backend);
+    }
     runner.reconfigure(backend, alerts);
     let restart = !reconfig.needs_restart.is_empty();
     for cmd in app.reconfigure(reconfig, Utc::now()) {

@@ -353,9 +353,14 @@ async fn dashboard(
         .with_alerts(alerts_of(&config));
 
     // SIGUSR1 reloads the config file (not the demo's, which has none)
-    let reloads = demo_sim
-        .is_none()
-        .then(|| spawn_reloads(config.clone(), flags.clone()));
+    let reloads = demo_sim.is_none().then(|| {
+        let (mut running, flags) = (config.clone(), flags.clone());
+        spawn_reloads(move || {
+            let (reload, config) = reload_config(&running, &flags, true)?;
+            running = config;
+            Ok(reload)
+        })
+    });
 
     let mut screen = RealScreen(ratatui::init());
     abort_after_panic_hook();
@@ -504,20 +509,19 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     closed.map_err(|e| Fatal::runtime(e.to_string()))
 }
 
-/// The dashboard's reloads: on each SIGUSR1 the config is loaded again
-/// and what came of it sent to the loop. The handler is installed here, at
-/// once: SIGUSR1's default action would end the process.
-fn spawn_reloads(mut running: Config, flags: Flags) -> mpsc::Receiver<Reloaded> {
+/// The dashboard's reloads: on each SIGUSR1 `reload` loads the config
+/// again, and what came of it goes to the loop. The handler is installed
+/// here, at once: SIGUSR1's default action would end the process.
+fn spawn_reloads(
+    mut reload: impl FnMut() -> Result<Reload, String> + Send + 'static,
+) -> mpsc::Receiver<Reloaded> {
     let (tx, rx) = mpsc::channel(4);
     let mut signal = ReloadSignal::user_defined1();
     tokio::spawn(async move {
         loop {
             signal.recv().await;
-            let reloaded = match reload_config(&running, &flags, true) {
-                Ok((reload, config)) => {
-                    running = config;
-                    Reloaded::Apply(Box::new(reload))
-                }
+            let reloaded = match reload() {
+                Ok(reload) => Reloaded::Apply(Box::new(reload)),
                 Err(why) => Reloaded::Failed(why),
             };
             if tx.send(reloaded).await.is_err() {
@@ -549,17 +553,7 @@ fn reload_config(
         let services = zapi_services(&config, secret)?;
         Ok((config, services, needs_restart))
     });
-    let (config, services, needs_restart) = match loaded {
-        Ok(loaded) => loaded,
-        Err(f) => {
-            let why = format!(
-                "config reload failed, keeping the running config: {}",
-                f.message
-            );
-            tracing::warn!("{why}");
-            return Err(why);
-        }
-    };
+    let (config, services, needs_restart) = loaded.map_err(reload_failed)?;
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -570,17 +564,56 @@ fn reload_config(
     let setup = setup_for(&config, services.client.is_some(), None);
     let reload = Reload {
         reconfig: Reconfig {
-            instances: setup.instances,
+            instances: Some(setup.instances),
             missing_for_register: setup.missing_for_register,
             can_query_status: setup.can_query_status,
             settings,
             needs_restart,
         },
-        backend: Backend::Zapi(Box::new(services)),
+        backend: Some(Backend::Zapi(Box::new(services))),
         alerts: alerts_of(&config),
         poll_interval: Duration::from_secs(config.poll_interval),
     };
     Ok((reload, config))
+}
+
+/// Why a reload changed nothing, logged at warn.
+fn reload_failed(f: Fatal) -> String {
+    let why = format!(
+        "config reload failed, keeping the running config: {}",
+        f.message
+    );
+    tracing::warn!("{why}");
+    why
+}
+
+/// What `watch` takes from the local config: keys, thresholds, bell.
+fn watch_settings(local: &Config) -> Settings {
+    Settings {
+        no_color: no_color(),
+        rules: Rules::from_secs(local.alert_after, local.silence_alert),
+        bell: local.bell,
+        keys: local.keys.clone(),
+        ..Settings::default()
+    }
+}
+
+/// `watch`'s reload: the local config's settings; the rows, calls and
+/// alerts are the server's.
+fn watch_reload(flags: &Flags) -> Result<Reload, String> {
+    let local = load_config(flags).map_err(reload_failed)?;
+    Ok(Reload {
+        reconfig: Reconfig {
+            instances: None,
+            missing_for_register: None,
+            can_query_status: true,
+            settings: watch_settings(&local),
+            needs_restart: Vec::new(),
+        },
+        backend: None,
+        alerts: Alerts::default(),
+        poll_interval: Duration::ZERO,
+    })
 }
 
 /// The dashboard fed by a remote `serve`: no listener, no event log; the
@@ -609,13 +642,10 @@ async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(),
     // the local config's keys, thresholds and bell, if there is one (the
     // server's own config decides what it polls and registers)
     let local = load_config(flags)?;
-    app.configure(Settings {
-        no_color: no_color(),
-        rules: Rules::from_secs(local.alert_after, local.silence_alert),
-        bell: local.bell,
-        keys: local.keys,
-        ..Settings::default()
-    });
+    app.configure(watch_settings(&local));
+    // SIGUSR1 reloads those
+    let reload_flags = flags.clone();
+    let reloads = spawn_reloads(move || watch_reload(&reload_flags));
     // the feed and the runner share one channel: the server's events and
     // the results of the action keys arrive in the order they happened
     let (results_tx, results_rx) = mpsc::unbounded_channel();
@@ -637,7 +667,7 @@ async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(),
             events,
             results: results_rx,
             log: None,
-            reloads: None,
+            reloads: Some(reloads),
         },
         runner,
         tui::shutdown_signal(),

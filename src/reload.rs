@@ -33,8 +33,9 @@ pub const FIXED_KEYS: [&str; 6] = [
 /// [`crate::app::App::reconfigure`].
 #[derive(Debug, Clone)]
 pub struct Reconfig {
-    /// Configured instances (id, optional name), in config order.
-    pub instances: Vec<(InstanceId, Option<String>)>,
+    /// Configured instances (id, optional name), in config order; `None`
+    /// leaves the rows alone (`watch`: they are the server's).
+    pub instances: Option<Vec<(InstanceId, Option<String>)>>,
     /// As in [`crate::app::Setup`].
     pub missing_for_register: Option<&'static str>,
     /// As in [`crate::app::Setup`].
@@ -48,8 +49,9 @@ pub struct Reconfig {
 /// out its calls and alerts.
 pub struct Reload {
     pub reconfig: Reconfig,
-    /// Z-API calls with the new tokens.
-    pub backend: Backend,
+    /// Z-API calls with the new tokens; `None` keeps the backend (`watch`:
+    /// the server makes the calls).
+    pub backend: Option<Backend>,
     pub alerts: Alerts,
     /// `serve`'s `/status` polling (its hub polls, not the app).
     pub poll_interval: Duration,
@@ -199,7 +201,7 @@ mod tests {
         };
         let cmds = app.reconfigure(
             Reconfig {
-                instances: ids(&[("A", Some("renamed")), ("D", Some("new"))]),
+                instances: Some(ids(&[("A", Some("renamed")), ("D", Some("new"))])),
                 missing_for_register: None,
                 can_query_status: true,
                 settings: settings.clone(),

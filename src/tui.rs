@@ -178,10 +178,12 @@ impl Runner {
         Arc::clone(&self.backend)
     }
 
-    /// A reloaded config: calls from now on use `backend` and `alerts`
-    /// (calls and alerts already running finish with the old ones).
-    pub fn reconfigure(&mut self, backend: Arc<Backend>, alerts: Alerts) {
-        self.backend = backend;
+    /// A reloaded config: calls from now on use `backend` (when given) and
+    /// `alerts` (calls and alerts already running finish with the old ones).
+    pub fn reconfigure(&mut self, backend: Option<Arc<Backend>>, alerts: Alerts) {
+        if let Some(backend) = backend {
+            self.backend = backend;
+        }
         let any = alerts.on_disconnect.is_some() || alerts.on_connect.is_some();
         self.alerts = any.then(|| Arc::new(alerts));
     }
@@ -549,7 +551,7 @@ where
             reloaded = next_reload(&mut reloads) => match reloaded {
                 Reloaded::Apply(reload) => {
                     let Reload { reconfig, backend, alerts, .. } = *reload;
-                    runner.reconfigure(Arc::new(backend), alerts);
+                    runner.reconfigure(backend.map(Arc::new), alerts);
                     for cmd in app.reconfigure(reconfig, Utc::now()) {
                         runner.run(cmd);
                     }
