@@ -20,7 +20,7 @@ use zapi_dash::app::{App, Msg, Settings, Setup, TimeZone};
 use zapi_dash::cli::{Cli, Command, Flags};
 use zapi_dash::config::{self, Config, InstanceConfig};
 use zapi_dash::health::Rules;
-use zapi_dash::hub::{Hub, HubOptions};
+use zapi_dash::hub::{Hub, HubHandle, HubOptions};
 use zapi_dash::logfile::{self, RotatingFile};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
@@ -353,14 +353,9 @@ async fn dashboard(
         .with_alerts(alerts_of(&config));
 
     // SIGUSR1 reloads the config file (not the demo's, which has none)
-    let reloads = demo_sim.is_none().then(|| {
-        let (mut running, flags) = (config.clone(), flags.clone());
-        spawn_reloads(move || {
-            let (reload, config) = reload_config(&running, &flags, true)?;
-            running = config;
-            Ok(reload)
-        })
-    });
+    let reloads = demo_sim
+        .is_none()
+        .then(|| dashboard_reloads(config.clone(), flags.clone()));
 
     let mut screen = RealScreen(ratatui::init());
     abort_after_panic_hook();
@@ -465,15 +460,7 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            () = hangup.recv() => match reload_config(&running, flags, false) {
-                Ok((reload, config)) => {
-                    running = config;
-                    reload_hub.reload(reload).await;
-                }
-                Err(why) => {
-                    let _ = writeln!(std::io::stderr(), "zapi-dash: {why}");
-                }
-            },
+            () = hangup.recv() => serve_reload(&mut running, flags, &reload_hub).await,
             chunk = accepted.recv() => match chunk {
                 Some(chunk) => {
                     let _ = out.write_all(&chunk);
@@ -509,6 +496,15 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     closed.map_err(|e| Fatal::runtime(e.to_string()))
 }
 
+/// The dashboard's reloads of its config file, starting from `running`.
+fn dashboard_reloads(mut running: Config, flags: Flags) -> mpsc::Receiver<Reloaded> {
+    spawn_reloads(move || {
+        let (reload, config) = reload_config(&running, &flags, true)?;
+        running = config;
+        Ok(reload)
+    })
+}
+
 /// The dashboard's reloads: on each SIGUSR1 `reload` loads the config
 /// again, and what came of it goes to the loop. The handler is installed
 /// here, at once: SIGUSR1's default action would end the process.
@@ -530,6 +526,20 @@ fn spawn_reloads(
         }
     });
     rx
+}
+
+/// `serve`'s SIGHUP: the config loaded again and handed to the hub, or
+/// why not (logged, and on stderr for journald).
+async fn serve_reload(running: &mut Config, flags: &Flags, hub: &HubHandle) {
+    match reload_config(running, flags, false) {
+        Ok((reload, config)) => {
+            *running = config;
+            hub.reload(reload).await;
+        }
+        Err(why) => {
+            let _ = writeln!(std::io::stderr(), "zapi-dash: {why}");
+        }
+    }
 }
 
 /// Loads the config again for a reload signal: the new one with the keys

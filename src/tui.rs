@@ -548,16 +548,9 @@ where
                     msgs.push(m);
                 }
             },
-            reloaded = next_reload(&mut reloads) => match reloaded {
-                Reloaded::Apply(reload) => {
-                    let Reload { reconfig, backend, alerts, .. } = *reload;
-                    runner.reconfigure(backend.map(Arc::new), alerts);
-                    for cmd in app.reconfigure(reconfig, Utc::now()) {
-                        runner.run(cmd);
-                    }
-                    dirty = true;
-                }
-                Reloaded::Failed(why) => msgs.push(Msg::Problem(why)),
+            reloaded = next_reload(&mut reloads) => {
+                msgs.extend(apply_reloaded(app, &mut runner, reloaded));
+                dirty = true;
             },
             _ = tick.tick() => {
                 msgs.push(Msg::Tick);
@@ -593,6 +586,27 @@ where
     }
     let _ = screen.set_mouse(false);
     Ok(())
+}
+
+/// A reloaded config to the runner and the app; a failed reload is a
+/// problem for the footer.
+fn apply_reloaded(app: &mut App, runner: &mut Runner, reloaded: Reloaded) -> Option<Msg> {
+    match reloaded {
+        Reloaded::Apply(reload) => {
+            let Reload {
+                reconfig,
+                backend,
+                alerts,
+                ..
+            } = *reload;
+            runner.reconfigure(backend.map(Arc::new), alerts);
+            for cmd in app.reconfigure(reconfig, Utc::now()) {
+                runner.run(cmd);
+            }
+            None
+        }
+        Reloaded::Failed(why) => Some(Msg::Problem(why)),
+    }
 }
 
 /// The next reloaded config; never, without a feed of them.
