@@ -603,6 +603,9 @@ fn apply_reloaded(app: &mut App, runner: &mut Runner, reloaded: Reloaded) -> Opt
             for cmd in app.reconfigure(reconfig, Utc::now()) {
                 runner.run(cmd);
             }
+            if let Some(notice) = &app.notice {
+                tracing::info!("{}", notice.text);
+            }
             None
         }
         Reloaded::Failed(why) => Some(Msg::Problem(why)),
