@@ -448,9 +448,15 @@ async fn sigusr1_reloads_the_config_keeping_the_screen_and_the_events() {
     assert!(screen.contains("Instances (2)"), "{screen}");
     assert!(screen.contains("✗ disconnected"), "{screen}");
 
-    common::signal(dash.pid(), "TERM");
+    // SIGHUP is still the terminal hanging up: the dashboard ends cleanly
+    common::signal(dash.pid(), "HUP");
+    let screen = std::sync::Arc::clone(&dash.screen);
     let status = tokio::task::spawn_blocking(move || dash.wait_exit())
         .await
         .unwrap();
     assert!(status.success(), "{status:?}");
+    assert!(
+        !screen.contents().contains("Instances (2)"),
+        "the terminal was not restored"
+    );
 }
