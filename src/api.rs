@@ -636,7 +636,8 @@ async fn act_with(State(api): State<Api>, id: IdPath, action: Action, replace: b
 /// that could not be made (`ApiError::Config`: not configured, a setting
 /// missing) changes nothing.
 async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action, replace: bool) -> Outcome {
-    let Backend::Zapi(services) = &*hub.backend else {
+    let backend = hub.backend();
+    let Backend::Zapi(services) = &*backend else {
         return Outcome::NoBackend;
     };
     let outcome = match action {

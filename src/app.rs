@@ -747,6 +747,122 @@ impl App {
         self.view_dirty = true;
     }
 
+    /// Applies a reloaded config ([`crate::reload`]): instances added get a
+    /// row (and a `/status` call), instances removed lose theirs unless
+    /// something is known of them (then they stay, as not configured, like
+    /// any instance that sends webhooks unasked); names, thresholds,
+    /// polling, alerts and keys take the new values; the bell follows the
+    /// config only when the config changed it. No event or state is lost.
+    pub fn reconfigure(
+        &mut self,
+        change: crate::reload::Reconfig,
+        now: DateTime<Utc>,
+    ) -> Vec<Command> {
+        self.now = now;
+        if change.settings.bell != self.settings.bell {
+            self.bell = change.settings.bell;
+        }
+        self.settings = change.settings;
+        self.setup.missing_for_register = change.missing_for_register;
+        self.setup.can_query_status = change.can_query_status;
+        let (cmds, added, removed) = match change.instances {
+            Some(instances) => self.reconcile_rows(instances),
+            None => (Vec::new(), 0, 0),
+        };
+        self.restart_poll();
+        let level = if change.needs_restart.is_empty() {
+            Level::Ok
+        } else {
+            Level::Warn
+        };
+        self.notify(
+            level,
+            crate::reload::summary(added, removed, &change.needs_restart),
+        );
+        self.view_dirty = true;
+        cmds
+    }
+
+    /// The rows for a new list of configured instances (see
+    /// [`App::reconfigure`]): the calls for the new ones, how many were
+    /// added and how many removed from the config.
+    fn reconcile_rows(
+        &mut self,
+        instances: Vec<(InstanceId, Option<String>)>,
+    ) -> (Vec<Command>, usize, usize) {
+        let names: HashMap<InstanceId, Option<String>> = instances.iter().cloned().collect();
+        let mut removed = 0;
+        let mut rows = Vec::with_capacity(self.instances.len());
+        for mut inst in std::mem::take(&mut self.instances) {
+            match names.get(&inst.id) {
+                Some(name) => {
+                    inst.name.clone_from(name);
+                    inst.configured = true;
+                }
+                None if inst.configured => {
+                    removed += 1;
+                    let known = inst.last_activity.is_some() || inst.state != ConnState::Unknown;
+                    if !known {
+                        continue;
+                    }
+                    inst.configured = false;
+                }
+                None => {}
+            }
+            rows.push(inst);
+        }
+        self.tally = Tally::of(&rows);
+        self.index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        self.order = (0..rows.len()).collect();
+        self.instances = rows;
+        self.marked.retain(|id| self.index.contains_key(id));
+        if self
+            .detail
+            .as_ref()
+            .is_some_and(|d| !self.index.contains_key(&d.id))
+        {
+            self.detail = None;
+        }
+        self.selected = self.selected.min(self.order.len().saturating_sub(1));
+        let (mut cmds, mut added) = (Vec::new(), 0);
+        for (id, name) in &instances {
+            if self.index.contains_key(id) {
+                continue;
+            }
+            added += 1;
+            let mut inst = Instance::new(id.clone(), name.clone(), true);
+            if self.setup.can_query_status {
+                inst.status = StatusCheck::Pending;
+                cmds.push(Command::FetchStatus(id.clone()));
+                if self.settings.can_check_hooks {
+                    inst.hooks = HookCheck::Pending;
+                    cmds.push(Command::FetchHooks(id.clone()));
+                }
+            }
+            self.insert(inst);
+        }
+        self.setup.instances = instances;
+        (cmds, added, removed)
+    }
+
+    /// The `/status` poller over the configured instances, as the settings say.
+    fn restart_poll(&mut self) {
+        let ids: Vec<InstanceId> = self
+            .instances
+            .iter()
+            .filter(|i| i.configured)
+            .map(|i| i.id.clone())
+            .collect();
+        let on = self.setup.can_query_status
+            && !self.settings.poll_interval.is_zero()
+            && !ids.is_empty();
+        self.poll = on.then(|| PollSchedule::new(ids, self.settings.poll_interval, self.now));
+    }
+
     /// The commands to run at start: ask `/status` (and, where it can,
     /// `/me`) of every configured instance; start the poller.
     pub fn init(&mut self) -> Vec<Command> {

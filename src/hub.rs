@@ -9,7 +9,7 @@
 //! with a higher `seq` misses nothing and repeats nothing.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -20,6 +20,7 @@ use tokio::time::MissedTickBehavior;
 use crate::app::{App, Command, Instance, Msg, Snapshot, StatusCheck};
 use crate::metrics::Metrics;
 use crate::model::{Event, EventKind, InstanceId};
+use crate::reload::Reload;
 use crate::tui::{Backend, Runner};
 
 /// Messages a slow subscriber may fall behind by before it is told it lagged.
@@ -37,7 +38,11 @@ pub enum HubEvent {
 enum Request {
     Snapshot(oneshot::Sender<Snapshot>),
     Apply(Box<Msg>),
+    Reload(Box<Reload>),
 }
+
+/// The backend in use, replaced when the config is reloaded.
+type BackendSlot = Arc<RwLock<Arc<Backend>>>;
 
 /// A handle on the hub: snapshots, subscriptions, and the backend that
 /// carries out actions (so tokens stay in this process).
@@ -45,14 +50,26 @@ enum Request {
 pub struct HubHandle {
     requests: mpsc::Sender<Request>,
     changes: broadcast::Sender<HubEvent>,
-    /// Runs Z-API calls with the config's tokens.
-    pub backend: Arc<Backend>,
+    /// Runs Z-API calls with the config's tokens (see [`HubHandle::backend`]).
+    backend: BackendSlot,
     pub metrics: Arc<Metrics>,
     /// The event log's directory, for resuming streams.
     pub log_dir: PathBuf,
 }
 
 impl HubHandle {
+    /// What runs Z-API calls with the config's tokens now (a reload
+    /// replaces it).
+    pub fn backend(&self) -> Arc<Backend> {
+        Arc::clone(&self.backend.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Applies a reloaded config: instances, thresholds, alerts, tokens and
+    /// polling (see [`crate::reload`]). Returns once the hub has it queued.
+    pub async fn reload(&self, reload: Reload) {
+        let _ = self.requests.send(Request::Reload(Box::new(reload))).await;
+    }
+
     /// Changes from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
         self.changes.subscribe()
@@ -100,6 +117,7 @@ pub struct Hub {
     results: mpsc::UnboundedReceiver<Msg>,
     metrics: Arc<Metrics>,
     lines: Option<mpsc::Sender<Vec<u8>>>,
+    backend: BackendSlot,
 }
 
 /// Most stored events the hub takes from the committed feed at once.
@@ -112,10 +130,11 @@ impl Hub {
         let (changes, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (results_tx, results) = mpsc::unbounded_channel();
         let runner = Runner::new(backend, results_tx);
+        let slot = Arc::new(RwLock::new(runner.backend()));
         let handle = HubHandle {
             requests: requests_tx,
             changes: changes.clone(),
-            backend: runner.backend(),
+            backend: Arc::clone(&slot),
             metrics: Arc::clone(&metrics),
             log_dir,
         };
@@ -127,6 +146,7 @@ impl Hub {
                 results,
                 metrics,
                 lines: None,
+                backend: slot,
             },
             handle,
         )
@@ -163,38 +183,24 @@ impl Hub {
             mut results,
             metrics,
             lines,
+            backend,
         } = self;
         for inst in &app.instances {
             metrics.set_instance(inst);
         }
         let tap = opts.tap;
         let mut last_seq = opts.last_seq;
-        // without a Client-Token nothing can be asked: no poll at all (a
-        // poll would only mark every row failed although nothing failed)
-        let can_poll = app.setup.can_query_status;
-        let configured: Vec<InstanceId> = app
-            .instances
-            .iter()
-            .filter(|i| i.configured && can_poll)
-            .map(|i| i.id.clone())
-            .collect();
-        if !can_poll && app.instances.iter().any(|i| i.configured) {
+        if !app.setup.can_query_status && app.instances.iter().any(|i| i.configured) {
             tracing::warn!(
                 "client_token is not set (config or ZAPI_CLIENT_TOKEN): /status is not polled and registration is off"
             );
         }
+        let mut configured = configured_ids(&app);
         tokio::spawn(async move {
             for cmd in app.init() {
                 runner.run(cmd);
             }
-            // one instance per tick, so the whole fleet is polled once per interval
-            let mut poll = (!opts.poll_interval.is_zero() && !configured.is_empty()).then(|| {
-                let period =
-                    (opts.poll_interval / configured.len() as u32).max(Duration::from_millis(10));
-                let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-                t.set_missed_tick_behavior(MissedTickBehavior::Delay);
-                t
-            });
+            let mut poll = poll_timer(opts.poll_interval, configured.len());
             let mut next_poll = 0usize;
             let mut requests_open = true;
             let mut batch = Vec::with_capacity(FEED_BATCH);
@@ -256,6 +262,12 @@ impl Hub {
                                 runner.run(cmd);
                             }
                         }
+                        Some(Request::Reload(reload)) => {
+                            let interval = reload.poll_interval;
+                            apply_reload(&mut app, &mut runner, *reload, &backend, &metrics, &changes);
+                            configured = configured_ids(&app);
+                            poll = poll_timer(interval, configured.len());
+                        }
                         None => requests_open = false,
                     },
                     _ = tick(&mut poll) => {
@@ -314,6 +326,71 @@ pub fn write_event_line(out: &mut Vec<u8>, seq: u64, event: &Event) {
     out.extend_from_slice(b",\"seq\":");
     write_u64(out, seq);
     out.extend_from_slice(b"}\n");
+}
+
+/// The configured instances, which the hub polls.
+/// The instances to poll: the configured ones, none without a Client-Token
+/// (a poll would only mark every row failed although nothing failed).
+fn configured_ids(app: &App) -> Vec<InstanceId> {
+    if !app.setup.can_query_status {
+        return Vec::new();
+    }
+    app.instances
+        .iter()
+        .filter(|i| i.configured)
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+/// One instance per tick, so the whole fleet is polled once per interval;
+/// `None` when polling is off or there is nothing to poll.
+fn poll_timer(interval: Duration, instances: usize) -> Option<tokio::time::Interval> {
+    let n = u32::try_from(instances).unwrap_or(u32::MAX);
+    (!interval.is_zero() && n > 0).then(|| {
+        let period = (interval / n).max(Duration::from_millis(10));
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        t
+    })
+}
+
+/// A reloaded config: the new backend for calls (the hub's and the API's),
+/// the new alerts, the app reconfigured; every row is sent to subscribers
+/// and the metrics, since names and `configured` may have changed.
+fn apply_reload(
+    app: &mut App,
+    runner: &mut Runner,
+    reload: Reload,
+    slot: &BackendSlot,
+    metrics: &Metrics,
+    changes: &broadcast::Sender<HubEvent>,
+) {
+    let Reload {
+        reconfig,
+        backend,
+        alerts,
+        ..
+    } = reload;
+    let backend = backend.map(Arc::new);
+    if let Some(backend) = &backend {
+        *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(backend);
+    }
+    runner.reconfigure(backend, alerts);
+    let restart = !reconfig.needs_restart.is_empty();
+    for cmd in app.reconfigure(reconfig, Utc::now()) {
+        runner.run(cmd);
+    }
+    for inst in &app.instances {
+        metrics.set_instance(inst);
+        let _ = changes.send(HubEvent::Row(Box::new(inst.clone())));
+    }
+    if let Some(notice) = &app.notice {
+        if restart {
+            tracing::warn!("{}", notice.text);
+        } else {
+            tracing::info!("{}", notice.text);
+        }
+    }
 }
 
 async fn tick(poll: &mut Option<tokio::time::Interval>) {

@@ -2,7 +2,6 @@
 //! the event log, the Z-API client and the screen together. Nothing else
 //! lives here.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,9 +20,11 @@ use zapi_dash::app::{App, Msg, Settings, Setup, TimeZone};
 use zapi_dash::cli::{Cli, Command, Flags};
 use zapi_dash::config::{self, Config, InstanceConfig};
 use zapi_dash::health::Rules;
-use zapi_dash::hub::{Hub, HubOptions};
+use zapi_dash::hub::{Hub, HubHandle, HubOptions};
+use zapi_dash::logfile::{self, RotatingFile};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
+use zapi_dash::reload::{self, Reconfig, Reload, ReloadSignal, Reloaded};
 use zapi_dash::remote::{self, RemoteApi};
 use zapi_dash::server::{self, ServerOptions};
 use zapi_dash::service::{Service, ServiceError, ServiceOptions};
@@ -345,6 +346,11 @@ async fn dashboard(
         .with_history(log_dir)
         .with_alerts(alerts_of(&config));
 
+    // SIGUSR1 reloads the config file (not the demo's, which has none)
+    let reloads = demo_sim
+        .is_none()
+        .then(|| dashboard_reloads(config.clone(), flags.clone()));
+
     let mut screen = RealScreen(ratatui::init());
     abort_after_panic_hook();
     if let Ok(size) = screen.0.size() {
@@ -362,6 +368,7 @@ async fn dashboard(
             events,
             results: results_rx,
             log: Some(service.log.clone()),
+            reloads,
         },
         runner,
         tui::shutdown_signal(),
@@ -383,7 +390,7 @@ async fn dashboard(
 }
 
 /// Headless: the listener and the log, one JSON line per accepted event on
-/// stdout, until SIGTERM/SIGINT/SIGHUP.
+/// stdout, until SIGTERM/SIGINT; SIGHUP reloads the config.
 async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let state = state_dir(&config)?;
     init_logging(&state, &flags.log_level);
@@ -404,6 +411,7 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
         opts.log_dir.clone(),
     );
     let hub = hub.with_alerts(alerts_of(&config));
+    let reload_hub = handle.clone();
     opts.extra_routes = Some(api::router(handle, config.api_token.clone()));
     opts.metrics = Some(metrics);
 
@@ -436,14 +444,17 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
         replay.corrupt,
         state.join("events").display()
     );
-    let shutdown = tui::shutdown_signal();
+    let shutdown = tui::stop_signal();
     tokio::pin!(shutdown);
+    let mut hangup = ReloadSignal::hangup();
+    let mut running = config;
     // buffered, flushed whenever no more lines are waiting: one write per
     // burst rather than one per event (stdout is line-buffered otherwise)
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            () = hangup.recv() => serve_reload(&mut running, flags, &reload_hub).await,
             chunk = accepted.recv() => match chunk {
                 Some(chunk) => {
                     let _ = out.write_all(&chunk);
@@ -479,6 +490,136 @@ async fn serve(config: Config, flags: &Flags) -> Result<(), Fatal> {
     closed.map_err(|e| Fatal::runtime(e.to_string()))
 }
 
+/// The dashboard's reloads of its config file, starting from `running`.
+fn dashboard_reloads(mut running: Config, flags: Flags) -> mpsc::Receiver<Reloaded> {
+    spawn_reloads(move || {
+        let (reload, config) = reload_config(&running, &flags, true)?;
+        running = config;
+        Ok(reload)
+    })
+}
+
+/// The dashboard's reloads: on each SIGUSR1 `reload` loads the config
+/// again, and what came of it goes to the loop. The handler is installed
+/// here, at once: SIGUSR1's default action would end the process.
+fn spawn_reloads(
+    mut reload: impl FnMut() -> Result<Reload, String> + Send + 'static,
+) -> mpsc::Receiver<Reloaded> {
+    let (tx, rx) = mpsc::channel(4);
+    let mut signal = ReloadSignal::user_defined1();
+    tokio::spawn(async move {
+        loop {
+            signal.recv().await;
+            let reloaded = match reload() {
+                Ok(reload) => Reloaded::Apply(Box::new(reload)),
+                Err(why) => Reloaded::Failed(why),
+            };
+            if tx.send(reloaded).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// `serve`'s SIGHUP: the config loaded again and handed to the hub, or
+/// why not (logged, and on stderr for journald).
+async fn serve_reload(running: &mut Config, flags: &Flags, hub: &HubHandle) {
+    match reload_config(running, flags, false) {
+        Ok((reload, config)) => {
+            *running = config;
+            hub.reload(reload).await;
+        }
+        Err(why) => {
+            let _ = writeln!(std::io::stderr(), "zapi-dash: {why}");
+        }
+    }
+}
+
+/// Loads the config again for a reload signal: the new one with the keys
+/// only a restart changes kept as they run (and reported), and what it
+/// changes; or why it cannot be used (logged at warn; nothing changes).
+/// `app_polls`: the dashboard's app polls `/status`, `serve`'s hub does.
+fn reload_config(
+    running: &Config,
+    flags: &Flags,
+    app_polls: bool,
+) -> Result<(Reload, Config), String> {
+    let loaded = load_config(flags).and_then(|new| {
+        let needs_restart = reload::needs_restart(running, &new);
+        let config = reload::keep_fixed(running, new);
+        let secret = config
+            .webhook_secret
+            .as_ref()
+            .map(WebhookSecret::new)
+            .transpose()
+            .map_err(|e| Fatal::usage(format!("webhook_secret: {e}")))?;
+        let services = zapi_services(&config, secret)?;
+        Ok((config, services, needs_restart))
+    });
+    let (config, services, needs_restart) = loaded.map_err(reload_failed)?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let mut settings = settings_for(&config, &services);
+    if !app_polls {
+        settings.poll_interval = Duration::ZERO;
+    }
+    let setup = setup_for(&config, services.client.is_some(), None);
+    let reload = Reload {
+        reconfig: Reconfig {
+            instances: Some(setup.instances),
+            missing_for_register: setup.missing_for_register,
+            can_query_status: setup.can_query_status,
+            settings,
+            needs_restart,
+        },
+        backend: Some(Backend::Zapi(Box::new(services))),
+        alerts: alerts_of(&config),
+        poll_interval: Duration::from_secs(config.poll_interval),
+    };
+    Ok((reload, config))
+}
+
+/// Why a reload changed nothing, logged at warn.
+fn reload_failed(f: Fatal) -> String {
+    let why = format!(
+        "config reload failed, keeping the running config: {}",
+        f.message
+    );
+    tracing::warn!("{why}");
+    why
+}
+
+/// What `watch` takes from the local config: keys, thresholds, bell.
+fn watch_settings(local: &Config) -> Settings {
+    Settings {
+        no_color: no_color(),
+        rules: Rules::from_secs(local.alert_after, local.silence_alert),
+        bell: local.bell,
+        keys: local.keys.clone(),
+        ..Settings::default()
+    }
+}
+
+/// `watch`'s reload: the local config's settings; the rows, calls and
+/// alerts are the server's.
+fn watch_reload(flags: &Flags) -> Result<Reload, String> {
+    let local = load_config(flags).map_err(reload_failed)?;
+    Ok(Reload {
+        reconfig: Reconfig {
+            instances: None,
+            missing_for_register: None,
+            can_query_status: true,
+            settings: watch_settings(&local),
+            needs_restart: Vec::new(),
+        },
+        backend: None,
+        alerts: Alerts::default(),
+        poll_interval: Duration::ZERO,
+    })
+}
+
 /// The dashboard fed by a remote `serve`: no listener, no event log; the
 /// rows come from the server's event stream, the action keys go to its API.
 async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(), Fatal> {
@@ -505,13 +646,10 @@ async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(),
     // the local config's keys, thresholds and bell, if there is one (the
     // server's own config decides what it polls and registers)
     let local = load_config(flags)?;
-    app.configure(Settings {
-        no_color: no_color(),
-        rules: Rules::from_secs(local.alert_after, local.silence_alert),
-        bell: local.bell,
-        keys: local.keys,
-        ..Settings::default()
-    });
+    app.configure(watch_settings(&local));
+    // SIGUSR1 reloads those
+    let reload_flags = flags.clone();
+    let reloads = spawn_reloads(move || watch_reload(&reload_flags));
     // the feed and the runner share one channel: the server's events and
     // the results of the action keys arrive in the order they happened
     let (results_tx, results_rx) = mpsc::unbounded_channel();
@@ -533,6 +671,7 @@ async fn watch(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(),
             events,
             results: results_rx,
             log: None,
+            reloads: Some(reloads),
         },
         runner,
         tui::shutdown_signal(),
@@ -596,11 +735,12 @@ fn init_logging(dir: &Path, level: &str) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let Ok(file) = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("zapi-dash.log"))
-    else {
+    // rotated by size: `zapi-dash.log.1` … `.5` (see logfile.rs)
+    let Ok(file) = RotatingFile::open(
+        &dir.join("zapi-dash.log"),
+        logfile::max_bytes_from(std::env::var(logfile::MAX_BYTES_ENV).ok()),
+        logfile::DEFAULT_KEEP,
+    ) else {
         return;
     };
     let level = level.parse().unwrap_or(tracing::Level::INFO);

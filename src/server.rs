@@ -16,7 +16,8 @@
 //!   Waiting rather than refusing is kinder to Z-API, which would otherwise
 //!   see a reset; a backlog that overflows makes clients retry their `SYN`.
 //! - **TLS** (optional, [`load_tls`]): each connection does the rustls
-//!   handshake first, within the header timeout, then HTTP.
+//!   handshake first, within the header timeout, then HTTP. The certificate
+//!   is read again when its files change ([`crate::certs`]).
 //! - **Accept errors** (`EMFILE`, `ENFILE`, `ENOBUFS`...) never end the loop:
 //!   they are logged and retried after a short, growing pause (5 ms up to
 //!   1 s). Errors of a single connection (`ECONNABORTED`...) are skipped.
@@ -46,8 +47,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use rustls_pki_types::pem::{self, PemObject};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -55,6 +54,8 @@ use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, ServerConfig};
 use tower::ServiceExt;
+
+use crate::certs::ReloadingCert;
 
 /// Default for [`ServerOptions::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -198,61 +199,25 @@ pub enum ServerError {
 /// TLS configuration (aws-lc-rs provider, TLS 1.2 and 1.3, ALPN
 /// `http/1.1`). Errors name the file: missing or unreadable, not PEM, no
 /// certificate, no key, or a key that does not match the certificate.
+///
+/// The configuration reads the files again when they change (a renewal),
+/// so new handshakes get the new certificate; see [`crate::certs`].
 pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, ServerError> {
-    let cert_pem = read_file(cert)?;
-    let chain = CertificateDer::pem_slice_iter(&cert_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad_pem(cert, &e))?;
-    if chain.is_empty() {
-        return Err(ServerError::NoCertificate {
-            path: cert.to_owned(),
-        });
-    }
-
-    let key_pem = read_file(key)?;
-    let private_key = match PrivateKeyDer::from_pem_slice(&key_pem) {
-        Ok(k) => k,
-        Err(pem::Error::NoItemsFound) => {
-            return Err(ServerError::NoKey {
-                path: key.to_owned(),
-            });
-        }
-        Err(e) => return Err(bad_pem(key, &e)),
-    };
-
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let resolver = ReloadingCert::load(cert, key, Arc::clone(&provider))?;
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, private_key))
-        .map_err(|e| match e {
-            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
-                ServerError::KeyMismatch {
-                    cert: cert.to_owned(),
-                    key: key.to_owned(),
-                }
-            }
-            other => ServerError::Unusable {
-                cert: cert.to_owned(),
-                key: key.to_owned(),
-                reason: other.to_string(),
-            },
+        .map(|b| {
+            b.with_no_client_auth()
+                .with_cert_resolver(Arc::new(resolver))
+        })
+        .map_err(|e| ServerError::Unusable {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            reason: e.to_string(),
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-fn read_file(path: &Path) -> Result<Vec<u8>, ServerError> {
-    std::fs::read(path).map_err(|source| ServerError::Read {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-fn bad_pem(path: &Path, e: &pem::Error) -> ServerError {
-    ServerError::BadPem {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    }
 }
 
 /// What reading a request body yields when it has not arrived completely

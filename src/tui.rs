@@ -23,6 +23,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::alert::{AlertEvent, AlertKind};
 use crate::app::{App, Command, DETAIL_HISTORY, Hooks, InstanceAction, Msg};
 use crate::model::{Event, EventKind, InstanceId, Secret};
+use crate::reload::{Reload, Reloaded};
 use crate::store::EventLog;
 use crate::webhook::WebhookSecret;
 use crate::zapi::{ApiError, Status, ZapiClient};
@@ -177,6 +178,16 @@ impl Runner {
     /// The backend, for callers that run other actions (the HTTP API).
     pub fn backend(&self) -> Arc<Backend> {
         Arc::clone(&self.backend)
+    }
+
+    /// A reloaded config: calls from now on use `backend` (when given) and
+    /// `alerts` (calls and alerts already running finish with the old ones).
+    pub fn reconfigure(&mut self, backend: Option<Arc<Backend>>, alerts: Alerts) {
+        if let Some(backend) = backend {
+            self.backend = backend;
+        }
+        let any = alerts.on_disconnect.is_some() || alerts.on_connect.is_some();
+        self.alerts = any.then(|| Arc::new(alerts));
     }
 
     /// Starts the call a command asks for. Returns `true` for
@@ -469,6 +480,8 @@ pub struct Feeds {
     pub results: mpsc::UnboundedReceiver<Msg>,
     /// The event log, watched each tick for writes that failed.
     pub log: Option<EventLog>,
+    /// Reloaded configs (SIGUSR1; see [`crate::reload`]).
+    pub reloads: Option<mpsc::Receiver<Reloaded>>,
 }
 
 /// Runs the dashboard until a [`Command::Quit`], the end of `input`, or `shutdown` resolves.
@@ -488,6 +501,7 @@ where
         mut events,
         mut results,
         log,
+        mut reloads,
     } = feeds;
     let mut failed_writes = log.as_ref().map_or(0, |l| l.stats().failed);
     tokio::pin!(shutdown);
@@ -551,6 +565,10 @@ where
                     msgs.push(m);
                 }
             },
+            reloaded = next_reload(&mut reloads) => {
+                msgs.extend(apply_reloaded(app, &mut runner, reloaded));
+                dirty = true;
+            },
             _ = tick.tick() => {
                 msgs.push(Msg::Tick);
                 if let Some(failed) = log.as_ref().map(|l| l.stats().failed).filter(|f| *f > failed_writes) {
@@ -587,10 +605,69 @@ where
     Ok(())
 }
 
+/// A reloaded config to the runner and the app; a failed reload is a
+/// problem for the footer.
+fn apply_reloaded(app: &mut App, runner: &mut Runner, reloaded: Reloaded) -> Option<Msg> {
+    match reloaded {
+        Reloaded::Apply(reload) => {
+            let Reload {
+                reconfig,
+                backend,
+                alerts,
+                ..
+            } = *reload;
+            runner.reconfigure(backend.map(Arc::new), alerts);
+            for cmd in app.reconfigure(reconfig, Utc::now()) {
+                runner.run(cmd);
+            }
+            if let Some(notice) = &app.notice {
+                tracing::info!("{}", notice.text);
+            }
+            None
+        }
+        Reloaded::Failed(why) => Some(Msg::Problem(why)),
+    }
+}
+
+/// The next reloaded config; never, without a feed of them.
+async fn next_reload(reloads: &mut Option<mpsc::Receiver<Reloaded>>) -> Reloaded {
+    if let Some(rx) = reloads
+        && let Some(reloaded) = rx.recv().await
+    {
+        return reloaded;
+    }
+    *reloads = None;
+    std::future::pending().await
+}
+
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT: `serve`, where SIGHUP reloads the config.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -459,3 +459,76 @@ async fn big_r_asks_before_replacing_another_systems_webhook() {
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigusr1_reloads_the_config_keeping_the_screen_and_the_events() {
+    const ID2: &str = "7D1E0B00C3A84F5B8E26D1EF3B8C7F22";
+    const TOKEN2: &str = "SECONDTOKEN0123456789";
+    let sim = Sim::start(SimOptions {
+        client_token: CLIENT_TOKEN.into(),
+        instances: vec![
+            SimInstance {
+                id: ID.into(),
+                token: TOKEN.into(),
+                name: "Sales".into(),
+            },
+            SimInstance {
+                id: ID2.into(),
+                token: TOKEN2.into(),
+                name: "Support".into(),
+            },
+        ],
+        latency: Duration::ZERO,
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.base_url());
+    // no start warning of a readable config in the footer
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let dash = Dash::spawn(&["--config", &config], dir.path(), 120, 24);
+    dash.wait_for("the first frame", |s| s.contains("Instances (1)"));
+    let port = dash.port();
+    assert_eq!(
+        post_disconnect(port, "Device has been disconnected").await,
+        200
+    );
+    dash.wait_for("the disconnect", |s| s.contains("✗ disconnected"));
+
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[instances]]\nid = \"{ID2}\"\ntoken = \"{TOKEN2}\"\nname = \"Support\"\n"
+    ));
+    std::fs::write(&config, &text).unwrap();
+    common::signal(dash.pid(), "USR1");
+    dash.wait_for("the reload in the footer", |s| {
+        s.contains("config reloaded")
+    });
+    let screen = dash.wait_for("the new row, its status asked", |s| {
+        s.contains("Instances (2)") && s.contains("Support") && s.contains("● connected")
+    });
+    assert!(
+        screen.contains("✗ disconnected"),
+        "the event was lost:\n{screen}"
+    );
+
+    std::fs::write(&config, "listen = [\n").unwrap();
+    common::signal(dash.pid(), "USR1");
+    let screen = dash.wait_for("the reason in the footer", |s| {
+        s.contains("config reload failed")
+    });
+    assert!(screen.contains("Instances (2)"), "{screen}");
+    assert!(screen.contains("✗ disconnected"), "{screen}");
+
+    // SIGHUP is still the terminal hanging up: the dashboard ends cleanly
+    common::signal(dash.pid(), "HUP");
+    let screen = std::sync::Arc::clone(&dash.screen);
+    let status = tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !screen.contents().contains("Instances (2)"),
+        "the terminal was not restored"
+    );
+}

@@ -275,3 +275,267 @@ async fn serve_runs_the_alert_commands_too() {
     );
     assert!(env.lines().any(|l| l == "ZAPI_EVENT=disconnected"), "{env}");
 }
+
+/// A certificate and key made by rcgen for `localhost`, as PEM, and a
+/// client that trusts only that certificate.
+struct Pair {
+    cert: String,
+    key: String,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let rcgen::CertifiedKey { cert, signing_key } =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        Pair {
+            cert: cert.pem(),
+            key: signing_key.serialize_pem(),
+        }
+    }
+
+    fn client(&self, addr: SocketAddr) -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_only([reqwest::Certificate::from_pem(self.cert.as_bytes()).unwrap()])
+            .resolve("localhost", addr)
+            .build()
+            .unwrap()
+    }
+}
+
+/// Points `link` at `target` the way certbot updates `live/`: a new
+/// symlink renamed over the old one.
+fn swap_link(link: &std::path::Path, target: &std::path::Path) {
+    let tmp = link.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).unwrap();
+    std::fs::rename(&tmp, link).unwrap();
+}
+
+/// Posts with `client` until it is answered 200 (bounded); the handshake
+/// fails while the server presents a certificate the client does not trust.
+async fn post_until_ok(client: &reqwest::Client, url: &str) {
+    let deadline = std::time::Instant::now() + common::timeout();
+    loop {
+        let ok = client
+            .post(url)
+            .json(&webhook_body_disconnected("A", 1_764_000_000, "x"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ok {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "never served {url}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, live) = (dir.path().join("archive"), dir.path().join("live"));
+    std::fs::create_dir_all(&archive).unwrap();
+    std::fs::create_dir_all(&live).unwrap();
+    let (old, new) = (Pair::new(), Pair::new());
+    for (n, pair) in [(1, &old), (2, &new)] {
+        std::fs::write(archive.join(format!("cert{n}.pem")), &pair.cert).unwrap();
+        std::fs::write(archive.join(format!("key{n}.pem")), &pair.key).unwrap();
+    }
+    let (cert, key) = (live.join("cert.pem"), live.join("key.pem"));
+    swap_link(&cert, &archive.join("cert1.pem"));
+    swap_link(&key, &archive.join("key1.pem"));
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let s = serve(dir.path(), &config, &[]);
+    let url = format!("https://localhost:{}/hooks/disconnected", s.addr.port());
+    // a keep-alive connection that trusts only the old certificate
+    let kept = old.client(s.addr);
+    assert_eq!(post(&kept, &url, "A").await, 200);
+
+    // certbot's renewal: the links move one at a time (a moment with the
+    // new certificate and the old key, which must not be taken)
+    swap_link(&cert, &archive.join("cert2.pem"));
+    post_until_ok(&old.client(s.addr), &url).await;
+    swap_link(&key, &archive.join("key2.pem"));
+    post_until_ok(&new.client(s.addr), &url).await;
+    assert!(
+        old.client(s.addr).post(&url).send().await.is_err(),
+        "a new connection still got the old certificate"
+    );
+    // the connection opened before the renewal goes on
+    assert_eq!(post(&kept, &url, "A").await, 200);
+
+    // a half-written key: the current pair stays, and the log says why
+    std::fs::write(archive.join("key2.pem"), &new.key[..new.key.len() / 2]).unwrap();
+    assert_eq!(post(&new.client(s.addr), &url, "A").await, 200);
+    // once for the moment of the mismatched pair, once for this
+    let log = common::wait_file(&dir.path().join("state/zapi-dash.log"), |t| {
+        t.matches("keeping the certificate in use").count() >= 2
+    });
+    assert!(log.contains("does not belong to the certificate"), "{log}");
+    assert!(log.contains("key.pem"), "{log}");
+}
+
+#[test]
+fn the_diagnostics_log_rotates_by_size() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:0\"\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
+        .args(["serve", "--log-level", "debug", "--config"])
+        .arg(&path)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .env("ZAPI_DASH_LOG_MAX_BYTES", "2000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (_, addr) = common::serve_listening(&mut BufReader::new(child.stderr.take().unwrap()));
+    let client = http();
+    // each refusal is a debug line of the diagnostics log
+    for _ in 0..200 {
+        let bad = rt.block_on(
+            client
+                .post(format!("http://{addr}/hooks"))
+                .header("content-type", "application/json")
+                .body("{")
+                .send(),
+        );
+        assert_eq!(bad.unwrap().status(), 400);
+    }
+    common::signal(child.id(), "TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let state = dir.path().join("state");
+    let current = std::fs::metadata(state.join("zapi-dash.log"))
+        .unwrap()
+        .len();
+    assert!(current > 0 && current <= 2000, "{current}");
+    for n in 1..=5 {
+        let rotated = std::fs::read_to_string(state.join(format!("zapi-dash.log.{n}"))).unwrap();
+        assert!(
+            rotated.len() <= 2000 && rotated.ends_with('\n'),
+            "{n}: {rotated}"
+        );
+        assert!(
+            rotated.contains("webhook request rejected"),
+            "{n}: {rotated}"
+        );
+    }
+    assert!(!state.join("zapi-dash.log.6").exists());
+}
+
+const API_TOKEN: &str = "reload-test-api-token-0123456789";
+
+/// `(id, name, configured)` of every row `/api/instances` lists.
+async fn api_rows(addr: SocketAddr) -> Vec<(String, Option<String>, bool)> {
+    let snapshot: serde_json::Value = http()
+        .get(format!("http://{addr}/api/instances"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    snapshot["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_owned(),
+                i["name"].as_str().map(str::to_owned),
+                i["configured"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Polls `/api/instances` until `pred` holds (bounded).
+async fn wait_rows(
+    addr: SocketAddr,
+    what: &str,
+    pred: impl Fn(&[(String, Option<String>, bool)]) -> bool,
+) -> Vec<(String, Option<String>, bool)> {
+    let deadline = std::time::Instant::now() + common::timeout();
+    loop {
+        let rows = api_rows(addr).await;
+        if pred(&rows) {
+            return rows;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {rows:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config_and_a_broken_one_keeps_the_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = format!("api_token = \"{API_TOKEN}\"\n");
+    let a = "[[instances]]\nid = \"A\"\ntoken = \"TOKEN-A-123\"\n";
+    let mut s = serve(
+        dir.path(),
+        &format!("listen = \"127.0.0.1:0\"\n{head}{a}"),
+        &[],
+    );
+    let rows = wait_rows(s.addr, "A at start", |r| r.len() == 1).await;
+    assert_eq!(rows[0].0, "A");
+
+    // B added, A renamed, and a listen address only a restart can apply
+    let b = "[[instances]]\nid = \"B\"\ntoken = \"TOKEN-B-123\"\nname = \"Bee\"\n";
+    let renamed = a.replace(
+        "token = \"TOKEN-A-123\"",
+        "token = \"TOKEN-A-123\"\nname = \"Ay\"",
+    );
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("listen = \"127.0.0.1:1\"\n{head}{renamed}{b}"),
+    )
+    .unwrap();
+    common::signal(s.child.id(), "HUP");
+    let rows = wait_rows(s.addr, "B after SIGHUP", |r| r.len() == 2).await;
+    assert!(
+        rows.contains(&("A".into(), Some("Ay".into()), true)),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("B".into(), Some("Bee".into()), true)),
+        "{rows:?}"
+    );
+    let log_path = dir.path().join("state/zapi-dash.log");
+    let log = common::wait_file(&log_path, |t| t.contains("config reloaded"));
+    assert!(
+        log.contains("1 instances added, 0 removed; needs a restart to change: listen"),
+        "{log}"
+    );
+
+    // a config that no longer parses: still serving, as before, and why
+    std::fs::write(dir.path().join("config.toml"), "listen = [\n").unwrap();
+    common::signal(s.child.id(), "HUP");
+    let log = common::wait_file(&log_path, |t| t.contains("config reload failed"));
+    assert!(log.contains("keeping the running config"), "{log}");
+    assert!(
+        log.contains("config.toml"),
+        "the reason names the file: {log}"
+    );
+    assert_eq!(api_rows(s.addr).await, rows);
+    let url = format!("http://{}/hooks/disconnected", s.addr);
+    assert_eq!(post(&http(), &url, "B").await, 200);
+    let mut line = String::new();
+    s.stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("\"instance_id\":\"B\""), "{line}");
+    assert!(
+        s.child.try_wait().unwrap().is_none(),
+        "SIGHUP stopped serve"
+    );
+
+    // SIGINT still stops it (SIGTERM: `sigterm_stops_serve_cleanly_with_the_log_flushed`)
+    common::signal(s.child.id(), "INT");
+    assert_eq!(s.child.wait().unwrap().code(), Some(0));
+}

@@ -525,3 +525,45 @@ async fn r_in_the_watcher_asks_before_replacing_another_systems_webhook() {
     server.stop();
     sim.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigusr1_reloads_the_watchers_local_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), "serve.toml", port, "");
+    let server = Server::start(&config, &dir.path().join("server"));
+    let local = dir.path().join("local.toml");
+    std::fs::write(&local, "[keys]\nquit = \"Q\"\n").unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let local_arg = local.to_str().unwrap();
+    let mut watch = Dash::spawn(
+        &[
+            "watch",
+            "--remote",
+            &url,
+            "--api-token",
+            API_TOKEN,
+            "--config",
+            local_arg,
+        ],
+        dir.path(),
+        140,
+        30,
+    );
+    watch.wait_for("the snapshot", |s| s.contains("0 instances · 0 events"));
+    // `q` does not quit here: the help that `?` opens after it shows
+    watch.send(b"q?");
+    watch.wait_for("the help", |s| {
+        s.contains("Q quit") || s.contains("Q  quit")
+    });
+    watch.send(b"?");
+
+    std::fs::write(&local, "bell = false\n").unwrap();
+    common::signal(watch.pid(), "USR1");
+    watch.wait_for("the reload in the footer", |s| {
+        s.contains("config reloaded")
+    });
+    watch.send(b"q");
+    assert!(watch.wait_exit().success());
+    server.stop();
+}
