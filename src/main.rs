@@ -29,7 +29,7 @@ use zapi_dash::server::{self, ServerOptions};
 use zapi_dash::service::{Service, ServiceError, ServiceOptions};
 use zapi_dash::sim::{self, FleetOptions, Sim, SimOptions};
 use zapi_dash::tui::{self, Alerts, Backend, Feeds, RealScreen, Runner, Screen, Services};
-use zapi_dash::webhook::WebhookSecret;
+use zapi_dash::webhook::{TokenHeaderCheck, WebhookSecret};
 use zapi_dash::zapi::ZapiClient;
 
 /// A reason to stop before or instead of running, with its exit code.
@@ -162,6 +162,13 @@ fn service_options(
         },
         extra_routes: None,
         metrics: None,
+        token_header: TokenHeaderCheck::new(
+            config
+                .instances
+                .iter()
+                .map(|i| (i.id.clone(), i.token.clone())),
+            config.check_token_header,
+        ),
     })
 }
 
