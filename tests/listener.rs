@@ -467,11 +467,16 @@ fn padded_body(len: usize) -> String {
 }
 
 /// The documented received-message example with a text at WhatsApp's
-/// 65,536-character limit (Portuguese, so some characters take two bytes).
+/// 65,536-character limit (Portuguese, so some characters take two bytes):
+/// a ~72 KB body.
 fn longest_text_message() -> String {
     let path = shared_dir().join("on-message-received-01.json");
     let mut body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let text: String = "Olá, não é ".chars().cycle().take(65_536).collect();
+    let text: String = "Oi, tudo bem? Até amanhã. "
+        .chars()
+        .cycle()
+        .take(65_536)
+        .collect();
     body["text"]["message"] = json!(text);
     let body = body.to_string();
     assert!(body.len() > 70_000 && body.len() < 80_000, "{}", body.len());
@@ -728,7 +733,8 @@ async fn server_stays_up_after_bad_requests() {
     .await;
     error_of(s.post_json("/hooks", "{").await, StatusCode::BAD_REQUEST).await;
     error_of(
-        s.post_json("/hooks", padded_body(100 * 1024)).await,
+        s.post_json("/hooks/disconnected", padded_body(100 * 1024))
+            .await,
         StatusCode::PAYLOAD_TOO_LARGE,
     )
     .await;
