@@ -484,6 +484,10 @@ pub fn permission_warning(_path: &Path, _config: &Config) -> Option<String> {
 pub const PLAIN_HTTP_WARNING: &str = "public_url is plain http://: webhooks (and their secret paths) \
      cross the network unencrypted; Z-API's docs ask for https://";
 
+/// [`PLAIN_HTTP_WARNING`] short enough for the dashboard's header, which
+/// keeps showing it.
+pub const PLAIN_HTTP_HEADER: &str = "public_url is plain http://: webhooks unencrypted";
+
 /// `public_url` must be an absolute http(s) URL. Z-API's docs say it takes
 /// only `https://` webhook URLs, but it has been seen delivering to
 /// `http://` ones, so plain http is accepted with a warning

@@ -341,6 +341,9 @@ async fn dashboard(
         );
     }
     app.show_warnings();
+    app.header_warning = config
+        .public_url_warning()
+        .map(|_| config::PLAIN_HTTP_HEADER.to_string());
 
     let fleet = demo_sim.as_ref().map(|sim| {
         sim::spawn_fleet(

@@ -387,3 +387,41 @@ async fn no_color_means_no_colour_on_the_real_terminal() {
         .unwrap();
     assert!(status.success());
 }
+
+/// A plain-http `public_url` starts the dashboard (it was exit 2) with a
+/// warning that stays in the header after the footer's start warnings are
+/// acknowledged by a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_public_url_is_a_lasting_header_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\npublic_url = \"http://dash.example.com\"\n\n[[instances]]\nid = \"{ID}\"\ntoken = \"{TOKEN}\"\nname = \"Sales\"\n"
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // the footer has the whole warning, the header a short one
+    let footer = "public_url is plain http://: webhooks (and their secret paths)";
+    let mut dash = Dash::spawn(&["--config", config.to_str().unwrap()], dir.path(), 160, 24);
+    let screen = dash.wait_for("the warnings", |s| {
+        s.contains("⚠ public_url is plain http://: webhooks unencrypted") && s.contains(footer)
+    });
+    assert!(screen.contains("Sales"), "{screen}");
+    dash.send(b"j");
+    let screen = dash.wait_for("the footer warning acknowledged", |s| !s.contains(footer));
+    assert!(
+        screen.contains("⚠ public_url is plain http://"),
+        "the header keeps it:\n{screen}"
+    );
+    common::signal(dash.pid(), "TERM");
+    let status = tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    assert!(status.success());
+}
