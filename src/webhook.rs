@@ -9,9 +9,13 @@
 //! secret it can carry.
 //!
 //! Every answer is JSON: `{"ok": true}` on success, `{"error": "<what is wrong>"}`
-//! otherwise (400 bad body, 404 unknown route or wrong path token, 405 wrong
-//! method, 408 body not received in time, 413 body too large, 415 not
-//! `application/json`, 503 dashboard shutting down).
+//! otherwise (400 bad body, 401 `z-api-token` header refused, 404 unknown
+//! route or wrong path token, 405 wrong method, 408 body not received in
+//! time, 413 body too large, 415 not `application/json`, 503 dashboard
+//! shutting down).
+//!
+//! The body parser is in `parse` ([`parse_webhook`]); the `z-api-token`
+//! check in `token_header` ([`TokenHeaderCheck`]).
 
 use std::fmt::{self, Write as _};
 use std::sync::Arc;

@@ -759,3 +759,65 @@ async fn server_stays_up_after_bad_requests() {
     let resp = s.client.get(s.url("/healthz")).send().await.unwrap();
     assert_ok(resp).await;
 }
+
+/// The simulated Z-API delivers like the real one: with the instance token
+/// in `z-api-token`, so `check_token_header` takes every delivery of it.
+#[tokio::test]
+async fn the_simulated_fleet_passes_the_token_header_check() {
+    use std::sync::Arc;
+    use zapi_dash::metrics::Metrics;
+    use zapi_dash::sim::{FleetOptions, Sim, SimOptions, demo_instances, spawn_fleet};
+    use zapi_dash::webhook::{HookOptions, TokenHeaderCheck, router_with};
+
+    let instances = demo_instances(3, 2);
+    let sim = Sim::start(SimOptions {
+        instances: instances.clone(),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let check = TokenHeaderCheck::new(
+        instances
+            .iter()
+            .map(|i| (InstanceId::new(&i.id), Secret::new(&i.token))),
+        true,
+    );
+    let (tx, mut rx) = mpsc::channel(128);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router_with(
+        ListenerState::channel(tx),
+        HookOptions {
+            secret: None,
+            token_header: check,
+            metrics: Some(Arc::clone(&metrics)),
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let fleet = spawn_fleet(
+        &sim,
+        format!("http://{addr}"),
+        FleetOptions {
+            interval: std::time::Duration::from_millis(5),
+            seed: 9,
+        },
+    );
+    for _ in 0..20 {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv())
+            .await
+            .expect("the fleet's webhooks are accepted")
+            .unwrap();
+        assert!(instances.iter().any(|i| i.id == event.instance_id.as_str()));
+    }
+    sim.shutdown();
+    fleet.await.unwrap();
+    let text = metrics.encode();
+    for series in [
+        "zapi_webhooks_without_token_header_total 0",
+        "zapi_webhooks_token_header_mismatch_total 0",
+        "zapi_webhooks_rejected_total{reason=\"token_mismatch\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == series), "{series}:\n{text}");
+    }
+}
