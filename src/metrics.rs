@@ -218,13 +218,9 @@ impl Metrics {
             "Webhook requests refused, by reason",
             rejected.clone(),
         );
-        // a refusal that only a setting turns on: at 0 from the start, so
-        // `increase()` sees the first one
-        drop(rejected.get_or_create(&ReasonLabels {
-            reason: REASON_TOKEN_MISMATCH.to_owned(),
-        }));
         let (bad_moment, bad_field) = register_bad_fields(&mut registry);
-        let (without_token_header, token_header_mismatch) = register_token_header(&mut registry);
+        let (without_token_header, token_header_mismatch) =
+            register_token_header(&mut registry, &rejected);
         let registration_failures = Counter::default();
         registry.register(
             "zapi_registration_failures",
@@ -507,8 +503,16 @@ fn register_bad_fields(registry: &mut Registry) -> (Counter, Family<FieldLabels,
     (bad_moment, bad_field)
 }
 
-/// The `z-api-token` header counters.
-fn register_token_header(registry: &mut Registry) -> (Counter, Counter) {
+/// The `z-api-token` header counters, and its refusals' series in
+/// `zapi_webhooks_rejected_total`: a refusal only a setting turns on, at 0
+/// from the start so that `increase()` sees the first one.
+fn register_token_header(
+    registry: &mut Registry,
+    rejected: &Family<ReasonLabels, Counter>,
+) -> (Counter, Counter) {
+    drop(rejected.get_or_create(&ReasonLabels {
+        reason: REASON_TOKEN_MISMATCH.to_owned(),
+    }));
     let without = Counter::default();
     registry.register(
         "zapi_webhooks_without_token_header",

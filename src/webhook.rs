@@ -499,12 +499,22 @@ fn check_token_header(
         TokenVerdict::Mismatch => {
             metrics.inspect(|m| m.webhook_token_header_mismatch());
             let enforce = shared.token_header.enforce();
-            tracing::warn!(
-                instance = %event.instance_id,
-                ?route,
-                refused = enforce,
-                "webhook: z-api-token header is not the instance's token"
-            );
+            // refused: worth a warning each time; only counted (the check is
+            // off): the counter says it, and a log line per delivery would
+            // flood the log
+            if enforce {
+                tracing::warn!(
+                    instance = %event.instance_id,
+                    ?route,
+                    "webhook refused (401): z-api-token header is not the instance's token"
+                );
+            } else {
+                tracing::debug!(
+                    instance = %event.instance_id,
+                    ?route,
+                    "webhook: z-api-token header is not the instance's token (accepted: check_token_header is off)"
+                );
+            }
             enforce.then(|| {
                 error_response(
                     StatusCode::UNAUTHORIZED,
