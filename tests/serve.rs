@@ -371,15 +371,21 @@ async fn z_api_token_header_is_counted_and_checked_when_asked() {
             count(r#"zapi_webhooks_rejected_total{reason="token_mismatch"}"#),
             if check { 1.0 } else { 0.0 }
         );
-        // one printed line per accepted event, the refused one not among them
-        let accepted = if check { 4 } else { 5 };
+        // one printed line per accepted event, the refused one not among
+        // them; an event of another instance last, so that the reading ends
+        // whatever was accepted
+        assert_eq!(post_token(&base, "Z", m(9), None).await, 200);
         let mut moments = Vec::new();
-        for _ in 0..accepted {
+        loop {
             let mut line = String::new();
-            s.stdout.read_line(&mut line).unwrap();
+            assert!(s.stdout.read_line(&mut line).unwrap() > 0, "serve ended");
             let printed: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if printed["instance_id"] == "Z" {
+                break;
+            }
             moments.push(printed["moment"].as_str().unwrap().to_owned());
         }
+        assert_eq!(moments.len(), if check { 4 } else { 5 }, "{moments:?}");
         assert_eq!(
             moments.iter().any(|m| m.starts_with("2025-11-24T16:00:01")),
             !check,
@@ -442,4 +448,72 @@ async fn plain_http_public_url_is_a_warning_not_an_error() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let log = std::fs::read_to_string(dir.path().join("state/zapi-dash.log")).unwrap();
     assert!(log.contains("public_url is plain http://"), "{log}");
+}
+
+/// Real disconnected and connected deliveries may carry no `momment`: each
+/// repeat is the same bytes, and none may be taken for a retry. Posting
+/// disconnected, connected, disconnected leaves the instance disconnected,
+/// live and after a restart (every event is replayed).
+#[tokio::test]
+async fn repeated_state_webhooks_without_momment_end_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("listen = \"127.0.0.1:0\"\napi_token = \"{API_TOKEN}\"\n");
+    let down = serde_json::json!({"instanceId": "S", "error": "Device has been disconnected", "disconnected": true});
+    let up = serde_json::json!({"instanceId": "S", "connected": true, "phone": "5544999999999"});
+    let state = |base: String| async move {
+        let resp = http()
+            .get(format!("{base}/api/instances"))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        let rows = body["instances"].as_array().unwrap();
+        let s = rows.iter().find(|r| r["id"] == "S").expect("instance S");
+        (
+            s["state"].as_str().unwrap().to_owned(),
+            body["events"].as_u64().unwrap(),
+        )
+    };
+
+    let mut s = serve(dir.path(), &config, &[]);
+    let base = format!("http://{}", s.addr);
+    let post = |path: &'static str, body: serde_json::Value| {
+        let url = format!("{base}/hooks/{path}");
+        async move { http().post(url).json(&body).send().await.unwrap().status() }
+    };
+    for (path, body) in [
+        ("disconnected", &down),
+        ("connected", &up),
+        ("disconnected", &down),
+    ] {
+        assert_eq!(post(path, body.clone()).await, 200, "{path}");
+    }
+    // then an event of another instance: once serve prints it (it prints
+    // an event when the state has it), every event before it is applied
+    assert_eq!(
+        post("connected", serde_json::json!({"instanceId": "T"})).await,
+        200
+    );
+    let mut printed = Vec::new();
+    while !printed.last().is_some_and(|l: &String| l.contains("\"T\"")) {
+        let mut line = String::new();
+        assert!(s.stdout.read_line(&mut line).unwrap() > 0, "serve ended");
+        printed.push(line);
+    }
+    let kinds: Vec<bool> = printed
+        .iter()
+        .map(|l| l.contains("\"disconnected\""))
+        .collect();
+    assert_eq!(kinds, [true, false, true, false], "{printed:?}");
+    assert_eq!(state(base.clone()).await, ("disconnected".to_owned(), 4));
+    stop(s, dir.path());
+
+    let s = serve(dir.path(), &config, &[]);
+    let base = format!("http://{}", s.addr);
+    assert_eq!(
+        state(base).await,
+        ("disconnected".to_owned(), 4),
+        "all replayed"
+    );
 }
