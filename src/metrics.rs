@@ -748,9 +748,51 @@ mod tests {
             "unavailable"
         );
         assert_eq!(rejection_reason(StatusCode::IM_A_TEAPOT), "client_error");
+        assert_eq!(rejection_reason(StatusCode::UNAUTHORIZED), "token_mismatch");
         assert_eq!(
             rejection_reason(StatusCode::INTERNAL_SERVER_ERROR),
             "server_error"
+        );
+    }
+
+    #[test]
+    fn listener_counters_exist_at_0_and_count() {
+        let m = Metrics::new();
+        let text = m.encode();
+        for (name, labels) in [
+            ("zapi_webhooks_bad_moment_total", ""),
+            ("zapi_webhooks_bad_field_total", r#"field="type""#),
+            ("zapi_webhooks_bad_field_total", r#"field="error""#),
+            ("zapi_webhooks_bad_field_total", r#"field="phone""#),
+            ("zapi_webhooks_without_token_header_total", ""),
+            ("zapi_webhooks_token_header_mismatch_total", ""),
+            ("zapi_webhooks_rejected_total", r#"reason="token_mismatch""#),
+        ] {
+            assert_eq!(sample(&text, name, labels), Some(0.0), "{name}{{{labels}}}");
+        }
+        for field in ["momment", "error", "momment", "made-up"] {
+            m.webhook_bad_field(field);
+        }
+        m.webhook_without_token_header();
+        m.webhook_token_header_mismatch();
+        m.webhook_token_header_mismatch();
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "zapi_webhooks_bad_moment_total", ""),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, "zapi_webhooks_bad_field_total", r#"field="error""#),
+            Some(1.0)
+        );
+        assert!(!text.contains("made-up"), "a closed set of fields");
+        assert_eq!(
+            sample(&text, "zapi_webhooks_without_token_header_total", ""),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "zapi_webhooks_token_header_mismatch_total", ""),
+            Some(2.0)
         );
     }
 
