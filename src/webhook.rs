@@ -199,8 +199,9 @@ enum Sink {
     /// listener answers 503.
     Channel(mpsc::Sender<Event>),
     /// The durable log: an event is answered 200 only once it is on disk
-    /// (fsync'd); an exact duplicate (Z-API retrying) is answered 200 and not
-    /// stored again; a failed write is answered 503 so Z-API retries. The
+    /// (fsync'd); a retry (a body with `momment` identical to one accepted
+    /// within [`crate::store::RETRY_WINDOW`]) is answered 200 and not stored
+    /// again; a failed write is answered 503 so Z-API retries. The
     /// consumer gets the stored events, in `seq` order, from the log's
     /// [`LogOptions::committed`](crate::store::LogOptions::committed) feed.
     Log(EventLog),
