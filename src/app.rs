@@ -440,6 +440,9 @@ pub struct App {
     pub events: u64,
     /// The start warnings were acknowledged (a key was pressed).
     pub warnings_seen: bool,
+    /// A warning the header keeps showing (not acknowledged by a key), e.g.
+    /// a plain-http `public_url`.
+    pub header_warning: Option<String>,
     /// `watch` only: the link to the server (`None` for a local dashboard).
     pub link: Option<Link>,
     /// Instances per state, kept as states change, so the header does not
@@ -657,6 +660,7 @@ impl App {
             status_batch: None,
             events: 0,
             warnings_seen: true,
+            header_warning: None,
             link: None,
             tally: Tally::default(),
             settings: Settings::default(),

@@ -83,6 +83,10 @@ pub struct Config {
     pub alert_timeout: u64,
     /// Key bindings: the defaults with the `[keys]` table applied.
     pub keys: crate::keys::Keymap,
+    /// Refuse (401) a webhook of a configured instance whose `z-api-token`
+    /// header is not that instance's token (see
+    /// [`crate::webhook::TokenHeaderCheck`]).
+    pub check_token_header: bool,
 }
 
 impl Default for Config {
@@ -110,6 +114,7 @@ impl Default for Config {
             on_connect: None,
             alert_timeout: DEFAULT_ALERT_TIMEOUT,
             keys: crate::keys::Keymap::default(),
+            check_token_header: false,
         }
     }
 }
@@ -156,6 +161,7 @@ struct RawConfig {
     on_connect: Option<String>,
     alert_timeout: Option<u64>,
     keys: Option<toml::Table>,
+    check_token_header: Option<bool>,
     #[serde(default)]
     instances: Vec<RawInstance>,
 }
@@ -242,6 +248,9 @@ impl Config {
         if let Some(dir) = &flags.state_dir {
             config.state_dir = Some(dir.clone());
         }
+        // the flag may have replaced the file's public_url
+        config.warnings.retain(|w| w != PLAIN_HTTP_WARNING);
+        config.warnings.extend(config.public_url_warning());
         Ok(config)
     }
 
@@ -301,6 +310,9 @@ impl Config {
         }
         if let Some(bell) = raw.bell {
             config.bell = bell;
+        }
+        if let Some(check) = raw.check_token_header {
+            config.check_token_header = check;
         }
         if let Some(command) = raw.on_disconnect {
             config.on_disconnect =
@@ -372,7 +384,16 @@ impl Config {
                 name,
             });
         }
+        config.warnings.extend(config.public_url_warning());
         Ok(config)
+    }
+
+    /// [`PLAIN_HTTP_WARNING`] when `public_url` is a plain `http://` URL.
+    pub fn public_url_warning(&self) -> Option<String> {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("http://"))
+            .then(|| PLAIN_HTTP_WARNING.to_string())
     }
 
     /// What is missing to re-register webhooks, if anything.
@@ -458,13 +479,25 @@ pub fn permission_warning(_path: &Path, _config: &Config) -> Option<String> {
     None
 }
 
-/// `public_url` must be an absolute https URL (Z-API refuses http webhooks).
+/// The warning of a plain-`http://` `public_url`, kept in the dashboard's
+/// header and logged by `serve` at start.
+pub const PLAIN_HTTP_WARNING: &str = "public_url is plain http://: webhooks (and their secret paths) \
+     cross the network unencrypted; Z-API's docs ask for https://";
+
+/// [`PLAIN_HTTP_WARNING`] short enough for the dashboard's header, which
+/// keeps showing it.
+pub const PLAIN_HTTP_HEADER: &str = "public_url is plain http://: webhooks unencrypted";
+
+/// `public_url` must be an absolute http(s) URL. Z-API's docs say it takes
+/// only `https://` webhook URLs, but it has been seen delivering to
+/// `http://` ones, so plain http is accepted with a warning
+/// ([`Config::public_url_warning`]).
 pub fn validate_public_url(url: &str) -> Result<String, String> {
     let url = url.trim();
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL ({e})"))?;
-    if parsed.scheme() != "https" {
+    if !matches!(parsed.scheme(), "https" | "http") {
         return Err(format!(
-            "must start with https:// (Z-API refuses webhooks that are not HTTPS), got `{url}`"
+            "must start with https:// (or http://, which Z-API's docs refuse), got `{url}`"
         ));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
@@ -590,10 +623,29 @@ token = "TOKENB2XYZ"
     }
 
     #[test]
-    fn http_public_url_is_refused() {
-        let e = parse("public_url = \"http://dash.example.com\"").unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("public_url"));
-        assert!(e.to_string().contains("https://"), "{e}");
+    fn http_public_url_is_accepted_with_a_warning() {
+        let c = parse("public_url = \"http://dash.example.com/\"").unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("http://dash.example.com"));
+        assert_eq!(c.warnings, [PLAIN_HTTP_WARNING]);
+        assert_eq!(c.public_url_warning().as_deref(), Some(PLAIN_HTTP_WARNING));
+        let https = parse("public_url = \"https://dash.example.com\"").unwrap();
+        assert!(https.warnings.is_empty() && https.public_url_warning().is_none());
+        for bad in ["ftp://dash.example.com", "dash.example.com", "http://"] {
+            let e = parse(&format!("public_url = \"{bad}\"")).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("public_url"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn check_token_header_defaults_to_off() {
+        assert!(!parse("").unwrap().check_token_header);
+        assert!(
+            parse("check_token_header = true")
+                .unwrap()
+                .check_token_header
+        );
+        let e = parse("check_token_header = \"yes\"").unwrap_err();
+        assert!(e.to_string().contains("check_token_header"), "{e}");
     }
 
     #[test]
@@ -666,9 +718,16 @@ token = "TOKENB2XYZ"
     }
 
     #[test]
-    fn http_public_url_flag_is_refused() {
+    fn http_public_url_flag_is_accepted_with_a_warning() {
         let flags = Flags {
             public_url: Some("http://x.example".into()),
+            ..Flags::default()
+        };
+        let c = Config::load(&flags, |_| None, None).unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("http://x.example"));
+        assert_eq!(c.warnings, [PLAIN_HTTP_WARNING]);
+        let flags = Flags {
+            public_url: Some("gopher://x.example".into()),
             ..Flags::default()
         };
         let e = Config::load(&flags, |_| None, None).unwrap_err();

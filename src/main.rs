@@ -30,7 +30,7 @@ use zapi_dash::server::{self, ServerOptions};
 use zapi_dash::service::{Service, ServiceError, ServiceOptions};
 use zapi_dash::sim::{self, FleetOptions, Sim, SimOptions};
 use zapi_dash::tui::{self, Alerts, Backend, Feeds, RealScreen, Runner, Screen, Services};
-use zapi_dash::webhook::WebhookSecret;
+use zapi_dash::webhook::{TokenHeaderCheck, WebhookSecret};
 use zapi_dash::zapi::ZapiClient;
 
 /// A reason to stop before or instead of running, with its exit code.
@@ -157,6 +157,13 @@ fn service_options(
         },
         extra_routes: None,
         metrics: None,
+        token_header: TokenHeaderCheck::new(
+            config
+                .instances
+                .iter()
+                .map(|i| (i.id.clone(), i.token.clone())),
+            config.check_token_header,
+        ),
     })
 }
 
@@ -329,6 +336,9 @@ async fn dashboard(
         );
     }
     app.show_warnings();
+    app.header_warning = config
+        .public_url_warning()
+        .map(|_| config::PLAIN_HTTP_HEADER.to_string());
 
     let fleet = demo_sim.as_ref().map(|sim| {
         sim::spawn_fleet(

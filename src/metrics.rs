@@ -8,7 +8,11 @@
 //! | `zapi_disconnects_total` | counter | `instance_id`, `name` | `DisconnectedCallback` events applied since start; 0 for every known instance |
 //! | `zapi_instances` | gauge | `state` | instances per state: `connected`, `disconnected`, `unknown` |
 //! | `zapi_webhooks_received_total` | counter | `type` | stored webhooks by callback type (Z-API's six types, anything else is `other`) |
-//! | `zapi_webhooks_rejected_total` | counter | `reason` | webhook-route answers that were not 2xx: `bad_request`, `not_found`, `method_not_allowed`, `unsupported_media_type`, `payload_too_large`, `timeout`, `unavailable`, else `client_error` / `server_error` |
+//! | `zapi_webhooks_rejected_total` | counter | `reason` | webhook-route answers that were not 2xx: `bad_request`, `not_found`, `method_not_allowed`, `unsupported_media_type`, `payload_too_large`, `timeout`, `unavailable`, `token_mismatch` (a `z-api-token` header refused, `check_token_header = true`), else `client_error` / `server_error` |
+//! | `zapi_webhooks_bad_moment_total` | counter | | webhooks accepted whose `momment` was unusable (another type, not whole, before 2000 or from 2100 on): the receipt time was used |
+//! | `zapi_webhooks_bad_field_total` | counter | `field` | webhooks accepted with a field of the wrong type left out: `type`, `error`, `phone` |
+//! | `zapi_webhooks_without_token_header_total` | counter | | webhooks of a configured instance without a `z-api-token` header (accepted) |
+//! | `zapi_webhooks_token_header_mismatch_total` | counter | | webhooks of a configured instance whose `z-api-token` header is not its token, whether `check_token_header` refuses them or not |
 //! | `zapi_registration_failures_total` | counter | | webhook registrations that failed |
 //! | `zapi_api_unauthorized_total` | counter | | API requests refused for a missing or wrong token |
 //!
@@ -58,8 +62,9 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 /// The `reason` labels of [`rejection_reason`]: each counter exists at 0
 /// from the start, so that `rate()` and `increase()` see the first refusal.
-pub const REJECTION_REASONS: [&str; 9] = [
+pub const REJECTION_REASONS: [&str; 10] = [
     "bad_request",
+    REASON_TOKEN_MISMATCH,
     "not_found",
     "method_not_allowed",
     "unsupported_media_type",
@@ -101,6 +106,18 @@ struct TypeLabels {
 struct ReasonLabels {
     reason: String,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FieldLabels {
+    field: String,
+}
+
+/// The fields counted in `zapi_webhooks_bad_field_total` (`momment` has
+/// its own counter); a closed set, so the exposition cannot grow.
+pub const BAD_FIELDS: [&str; 3] = ["type", "error", "phone"];
+
+/// The `reason` of a webhook refused for its `z-api-token` header (401).
+pub const REASON_TOKEN_MISMATCH: &str = "token_mismatch";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
@@ -154,6 +171,10 @@ pub struct Metrics {
     states: Family<StateLabels, Gauge>,
     received: Family<TypeLabels, Counter>,
     rejected: Family<ReasonLabels, Counter>,
+    bad_moment: Counter,
+    bad_field: Family<FieldLabels, Counter>,
+    without_token_header: Counter,
+    token_header_mismatch: Counter,
     registration_failures: Counter,
     unauthorized: Counter,
     /// `received` per callback type (index in [`KNOWN_CALLBACKS`], then
@@ -218,6 +239,8 @@ impl Metrics {
             "Webhook requests refused, by reason",
             rejected.clone(),
         );
+        let (bad_moment, bad_field) = register_bad_fields(&mut registry);
+        let (without_token_header, token_header_mismatch) = register_token_header(&mut registry);
         let registration_failures = Counter::default();
         registry.register(
             "zapi_registration_failures",
@@ -256,6 +279,10 @@ impl Metrics {
             states,
             received,
             rejected,
+            bad_moment,
+            bad_field,
+            without_token_header,
+            token_header_mismatch,
             registration_failures,
             unauthorized,
             received_by_type: Default::default(),
@@ -423,6 +450,33 @@ impl Metrics {
             .inc();
     }
 
+    /// A webhook was accepted with `field` left out (see
+    /// [`crate::webhook::Parsed::ignored`]): `momment` counts in
+    /// `zapi_webhooks_bad_moment_total`, the fields of [`BAD_FIELDS`] in
+    /// `zapi_webhooks_bad_field_total{field}`, anything else nowhere.
+    pub fn webhook_bad_field(&self, field: &str) {
+        if field == "momment" {
+            self.bad_moment.inc();
+        } else if BAD_FIELDS.contains(&field) {
+            self.bad_field
+                .get_or_create(&FieldLabels {
+                    field: field.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// A webhook of a configured instance came without a `z-api-token` header.
+    pub fn webhook_without_token_header(&self) {
+        self.without_token_header.inc();
+    }
+
+    /// A webhook of a configured instance came with a `z-api-token` header
+    /// that is not the instance's token.
+    pub fn webhook_token_header_mismatch(&self) {
+        self.token_header_mismatch.inc();
+    }
+
     /// An API request was refused for a missing or wrong token.
     pub fn unauthorized(&self) {
         self.unauthorized.inc();
@@ -459,9 +513,53 @@ pub fn rejection_reason(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::REQUEST_TIMEOUT => "timeout",
         StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        // the only 401 of the webhook routes
+        StatusCode::UNAUTHORIZED => REASON_TOKEN_MISMATCH,
         s if s.is_client_error() => "client_error",
         _ => "server_error",
     }
+}
+
+/// `zapi_webhooks_bad_moment_total` and `zapi_webhooks_bad_field_total`,
+/// every series at 0.
+fn register_bad_fields(registry: &mut Registry) -> (Counter, Family<FieldLabels, Counter>) {
+    let bad_moment = Counter::default();
+    registry.register(
+        "zapi_webhooks_bad_moment",
+        "Webhooks accepted whose momment was unusable (the receipt time was used)",
+        bad_moment.clone(),
+    );
+    let bad_field = Family::<FieldLabels, Counter>::default();
+    registry.register(
+        "zapi_webhooks_bad_field",
+        "Webhooks accepted with a field of the wrong type left out, by field",
+        bad_field.clone(),
+    );
+    for field in BAD_FIELDS {
+        drop(bad_field.get_or_create(&FieldLabels {
+            field: field.to_owned(),
+        }));
+    }
+    (bad_moment, bad_field)
+}
+
+/// The `z-api-token` header counters (its refusals' series in
+/// `zapi_webhooks_rejected_total` is one of [`REJECTION_REASONS`], at 0 from
+/// the start like the others).
+fn register_token_header(registry: &mut Registry) -> (Counter, Counter) {
+    let without = Counter::default();
+    registry.register(
+        "zapi_webhooks_without_token_header",
+        "Webhooks of a configured instance without a z-api-token header",
+        without.clone(),
+    );
+    let mismatch = Counter::default();
+    registry.register(
+        "zapi_webhooks_token_header_mismatch",
+        "Webhooks of a configured instance whose z-api-token header is not its token",
+        mismatch.clone(),
+    );
+    (without, mismatch)
 }
 
 /// The `type` label of a callback type: one of [`KNOWN_CALLBACKS`] or `other`.
@@ -695,9 +793,51 @@ mod tests {
             "unavailable"
         );
         assert_eq!(rejection_reason(StatusCode::IM_A_TEAPOT), "client_error");
+        assert_eq!(rejection_reason(StatusCode::UNAUTHORIZED), "token_mismatch");
         assert_eq!(
             rejection_reason(StatusCode::INTERNAL_SERVER_ERROR),
             "server_error"
+        );
+    }
+
+    #[test]
+    fn listener_counters_exist_at_0_and_count() {
+        let m = Metrics::new();
+        let text = m.encode();
+        for (name, labels) in [
+            ("zapi_webhooks_bad_moment_total", ""),
+            ("zapi_webhooks_bad_field_total", r#"field="type""#),
+            ("zapi_webhooks_bad_field_total", r#"field="error""#),
+            ("zapi_webhooks_bad_field_total", r#"field="phone""#),
+            ("zapi_webhooks_without_token_header_total", ""),
+            ("zapi_webhooks_token_header_mismatch_total", ""),
+            ("zapi_webhooks_rejected_total", r#"reason="token_mismatch""#),
+        ] {
+            assert_eq!(sample(&text, name, labels), Some(0.0), "{name}{{{labels}}}");
+        }
+        for field in ["momment", "error", "momment", "made-up"] {
+            m.webhook_bad_field(field);
+        }
+        m.webhook_without_token_header();
+        m.webhook_token_header_mismatch();
+        m.webhook_token_header_mismatch();
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "zapi_webhooks_bad_moment_total", ""),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, "zapi_webhooks_bad_field_total", r#"field="error""#),
+            Some(1.0)
+        );
+        assert!(!text.contains("made-up"), "a closed set of fields");
+        assert_eq!(
+            sample(&text, "zapi_webhooks_without_token_header_total", ""),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "zapi_webhooks_token_header_mismatch_total", ""),
+            Some(2.0)
         );
     }
 

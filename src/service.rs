@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::model::Event;
 use crate::server::{self, ServerOptions};
 use crate::store::{self, EventLog, LogOptions, ReplayStats, StoreError};
-use crate::webhook::{self, ListenerState, WebhookSecret};
+use crate::webhook::{self, HookOptions, ListenerState, TokenHeaderCheck, WebhookSecret};
 
 /// Capacity of the channel from the listener to the consumer: when the
 /// consumer falls behind, handlers wait (backpressure) rather than buffer
@@ -35,8 +35,12 @@ pub struct ServiceOptions {
     pub server: ServerOptions,
     /// More routes served beside the webhooks (the HTTP API of `serve`).
     pub extra_routes: Option<axum::Router>,
-    /// Where the webhook routes' refusals are counted.
+    /// Where the webhook routes' refusals, ignored fields and `z-api-token`
+    /// observations are counted.
     pub metrics: Option<Arc<Metrics>>,
+    /// The `z-api-token` header check (the config's instance tokens and
+    /// `check_token_header`); the default knows no instance.
+    pub token_header: TokenHeaderCheck,
 }
 
 /// Why the service could not start. Each names what and where.
@@ -101,7 +105,14 @@ impl Service {
         // before anything else runs on this task).
         let stats = store::replay(&opts.log_dir, on_replay)?;
 
-        let router = webhook::router_with_secret(ListenerState::logged(log.clone()), opts.secret);
+        let router = webhook::router_with(
+            ListenerState::logged(log.clone()),
+            HookOptions {
+                secret: opts.secret,
+                token_header: opts.token_header,
+                metrics: opts.metrics.clone(),
+            },
+        );
         let router = match opts.metrics {
             Some(metrics) => crate::metrics::count_rejections(router, metrics),
             None => router,

@@ -860,6 +860,12 @@ pub fn demo_instances(n: usize, seed: u64) -> Vec<SimInstance> {
 
 impl Shared {
     /// One random change of the fleet: returns the webhook to send.
+    /// The token of the instance a webhook body is about.
+    fn token_of(&self, body: &Value) -> Option<String> {
+        let id = body.get("instanceId")?.as_str()?;
+        self.lock().instances.get(id).map(|i| i.token.clone())
+    }
+
     fn fleet_step(&self, rng: &mut StdRng) -> Option<Post> {
         let mut st = self.lock();
         let id = st.order.choose(rng)?.clone();
@@ -920,8 +926,9 @@ impl Shared {
 /// `sim` and makes it disconnect or reconnect (or receive a message),
 /// POSTing the matching webhook to `{listener_base}/hooks/disconnected`,
 /// `/hooks/connected` or `/hooks`. Reconnections caused by `restart` and
-/// `restore-session` calls are posted too. Failed POSTs are ignored. The
-/// task ends when the sim stops.
+/// `restore-session` calls are posted too, each with the instance token in
+/// a `z-api-token` header as real deliveries carry. Failed POSTs are
+/// ignored. The task ends when the sim stops.
 pub fn spawn_fleet(sim: &Sim, listener_base: String, opts: FleetOptions) -> JoinHandle<()> {
     let shared = sim.shared.clone();
     shared.lock().fleet_attached = true;
@@ -947,8 +954,13 @@ pub fn spawn_fleet(sim: &Sim, listener_base: String, opts: FleetOptions) -> Join
             };
             for post in posts {
                 let url = format!("{base}{}", post.path);
+                let mut request = http.post(url).json(&post.body);
+                // as real deliveries do: the instance token in `z-api-token`
+                if let Some(token) = shared.token_of(&post.body) {
+                    request = request.header(crate::webhook::TOKEN_HEADER, token);
+                }
                 // The listener may be gone or slow: a demo shrugs.
-                let _ = http.post(url).json(&post.body).send().await;
+                let _ = request.send().await;
             }
         }
     })

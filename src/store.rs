@@ -29,7 +29,8 @@
 //! - The JSON object has `seq` (a `u64`, strictly increasing across segments
 //!   and restarts, with possible gaps after a failed write; only the `seq` of
 //!   a torn, unreadable last record may be given again), `fp` (the duplicate
-//!   [`fingerprint`] as 16 lowercase hex digits) and `event` (a
+//!   [`fingerprint`] as 16 lowercase hex digits, `0000000000000000` for an
+//!   event that cannot be a retry, see below) and `event` (a
 //!   [`model::Event`](crate::model::Event) as its serde implementation writes
 //!   it). Writers emit the keys in this order; readers use the order only
 //!   for shortcuts and parse the JSON whenever a line is not in that shape.
@@ -62,13 +63,25 @@
 //!
 //! # Duplicates
 //!
-//! Z-API retries a webhook it did not see answered, with the same body. The
-//! caller passes [`fingerprint`] of the body; an event whose fingerprint is
-//! among the last [`DEDUP_WINDOW`] records written is not written again and
-//! [`EventLog::append`] answers [`Appended::Duplicate`]. The window is primed
-//! at open from the newest records on disk, so it survives a restart.
+//! Z-API retries a webhook it did not see answered, with the same body. But
+//! a body without `momment` (presence, some connected deliveries) is the
+//! same bytes every time the event happens, so identical bytes alone do not
+//! make a retry. The rule: a body is a retry only if it carries a `momment`
+//! and an identical body was accepted within the last [`RETRY_WINDOW`]
+//! (10 minutes, by receipt time); anything else is a new event.
+//!
+//! The caller passes [`fingerprint`] of a body that carries a `momment`, and
+//! no fingerprint otherwise (written as 0). An event whose fingerprint was
+//! written within [`RETRY_WINDOW`] of its receipt time is not written again
+//! and [`EventLog::append`] answers [`Appended::Duplicate`]. The filter is
+//! primed at open from the records on disk received within
+//! [`RETRY_WINDOW`] of the newest one, so the rule holds across a restart;
+//! [`replay`] hands over every record on disk, which is every event the
+//! rule took as new. At most [`DEDUP_WINDOW`] fingerprints are kept: beyond
+//! that rate (over 100 a second for 10 minutes) the oldest are forgotten
+//! early, and a late retry is stored twice rather than an event dropped.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
@@ -93,13 +106,22 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 /// Default largest number of appends that share one `fsync`.
 pub const DEFAULT_MAX_BATCH: usize = 1024;
 
-/// How many of the newest fingerprints the duplicate filter remembers.
+/// Most fingerprints the duplicate filter remembers.
 pub const DEDUP_WINDOW: usize = 65_536;
 
+/// How long after an accepted body an identical one (with `momment`) is a
+/// retry: 10 minutes, by receipt time.
+pub const RETRY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// The fingerprint written for an event that cannot be a retry (its body
+/// had no `momment`); [`fingerprint`] never gives it.
+const NO_FINGERPRINT: u64 = 0;
+
 /// Longest record line, in bytes, that is written or read back. Webhook bodies
-/// are at most 64 KiB; even fully escaped they stay well below this. Longer
-/// lines on disk are skipped as corrupt without being held in memory.
-pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// are at most 1 MiB, and a record holds only fields of the body (never
+/// longer than they were there), so records stay below this. Longer lines on
+/// disk are skipped as corrupt without being held in memory.
+pub const MAX_RECORD_BYTES: usize = 2 << 20;
 
 /// Longest a batch waits for appends that are announced ([`EventLog::arrival`])
 /// but not queued yet, before it is written and synced without them.
@@ -225,8 +247,9 @@ pub enum Appended {
         /// The record's sequence number.
         seq: u64,
     },
-    /// An event with the same fingerprint was written recently; nothing new
-    /// was written (the earlier record is on disk).
+    /// An event with the same fingerprint was written within
+    /// [`RETRY_WINDOW`]; nothing new was written (the earlier record is on
+    /// disk).
     Duplicate,
 }
 
@@ -291,7 +314,7 @@ type AppendReply = oneshot::Sender<Result<Appended, StoreError>>;
 enum Request {
     Append {
         event: Event,
-        fp: u64,
+        fp: Option<u64>,
         reply: AppendReply,
     },
     Shutdown {
@@ -337,7 +360,7 @@ impl EventLog {
         let lock = acquire_lock(&dir)?;
 
         let segments = list_segments(&dir)?;
-        let tail = scan_tail(&segments, DEDUP_WINDOW);
+        let tail = scan_tail(&segments, DEDUP_WINDOW, RETRY_WINDOW);
         let counters = Arc::new(Counters::default());
         counters.last_seq.store(tail.last_seq, Ordering::Relaxed);
 
@@ -351,8 +374,8 @@ impl EventLog {
             .map(|s| s.day);
 
         let mut filter = DedupFilter::new(DEDUP_WINDOW);
-        for fp in tail.fps {
-            filter.insert(fp);
+        for (fp, received) in tail.fps {
+            filter.insert(fp, received);
         }
 
         let max_batch = opts.max_batch.max(1);
@@ -390,14 +413,14 @@ impl EventLog {
 
     /// Appends one event and returns once the `fsync` that covers it is done.
     ///
-    /// `fingerprint` (see [`fingerprint`]) identifies exact duplicates: if it
-    /// is among the last [`DEDUP_WINDOW`] records, nothing is written and the
-    /// answer is [`Appended::Duplicate`] (given only once the original is on
-    /// disk). An error means the event may not be on disk: answer 503 so the
-    /// sender retries. If the future is dropped after the request was queued,
-    /// the event is still written.
+    /// `fingerprint` (see [`fingerprint`]) identifies retries: if a record
+    /// with it was received within [`RETRY_WINDOW`] of `event.received`,
+    /// nothing is written and the answer is [`Appended::Duplicate`] (given
+    /// only once the original is on disk). An error means the event may not
+    /// be on disk: answer 503 so the sender retries. If the future is
+    /// dropped after the request was queued, the event is still written.
     pub async fn append(&self, event: Event, fingerprint: u64) -> Result<Appended, StoreError> {
-        self.append_arrival(event, fingerprint, None).await
+        self.append_arrival(event, Some(fingerprint), None).await
     }
 
     /// Announces an append that is on its way (a request whose body is
@@ -412,11 +435,12 @@ impl EventLog {
     }
 
     /// [`EventLog::append`] of an announced append: `arrival` ends once the
-    /// request is queued.
+    /// request is queued. Without a `fingerprint` (a body without
+    /// `momment`) the event is always new: written, never a duplicate.
     pub async fn append_arrival(
         &self,
         event: Event,
-        fingerprint: u64,
+        fingerprint: Option<u64>,
         arrival: Option<Arrival>,
     ) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -492,12 +516,14 @@ impl fmt::Debug for Arrival {
 }
 
 /// The duplicate fingerprint of a webhook body: the first 8 bytes of its
-/// SHA-256, big-endian. Stable across runs, platforms and Rust versions.
+/// SHA-256, big-endian (1 in the 2^-64 case where that is 0, which marks
+/// records without a fingerprint). Stable across runs, platforms and Rust
+/// versions.
 pub fn fingerprint(body: &[u8]) -> u64 {
     let digest = Sha256::digest(body);
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first)
+    u64::from_be_bytes(first).max(1)
 }
 
 /// What a replay read.
@@ -850,11 +876,18 @@ struct RecordIn {
     event: Event,
 }
 
-/// Just enough of a record to prime the writer (the event is skipped).
+/// Just enough of a record to prime the writer.
 #[derive(Deserialize)]
 struct RecordHead {
     seq: u64,
     fp: FpHex,
+    event: HeadEvent,
+}
+
+/// Of the event, only when it was received.
+#[derive(Deserialize)]
+struct HeadEvent {
+    received: FastTime,
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -1234,9 +1267,10 @@ fn parse_utc_fast(s: &[u8]) -> Option<DateTime<Utc>> {
     Some(date.and_hms_nano_opt(hour, min, sec, nano)?.and_utc())
 }
 
-fn decode_head(json: &[u8]) -> Option<(u64, u64)> {
+/// A record's `seq`, `fp` and receipt time.
+fn decode_head(json: &[u8]) -> Option<(u64, u64, DateTime<Utc>)> {
     let head: RecordHead = serde_json::from_slice(json).ok()?;
-    Some((head.seq, head.fp.0))
+    Some((head.seq, head.fp.0, head.event.received.0))
 }
 
 /// The `seq` of a record as this module writes it (`{"seq":N,...`), without
@@ -1488,7 +1522,7 @@ fn first_segment_after(segments: &[Segment], after: u64) -> usize {
         let mut last = None;
         let _ = lines_backward(&mut file, |line| {
             match line.and_then(check_crc).and_then(decode_head) {
-                Some((seq, _)) => {
+                Some((seq, _, _)) => {
                     last = Some(seq);
                     ControlFlow::Break(())
                 }
@@ -1507,20 +1541,26 @@ struct Tail {
     last_seq: u64,
     /// Day of the segment holding `last_seq`.
     last_day: Option<NaiveDate>,
-    /// Fingerprints of the newest records, oldest first.
-    fps: Vec<u64>,
+    /// Fingerprints of the newest records that may still be retried, with
+    /// their receipt times, oldest first.
+    fps: Vec<(u64, DateTime<Utc>)>,
 }
 
-/// Reads segments backwards from the newest until `want` fingerprints are
-/// found (or the log ends).
-fn scan_tail(segments: &[Segment], want: usize) -> Tail {
+/// Reads segments backwards from the newest until a record received more
+/// than `window` (plus a minute of slack: batches are not strictly in
+/// receipt order) before the newest one, or until `want` fingerprints are
+/// found, or the log ends. Records without a fingerprint are not retries
+/// of anything and are skipped.
+fn scan_tail(segments: &[Segment], want: usize, window: chrono::TimeDelta) -> Tail {
     let mut tail = Tail {
         last_seq: 0,
         last_day: None,
         fps: Vec::new(),
     };
+    let mut horizon: Option<DateTime<Utc>> = None;
+    let mut done = false;
     for seg in segments.iter().rev() {
-        if tail.fps.len() >= want {
+        if done || tail.fps.len() >= want {
             break;
         }
         let mut file = match File::open(&seg.path) {
@@ -1531,15 +1571,23 @@ fn scan_tail(segments: &[Segment], want: usize) -> Tail {
             }
         };
         let result = lines_backward(&mut file, |line| {
-            if let Some((seq, fp)) = line.and_then(check_crc).and_then(decode_head) {
-                if seq > tail.last_seq {
-                    tail.last_seq = seq;
-                    tail.last_day = Some(seg.day);
-                }
-                tail.fps.push(fp);
-                if tail.fps.len() >= want {
-                    return ControlFlow::Break(());
-                }
+            let Some((seq, fp, received)) = line.and_then(check_crc).and_then(decode_head) else {
+                return ControlFlow::Continue(());
+            };
+            if seq > tail.last_seq {
+                tail.last_seq = seq;
+                tail.last_day = Some(seg.day);
+            }
+            let horizon = *horizon.get_or_insert(received - window - chrono::TimeDelta::minutes(1));
+            if received < horizon {
+                done = true;
+                return ControlFlow::Break(());
+            }
+            if fp != NO_FINGERPRINT {
+                tail.fps.push((fp, received));
+            }
+            if tail.fps.len() >= want {
+                return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
         });
@@ -1627,33 +1675,46 @@ fn sync_dir(_dir: &Path) -> Result<(), StoreError> {
 // ---------------------------------------------------------------------------
 // The writer
 
-/// A bounded set of the newest fingerprints.
+/// The fingerprints accepted within [`RETRY_WINDOW`], with their receipt
+/// times; at most `cap` of them.
 struct DedupFilter {
-    set: HashSet<u64>,
-    ring: VecDeque<u64>,
+    seen: HashMap<u64, DateTime<Utc>>,
+    /// Insertion order, for forgetting: (fingerprint, receipt time).
+    ring: VecDeque<(u64, DateTime<Utc>)>,
     cap: usize,
 }
 
 impl DedupFilter {
     fn new(cap: usize) -> Self {
         Self {
-            set: HashSet::with_capacity(cap + 1),
-            ring: VecDeque::with_capacity(cap + 1),
+            seen: HashMap::with_capacity(cap.min(4096)),
+            ring: VecDeque::with_capacity(cap.min(4096)),
             cap,
         }
     }
 
-    fn contains(&self, fp: u64) -> bool {
-        self.set.contains(&fp)
+    /// Whether a body with `fp` received at `at` is a retry: the same
+    /// fingerprint was accepted within [`RETRY_WINDOW`] of `at` (either way,
+    /// should the clock have gone back).
+    fn is_retry(&self, fp: u64, at: DateTime<Utc>) -> bool {
+        self.seen
+            .get(&fp)
+            .is_some_and(|&then| (at - then).abs() <= RETRY_WINDOW)
     }
 
-    fn insert(&mut self, fp: u64) {
-        if self.set.insert(fp) {
-            self.ring.push_back(fp);
-            if self.ring.len() > self.cap
-                && let Some(old) = self.ring.pop_front()
-            {
-                self.set.remove(&old);
+    /// Remembers `fp` accepted at `at`, and forgets what is older than
+    /// [`RETRY_WINDOW`] before `at` or beyond `cap`.
+    fn insert(&mut self, fp: u64, at: DateTime<Utc>) {
+        self.seen.insert(fp, at);
+        self.ring.push_back((fp, at));
+        while let Some(&(old, then)) = self.ring.front() {
+            if self.ring.len() <= self.cap && at - then <= RETRY_WINDOW {
+                break;
+            }
+            self.ring.pop_front();
+            // only if not seen again since
+            if self.seen.get(&old) == Some(&then) {
+                self.seen.remove(&old);
             }
         }
     }
@@ -1709,7 +1770,8 @@ enum Outcome {
 struct Run {
     day: NaiveDate,
     buf: Vec<u8>,
-    fps: Vec<u64>,
+    /// One per record: its fingerprint (if it may be retried) and receipt time.
+    fps: Vec<(Option<u64>, DateTime<Utc>)>,
     last_seq: u64,
     waiters: Vec<(AppendReply, Outcome)>,
     /// The written records, for [`LogOptions::committed`].
@@ -1800,7 +1862,7 @@ impl Writer {
     /// Writes one batch: every append is answered once its run is synced.
     fn commit(
         &mut self,
-        batch: &mut Vec<(Event, u64, AppendReply)>,
+        batch: &mut Vec<(Event, Option<u64>, AppendReply)>,
         pending: &mut HashMap<u64, usize>,
     ) {
         Counters::add(&self.counters.batches, 1);
@@ -1810,12 +1872,12 @@ impl Writer {
         pending.clear();
         let mut runs: Vec<Run> = Vec::new();
         for (event, fp, reply) in batch.drain(..) {
-            if self.filter.contains(fp) {
+            if fp.is_some_and(|fp| self.filter.is_retry(fp, event.received)) {
                 Counters::add(&self.counters.duplicates, 1);
                 let _ = reply.send(Ok(Appended::Duplicate));
                 continue;
             }
-            if let Some(&run) = pending.get(&fp) {
+            if let Some(&run) = fp.and_then(|fp| pending.get(&fp)) {
                 // Same fingerprint earlier in this batch: same fate.
                 if let Some(run) = runs.get_mut(run) {
                     run.waiters.push((reply, Outcome::Duplicate));
@@ -1845,17 +1907,20 @@ impl Writer {
                 continue;
             };
             let seq = self.next_seq;
-            match encode_record(&mut run.buf, &self.dir, seq, fp, &event) {
+            let written_fp = fp.unwrap_or(NO_FINGERPRINT);
+            match encode_record(&mut run.buf, &self.dir, seq, written_fp, &event) {
                 Ok(()) => {
                     // Saturating: only a crafted log can bring seq near u64::MAX.
                     self.next_seq = self.next_seq.saturating_add(1);
-                    run.fps.push(fp);
+                    run.fps.push((fp, event.received));
                     run.last_seq = seq;
                     run.waiters.push((reply, Outcome::Written(seq)));
                     if self.committed.is_some() {
                         run.events.push((seq, event));
                     }
-                    pending.insert(fp, index);
+                    if let Some(fp) = fp {
+                        pending.insert(fp, index);
+                    }
                 }
                 Err(e) => {
                     Counters::add(&self.counters.failed, 1);
@@ -1893,8 +1958,10 @@ impl Writer {
                         }
                     }
                 }
-                for &fp in &run.fps {
-                    self.filter.insert(fp);
+                for &(fp, received) in &run.fps {
+                    if let Some(fp) = fp {
+                        self.filter.insert(fp, received);
+                    }
                 }
                 Counters::add(&self.counters.records, run.fps.len() as u64);
                 self.counters
@@ -2004,7 +2071,10 @@ mod tests {
             json.starts_with(br#"{"seq":42,"fp":"00abcdef01234567","event":{"instance_id":"A","#)
         );
         assert_eq!(decode_record(json), Some((42, event("A"))));
-        assert_eq!(decode_head(json), Some((42, 0x00ab_cdef_0123_4567)));
+        assert_eq!(
+            decode_head(json),
+            Some((42, 0x00ab_cdef_0123_4567, event("A").received))
+        );
         assert_eq!(quick_seq(json), Some(42));
         assert_eq!(quick_instance_match(json, br#""A""#), Some(true));
         assert_eq!(quick_instance_match(json, br#""AB""#), Some(false));
@@ -2269,7 +2339,7 @@ mod tests {
             received: at,
         };
         assert_eq!(decode_record(json), Some((1, event.clone())));
-        assert_eq!(decode_head(json), Some((1, 0x00a1_b2c3_d4e5_f607)));
+        assert_eq!(decode_head(json), Some((1, 0x00a1_b2c3_d4e5_f607, at)));
         let mut buf = Vec::new();
         encode_record(&mut buf, Path::new("d"), 1, 0x00a1_b2c3_d4e5_f607, &event).unwrap();
         assert_eq!(&buf[..buf.len() - 1], &line[..]);
@@ -2293,14 +2363,33 @@ mod tests {
 
     #[test]
     fn dedup_filter_forgets_the_oldest() {
+        let t0 = Utc.timestamp_opt(1_764_000_000, 0).unwrap();
         let mut filter = DedupFilter::new(3);
         for fp in 1..=4 {
-            filter.insert(fp);
+            filter.insert(fp, t0);
         }
-        assert!(!filter.contains(1));
-        assert!((2..=4).all(|fp| filter.contains(fp)));
-        filter.insert(3);
+        assert!(!filter.is_retry(1, t0));
+        assert!((2..=4).all(|fp| filter.is_retry(fp, t0)));
         assert_eq!(filter.ring.len(), 3);
+    }
+
+    #[test]
+    fn dedup_filter_forgets_after_the_retry_window() {
+        let t0 = Utc.timestamp_opt(1_764_000_000, 0).unwrap();
+        let mut filter = DedupFilter::new(DEDUP_WINDOW);
+        filter.insert(7, t0);
+        assert!(filter.is_retry(7, t0 + RETRY_WINDOW));
+        assert!(!filter.is_retry(7, t0 + RETRY_WINDOW + chrono::TimeDelta::seconds(1)));
+        // a clock that went back a little is still within the window
+        assert!(filter.is_retry(7, t0 - chrono::TimeDelta::seconds(30)));
+        // accepting anything later forgets what is out of the window
+        filter.insert(8, t0 + RETRY_WINDOW + chrono::TimeDelta::seconds(1));
+        assert!(!filter.seen.contains_key(&7));
+        assert_eq!(filter.ring.len(), 1);
+        // accepted again later: remembered from then on
+        filter.insert(8, t0 + RETRY_WINDOW * 3);
+        assert!(filter.is_retry(8, t0 + RETRY_WINDOW * 3));
+        assert_eq!(filter.ring.len(), 1);
     }
 
     fn backward_lines(content: &[u8]) -> Vec<Option<Vec<u8>>> {

@@ -102,6 +102,7 @@ impl Server {
             server: ServerOptions::default(),
             extra_routes: Some(api::router(handle.clone(), api_token.map(Secret::new))),
             metrics: Some(metrics),
+            token_header: Default::default(),
         };
         let setup = Setup {
             listen: String::new(),

@@ -70,6 +70,7 @@ async fn ten_thousand_events_from_50_connections_are_all_counted() {
         server: ServerOptions::default(),
         extra_routes: None,
         metrics: None,
+        token_header: Default::default(),
     };
     let (service, mut events, replay) = Service::start(opts, |_, _| {}).await.unwrap();
     assert_eq!(replay.records, 0);

@@ -532,3 +532,84 @@ async fn sigusr1_reloads_the_config_keeping_the_screen_and_the_events() {
         "the terminal was not restored"
     );
 }
+
+/// A plain-http `public_url` starts the dashboard (it was exit 2) with a
+/// warning that stays in the header after the footer's start warnings are
+/// acknowledged by a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_public_url_is_a_lasting_header_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\npublic_url = \"http://dash.example.com\"\n\n[[instances]]\nid = \"{ID}\"\ntoken = \"{TOKEN}\"\nname = \"Sales\"\n"
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // the footer has the whole warning, the header a short one
+    let footer = "public_url is plain http://: webhooks (and their secret paths)";
+    let mut dash = Dash::spawn(&["--config", config.to_str().unwrap()], dir.path(), 160, 24);
+    let screen = dash.wait_for("the warnings", |s| {
+        s.contains("⚠ public_url is plain http://: webhooks unencrypted") && s.contains(footer)
+    });
+    assert!(screen.contains("Sales"), "{screen}");
+    dash.send(b"j");
+    let screen = dash.wait_for("the footer warning acknowledged", |s| !s.contains(footer));
+    assert!(
+        screen.contains("⚠ public_url is plain http://"),
+        "the header keeps it:\n{screen}"
+    );
+    common::signal(dash.pid(), "TERM");
+    let status = tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The dashboard's listener applies `check_token_header` as `serve` does:
+/// a delivery whose `z-api-token` is not the instance's token is refused,
+/// the right token and no header are taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_checks_the_z_api_token_header_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ncheck_token_header = true\n\n[[instances]]\nid = \"{ID}\"\ntoken = \"{TOKEN}\"\nname = \"Sales\"\n"
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let dash = Dash::spawn(&["--config", config.to_str().unwrap()], dir.path(), 160, 24);
+    let port = dash.port();
+    let post = |error: &'static str, header: Option<&'static str>| async move {
+        let body = webhook_body_disconnected(ID, chrono::Utc::now().timestamp(), error);
+        let mut req = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/hooks/disconnected"))
+            .json(&body);
+        if let Some(value) = header {
+            req = req.header("z-api-token", value);
+        }
+        req.send().await.unwrap().status()
+    };
+    assert_eq!(post("forged", Some("ffffffffffffffffffffffff")).await, 401);
+    assert_eq!(post("no header", None).await, 200);
+    dash.wait_for("the event without header", |s| s.contains("no header"));
+    assert_eq!(post("right token", Some(TOKEN)).await, 200);
+    let screen = dash.wait_for("the event with the token", |s| s.contains("right token"));
+    assert!(!screen.contains("forged"), "{screen}");
+    common::signal(dash.pid(), "TERM");
+    let status = tokio::task::spawn_blocking(move || dash.wait_exit())
+        .await
+        .unwrap();
+    assert!(status.success());
+}

@@ -13,8 +13,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{self, error::TryRecvError};
-use zapi_dash::model::{Event, EventKind, InstanceId, moment_from_raw};
-use zapi_dash::webhook::{ListenerState, MAX_BODY_BYTES, router};
+use zapi_dash::model::{Event, EventKind, InstanceId, Secret, moment_from_raw};
+use zapi_dash::webhook::{
+    ListenerState, MAX_MESSAGE_BODY_BYTES, MAX_STATE_BODY_BYTES, UNTYPED_CALLBACK, WebhookSecret,
+    router, router_with_secret,
+};
 
 const JSON: &str = "application/json";
 
@@ -195,16 +198,19 @@ async fn catch_all_route_dispatches_on_type() {
 }
 
 #[tokio::test]
-async fn catch_all_route_requires_type() {
+async fn catch_all_route_without_type_is_untyped_activity() {
     let mut s = Server::start().await;
     let body = json!({"instanceId": "C", "momment": 1580163342});
-    let err = error_of(
-        s.post_json("/hooks", body.to_string()).await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
-    assert!(err.contains("`type`"), "{err}");
-    s.assert_no_event();
+    assert_ok(s.post_json("/hooks", body.to_string()).await).await;
+    let e = s.one_event();
+    assert_eq!(e.instance_id, InstanceId::new("C"));
+    assert_eq!(
+        e.kind,
+        EventKind::Activity {
+            callback: UNTYPED_CALLBACK.into()
+        }
+    );
+    assert_eq!(e.moment, secs(1_580_163_342));
 }
 
 #[tokio::test]
@@ -307,40 +313,90 @@ async fn non_string_instance_id_is_400() {
     s.assert_no_event();
 }
 
+/// Z-API's own attribute table types `momment` as a string, and real
+/// deliveries carry fields of other types than the docs say: a field that
+/// cannot be used costs that field, never the event.
 #[tokio::test]
-async fn bad_field_types_are_400() {
+async fn a_bad_field_costs_only_that_field() {
     let mut s = Server::start().await;
+    let before = Utc::now();
     let cases = [
         (
             "/hooks",
-            json!({"type": 7, "instanceId": "G"}),
-            "`type` must be a non-empty string",
+            json!({"type": 7, "instanceId": "G", "momment": 1580163342}),
+            EventKind::Activity {
+                callback: UNTYPED_CALLBACK.into(),
+            },
+            Some(secs(1_580_163_342)),
         ),
         (
             "/hooks/disconnected",
-            json!({"instanceId": "G", "momment": "1580163342"}),
-            "`momment` must be a number",
+            json!({"instanceId": "G", "momment": "1580163342", "error": "e"}),
+            EventKind::Disconnected {
+                error: Some("e".into()),
+            },
+            Some(secs(1_580_163_342)),
+        ),
+        (
+            "/hooks",
+            json!({"type": "ConnectedCallback", "instanceId": "G", "momment": "1632228638000"}),
+            EventKind::Connected { phone: None },
+            Some(millis(1_632_228_638_000)),
         ),
         (
             "/hooks/disconnected",
-            json!({"instanceId": "G", "error": false}),
-            "`error` must be a string",
+            json!({"instanceId": "G", "error": false, "momment": 1580163342}),
+            EventKind::Disconnected { error: None },
+            Some(secs(1_580_163_342)),
         ),
         (
             "/hooks/connected",
-            json!({"instanceId": "G", "phone": 5544999999999_i64}),
-            "`phone` must be a string",
+            json!({"instanceId": "G", "phone": 5544999999999_i64, "connected": "yes"}),
+            EventKind::Connected { phone: None },
+            None,
         ),
     ];
-    for (path, body, want) in cases {
-        let err = error_of(
-            s.post_json(path, body.to_string()).await,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
-        assert_eq!(err, want, "{path} {body}");
+    for (path, body, kind, moment) in cases {
+        assert_ok(s.post_json(path, body.to_string()).await).await;
+        let e = s.one_event();
+        assert_eq!(e.kind, kind, "{path} {body}");
+        assert_eq!(e.instance_id, InstanceId::new("G"));
+        match moment {
+            Some(m) => assert_eq!(e.moment, m, "{body}"),
+            None => assert_eq!(e.moment, e.received),
+        }
+        assert!(e.received >= before);
     }
-    s.assert_no_event();
+}
+
+#[tokio::test]
+async fn an_unusable_momment_is_the_receipt_time() {
+    let mut s = Server::start().await;
+    for bad in [
+        json!(null),
+        json!(true),
+        json!({"s": 1}),
+        json!([1]),
+        json!("abc"),
+        json!(-1_580_163_342),
+        json!(0),
+        json!(1.5),
+        json!(9.3e18),
+        json!(99_999_999_999_999_999_i64),
+    ] {
+        let body = json!({
+            "type": "DisconnectedCallback", "instanceId": "M", "error": "e", "momment": bad
+        });
+        assert_ok(s.post_json("/hooks", body.to_string()).await).await;
+        let e = s.one_event();
+        assert_eq!(e.moment, e.received, "momment {bad}");
+        assert_eq!(
+            e.kind,
+            EventKind::Disconnected {
+                error: Some("e".into())
+            }
+        );
+    }
 }
 
 #[tokio::test]
@@ -410,32 +466,43 @@ fn padded_body(len: usize) -> String {
     body
 }
 
-#[tokio::test]
-async fn body_at_the_limit_is_accepted() {
-    let mut s = Server::start().await;
-    assert_eq!(MAX_BODY_BYTES, 64 * 1024);
-    assert_ok(s.post_json("/hooks", padded_body(MAX_BODY_BYTES)).await).await;
-    assert_eq!(s.one_event().instance_id, InstanceId::new("J"));
+/// The documented received-message example with a text at WhatsApp's
+/// 65,536-character limit (Portuguese, so some characters take two bytes):
+/// a ~72 KB body.
+fn longest_text_message() -> String {
+    let path = shared_dir().join("on-message-received-01.json");
+    let mut body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let text: String = "Oi, tudo bem? Até amanhã. "
+        .chars()
+        .cycle()
+        .take(65_536)
+        .collect();
+    body["text"]["message"] = json!(text);
+    let body = body.to_string();
+    assert!(body.len() > 70_000 && body.len() < 80_000, "{}", body.len());
+    body
 }
 
-#[tokio::test]
-async fn body_over_64_kib_is_413() {
-    let mut s = Server::start().await;
-    let resp = s.post_json("/hooks", padded_body(65 * 1024)).await;
-    let err = error_of(resp, StatusCode::PAYLOAD_TOO_LARGE).await;
-    assert!(err.contains("65536"), "{err}");
-    s.assert_no_event();
+/// Sends a request head declaring `len` body bytes and no body: a body over
+/// the limit must be refused unread. Returns the raw answer.
+async fn declare_body(addr: std::net::SocketAddr, path: &str, len: usize) -> String {
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {JSON}\r\n\
+         Content-Length: {len}\r\nConnection: close\r\n\r\n"
+    );
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = Vec::new();
+    let _ = tcp.read_to_end(&mut resp).await;
+    String::from_utf8_lossy(&resp).into_owned()
 }
 
-/// Without `Content-Length` (chunked), the limit applies while reading.
-#[tokio::test]
-async fn chunked_body_over_64_kib_is_413() {
-    let mut s = Server::start().await;
-    let body = padded_body(65 * 1024);
+/// Sends `body` chunked (no `Content-Length`), so the limit applies while
+/// reading. Returns the raw answer.
+async fn post_chunked(addr: std::net::SocketAddr, path: &str, body: &str) -> String {
     let mut req = format!(
-        "POST /hooks HTTP/1.1\r\nHost: {}\r\nContent-Type: {JSON}\r\n\
-         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-        s.addr
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {JSON}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     )
     .into_bytes();
     for chunk in body.as_bytes().chunks(4096) {
@@ -444,18 +511,118 @@ async fn chunked_body_over_64_kib_is_413() {
         req.extend_from_slice(b"\r\n");
     }
     req.extend_from_slice(b"0\r\n\r\n");
-
-    let mut tcp = TcpStream::connect(s.addr).await.unwrap();
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(&req).await.unwrap();
     let mut resp = Vec::new();
     // The server closes after answering; read until it does.
     let _ = tcp.read_to_end(&mut resp).await;
-    let resp = String::from_utf8_lossy(&resp);
+    String::from_utf8_lossy(&resp).into_owned()
+}
+
+/// A raw answer is a 413 whose JSON error names `limit`.
+fn assert_raw_413(resp: &str, limit: usize) {
     assert!(resp.starts_with("HTTP/1.1 413 "), "{resp}");
     let json_body = resp.split("\r\n\r\n").nth(1).unwrap();
     let v: Value = serde_json::from_str(json_body).unwrap();
-    assert!(v["error"].as_str().unwrap().contains("65536"), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains(&limit.to_string()),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn a_text_at_whatsapp_limit_is_accepted_on_hooks() {
+    let mut s = Server::start().await;
+    let body = longest_text_message();
+    assert_ok(s.post_json("/hooks", body.clone()).await).await;
+    let e = s.one_event();
+    assert_eq!(
+        e.instance_id,
+        InstanceId::new("A20DA9C0183A2D35A260F53F5D2B9244")
+    );
+    assert_eq!(
+        e.kind,
+        EventKind::Activity {
+            callback: "ReceivedCallback".into()
+        }
+    );
+    assert_eq!(e.moment, millis(1_632_228_638_000));
+}
+
+#[tokio::test]
+async fn hooks_takes_bodies_up_to_1_mib() {
+    let mut s = Server::start().await;
+    assert_eq!(MAX_MESSAGE_BODY_BYTES, 1024 * 1024);
+    assert_ok(
+        s.post_json("/hooks", padded_body(MAX_MESSAGE_BODY_BYTES))
+            .await,
+    )
+    .await;
+    assert_eq!(s.one_event().instance_id, InstanceId::new("J"));
+
+    let resp = declare_body(s.addr, "/hooks", MAX_MESSAGE_BODY_BYTES + 1).await;
+    assert_raw_413(&resp, MAX_MESSAGE_BODY_BYTES);
+    let body = padded_body(MAX_MESSAGE_BODY_BYTES + 1024);
+    assert_raw_413(
+        &post_chunked(s.addr, "/hooks", &body).await,
+        MAX_MESSAGE_BODY_BYTES,
+    );
     s.assert_no_event();
+}
+
+#[tokio::test]
+async fn state_routes_keep_64_kib() {
+    let mut s = Server::start().await;
+    assert_eq!(MAX_STATE_BODY_BYTES, 64 * 1024);
+    for path in ["/hooks/disconnected", "/hooks/connected"] {
+        assert_ok(s.post_json(path, padded_body(MAX_STATE_BODY_BYTES)).await).await;
+        s.one_event();
+        let resp = s.post_json(path, padded_body(65 * 1024)).await;
+        let err = error_of(resp, StatusCode::PAYLOAD_TOO_LARGE).await;
+        assert!(err.contains("65536"), "{err}");
+        let resp = s.post_json(path, longest_text_message()).await;
+        error_of(resp, StatusCode::PAYLOAD_TOO_LARGE).await;
+        assert_raw_413(
+            &post_chunked(s.addr, path, &padded_body(65 * 1024)).await,
+            MAX_STATE_BODY_BYTES,
+        );
+    }
+    s.assert_no_event();
+}
+
+/// The secret-path variants of the routes have the same limits.
+#[tokio::test]
+async fn secret_paths_have_the_same_limits() {
+    let (tx, mut rx) = mpsc::channel(16);
+    let secret = WebhookSecret::new(&Secret::new("a-long-enough-webhook-secret")).unwrap();
+    let token = secret.path_token(&InstanceId::new("A20DA9C0183A2D35A260F53F5D2B9244"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router_with_secret(ListenerState::channel(tx), Some(secret));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = Client::builder().no_proxy().build().unwrap();
+    let post = |path: String, body: String| {
+        client
+            .post(format!("http://{addr}{path}"))
+            .header(header::CONTENT_TYPE, JSON)
+            .body(body)
+            .send()
+    };
+
+    let resp = post(format!("/hooks/{token}"), longest_text_message())
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+    assert!(rx.try_recv().is_ok(), "the long message was handed over");
+    for tail in ["disconnected", "connected"] {
+        let resp = post(format!("/hooks/{token}/{tail}"), longest_text_message())
+            .await
+            .unwrap();
+        error_of(resp, StatusCode::PAYLOAD_TOO_LARGE).await;
+    }
+    let resp = declare_body(addr, &format!("/hooks/{token}"), MAX_MESSAGE_BODY_BYTES + 1).await;
+    assert_raw_413(&resp, MAX_MESSAGE_BODY_BYTES);
+    assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
 }
 
 #[tokio::test]
@@ -566,7 +733,8 @@ async fn server_stays_up_after_bad_requests() {
     .await;
     error_of(s.post_json("/hooks", "{").await, StatusCode::BAD_REQUEST).await;
     error_of(
-        s.post_json("/hooks", padded_body(100 * 1024)).await,
+        s.post_json("/hooks/disconnected", padded_body(100 * 1024))
+            .await,
         StatusCode::PAYLOAD_TOO_LARGE,
     )
     .await;
@@ -590,4 +758,66 @@ async fn server_stays_up_after_bad_requests() {
     assert_eq!(e.moment, secs(1_580_163_342));
     let resp = s.client.get(s.url("/healthz")).send().await.unwrap();
     assert_ok(resp).await;
+}
+
+/// The simulated Z-API delivers like the real one: with the instance token
+/// in `z-api-token`, so `check_token_header` takes every delivery of it.
+#[tokio::test]
+async fn the_simulated_fleet_passes_the_token_header_check() {
+    use std::sync::Arc;
+    use zapi_dash::metrics::Metrics;
+    use zapi_dash::sim::{FleetOptions, Sim, SimOptions, demo_instances, spawn_fleet};
+    use zapi_dash::webhook::{HookOptions, TokenHeaderCheck, router_with};
+
+    let instances = demo_instances(3, 2);
+    let sim = Sim::start(SimOptions {
+        instances: instances.clone(),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let check = TokenHeaderCheck::new(
+        instances
+            .iter()
+            .map(|i| (InstanceId::new(&i.id), Secret::new(&i.token))),
+        true,
+    );
+    let (tx, mut rx) = mpsc::channel(128);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router_with(
+        ListenerState::channel(tx),
+        HookOptions {
+            secret: None,
+            token_header: check,
+            metrics: Some(Arc::clone(&metrics)),
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let fleet = spawn_fleet(
+        &sim,
+        format!("http://{addr}"),
+        FleetOptions {
+            interval: std::time::Duration::from_millis(5),
+            seed: 9,
+        },
+    );
+    for _ in 0..20 {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv())
+            .await
+            .expect("the fleet's webhooks are accepted")
+            .unwrap();
+        assert!(instances.iter().any(|i| i.id == event.instance_id.as_str()));
+    }
+    sim.shutdown();
+    fleet.await.unwrap();
+    let text = metrics.encode();
+    for series in [
+        "zapi_webhooks_without_token_header_total 0",
+        "zapi_webhooks_token_header_mismatch_total 0",
+        "zapi_webhooks_rejected_total{reason=\"token_mismatch\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == series), "{series}:\n{text}");
+    }
 }

@@ -580,3 +580,24 @@ fn replace_confirmation_popup_80x24() {
     assert!(screen.contains("Esc sends nothing"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+/// A plain-http `public_url` is a warning the header keeps showing, after
+/// any key (the footer's start warnings go away on one).
+#[test]
+fn the_header_keeps_the_plain_http_warning() {
+    for (w, h) in [(80, 24), (160, 40)] {
+        let mut app = fleet(w, h);
+        app.header_warning = Some(zapi_dash::config::PLAIN_HTTP_HEADER.to_string());
+        key(&mut app, KeyCode::Down);
+        let terminal = render(&app, w, h);
+        let screen = text(&terminal);
+        let second = screen.lines().nth(1).unwrap();
+        assert!(
+            second.contains("⚠ public_url is plain http://"),
+            "{w}x{h}: {second}"
+        );
+        assert_eq!(fg_of(&terminal, "⚠ public_url"), Color::Yellow);
+    }
+    let app = fleet(80, 24);
+    assert!(!text(&render(&app, 80, 24)).contains("plain http"));
+}

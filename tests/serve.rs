@@ -539,3 +539,244 @@ async fn sighup_reloads_the_config_and_a_broken_one_keeps_the_running_one() {
     common::signal(s.child.id(), "INT");
     assert_eq!(s.child.wait().unwrap().code(), Some(0));
 }
+
+const A_TOKEN: &str = "0123456789abcdef01234567";
+
+/// The value of the sample `series` (name and labels as exposed) in a scrape.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+async fn scrape(base: &str) -> String {
+    let resp = http()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap()
+}
+
+/// Posts a disconnect of `id` with `momment`, and `z-api-token: header`
+/// when given.
+async fn post_token(
+    base: &str,
+    id: &str,
+    momment: serde_json::Value,
+    header: Option<&str>,
+) -> reqwest::StatusCode {
+    let mut body = webhook_body_disconnected(id, 0, "Device has been disconnected");
+    body["momment"] = momment;
+    let mut req = http().post(format!("{base}/hooks")).json(&body);
+    if let Some(value) = header {
+        req = req.header("z-api-token", value);
+    }
+    req.send().await.unwrap().status()
+}
+
+/// Stops `serve` with SIGTERM and returns its diagnostics log.
+fn stop(mut s: Serve, dir: &std::path::Path) -> String {
+    common::signal(s.child.id(), "TERM");
+    assert_eq!(s.child.wait().unwrap().code(), Some(0));
+    std::fs::read_to_string(dir.join("state/zapi-dash.log")).unwrap()
+}
+
+/// `check_token_header`: on, a configured instance's delivery whose
+/// `z-api-token` is not its token is refused (401); on or off, what the
+/// header says is counted, so an operator can see whether turning it on is
+/// safe. The header's value never reaches the log.
+#[tokio::test]
+async fn z_api_token_header_is_counted_and_checked_when_asked() {
+    let wrong = "ffffffffffffffffffffffff";
+    for check in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "listen = \"127.0.0.1:0\"\napi_token = \"{API_TOKEN}\"\ncheck_token_header = {check}\n\n[[instances]]\nid = \"A\"\ntoken = \"{A_TOKEN}\"\n"
+        );
+        let mut s = serve(dir.path(), &config, &[]);
+        let base = format!("http://{}", s.addr);
+        let text = scrape(&base).await;
+        for series in [
+            "zapi_webhooks_without_token_header_total",
+            "zapi_webhooks_token_header_mismatch_total",
+            r#"zapi_webhooks_rejected_total{reason="token_mismatch"}"#,
+            "zapi_webhooks_bad_moment_total",
+        ] {
+            assert_eq!(sample(&text, series), Some(0.0), "{series} at 0:\n{text}");
+        }
+
+        let m = |n: i64| serde_json::json!(1_764_000_000 + n);
+        let refused = post_token(&base, "A", m(1), Some(wrong)).await;
+        let want = if check { 401 } else { 200 };
+        assert_eq!(refused, want, "check_token_header = {check}");
+        assert_eq!(post_token(&base, "A", m(2), Some(A_TOKEN)).await, 200);
+        assert_eq!(post_token(&base, "A", m(3), None).await, 200, "no header");
+        assert_eq!(
+            post_token(&base, "B", m(4), Some(wrong)).await,
+            200,
+            "an instance not in the config is taken as before"
+        );
+        assert_eq!(
+            post_token(&base, "A", serde_json::json!("abc"), Some(A_TOKEN)).await,
+            200,
+            "an unusable momment costs the momment"
+        );
+
+        let text = scrape(&base).await;
+        let count = |series: &str| sample(&text, series).unwrap_or(-1.0);
+        assert_eq!(count("zapi_webhooks_token_header_mismatch_total"), 1.0);
+        assert_eq!(count("zapi_webhooks_without_token_header_total"), 1.0);
+        assert_eq!(count("zapi_webhooks_bad_moment_total"), 1.0);
+        assert_eq!(
+            count(r#"zapi_webhooks_rejected_total{reason="token_mismatch"}"#),
+            if check { 1.0 } else { 0.0 }
+        );
+        // one printed line per accepted event, the refused one not among
+        // them; an event of another instance last, so that the reading ends
+        // whatever was accepted
+        assert_eq!(post_token(&base, "Z", m(9), None).await, 200);
+        let mut moments = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(s.stdout.read_line(&mut line).unwrap() > 0, "serve ended");
+            let printed: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if printed["instance_id"] == "Z" {
+                break;
+            }
+            moments.push(printed["moment"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(moments.len(), if check { 4 } else { 5 }, "{moments:?}");
+        assert_eq!(
+            moments.iter().any(|m| m.starts_with("2025-11-24T16:00:01")),
+            !check,
+            "{moments:?}"
+        );
+        let log = stop(s, dir.path());
+        // a refusal is a warning; a mismatch only counted is not (one line
+        // per delivery would flood the log)
+        assert_eq!(log.contains("z-api-token"), check, "{log}");
+        assert!(!log.contains(wrong) && !log.contains(A_TOKEN), "{log}");
+        assert!(log.contains("momment"), "the bad momment is logged: {log}");
+    }
+}
+
+/// Z-API has delivered to plain `http://` URLs: `serve` starts with such a
+/// `public_url` and says why it warns, on stderr and in its log.
+#[tokio::test]
+async fn plain_http_public_url_is_a_warning_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:0\"\npublic_url = \"http://dash.example.com\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut before = String::new();
+    let mut line = String::new();
+    while !line.contains("listening on ") {
+        before.push_str(&line);
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "ended: {before}");
+    }
+    assert!(
+        before.contains("warning: public_url is plain http://"),
+        "{before}"
+    );
+    // an event printed: serve is in its loop, where SIGTERM stops it cleanly
+    let addr = line.split("listening on ").nth(1).unwrap();
+    let addr = addr.split_whitespace().next().unwrap();
+    assert_eq!(
+        post(&http(), &format!("http://{addr}/hooks"), "A").await,
+        200
+    );
+    let mut printed = String::new();
+    stdout.read_line(&mut printed).unwrap();
+    assert!(printed.contains("\"A\""), "{printed}");
+    common::signal(child.id(), "TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let log = std::fs::read_to_string(dir.path().join("state/zapi-dash.log")).unwrap();
+    assert!(log.contains("public_url is plain http://"), "{log}");
+}
+
+/// Real disconnected and connected deliveries may carry no `momment`: each
+/// repeat is the same bytes, and none may be taken for a retry. Posting
+/// disconnected, connected, disconnected leaves the instance disconnected,
+/// live and after a restart (every event is replayed).
+#[tokio::test]
+async fn repeated_state_webhooks_without_momment_end_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("listen = \"127.0.0.1:0\"\napi_token = \"{API_TOKEN}\"\n");
+    let down = serde_json::json!({"instanceId": "S", "error": "Device has been disconnected", "disconnected": true});
+    let up = serde_json::json!({"instanceId": "S", "connected": true, "phone": "5544999999999"});
+    let state = |base: String| async move {
+        let resp = http()
+            .get(format!("{base}/api/instances"))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        let rows = body["instances"].as_array().unwrap();
+        let s = rows.iter().find(|r| r["id"] == "S").expect("instance S");
+        (
+            s["state"].as_str().unwrap().to_owned(),
+            body["events"].as_u64().unwrap(),
+        )
+    };
+
+    let mut s = serve(dir.path(), &config, &[]);
+    let base = format!("http://{}", s.addr);
+    let post = |path: &'static str, body: serde_json::Value| {
+        let url = format!("{base}/hooks/{path}");
+        async move { http().post(url).json(&body).send().await.unwrap().status() }
+    };
+    for (path, body) in [
+        ("disconnected", &down),
+        ("connected", &up),
+        ("disconnected", &down),
+    ] {
+        assert_eq!(post(path, body.clone()).await, 200, "{path}");
+    }
+    // then an event of another instance: once serve prints it (it prints
+    // an event when the state has it), every event before it is applied
+    assert_eq!(
+        post("connected", serde_json::json!({"instanceId": "T"})).await,
+        200
+    );
+    let mut printed = Vec::new();
+    while !printed.last().is_some_and(|l: &String| l.contains("\"T\"")) {
+        let mut line = String::new();
+        assert!(s.stdout.read_line(&mut line).unwrap() > 0, "serve ended");
+        printed.push(line);
+    }
+    let kinds: Vec<bool> = printed
+        .iter()
+        .map(|l| l.contains("\"disconnected\""))
+        .collect();
+    assert_eq!(kinds, [true, false, true, false], "{printed:?}");
+    assert_eq!(state(base.clone()).await, ("disconnected".to_owned(), 4));
+    stop(s, dir.path());
+
+    let s = serve(dir.path(), &config, &[]);
+    let base = format!("http://{}", s.addr);
+    assert_eq!(
+        state(base).await,
+        ("disconnected".to_owned(), 4),
+        "all replayed"
+    );
+}

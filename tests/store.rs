@@ -667,3 +667,159 @@ async fn committed_feed_gets_every_written_record_in_seq_order_before_its_answer
     );
     assert_eq!(fed, seqs);
 }
+
+#[tokio::test]
+async fn a_fingerprint_is_a_retry_only_within_ten_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = day(2026, 1, 5);
+    let at = |mins: i64, secs: i64| t0 + Duration::minutes(mins) + Duration::seconds(secs);
+    let log = EventLog::open(opts(dir.path())).unwrap();
+    append_written(&log, event("A", 1, at(0, 0)), fp(1)).await;
+    assert_eq!(
+        log.append(event("A", 1, at(9, 59)), fp(1)).await.unwrap(),
+        Appended::Duplicate,
+        "a retry within 10 minutes"
+    );
+    append_written(&log, event("A", 1, at(10, 1)), fp(1)).await;
+    log.close().await.unwrap();
+
+    // reopened: the filter is primed with what is within 10 minutes of the
+    // newest record
+    let log = EventLog::open(opts(dir.path())).unwrap();
+    assert_eq!(
+        log.append(event("A", 1, at(15, 0)), fp(1)).await.unwrap(),
+        Appended::Duplicate,
+        "the filter is primed from disk"
+    );
+    append_written(&log, event("A", 1, at(21, 0)), fp(1)).await;
+    log.close().await.unwrap();
+    assert_eq!(replay_all(dir.path()).0.len(), 3);
+}
+
+#[tokio::test]
+async fn events_without_a_fingerprint_are_always_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = day(2026, 1, 5);
+    let log = EventLog::open(opts(dir.path())).unwrap();
+    for n in 0..3 {
+        let answer = log
+            .append_arrival(event("A", 0, at), None, None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(answer, Appended::Written { .. }),
+            "{n}: {answer:?}"
+        );
+    }
+    // several in one batch too
+    let (a, b) = tokio::join!(
+        log.append_arrival(event("A", 0, at), None, None),
+        log.append_arrival(event("A", 0, at), None, None),
+    );
+    assert!(matches!(a.unwrap(), Appended::Written { .. }));
+    assert!(matches!(b.unwrap(), Appended::Written { .. }));
+    assert_eq!(log.stats().duplicates, 0);
+    log.close().await.unwrap();
+
+    let log = EventLog::open(opts(dir.path())).unwrap();
+    append_written(&log, event("A", 0, at), fp(0)).await;
+    let answer = log
+        .append_arrival(event("A", 0, at), None, None)
+        .await
+        .unwrap();
+    assert!(matches!(answer, Appended::Written { .. }));
+    log.close().await.unwrap();
+    assert_eq!(replay_all(dir.path()).0.len(), 7);
+}
+
+/// The listener with the durable log, on loopback, and what it replayed.
+struct Logged {
+    service: zapi_dash::service::Service,
+    events: tokio::sync::mpsc::Receiver<(u64, Event)>,
+    replayed: Vec<Event>,
+    client: reqwest::Client,
+}
+
+impl Logged {
+    async fn start(dir: &Path) -> Logged {
+        let opts = zapi_dash::service::ServiceOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            log_dir: dir.to_path_buf(),
+            retention_days: 0,
+            secret: None,
+            server: zapi_dash::server::ServerOptions::default(),
+            extra_routes: None,
+            metrics: None,
+            token_header: Default::default(),
+        };
+        let mut replayed = Vec::new();
+        let (service, events, _) =
+            zapi_dash::service::Service::start(opts, |_, e| replayed.push(e))
+                .await
+                .unwrap();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        Logged {
+            service,
+            events,
+            replayed,
+            client,
+        }
+    }
+
+    /// Posts `body` to `path`, expects 200, and returns the event it stored
+    /// (`None` when it was taken for a retry). The log hands a stored event
+    /// to the feed before it answers, so `try_recv` is exact.
+    async fn post(&mut self, path: &str, body: &serde_json::Value) -> Option<Event> {
+        let resp = self
+            .client
+            .post(format!("http://{}{path}", self.service.addr))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path} {body}");
+        let stored = self.events.try_recv().ok().map(|(_, e)| e);
+        assert!(self.events.try_recv().is_err(), "one event at most");
+        stored
+    }
+}
+
+fn is_down(e: &Event) -> bool {
+    matches!(e.kind, EventKind::Disconnected { .. })
+}
+
+/// Real presence and connected deliveries carry no `momment`: the same event
+/// repeated is the same bytes, and must not be taken for a retry.
+#[tokio::test]
+async fn repeated_state_webhooks_without_momment_are_all_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = serde_json::json!({"instanceId": "S", "error": "Device has been disconnected", "disconnected": true});
+    let up = serde_json::json!({"instanceId": "S", "connected": true, "phone": "5544999999999"});
+    let mut s = Logged::start(dir.path()).await;
+    let a = s.post("/hooks/disconnected", &down).await.expect("stored");
+    let b = s.post("/hooks/connected", &up).await.expect("stored");
+    let c = s.post("/hooks/disconnected", &down).await.expect("stored");
+    assert!(is_down(&a) && !is_down(&b) && is_down(&c));
+    // the last word on the instance is the second disconnect
+    assert!(c.received >= b.received);
+
+    // a retry carries its momment: the same body within 10 minutes is one event
+    let with_moment = zapi_dash::sim::webhook_body_disconnected("S", 1_764_000_000, "x");
+    assert!(s.post("/hooks", &with_moment).await.is_some());
+    assert_eq!(s.post("/hooks", &with_moment).await, None, "a retry");
+    s.service.shutdown().await.unwrap();
+
+    // across a restart: every event without momment is replayed, in order,
+    // and the retry with momment is still recognised
+    let mut s = Logged::start(dir.path()).await;
+    let kinds: Vec<bool> = s.replayed.iter().map(is_down).collect();
+    assert_eq!(kinds, [true, false, true, true]);
+    assert_eq!(s.post("/hooks", &with_moment).await, None, "still a retry");
+    assert!(s.post("/hooks/disconnected", &down).await.is_some());
+    assert_eq!(s.service.log.stats().duplicates, 1);
+    s.service.shutdown().await.unwrap();
+
+    let s = Logged::start(dir.path()).await;
+    assert_eq!(s.replayed.len(), 5);
+    s.service.shutdown().await.unwrap();
+}

@@ -108,6 +108,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         )),
         _ => second,
     };
+    let second = match (&app.header_warning, &app.link) {
+        (Some(warning), None) => with_warning(warning, second),
+        _ => second,
+    };
     frame.render_widget(
         Paragraph::new(title),
         Rect {
@@ -135,6 +139,16 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if right.width > 0 {
         sparkline(app, frame, right);
     }
+}
+
+/// `line` after a lasting warning (yellow, bold, and `⚠` says it too).
+fn with_warning(warning: &str, line: Line<'static>) -> Line<'static> {
+    let mut spans = vec![Span::styled(
+        format!(" ⚠ {} ·", super::sanitize(warning)),
+        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+    )];
+    spans.extend(line.spans);
+    Line::from(spans)
 }
 
 /// Room for the disconnects sparkline: a label and 20 to 60 minutes, on
