@@ -1,8 +1,8 @@
 //! Nothing acknowledged is lost: every webhook answered 200 is in the state
 //! and in the log, under concurrency and across a kill -9.
 
+use crate::common;
 use std::collections::HashMap;
-mod common;
 
 use std::io::BufReader;
 use std::process::{Child, Command, Stdio};

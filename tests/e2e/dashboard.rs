@@ -1,7 +1,7 @@
 //! End to end: the built binary in a real pseudo-terminal, its screen read
 //! with vt100, Z-API played by the simulator, webhooks sent over loopback.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

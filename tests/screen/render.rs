@@ -12,6 +12,21 @@ use zapi_dash::app::{App, Hooks, Msg, Setup, TimeZone};
 use zapi_dash::model::{Event, EventKind, InstanceId};
 use zapi_dash::zapi::{ApiError, Status};
 
+/// Asserts the snapshot `tests/snapshots/render__<name>.snap`: the names
+/// these snapshots had when this file was its own test binary (insta would
+/// otherwise name them after the module path, `screen__render__…`, beside
+/// this file), so the recorded screens stay the ones compared.
+macro_rules! assert_screen {
+    ($name:literal, $value:expr) => {
+        insta::with_settings!({
+            snapshot_path => "../snapshots",
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!(concat!("render__", $name), $value);
+        })
+    };
+}
+
 fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, h, m, s).unwrap()
 }
@@ -139,13 +154,13 @@ fn text(terminal: &Terminal<TestBackend>) -> String {
 #[test]
 fn main_screen_80x24() {
     let app = fleet(80, 24);
-    insta::assert_snapshot!(text(&render(&app, 80, 24)));
+    assert_screen!("main_screen_80x24", text(&render(&app, 80, 24)));
 }
 
 #[test]
 fn main_screen_160x40() {
     let app = fleet(160, 40);
-    insta::assert_snapshot!(text(&render(&app, 160, 40)));
+    assert_screen!("main_screen_160x40", text(&render(&app, 160, 40)));
 }
 
 #[test]
@@ -164,7 +179,7 @@ fn help_overlay_lists_every_key_in_effect() {
             "help lacks {keys}: {what}"
         );
     }
-    insta::assert_snapshot!(screen);
+    assert_screen!("help_overlay_lists_every_key_in_effect", screen);
 }
 
 #[test]
@@ -193,7 +208,7 @@ fn help_overlay_scrolls_on_a_short_terminal() {
         scrolled.contains(last_what.as_str()) && scrolled.contains(last_keys.as_str()),
         "{scrolled}"
     );
-    insta::assert_snapshot!(first);
+    assert_screen!("help_overlay_scrolls_on_a_short_terminal", first);
 }
 
 #[test]
@@ -201,7 +216,7 @@ fn empty_without_config_says_where_it_listens() {
     let app = App::new(setup(None, &[]), t(14, 6, 12));
     let screen = text(&render(&app, 80, 24));
     assert!(screen.contains("no config file: waiting for webhooks on http://127.0.0.1:8787/hooks"));
-    insta::assert_snapshot!(screen);
+    assert_screen!("empty_without_config_says_where_it_listens", screen);
 }
 
 #[test]
@@ -403,7 +418,7 @@ fn operator_table_sorted_problems_first_160x40() {
     );
     assert!(screen.contains("✗ OUTAGE"), "{screen}");
     assert!(screen.contains("problems"), "{screen}");
-    insta::assert_snapshot!(screen);
+    assert_screen!("operator_table_sorted_problems_first_160x40", screen);
 }
 
 #[test]
@@ -414,7 +429,7 @@ fn filtered_and_sorted_table_80x24() {
     let screen = text(&render(&app, 80, 24));
     assert!(screen.contains("only down"), "{screen}");
     assert!(!screen.contains("● connected"), "{screen}");
-    insta::assert_snapshot!(screen);
+    assert_screen!("filtered_and_sorted_table_80x24", screen);
     key(&mut app, KeyCode::Char('/'));
     for c in "bill".chars() {
         key(&mut app, KeyCode::Char(c));
@@ -460,7 +475,7 @@ fn detail_pane_160x40() {
     ] {
         assert!(screen.contains(want), "{want}:\n{screen}");
     }
-    insta::assert_snapshot!(screen);
+    assert_screen!("detail_pane_160x40", screen);
 }
 
 #[test]
@@ -470,7 +485,7 @@ fn detail_pane_80x24_and_tiny_sizes() {
     let screen = text(&render(&app, 80, 24));
     assert!(screen.contains("smartphone connected NO"), "{screen}");
     assert!(screen.contains("reading the log"), "{screen}");
-    insta::assert_snapshot!(screen);
+    assert_screen!("detail_pane_80x24_and_tiny_sizes", screen);
     for (w, h) in [(20, 5), (1, 1), (300, 100)] {
         let mut a = app.clone();
         a.update(Msg::Resize(w, h), t(14, 6, 12));
@@ -490,7 +505,7 @@ fn confirmation_popup_80x24() {
         "{screen}"
     );
     assert!(screen.contains("nothing is sent before y"), "{screen}");
-    insta::assert_snapshot!(screen);
+    assert_screen!("confirmation_popup_80x24", screen);
 }
 
 #[test]
@@ -523,7 +538,7 @@ fn no_color_keeps_words_and_drops_every_colour() {
             .iter()
             .any(|c| c.modifier.contains(ratatui::style::Modifier::REVERSED))
     );
-    insta::assert_snapshot!(screen);
+    assert_screen!("no_color_keeps_words_and_drops_every_colour", screen);
 }
 
 /// No Client-Token: the header says so once; the rows are left alone (no
@@ -560,7 +575,10 @@ fn without_client_token_the_header_says_it_once_and_rows_stay_clean() {
     );
     assert!(!screen.contains("failed"), "{screen}");
     assert!(!screen.contains("problems"), "{screen}");
-    insta::assert_snapshot!(screen);
+    assert_screen!(
+        "without_client_token_the_header_says_it_once_and_rows_stay_clean",
+        screen
+    );
 }
 
 /// `R` with a row whose webhooks point at another system: the popup names
@@ -578,7 +596,7 @@ fn replace_confirmation_popup_80x24() {
     );
     assert!(screen.contains("y replaces them"), "{screen}");
     assert!(screen.contains("Esc sends nothing"), "{screen}");
-    insta::assert_snapshot!(screen);
+    assert_screen!("replace_confirmation_popup_80x24", screen);
 }
 
 /// A plain-http `public_url` is a warning the header keeps showing, after

@@ -6,7 +6,7 @@
 //! No sleeps: every wait is for a screen state, a process exit or a message,
 //! bounded by `ZAPI_DASH_E2E_TIMEOUT` (see `tests/common`).
 
-mod common;
+use crate::common;
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};

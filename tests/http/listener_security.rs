@@ -505,13 +505,17 @@ async fn shutdown_does_not_wait_forever_for_a_stuck_request() {
 #[test]
 fn accept_errors_do_not_stop_the_listener() {
     let exe = std::env::current_exe().unwrap();
+    // the child's test name is its path below the test binary's crate root
+    // (`listener_security::accept_errors_child`)
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let child = format!("{module}::accept_errors_child");
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(r#"ulimit -n 256 && exec "$0" "$@""#)
         .arg(&exe)
         .args([
             "--exact",
-            "accept_errors_child",
+            &child,
             "--ignored",
             "--nocapture",
             "--test-threads=1",

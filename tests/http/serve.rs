@@ -3,7 +3,7 @@
 //! secret paths, `tls_cert`/`tls_key` serve HTTPS, and `serve` prints one
 //! JSON line per accepted event and stops cleanly on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@
 //! A missing tool fails its test with the tool's name and how to get it
 //! ([`require`]): `scripts/test` installs them all.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;

@@ -333,7 +333,7 @@ fn dropping_the_future_kills_the_group() {
 
 /// The example config's commented `on_disconnect` / `on_connect`, uncommented.
 fn example_commands() -> (String, String) {
-    let text = include_str!("../assets/config.example.toml");
+    let text = include_str!("../../assets/config.example.toml");
     let pick = |key: &str| {
         let line = text
             .lines()
