@@ -53,7 +53,7 @@ fn bad_toml_exits_2() {
 #[test]
 fn public_url_that_is_not_http_exits_2() {
     // plain http:// is a warning now (Z-API has delivered to such URLs;
-    // tests/serve.rs and tests/e2e.rs check it starts)
+    // tests/http/serve.rs and tests/e2e/dashboard.rs check it starts)
     let (code, err) = config_error("public_url = \"ftp://dash.example.com\"\n");
     assert_eq!(code, 2);
     assert!(

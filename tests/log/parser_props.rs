@@ -13,7 +13,7 @@
 //!
 //! 256 cases per property by default; `PROPTEST_CASES=10000 cargo test --test
 //! parser_props` runs longer. A failing case is saved under
-//! `tests/parser_props.proptest-regressions` and replayed first next time.
+//! `tests/log/parser_props.proptest-regressions` and replayed first next time.
 
 use std::path::Path;
 use std::sync::LazyLock;
