@@ -13,6 +13,7 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod exposition;
+mod fixtures;
 pub mod health;
 pub mod hub;
 pub mod keys;

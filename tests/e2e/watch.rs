@@ -411,15 +411,10 @@ async fn a_wrong_api_token_is_shown_in_the_banner() {
 fn cut_off_banner_is_red_bold_and_worded_and_gone_when_up() {
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 14, 5, 12).unwrap();
     let setup = Setup {
-        listen: String::new(),
-        secret_paths: false,
-        config_file: None,
-        instances: Vec::new(),
-        missing_for_register: None,
         can_query_status: true,
         tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
         banner: Some("watching https://dash.example.com".into()),
-        warnings: Vec::new(),
+        ..Setup::default()
     };
     let mut app = App::new(setup, now);
     app.update(

@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use zapi_dash::api;
-use zapi_dash::app::{App, Msg, Setup, TimeZone};
+use zapi_dash::app::{App, Msg, Setup};
 use zapi_dash::hub::{Hub, HubEvent, HubHandle, HubOptions};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
@@ -105,19 +105,13 @@ impl Server {
             token_header: Default::default(),
         };
         let setup = Setup {
-            listen: String::new(),
-            secret_paths: false,
-            config_file: None,
             instances: insts
                 .iter()
                 .map(|i| (InstanceId::new(&i.id), Some(i.name.clone())))
                 .collect(),
-            missing_for_register: None,
             // no status calls at start: the sim sees only what a test asks
             can_query_status: false,
-            tz: TimeZone::Local,
-            banner: None,
-            warnings: Vec::new(),
+            ..Setup::default()
         };
         let mut app = App::new(setup, Utc::now());
         let mut last_seq = 0;

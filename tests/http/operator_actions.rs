@@ -211,14 +211,9 @@ fn app_for(ids: &[InstanceId], now: chrono::DateTime<Utc>) -> zapi_dash::app::Ap
     zapi_dash::app::App::new(
         zapi_dash::app::Setup {
             listen: "http://127.0.0.1:8787".into(),
-            secret_paths: false,
-            config_file: None,
             instances: ids.iter().map(|id| (id.clone(), None)).collect(),
-            missing_for_register: None,
             can_query_status: true,
-            tz: zapi_dash::app::TimeZone::Local,
-            banner: None,
-            warnings: Vec::new(),
+            ..Default::default()
         },
         now,
     )

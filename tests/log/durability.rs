@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use zapi_dash::app::{App, Msg, Setup, TimeZone};
+use zapi_dash::app::{App, Msg, Setup};
 use zapi_dash::model::{ConnState, InstanceId};
 use zapi_dash::server::ServerOptions;
 use zapi_dash::service::{Service, ServiceOptions};
@@ -19,17 +19,7 @@ use zapi_dash::sim::{webhook_body_connected, webhook_body_disconnected};
 use zapi_dash::store;
 
 fn setup() -> Setup {
-    Setup {
-        listen: String::new(),
-        config_file: None,
-        instances: Vec::new(),
-        missing_for_register: None,
-        can_query_status: false,
-        tz: TimeZone::Local,
-        banner: None,
-        warnings: Vec::new(),
-        secret_paths: false,
-    }
+    Setup::default()
 }
 
 fn client() -> reqwest::Client {

@@ -39,12 +39,9 @@ fn setup(config_file: Option<&str>, instances: &[(&str, Option<&str>)]) -> Setup
             .iter()
             .map(|(id, n)| (InstanceId::new(*id), n.map(Into::into)))
             .collect(),
-        missing_for_register: None,
         can_query_status: true,
         tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
-        banner: None,
-        warnings: Vec::new(),
-        secret_paths: false,
+        ..Setup::default()
     }
 }
 
