@@ -6,10 +6,11 @@
 use chrono::Duration;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::theme::Theme;
 use super::{fit, sanitize, when};
 use crate::app::{App, Detail, DetailHistory, HookCheck, Instance, StatusCheck};
 use crate::health;
@@ -23,17 +24,14 @@ const LABEL: usize = 12;
 /// the state (NO_COLOR, colour-blind readers).
 pub fn slice_cell(state: ConnState) -> (&'static str, Style) {
     match state {
-        ConnState::Connected => ("█", Style::new().fg(Color::Green)),
-        ConnState::Disconnected => ("░", Style::new().fg(Color::Red)),
-        ConnState::Unknown => ("·", Style::new().fg(Color::DarkGray)),
+        ConnState::Connected => ("█", Theme::GOOD),
+        ConnState::Disconnected => ("░", Theme::BAD),
+        ConnState::Unknown => ("·", Theme::DIM),
     }
 }
 
 fn labelled(label: &str, spans: Vec<Span<'static>>) -> Line<'static> {
-    let mut v = vec![Span::styled(
-        format!(" {label:<LABEL$}"),
-        Style::new().add_modifier(Modifier::BOLD),
-    )];
+    let mut v = vec![Span::styled(format!(" {label:<LABEL$}"), Theme::BOLD)];
     v.extend(spans);
     Line::from(v)
 }
@@ -59,13 +57,7 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
 
     // state, and since when
     let (word, style) = match health::outage_since(inst, &rules, now) {
-        Some(_) => (
-            "✗ OUTAGE".to_string(),
-            Style::new()
-                .fg(Color::White)
-                .bg(Color::Red)
-                .add_modifier(Modifier::BOLD),
-        ),
+        Some(_) => ("✗ OUTAGE".to_string(), Theme::ALARM),
         None => super::table::state_cell(inst.state),
     };
     let since = inst
@@ -92,7 +84,7 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
             "Warning",
             vec![Span::styled(
                 fit(&format!("⚠ {note}"), text_w),
-                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                Theme::WARN_BOLD,
             )],
         ));
     }
@@ -136,7 +128,7 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
                 ),
                 text_w,
             ),
-            Style::new().fg(Color::DarkGray),
+            Theme::DIM,
         )],
     ));
 
@@ -167,10 +159,7 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     if let Some(step) = health::next_step(inst, &rules, now, &super::footer::step_keys(app)) {
         lines.push(labelled(
             "Next",
-            vec![Span::styled(
-                fit(&step, text_w),
-                Style::new().fg(Color::Yellow),
-            )],
+            vec![Span::styled(fit(&step, text_w), Theme::WARN)],
         ));
     }
     lines.push(Line::from(""));
@@ -192,7 +181,7 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     };
     lines.push(Line::from(Span::styled(
         fit(&format!(" History, newest first · {note}"), inner_w),
-        Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+        Theme::HEADING,
     )));
     let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len());
     if events.is_empty() {
@@ -217,12 +206,9 @@ fn hooks_lines(app: &App, inst: &Instance, text_w: usize, lines: &mut Vec<Line<'
     match &inst.hooks {
         HookCheck::Ok { at, hooks } => {
             let mark = if hooks.here {
-                Span::styled("✓ point here", Style::new().fg(Color::Green))
+                Span::styled("✓ point here", Theme::GOOD)
             } else {
-                Span::styled(
-                    "⚠ point elsewhere",
-                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-                )
+                Span::styled("⚠ point elsewhere", Theme::WARN_BOLD)
             };
             lines.push(labelled(
                 "Webhooks",
@@ -274,7 +260,7 @@ fn history_line(app: &App, ev: &Event, width: usize) -> Line<'static> {
             let (sym, style) = slice_cell(s);
             (sym, style)
         }
-        None => (" ", Style::new()),
+        None => (" ", Theme::PLAIN),
     };
     let what = match &ev.kind {
         EventKind::Disconnected { error } => error.clone().unwrap_or_default(),

@@ -2,11 +2,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::fit;
+use super::theme::Theme;
 use crate::app::{App, Level};
 use crate::health::{self, StepKeys};
 use crate::keys::Action;
@@ -26,13 +26,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let width = usize::from(area.width);
     let status = if app.searching {
         Line::from(vec![
-            Span::styled(" filter / ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(" filter / ", Theme::BOLD),
             Span::raw(fit(&app.search, width.saturating_sub(40))),
-            Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
-            Span::styled(
-                "  Enter keeps it · Esc clears it",
-                Style::new().fg(Color::DarkGray),
-            ),
+            Span::styled("▏", Theme::CURSOR),
+            Span::styled("  Enter keeps it · Esc clears it", Theme::DIM),
         ])
     } else if let Some(b) = app.register_batch {
         let failed = if b.failed > 0 {
@@ -48,7 +45,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 ),
                 width,
             ),
-            Style::new().fg(Color::Cyan),
+            Theme::INFO,
         ))
     } else if let Some(b) = app.status_batch {
         Line::from(Span::styled(
@@ -59,22 +56,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 ),
                 width,
             ),
-            Style::new().fg(Color::Cyan),
+            Theme::INFO,
         ))
     } else if let Some(w) = app.pending_warnings() {
         Line::from(Span::styled(
             fit(&format!(" ⚠ warning: {w} (any key hides this)"), width),
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Theme::WARN_BOLD,
         ))
     } else if let Some(n) = &app.notice {
         let (word, style) = match n.level {
-            Level::Info => ("info", Style::new()),
-            Level::Ok => ("ok", Style::new().fg(Color::Green)),
-            Level::Warn => ("warning", Style::new().fg(Color::Yellow)),
-            Level::Error => (
-                "error",
-                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-            ),
+            Level::Info => ("info", Theme::PLAIN),
+            Level::Ok => ("ok", Theme::GOOD),
+            Level::Warn => ("warning", Theme::WARN),
+            Level::Error => ("error", Theme::BAD_BOLD),
         };
         Line::from(Span::styled(
             fit(&format!(" {word}: {}", n.text), width),
@@ -92,16 +86,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .and_then(|inst| health::next_step(inst, &app.settings.rules, app.now, &step_keys(app)));
     let hints = match step {
         Some(step) => Line::from(vec![
-            Span::styled(
-                " next: ",
-                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(" next: ", Theme::WARN_BOLD),
             Span::styled(
                 fit(
                     &format!("{step} · {} help", keys.keys_of(Action::Help)),
                     width.saturating_sub(7),
                 ),
-                Style::new().fg(Color::Yellow),
+                Theme::WARN,
             ),
         ]),
         None => {
@@ -137,10 +128,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 })
                 .collect();
             let text = format!(" {}", text.join(" · "));
-            Line::from(Span::styled(
-                fit(&text, width),
-                Style::new().fg(Color::DarkGray),
-            ))
+            Line::from(Span::styled(fit(&text, width), Theme::DIM))
         }
     };
     frame.render_widget(Paragraph::new(vec![status, hints]), area);

@@ -3,19 +3,18 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 
 use chrono::{DateTime, Utc};
 
+use super::theme::Theme;
 use crate::app::{App, Link};
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let (up, down, unknown) = app.counts();
-    let bold = Style::new().add_modifier(Modifier::BOLD);
     let title = Line::from(vec![
-        Span::styled(" zapi-dash ", bold.fg(Color::Black).bg(Color::Cyan)),
+        Span::styled(" zapi-dash ", Theme::TITLE),
         Span::raw(if app.setup.listen.is_empty() {
             // `watch`: no local listener (the banner names the server)
             " ".to_string()
@@ -25,36 +24,27 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             format!(" {} ", app.setup.listen)
         }),
         Span::raw("│ "),
-        Span::styled(format!("● {up} connected"), Style::new().fg(Color::Green)),
+        Span::styled(format!("● {up} connected"), Theme::GOOD),
         Span::raw("  "),
         Span::styled(
             format!("✗ {down} disconnected"),
-            Style::new().fg(Color::Red).add_modifier(if down > 0 {
-                Modifier::BOLD
+            if down > 0 {
+                Theme::BAD_BOLD
             } else {
-                Modifier::empty()
-            }),
+                Theme::BAD
+            },
         ),
         Span::raw("  "),
-        Span::styled(
-            format!("? {unknown} unknown"),
-            Style::new().fg(Color::Yellow),
-        ),
+        Span::styled(format!("? {unknown} unknown"), Theme::WARN),
         Span::raw("  "),
         if app.problems > 0 {
-            Span::styled(
-                format!("⚠ {} problems", app.problems),
-                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            )
+            Span::styled(format!("⚠ {} problems", app.problems), Theme::WARN_BOLD)
         } else {
             Span::raw("")
         },
     ]);
     let second = match (&app.setup.banner, &app.setup.config_file) {
-        (Some(banner), _) => Line::from(Span::styled(
-            format!(" {banner}"),
-            Style::new().fg(Color::Magenta),
-        )),
+        (Some(banner), _) => Line::from(Span::styled(format!(" {banner}"), Theme::BANNER)),
         (None, Some(file)) => Line::from(Span::styled(
             format!(
                 " config {} · {} instances · {} events",
@@ -62,14 +52,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 app.instances.len(),
                 app.events
             ),
-            Style::new().fg(Color::DarkGray),
+            Theme::DIM,
         )),
         (None, None) => Line::from(Span::styled(
             format!(
                 " no config file: waiting for webhooks on {}/hooks · {} events",
                 app.setup.listen, app.events
             ),
-            Style::new().fg(Color::Yellow),
+            Theme::WARN,
         )),
     };
     // no Client-Token: said once, here, for as long as it lasts (the rows
@@ -80,7 +70,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     {
         let mut spans = vec![Span::styled(
             " ⚠ client_token not set: Z-API is not asked ·",
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Theme::WARN_BOLD,
         )];
         spans.extend(second.spans);
         Line::from(spans)
@@ -104,7 +94,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 app.instances.len(),
                 app.events
             ),
-            Style::new().fg(Color::Magenta),
+            Theme::BANNER,
         )),
         _ => second,
     };
@@ -145,7 +135,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 fn with_warning(warning: &str, line: Line<'static>) -> Line<'static> {
     let mut spans = vec![Span::styled(
         format!(" ⚠ {} ·", super::sanitize(warning)),
-        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        Theme::WARN_BOLD,
     )];
     spans.extend(line.spans);
     Line::from(spans)
@@ -181,7 +171,7 @@ fn sparkline(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         Paragraph::new(Span::styled(
             super::fit(&text, usize::from(SPARK_LABEL_WIDTH)),
-            Style::new().fg(Color::DarkGray),
+            Theme::DIM,
         ))
         .alignment(ratatui::layout::Alignment::Right),
         label,
@@ -190,7 +180,7 @@ fn sparkline(app: &App, frame: &mut Frame, area: Rect) {
         Sparkline::default()
             .data(shown)
             .max(peak.max(1))
-            .style(Style::new().fg(Color::Red)),
+            .style(Theme::BAD),
         bars,
     );
 }
@@ -224,9 +214,6 @@ fn cut_off(
             super::age(app.now, since),
             super::sanitize(error)
         ),
-        Style::new()
-            .fg(Color::White)
-            .bg(Color::Red)
-            .add_modifier(Modifier::BOLD),
+        Theme::ALARM,
     ))
 }

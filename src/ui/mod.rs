@@ -9,6 +9,7 @@ mod header;
 pub mod help;
 mod replace;
 mod table;
+pub mod theme;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;

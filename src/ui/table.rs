@@ -3,10 +3,11 @@
 use chrono::Duration;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
+use super::theme::Theme;
 use super::{age, fit, when};
 use crate::app::{App, HookCheck, Instance, Outcome, Registration, SortKey, StateFilter};
 use crate::health;
@@ -97,54 +98,39 @@ pub fn columns(inner: u16) -> Vec<(Col, u16)> {
 /// The state word with its symbol, so state never rests on colour alone.
 pub fn state_cell(state: ConnState) -> (String, Style) {
     match state {
-        ConnState::Connected => ("● connected".into(), Style::new().fg(Color::Green)),
-        ConnState::Disconnected => (
-            "✗ disconnected".into(),
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ),
-        ConnState::Unknown => ("? unknown".into(), Style::new().fg(Color::Yellow)),
+        ConnState::Connected => ("● connected".into(), Theme::GOOD),
+        ConnState::Disconnected => ("✗ disconnected".into(), Theme::BAD_BOLD),
+        ConnState::Unknown => ("? unknown".into(), Theme::WARN),
     }
 }
 
 /// The state cell of a row: an outage is its own word, highlighted.
 fn row_state(app: &App, inst: &Instance) -> (String, Style) {
     if health::outage_since(inst, &app.settings.rules, app.now).is_some() {
-        return (
-            "✗ OUTAGE".into(),
-            Style::new()
-                .fg(Color::White)
-                .bg(Color::Red)
-                .add_modifier(Modifier::BOLD),
-        );
+        return ("✗ OUTAGE".into(), Theme::ALARM);
     }
     state_cell(inst.state)
 }
 
 fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
     if !inst.configured {
-        return ("unconfigured".into(), Style::new().fg(Color::DarkGray));
+        return ("unconfigured".into(), Theme::DIM);
     }
     if let Some(a) = &inst.action {
         match &a.state {
             Outcome::Pending => {
-                return (
-                    format!("{}…", a.action.word()),
-                    Style::new().fg(Color::Cyan),
-                );
+                return (format!("{}…", a.action.word()), Theme::INFO);
             }
             Outcome::Failed(reason) => {
-                return (
-                    format!("{} failed: {reason}", a.action.word()),
-                    Style::new().fg(Color::Red),
-                );
+                return (format!("{} failed: {reason}", a.action.word()), Theme::BAD);
             }
             Outcome::Ok(_) => {}
         }
     }
     let tz = app.setup.tz;
     match &inst.registration {
-        Registration::Pending => ("registering…".into(), Style::new().fg(Color::Cyan)),
-        Registration::Failed(reason) => (format!("failed: {reason}"), Style::new().fg(Color::Red)),
+        Registration::Pending => ("registering…".into(), Theme::INFO),
+        Registration::Failed(reason) => (format!("failed: {reason}"), Theme::BAD),
         _ if health::hooks_here(inst) == Some(false) => (
             if matches!(&inst.hooks, HookCheck::Ok { hooks, .. }
                 if hooks.disconnected.is_none() && hooks.connected.is_none())
@@ -153,16 +139,11 @@ fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
             } else {
                 "⚠ elsewhere".into()
             },
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Theme::WARN_BOLD,
         ),
-        Registration::Ok(t) => (
-            format!("ok {}", tz.format(*t, "%H:%M")),
-            Style::new().fg(Color::Green),
-        ),
-        _ if health::hooks_here(inst) == Some(true) => {
-            ("✓ point here".into(), Style::new().fg(Color::Green))
-        }
-        _ => ("never".into(), Style::new().fg(Color::DarkGray)),
+        Registration::Ok(t) => (format!("ok {}", tz.format(*t, "%H:%M")), Theme::GOOD),
+        _ if health::hooks_here(inst) == Some(true) => ("✓ point here".into(), Theme::GOOD),
+        _ => ("never".into(), Theme::DIM),
     }
 }
 
@@ -257,12 +238,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             match col {
                 Col::Name => {
                     let mut style = if inst.configured {
-                        Style::new()
+                        Theme::PLAIN
                     } else {
-                        Style::new().fg(Color::DarkGray)
+                        Theme::DIM
                     };
                     let text = if marked {
-                        style = style.add_modifier(Modifier::BOLD);
+                        style = style.patch(Theme::BOLD);
                         fit(&format!("◆ {}", inst.label()), w)
                     } else {
                         fit(inst.label(), w)
@@ -294,10 +275,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                             }
                             _ => format!("⚠ {note}"),
                         };
-                        Cell::from(Span::styled(
-                            fit(&text, w),
-                            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-                        ))
+                        Cell::from(Span::styled(fit(&text, w), Theme::WARN_BOLD))
                     }
                     None => Cell::from(fit(inst.last_error.as_deref().unwrap_or(""), w)),
                 },
@@ -323,13 +301,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         });
         Row::new(cells.collect::<Vec<_>>())
     });
-    let header = Row::new(cols.iter().map(|(c, _)| c.title(wide)))
-        .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let header = Row::new(cols.iter().map(|(c, _)| c.title(wide))).style(Theme::HEADING);
     let table = Table::new(rows, cols.iter().map(|&(_, w)| Constraint::Length(w)))
         .header(header)
         .block(block)
         .column_spacing(1)
-        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .row_highlight_style(Theme::SELECTED)
         .highlight_symbol("▶ ")
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
     let mut state = TableState::new().with_selected(app.selected.checked_sub(start));
