@@ -4,6 +4,7 @@
 //! next step, and its event history from the log, newest first.
 
 use chrono::Duration;
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -12,8 +13,9 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::theme::Theme;
 use super::{fit, sanitize, when};
+use crate::app::TimeZone;
 use crate::app::{App, Detail, DetailHistory, HookCheck, Instance, StatusCheck};
-use crate::health;
+use crate::health::{self, Rules};
 use crate::model::{ConnState, Event, EventKind};
 use crate::stats;
 
@@ -55,8 +57,45 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     let rules = app.settings.rules;
     let mut lines: Vec<Line> = Vec::new();
 
+    state_lines(inst, &rules, now, tz, text_w, &mut lines);
+    number_lines(inst, now, text_w, &mut lines);
+    let status = status_text(inst, tz, now);
+    lines.push(labelled("/status", vec![Span::raw(fit(&status, text_w))]));
+    hooks_lines(app, inst, text_w, &mut lines);
+    if let Some(phone) = &inst.phone {
+        lines.push(labelled("Phone", vec![Span::raw(fit(phone, text_w))]));
+    }
+    if let Some(step) = health::next_step(inst, &rules, now, &super::footer::step_keys(app)) {
+        lines.push(labelled(
+            "Next",
+            vec![Span::styled(fit(&step, text_w), Theme::WARN)],
+        ));
+    }
+    lines.push(Line::from(""));
+
+    history_lines(app, detail, inst, area, &mut lines);
+    let title = format!(
+        " {} · {} · Esc back ",
+        fit(inst.label(), 30),
+        fit(inst.id.as_str(), 40)
+    );
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(title)),
+        area,
+    );
+}
+
+/// The state (or OUTAGE) and since when, the last error, the warning.
+fn state_lines(
+    inst: &Instance,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    tz: TimeZone,
+    text_w: usize,
+    lines: &mut Vec<Line<'static>>,
+) {
     // state, and since when
-    let (word, style) = match health::outage_since(inst, &rules, now) {
+    let (word, style) = match health::outage_since(inst, rules, now) {
         Some(_) => ("✗ OUTAGE".to_string(), Theme::ALARM),
         None => super::table::state_cell(inst.state),
     };
@@ -79,7 +118,7 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     if let Some(e) = &inst.last_error {
         lines.push(labelled("Last error", vec![Span::raw(fit(e, text_w))]));
     }
-    if let Some(note) = health::note(inst, &rules, now) {
+    if let Some(note) = health::note(inst, rules, now) {
         lines.push(labelled(
             "Warning",
             vec![Span::styled(
@@ -88,7 +127,15 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
             )],
         ));
     }
+}
 
+/// Uptime, disconnects and time to reconnect; the 24 h timeline.
+fn number_lines(
+    inst: &Instance,
+    now: DateTime<Utc>,
+    text_w: usize,
+    lines: &mut Vec<Line<'static>>,
+) {
     // numbers
     let day = now - Duration::hours(24);
     let week = now - Duration::days(crate::app::STATS_WINDOW_DAYS);
@@ -131,9 +178,12 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
             Theme::DIM,
         )],
     ));
+}
 
+/// The last `/status` answer, in words.
+fn status_text(inst: &Instance, tz: TimeZone, now: DateTime<Utc>) -> String {
     // what Z-API says
-    let status = match &inst.status {
+    match &inst.status {
         StatusCheck::Never => "never asked".to_string(),
         StatusCheck::Pending => "asking Z-API…".to_string(),
         StatusCheck::Ok { at, status } => format!(
@@ -150,20 +200,18 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
         StatusCheck::Failed { at, error } => {
             format!("{}: failed: {error}", when(tz, now, *at, false))
         }
-    };
-    lines.push(labelled("/status", vec![Span::raw(fit(&status, text_w))]));
-    hooks_lines(app, inst, text_w, &mut lines);
-    if let Some(phone) = &inst.phone {
-        lines.push(labelled("Phone", vec![Span::raw(fit(phone, text_w))]));
     }
-    if let Some(step) = health::next_step(inst, &rules, now, &super::footer::step_keys(app)) {
-        lines.push(labelled(
-            "Next",
-            vec![Span::styled(fit(&step, text_w), Theme::WARN)],
-        ));
-    }
-    lines.push(Line::from(""));
+}
 
+/// The history heading and the events that fit, newest first, scrolled.
+fn history_lines(
+    app: &App,
+    detail: &Detail,
+    inst: &Instance,
+    area: Rect,
+    lines: &mut Vec<Line<'static>>,
+) {
+    let inner_w = usize::from(area.width.saturating_sub(2));
     // the history, newest first, scrolled
     let (events, note): (Vec<&Event>, String) = match &detail.history {
         DetailHistory::Loaded(events) => (
@@ -190,15 +238,6 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     for ev in events.iter().skip(detail.scroll).take(room) {
         lines.push(history_line(app, ev, inner_w));
     }
-    let title = format!(
-        " {} · {} · Esc back ",
-        fit(inst.label(), 30),
-        fit(inst.id.as_str(), 40)
-    );
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(title)),
-        area,
-    );
 }
 
 fn hooks_lines(app: &App, inst: &Instance, text_w: usize, lines: &mut Vec<Line<'static>>) {

@@ -22,9 +22,10 @@ pub fn step_keys(app: &App) -> StepKeys {
     }
 }
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
-    let width = usize::from(area.width);
-    let status = if app.searching {
+/// The first line: the filter prompt, a batch's progress, a pending
+/// warning or the last action's result.
+fn status_line(app: &App, width: usize) -> Line<'static> {
+    if app.searching {
         Line::from(vec![
             Span::styled(" filter / ", Theme::BOLD),
             Span::raw(fit(&app.search, width.saturating_sub(40))),
@@ -76,7 +77,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         ))
     } else {
         Line::from("")
-    };
+    }
+}
+
+/// The second line: the next step for the instance in view, or the keys
+/// in effect.
+fn hints_line(app: &App, width: usize) -> Line<'static> {
     let keys = &app.settings.keys;
     let step = app
         .detail
@@ -84,7 +90,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .and_then(|d| app.get(&d.id))
         .or_else(|| app.selected_instance())
         .and_then(|inst| health::next_step(inst, &app.settings.rules, app.now, &step_keys(app)));
-    let hints = match step {
+    match step {
         Some(step) => Line::from(vec![
             Span::styled(" next: ", Theme::WARN_BOLD),
             Span::styled(
@@ -130,6 +136,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             let text = format!(" {}", text.join(" · "));
             Line::from(Span::styled(fit(&text, width), Theme::DIM))
         }
-    };
+    }
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let width = usize::from(area.width);
+    let status = status_line(app, width);
+    let hints = hints_line(app, width);
     frame.render_widget(Paragraph::new(vec![status, hints]), area);
 }

@@ -11,14 +11,16 @@ use chrono::{DateTime, Utc};
 use super::theme::Theme;
 use crate::app::{App, Link};
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+/// The first line: the name, the listen address, the state counts and the
+/// problems.
+fn title_line(app: &App, width: u16) -> Line<'static> {
     let (up, down, unknown) = app.counts();
-    let title = Line::from(vec![
+    Line::from(vec![
         Span::styled(" zapi-dash ", Theme::TITLE),
         Span::raw(if app.setup.listen.is_empty() {
             // `watch`: no local listener (the banner names the server)
             " ".to_string()
-        } else if area.width >= 115 {
+        } else if width >= 115 {
             format!(" listening on {} ", app.setup.listen)
         } else {
             format!(" {} ", app.setup.listen)
@@ -42,7 +44,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             Span::raw("")
         },
-    ]);
+    ])
+}
+
+/// The second line: the config in use or a banner, what is missing, the
+/// CUT OFF banner of `watch`, a lasting warning.
+fn second_line(app: &App) -> Line<'static> {
     let second = match (&app.setup.banner, &app.setup.config_file) {
         (Some(banner), _) => Line::from(Span::styled(format!(" {banner}"), Theme::BANNER)),
         (None, Some(file)) => Line::from(Span::styled(
@@ -98,10 +105,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         )),
         _ => second,
     };
-    let second = match (&app.header_warning, &app.link) {
+    match (&app.header_warning, &app.link) {
         (Some(warning), None) => with_warning(warning, second),
         _ => second,
-    };
+    }
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let title = title_line(app, area.width);
+    let second = second_line(app);
     frame.render_widget(
         Paragraph::new(title),
         Rect {

@@ -170,10 +170,9 @@ fn title(app: &App) -> String {
     format!(" Instances ({}) ", parts.join(" · "))
 }
 
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .title(Line::from(title(app)));
+/// What the table shows instead of rows: no instances yet, or none that
+/// matches the filter; `None` when there are rows to draw.
+fn placeholder(app: &App) -> Option<Vec<Line<'static>>> {
     if app.instances.is_empty() {
         let text = vec![
             Line::from(""),
@@ -200,23 +199,96 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             text
         };
+        return Some(text);
+    }
+    if app.order.is_empty() {
+        return Some(vec![
+            Line::from(""),
+            Line::from("No instance matches the filter."),
+            Line::from("Esc clears the search; f cycles the state filter."),
+        ]);
+    }
+    None
+}
+
+/// One cell of an instance's row.
+fn cell(app: &App, inst: &Instance, col: Col, w: usize, marked: bool, wide: bool) -> Cell<'static> {
+    let rules = app.settings.rules;
+    let day_ago = app.now - Duration::hours(24);
+    match col {
+        Col::Name => {
+            let mut style = if inst.configured {
+                Theme::PLAIN
+            } else {
+                Theme::DIM
+            };
+            let text = if marked {
+                style = style.patch(Theme::BOLD);
+                fit(&format!("◆ {}", inst.label()), w)
+            } else {
+                fit(inst.label(), w)
+            };
+            Cell::from(Span::styled(text, style))
+        }
+        Col::State => {
+            let (text, style) = row_state(app, inst);
+            Cell::from(Span::styled(text, style))
+        }
+        Col::Uptime => Cell::from(fit(
+            &stats::percent(inst.transitions.uptime(day_ago, app.now)),
+            w,
+        )),
+        Col::Disconnects => {
+            let n = inst.transitions.disconnects(day_ago, app.now);
+            Cell::from(fit(&n.to_string(), w))
+        }
+        Col::Error => match health::note(inst, &rules, app.now) {
+            Some(note) => {
+                let text = match inst.last_error.as_deref() {
+                    // a down row's own error first: it says why;
+                    // unless the state itself is in doubt
+                    Some(e)
+                        if inst.state == ConnState::Disconnected
+                            && health::disagreement(inst).is_none() =>
+                    {
+                        format!("{e} · ⚠ {note}")
+                    }
+                    _ => format!("⚠ {note}"),
+                };
+                Cell::from(Span::styled(fit(&text, w), Theme::WARN_BOLD))
+            }
+            None => Cell::from(fit(inst.last_error.as_deref().unwrap_or(""), w)),
+        },
+        Col::Changed => {
+            let changed = inst
+                .last_change
+                .map(|t| when(app.setup.tz, app.now, t, wide))
+                .unwrap_or_else(|| "—".into());
+            Cell::from(fit(&changed, w))
+        }
+        Col::Activity => {
+            let text = inst
+                .last_activity
+                .map(|t| age(app.now, t))
+                .unwrap_or_else(|| "—".into());
+            Cell::from(fit(&text, w))
+        }
+        Col::Webhooks => {
+            let (hooks, style) = hooks_text(app, inst);
+            Cell::from(Span::styled(fit(&hooks, w), style))
+        }
+    }
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(Line::from(title(app)));
+    if let Some(text) = placeholder(app) {
         frame.render_widget(
             Paragraph::new(text)
                 .alignment(Alignment::Center)
                 .block(block),
-            area,
-        );
-        return;
-    }
-    if app.order.is_empty() {
-        frame.render_widget(
-            Paragraph::new(vec![
-                Line::from(""),
-                Line::from("No instance matches the filter."),
-                Line::from("Esc clears the search; f cycles the state filter."),
-            ])
-            .alignment(Alignment::Center)
-            .block(block),
             area,
         );
         return;
@@ -227,78 +299,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let rows_visible = area.height.saturating_sub(3) as usize;
     let end = (app.offset + rows_visible).min(app.order.len());
     let start = app.offset.min(end);
-    let rules = app.settings.rules;
-    let day_ago = app.now - Duration::hours(24);
 
     let rows = app.order[start..end].iter().map(|&i| {
         let inst = &app.instances[i];
         let marked = app.marked.contains(&inst.id);
-        let cells = cols.iter().map(|&(col, w)| {
-            let w = usize::from(w);
-            match col {
-                Col::Name => {
-                    let mut style = if inst.configured {
-                        Theme::PLAIN
-                    } else {
-                        Theme::DIM
-                    };
-                    let text = if marked {
-                        style = style.patch(Theme::BOLD);
-                        fit(&format!("◆ {}", inst.label()), w)
-                    } else {
-                        fit(inst.label(), w)
-                    };
-                    Cell::from(Span::styled(text, style))
-                }
-                Col::State => {
-                    let (text, style) = row_state(app, inst);
-                    Cell::from(Span::styled(text, style))
-                }
-                Col::Uptime => Cell::from(fit(
-                    &stats::percent(inst.transitions.uptime(day_ago, app.now)),
-                    w,
-                )),
-                Col::Disconnects => {
-                    let n = inst.transitions.disconnects(day_ago, app.now);
-                    Cell::from(fit(&n.to_string(), w))
-                }
-                Col::Error => match health::note(inst, &rules, app.now) {
-                    Some(note) => {
-                        let text = match inst.last_error.as_deref() {
-                            // a down row's own error first: it says why;
-                            // unless the state itself is in doubt
-                            Some(e)
-                                if inst.state == ConnState::Disconnected
-                                    && health::disagreement(inst).is_none() =>
-                            {
-                                format!("{e} · ⚠ {note}")
-                            }
-                            _ => format!("⚠ {note}"),
-                        };
-                        Cell::from(Span::styled(fit(&text, w), Theme::WARN_BOLD))
-                    }
-                    None => Cell::from(fit(inst.last_error.as_deref().unwrap_or(""), w)),
-                },
-                Col::Changed => {
-                    let changed = inst
-                        .last_change
-                        .map(|t| when(app.setup.tz, app.now, t, wide))
-                        .unwrap_or_else(|| "—".into());
-                    Cell::from(fit(&changed, w))
-                }
-                Col::Activity => {
-                    let text = inst
-                        .last_activity
-                        .map(|t| age(app.now, t))
-                        .unwrap_or_else(|| "—".into());
-                    Cell::from(fit(&text, w))
-                }
-                Col::Webhooks => {
-                    let (hooks, style) = hooks_text(app, inst);
-                    Cell::from(Span::styled(fit(&hooks, w), style))
-                }
-            }
-        });
+        let cells = cols
+            .iter()
+            .map(|&(col, w)| cell(app, inst, col, usize::from(w), marked, wide));
         Row::new(cells.collect::<Vec<_>>())
     });
     let header = Row::new(cols.iter().map(|(c, _)| c.title(wide))).style(Theme::HEADING);
