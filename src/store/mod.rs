@@ -103,7 +103,7 @@ mod segments;
 mod writer;
 
 pub use history::history;
-pub(crate) use record::{write_json_opt_str, write_json_str, write_json_time, write_u64};
+pub(crate) use record::write_event_json_sorted;
 pub use replay::{ReplayStats, replay, replay_after};
 
 use dedup::DedupFilter;

@@ -138,34 +138,75 @@ pub(super) fn encode_record(
     Ok(())
 }
 
-/// An [`Event`] as its `Serialize` writes it with serde_json:
-/// `{"instance_id":…,"kind":…,<the kind's field>,"moment":…,"received":…}`.
-pub(super) fn write_event_json(buf: &mut Vec<u8>, event: &Event) {
-    buf.extend_from_slice(b"{\"instance_id\":");
-    write_json_str(buf, event.instance_id.as_str());
-    match &event.kind {
-        EventKind::Disconnected { error } => {
-            buf.extend_from_slice(b",\"kind\":\"disconnected\",\"error\":");
-            write_json_opt_str(buf, error.as_deref());
-        }
+/// One value of an event's JSON object.
+#[derive(Clone, Copy)]
+enum JsonValue<'a> {
+    Str(&'a str),
+    OptStr(Option<&'a str>),
+    Time(&'a DateTime<Utc>),
+    U64(u64),
+}
+
+/// The fields of `event` as `(key, value)`, in the order its `Serialize`
+/// writes them: `instance_id`, `kind`, the kind's own field, `moment`,
+/// `received`.
+fn event_fields(event: &Event) -> [(&'static str, JsonValue<'_>); 5] {
+    let (kind, field) = match &event.kind {
+        EventKind::Disconnected { error } => (
+            "disconnected",
+            ("error", JsonValue::OptStr(error.as_deref())),
+        ),
         EventKind::Connected { phone } => {
-            buf.extend_from_slice(b",\"kind\":\"connected\",\"phone\":");
-            write_json_opt_str(buf, phone.as_deref());
+            ("connected", ("phone", JsonValue::OptStr(phone.as_deref())))
         }
-        EventKind::Activity { callback } => {
-            buf.extend_from_slice(b",\"kind\":\"activity\",\"callback\":");
-            write_json_str(buf, callback);
+        EventKind::Activity { callback } => ("activity", ("callback", JsonValue::Str(callback))),
+    };
+    [
+        ("instance_id", JsonValue::Str(event.instance_id.as_str())),
+        ("kind", JsonValue::Str(kind)),
+        field,
+        ("moment", JsonValue::Time(&event.moment)),
+        ("received", JsonValue::Time(&event.received)),
+    ]
+}
+
+/// `fields` as one JSON object, in the order given (keys need no escaping).
+fn write_object(buf: &mut Vec<u8>, fields: &[(&str, JsonValue<'_>)]) {
+    let mut sep = b'{';
+    for (key, value) in fields {
+        buf.push(sep);
+        sep = b',';
+        buf.push(b'"');
+        buf.extend_from_slice(key.as_bytes());
+        buf.extend_from_slice(b"\":");
+        match *value {
+            JsonValue::Str(s) => write_json_str(buf, s),
+            JsonValue::OptStr(s) => write_json_opt_str(buf, s),
+            JsonValue::Time(t) => write_json_time(buf, t),
+            JsonValue::U64(n) => write_u64(buf, n),
         }
     }
-    buf.extend_from_slice(b",\"moment\":");
-    write_json_time(buf, &event.moment);
-    buf.extend_from_slice(b",\"received\":");
-    write_json_time(buf, &event.received);
     buf.push(b'}');
 }
 
+/// An [`Event`] as its `Serialize` writes it with serde_json:
+/// `{"instance_id":…,"kind":…,<the kind's field>,"moment":…,"received":…}`.
+pub(super) fn write_event_json(buf: &mut Vec<u8>, event: &Event) {
+    write_object(buf, &event_fields(event));
+}
+
+/// An [`Event`] with its `seq`, keys in alphabetical order: byte for byte what
+/// `serde_json::to_value(event)` with `seq` inserted prints (a map sorts its
+/// keys), without building the map.
+pub(crate) fn write_event_json_sorted(buf: &mut Vec<u8>, seq: u64, event: &Event) {
+    let [a, b, c, d, e] = event_fields(event);
+    let mut fields = [a, b, c, d, e, ("seq", JsonValue::U64(seq))];
+    fields.sort_unstable_by_key(|(key, _)| *key);
+    write_object(buf, &fields);
+}
+
 /// `n` in decimal.
-pub(crate) fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
+pub(super) fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -181,7 +222,7 @@ pub(crate) fn write_u64(buf: &mut Vec<u8>, mut n: u64) {
 
 /// `s` as a JSON string, exactly as serde_json writes it: copied as is when
 /// nothing needs escaping, serde_json's own escaping otherwise.
-pub(crate) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
+pub(super) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         buf.push(b'"');
         buf.extend_from_slice(s.as_bytes());
@@ -193,7 +234,7 @@ pub(crate) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
 }
 
 /// `null` or [`write_json_str`].
-pub(crate) fn write_json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
+pub(super) fn write_json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
     match s {
         Some(s) => write_json_str(buf, s),
         None => buf.extend_from_slice(b"null"),
@@ -203,7 +244,7 @@ pub(crate) fn write_json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
 /// A timestamp as chrono's serde writes it (RFC 3339, `Z`, fraction of 0,
 /// 3, 6 or 9 digits): by hand for years 0 to 9999 outside leap seconds,
 /// through chrono otherwise.
-pub(crate) fn write_json_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
+pub(super) fn write_json_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
     use chrono::{Datelike, Timelike};
     /// `n` in exactly `out.len()` decimal digits.
     fn digits(out: &mut [u8], mut n: u32) {
