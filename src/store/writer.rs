@@ -16,11 +16,6 @@ use super::record::encode_record;
 use super::segments::{OpenSegment, open_segment};
 use super::*;
 
-pub(super) enum Outcome {
-    Written(u64),
-    Duplicate,
-}
-
 /// The records of one batch that go to one segment.
 pub(super) struct Run {
     day: NaiveDate,
@@ -28,7 +23,8 @@ pub(super) struct Run {
     /// One per record: its fingerprint (if it may be retried) and receipt time.
     fps: Vec<(Option<u64>, DateTime<Utc>)>,
     last_seq: u64,
-    waiters: Vec<(AppendReply, Outcome)>,
+    /// Each request of the batch with the answer it gets once the batch is synced.
+    waiters: Vec<(AppendReply, Appended)>,
     /// The written records, for [`LogOptions::committed`].
     events: Vec<(u64, Event)>,
 }
@@ -135,7 +131,7 @@ impl Writer {
             if let Some(&run) = fp.and_then(|fp| pending.get(&fp)) {
                 // Same fingerprint earlier in this batch: same fate.
                 if let Some(run) = runs.get_mut(run) {
-                    run.waiters.push((reply, Outcome::Duplicate));
+                    run.waiters.push((reply, Appended::Duplicate));
                 }
                 continue;
             }
@@ -169,7 +165,7 @@ impl Writer {
                     self.next_seq = self.next_seq.saturating_add(1);
                     run.fps.push((fp, event.received));
                     run.last_seq = seq;
-                    run.waiters.push((reply, Outcome::Written(seq)));
+                    run.waiters.push((reply, Appended::Written { seq }));
                     if self.committed.is_some() {
                         run.events.push((seq, event));
                     }
@@ -222,14 +218,10 @@ impl Writer {
                 self.counters
                     .last_seq
                     .fetch_max(run.last_seq, Ordering::Relaxed);
-                for (reply, outcome) in run.waiters.drain(..) {
-                    let answer = match outcome {
-                        Outcome::Written(seq) => Appended::Written { seq },
-                        Outcome::Duplicate => {
-                            Counters::add(&self.counters.duplicates, 1);
-                            Appended::Duplicate
-                        }
-                    };
+                for (reply, answer) in run.waiters.drain(..) {
+                    if answer == Appended::Duplicate {
+                        Counters::add(&self.counters.duplicates, 1);
+                    }
                     let _ = reply.send(Ok(answer));
                 }
             }
