@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
-use super::*;
+use super::RETRY_WINDOW;
 
 /// The fingerprints accepted within [`RETRY_WINDOW`], with their receipt
 /// times; at most `cap` of them.
@@ -55,6 +55,7 @@ impl DedupFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::DEDUP_WINDOW;
     use chrono::TimeZone;
 
     #[test]

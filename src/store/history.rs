@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::record::{check_crc, decode_record, quick_instance_match};
-use super::*;
+use super::segments::list_segments;
+use super::{MAX_RECORD_BYTES, REV_CHUNK_BYTES, StoreError};
+use crate::model::{Event, InstanceId};
 
 /// The newest records of instance `id`, newest first, at most `limit`, read
 /// from the log in `dir` on demand (segments are read backwards, so recent
@@ -137,7 +139,9 @@ pub(super) fn lines_backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::CHUNK_BYTES;
     use crate::store::replay::{ChunkReader, for_each_line};
+    use std::fs;
 
     fn backward_lines(content: &[u8]) -> Vec<Option<Vec<u8>>> {
         let dir = tempfile::tempdir().unwrap();

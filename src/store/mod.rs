@@ -93,7 +93,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::model::{Event, EventKind, InstanceId};
+use crate::model::Event;
 
 mod dedup;
 mod history;

@@ -9,7 +9,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::ser::{self, Serializer};
 use serde::{Deserialize, Serialize};
 
-use super::*;
+use super::{MAX_RECORD_BYTES, StoreError};
+use crate::model::{Event, EventKind, InstanceId};
 
 /// A fingerprint, written as 16 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

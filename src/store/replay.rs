@@ -6,9 +6,11 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::model::Event;
+
 use super::record::{check_crc, decode_record, quick_seq};
-use super::segments::first_segment_after;
-use super::*;
+use super::segments::{first_segment_after, list_segments};
+use super::{CHUNK_BYTES, MAX_RECORD_BYTES, MAX_WORKERS, StoreError};
 
 /// What a replay read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -357,8 +359,11 @@ impl ChunkReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{EventKind, InstanceId};
     use crate::store::record::encode_record;
     use chrono::TimeZone;
+    use chrono::Utc;
+    use std::fs;
 
     #[test]
     fn parallel_replay_matches_sequential_on_a_big_damaged_segment() {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use super::history::lines_backward;
 use super::record::{check_crc, decode_head};
-use super::*;
+use super::{LOCK_FILE, LOCK_WAIT, NO_FINGERPRINT, StoreError, io_error};
 
 #[derive(Debug, Clone)]
 pub(super) struct Segment {

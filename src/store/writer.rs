@@ -12,9 +12,14 @@ use std::time::Instant;
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{mpsc, watch};
 
+use super::dedup::DedupFilter;
 use super::record::encode_record;
-use super::segments::{OpenSegment, open_segment};
-use super::*;
+use super::segments::{OpenSegment, apply_retention, list_segments, open_segment};
+use super::{
+    AppendReply, Appended, Counters, LINGER, LINGER_STEP, NO_FINGERPRINT, Request, StoreError,
+    io_error,
+};
+use crate::model::Event;
 
 /// The records of one batch that go to one segment.
 pub(super) struct Run {
