@@ -10,8 +10,10 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::state::Post;
-use super::*;
+use super::state::{Post, Shared};
+use super::{
+    DISCONNECT_ERRORS, ERR_DEVICE_DISCONNECTED, ERR_NOT_CONNECTED, FleetOptions, Sim, SimInstance,
+};
 
 /// Z-API's `DisconnectedCallback` body.
 pub fn webhook_body_disconnected(id: &str, momment: i64, error: &str) -> Value {
@@ -228,7 +230,12 @@ pub fn spawn_fleet(sim: &Sim, listener_base: String, opts: FleetOptions) -> Join
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::state::phone_for;
+    use crate::sim::state::{Inst, SimState, phone_for};
+    use crate::sim::{ERR_RESTORE_SESSION, SimOptions};
+    use axum::Router;
+    use axum::http::StatusCode;
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::Notify;
 
     #[test]
     fn demo_instances_are_plausible_unique_and_seeded() {

@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::state::Post;
-use super::*;
+use super::fleet::webhook_body_connected;
+use super::state::{Inst, Post, Shared, SimState};
+use super::{ERR_ALREADY_CONNECTED, MAX_BODY, SimCall};
 
 /// An answer of the sim.
 pub(super) struct Answer {

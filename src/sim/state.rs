@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use super::*;
+use super::{SimCall, SimInstance};
 
 pub(super) struct Shared {
     pub(super) client_token: String,
