@@ -457,7 +457,7 @@ enum BodyError {
 
 /// Reads the body, refusing more than `limit` bytes without buffering
 /// the excess. A declared `Content-Length` over the limit is refused unread.
-/// When [`crate::server::serve`] runs the listener, a body that does not
+/// When [`super::server::serve`] runs the listener, a body that does not
 /// arrive in time fails with [`BodyTimeout`] (answered 408).
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
     let declared = headers

@@ -218,7 +218,7 @@ pub fn spawn_fleet(sim: &Sim, listener_base: String, opts: FleetOptions) -> Join
                 let mut request = http.post(url).json(&post.body);
                 // as real deliveries do: the instance token in `z-api-token`
                 if let Some(token) = shared.token_of(&post.body) {
-                    request = request.header(crate::webhook::TOKEN_HEADER, token);
+                    request = request.header(crate::listener::token_header::TOKEN_HEADER, token);
                 }
                 // The listener may be gone or slow: a demo shrugs.
                 let _ = request.send().await;
