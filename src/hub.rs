@@ -291,41 +291,8 @@ impl Hub {
 /// `serde_json::to_value(event)` with `seq` inserted prints, without
 /// building the map (`event_lines_are_what_the_map_gives`).
 pub fn write_event_line(out: &mut Vec<u8>, seq: u64, event: &Event) {
-    use crate::model::EventKind;
-    use crate::store::{write_json_opt_str, write_json_str, write_json_time, write_u64};
-
-    out.push(b'{');
-    match &event.kind {
-        EventKind::Activity { callback } => {
-            out.extend_from_slice(b"\"callback\":");
-            write_json_str(out, callback);
-            out.push(b',');
-        }
-        EventKind::Disconnected { error } => {
-            out.extend_from_slice(b"\"error\":");
-            write_json_opt_str(out, error.as_deref());
-            out.push(b',');
-        }
-        EventKind::Connected { .. } => {}
-    }
-    out.extend_from_slice(b"\"instance_id\":");
-    write_json_str(out, event.instance_id.as_str());
-    out.extend_from_slice(match &event.kind {
-        EventKind::Disconnected { .. } => b",\"kind\":\"disconnected\"".as_slice(),
-        EventKind::Connected { .. } => b",\"kind\":\"connected\"",
-        EventKind::Activity { .. } => b",\"kind\":\"activity\"",
-    });
-    out.extend_from_slice(b",\"moment\":");
-    write_json_time(out, &event.moment);
-    if let EventKind::Connected { phone } = &event.kind {
-        out.extend_from_slice(b",\"phone\":");
-        write_json_opt_str(out, phone.as_deref());
-    }
-    out.extend_from_slice(b",\"received\":");
-    write_json_time(out, &event.received);
-    out.extend_from_slice(b",\"seq\":");
-    write_u64(out, seq);
-    out.extend_from_slice(b"}\n");
+    crate::store::write_event_json_sorted(out, seq, event);
+    out.push(b'\n');
 }
 
 /// The configured instances, which the hub polls.

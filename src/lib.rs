@@ -1,6 +1,6 @@
 //! zapi-dash: a terminal dashboard for Z-API WhatsApp instances.
 //!
-//! Data flows one way: the webhook listener ([`webhook`]) turns HTTP calls
+//! Data flows one way: the webhook listener ([`listener`]) turns HTTP calls
 //! into [`model::Event`]s, the pure [`app::App`] folds every [`app::Msg`] into
 //! its state and returns [`app::Command`]s, the event loop ([`tui`]) runs
 //! those commands through the Z-API client ([`zapi`]) and draws [`ui::draw`].
@@ -17,6 +17,7 @@ mod fixtures;
 pub mod health;
 pub mod hub;
 pub mod keys;
+pub mod listener;
 pub mod logfile;
 pub mod metrics;
 pub mod model;
@@ -24,12 +25,27 @@ pub mod poll;
 pub mod probe;
 pub mod reload;
 pub mod remote;
-pub mod server;
-pub mod service;
 pub mod sim;
 pub mod stats;
 pub mod store;
 pub mod tui;
 pub mod ui;
-pub mod webhook;
 pub mod zapi;
+
+// Old paths of what moved into `listener`, kept while the other branches
+// merge; the lead removes them.
+pub use crate::listener::server;
+/// Old path of [`listener::Listener`] and its options.
+pub mod service {
+    pub use crate::listener::{
+        EVENT_CHANNEL, Listener as Service, ListenerError as ServiceError,
+        ListenerOptions as ServiceOptions,
+    };
+}
+/// Old path of the listener's routes, secret paths and parser.
+pub mod webhook {
+    pub use crate::listener::parse::*;
+    pub use crate::listener::routes::*;
+    pub use crate::listener::secret::*;
+    pub use crate::listener::token_header::*;
+}

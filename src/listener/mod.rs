@@ -1,5 +1,12 @@
-//! The listening half of zapi-dash, shared by the dashboard and the tests:
-//! bind the listener, open the durable log, replay it, serve webhooks.
+//! The webhook listener, shared by the dashboard, `serve` and the tests:
+//! [`Listener::start`] binds, opens the durable log, replays it and serves
+//! webhooks.
+//!
+//! - [`parse`]: a webhook body to an [`Event`];
+//! - [`secret`]: secret paths and the URLs registered with Z-API;
+//! - [`token_header`]: the `z-api-token` header check;
+//! - [`routes`]: the axum router and its handlers;
+//! - [`server`]: the accept loop, TLS, connection and time limits.
 //!
 //! Order matters: bind first (a taken port fails at once), then open the log
 //! and replay it into the caller's state, and only then accept webhooks, so
@@ -16,17 +23,26 @@ use tokio::task::JoinHandle;
 
 use crate::metrics::Metrics;
 use crate::model::Event;
-use crate::server::{self, ServerOptions};
 use crate::store::{self, EventLog, LogOptions, ReplayStats, StoreError};
-use crate::webhook::{self, HookOptions, ListenerState, TokenHeaderCheck, WebhookSecret};
+
+pub mod parse;
+pub mod routes;
+pub mod secret;
+pub mod server;
+pub mod token_header;
+
+use routes::{HookOptions, ListenerState};
+use secret::WebhookSecret;
+use server::ServerOptions;
+use token_header::TokenHeaderCheck;
 
 /// Capacity of the channel from the listener to the consumer: when the
 /// consumer falls behind, handlers wait (backpressure) rather than buffer
 /// without bound.
 pub const EVENT_CHANNEL: usize = 4096;
 
-/// What [`Service::start`] needs.
-pub struct ServiceOptions {
+/// What [`Listener::start`] needs.
+pub struct ListenerOptions {
     pub listen: SocketAddr,
     /// The event log directory.
     pub log_dir: PathBuf,
@@ -45,7 +61,7 @@ pub struct ServiceOptions {
 
 /// Why the service could not start. Each names what and where.
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub enum ListenerError {
     #[error(
         "cannot listen on {addr}: {source} (another program uses it? set `listen` or --listen)"
     )]
@@ -58,7 +74,7 @@ pub enum ServiceError {
 }
 
 /// A running listener with its log.
-pub struct Service {
+pub struct Listener {
     /// The address actually bound (useful with port 0).
     pub addr: SocketAddr,
     pub log: EventLog,
@@ -66,35 +82,37 @@ pub struct Service {
     server: JoinHandle<()>,
 }
 
-impl Service {
+impl Listener {
     /// Binds, opens and replays the log into `on_replay` (oldest first),
     /// then starts serving. Returns the service, the events it accepts from
     /// now on (each already on disk, with its `seq`, in `seq` order), and
     /// what the replay found.
     pub async fn start(
-        opts: ServiceOptions,
+        opts: ListenerOptions,
         on_replay: impl FnMut(u64, Event),
-    ) -> Result<(Service, mpsc::Receiver<(u64, Event)>, ReplayStats), ServiceError> {
+    ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
         let listener =
             TcpListener::bind(opts.listen)
                 .await
-                .map_err(|source| ServiceError::Bind {
+                .map_err(|source| ListenerError::Bind {
                     addr: opts.listen,
                     source,
                 })?;
         Self::start_on(listener, opts, on_replay).await
     }
 
-    /// [`Service::start`] on a listener the caller bound.
+    /// [`Listener::start`] on a listener the caller bound.
     pub async fn start_on(
         listener: TcpListener,
-        opts: ServiceOptions,
+        opts: ListenerOptions,
         on_replay: impl FnMut(u64, Event),
-    ) -> Result<(Service, mpsc::Receiver<(u64, Event)>, ReplayStats), ServiceError> {
-        let addr = listener.local_addr().map_err(|source| ServiceError::Bind {
-            addr: opts.listen,
-            source,
-        })?;
+    ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ListenerError::Bind {
+                addr: opts.listen,
+                source,
+            })?;
         let (committed, events) = mpsc::channel(EVENT_CHANNEL);
         let log = EventLog::open(LogOptions {
             retention_days: opts.retention_days,
@@ -105,7 +123,7 @@ impl Service {
         // before anything else runs on this task).
         let stats = store::replay(&opts.log_dir, on_replay)?;
 
-        let router = webhook::router_with(
+        let router = routes::router_with(
             ListenerState::logged(log.clone()),
             HookOptions {
                 secret: opts.secret,
@@ -133,7 +151,7 @@ impl Service {
         });
         tracing::info!(%addr, replayed = stats.records, corrupt = stats.corrupt, "listening");
         Ok((
-            Service {
+            Listener {
                 addr,
                 log,
                 stop,

@@ -298,13 +298,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
-    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(opts.header_timeout)
-        .keep_alive(true);
-    let builder = Arc::new(builder);
+    let builder = http1_builder(opts.header_timeout);
     let acceptor = opts.tls.clone().map(TlsAcceptor::from);
     let body_timeout = opts.body_timeout;
     let service = router.map_request(move |req: Request<Incoming>| {
@@ -370,8 +364,26 @@ pub async fn serve(
     }
 
     drop(listener);
+    drain(graceful, connections, opts.shutdown_grace).await;
+    Ok(())
+}
+
+/// The HTTP/1.1 connection builder: keep-alive, headers within
+/// `header_timeout`.
+fn http1_builder(header_timeout: Duration) -> Arc<auto::Builder<TokioExecutor>> {
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    Arc::new(builder)
+}
+
+/// After the listener closed: lets open connections finish for at most
+/// `grace`, then closes what is left.
+async fn drain(graceful: GracefulShutdown, mut connections: JoinSet<()>, grace: Duration) {
     let open = graceful.count();
-    let grace = opts.shutdown_grace;
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
@@ -381,7 +393,6 @@ pub async fn serve(
         tracing::debug!(open, "listener: all connections finished");
     }
     connections.shutdown().await;
-    Ok(())
 }
 
 /// Accept errors that concern one connection only (it went away before it
