@@ -74,8 +74,8 @@ use tokio::sync::{broadcast, mpsc};
 use crate::app::{Instance, Msg, Snapshot};
 use crate::hub::{HubEvent, HubHandle};
 use crate::model::{Event, InstanceId, Secret};
+use crate::runner::Backend;
 use crate::store;
-use crate::tui::Backend;
 use crate::zapi::ApiError;
 
 /// Time between two keep-alive comments of an event stream.
@@ -531,7 +531,7 @@ async fn history(State(api): State<Api>, id: IdPath) -> Response {
         Ok(id) => id,
         Err(refusal) => return refusal,
     };
-    match crate::tui::read_history(api.hub.log_dir.clone(), id).await {
+    match crate::runner::read_history(api.hub.log_dir.clone(), id).await {
         Ok(events) => Json(events).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "API: history cannot be read");
@@ -695,7 +695,7 @@ async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action, replace: bo
 /// is replaced unseen.
 async fn check_foreign(
     hub: &HubHandle,
-    services: &crate::tui::Services,
+    services: &crate::runner::Services,
     id: &InstanceId,
 ) -> Result<(), Outcome> {
     let result = services.hooks(id).await;
@@ -785,7 +785,7 @@ mod tests {
         fn start(instances: Vec<(InstanceId, Option<String>)>) -> TestHub {
             use crate::app::{App, Setup, TimeZone};
             use crate::hub::{Hub, HubOptions};
-            use crate::tui::Services;
+            use crate::runner::Services;
 
             let dir = tempfile::tempdir().unwrap();
             let services = Services {
