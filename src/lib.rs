@@ -6,24 +6,22 @@
 //! those commands through the Z-API client ([`zapi`]) and draws [`ui::draw`].
 
 pub mod alert;
-pub mod api;
 pub mod app;
 pub mod certs;
 pub mod cli;
 pub mod completions;
 pub mod config;
-pub mod exposition;
 pub mod health;
 pub mod hub;
 pub mod keys;
 pub mod logfile;
-pub mod metrics;
 pub mod model;
 pub mod poll;
 pub mod probe;
 pub mod reload;
 pub mod remote;
 pub mod runner;
+pub mod serve;
 pub mod server;
 pub mod service;
 pub mod signals;
@@ -34,3 +32,6 @@ pub mod tui;
 pub mod ui;
 pub mod webhook;
 pub mod zapi;
+
+// moved into serve/; kept at their old paths while the other branches merge
+pub use serve::{api, exposition, metrics};

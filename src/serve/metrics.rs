@@ -1,5 +1,5 @@
 //! Prometheus metrics of `serve`, kept in a [`prometheus_client`] registry
-//! and served (behind the API token) at `GET /metrics` by [`crate::api`].
+//! and served (behind the API token) at `GET /metrics` by [`crate::serve::api`].
 //!
 //! | metric | type | labels | what |
 //! |---|---|---|---|
@@ -30,7 +30,7 @@
 //! - **Two formats**: [`Metrics::encode`] writes OpenMetrics (all that
 //!   prometheus-client writes); [`Metrics::encode_as`] converts to the
 //!   classic text format for clients that do not ask for OpenMetrics
-//!   ([`crate::exposition`]).
+//!   ([`crate::serve::exposition`]).
 //! - **Labels are ids and names, never tokens.** Both are sanitised: control
 //!   characters dropped, at most [`MAX_LABEL_CHARS`] characters. At most
 //!   [`MAX_INSTANCE_SERIES`] instances get per-instance series, so webhooks
@@ -482,12 +482,14 @@ impl Metrics {
         self.unauthorized.inc();
     }
 
-    /// The exposition in `format` (see [`crate::exposition`]).
-    pub fn encode_as(&self, format: crate::exposition::Format) -> String {
+    /// The exposition in `format` (see [`crate::serve::exposition`]).
+    pub fn encode_as(&self, format: crate::serve::exposition::Format) -> String {
         let openmetrics = self.encode();
         match format {
-            crate::exposition::Format::OpenMetrics => openmetrics,
-            crate::exposition::Format::Text => crate::exposition::to_text_format(&openmetrics),
+            crate::serve::exposition::Format::OpenMetrics => openmetrics,
+            crate::serve::exposition::Format::Text => {
+                crate::serve::exposition::to_text_format(&openmetrics)
+            }
         }
     }
 
