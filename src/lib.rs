@@ -12,6 +12,7 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod health;
+pub mod http_retry;
 pub mod hub;
 pub mod keys;
 pub mod logfile;

@@ -29,6 +29,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::app::{Instance, Link, Msg, Snapshot};
+use crate::http_retry;
 use crate::model::{Event, InstanceId, Secret};
 use crate::zapi::{ApiError, Status};
 
@@ -102,12 +103,12 @@ impl RemoteApi {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .build()
-            .map_err(|e| ApiError::Config(describe(&e)))?;
+            .map_err(|e| ApiError::Config(describe(e)))?;
         let stream = reqwest::Client::builder()
             .connect_timeout(REQUEST_TIMEOUT)
             .tcp_keepalive(Duration::from_secs(30))
             .build()
-            .map_err(|e| ApiError::Config(describe(&e)))?;
+            .map_err(|e| ApiError::Config(describe(e)))?;
         Ok(Self {
             base,
             token,
@@ -194,12 +195,12 @@ impl RemoteApi {
             .header(ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| ApiError::Network(self.scrub(describe(&e))))?;
+            .map_err(|e| ApiError::Network(self.scrub(describe(e))))?;
         let status = resp.status();
         let body = resp.bytes().await;
         match body {
             Ok(body) if status.is_success() => Ok(body.to_vec()),
-            Err(e) if status.is_success() => Err(ApiError::Network(self.scrub(describe(&e)))),
+            Err(e) if status.is_success() => Err(ApiError::Network(self.scrub(describe(e)))),
             body => Err(ApiError::Http {
                 status: status.as_u16(),
                 message: self.scrub(error_message(body.as_deref().unwrap_or_default(), status)),
@@ -221,7 +222,7 @@ impl RemoteApi {
     async fn connect(&self, last_seq: Option<u64>) -> Result<reqwest::Response, Failure> {
         let url = self
             .url(&["events"])
-            .map_err(|e| Failure::Refused(e.to_string()))?;
+            .map_err(|e| Failure::NoRetry(e.to_string()))?;
         let mut req = self
             .stream
             .get(url)
@@ -233,12 +234,12 @@ impl RemoteApi {
         }
         let resp = match tokio::time::timeout(REQUEST_TIMEOUT, req.send()).await {
             Err(_) => {
-                return Err(Failure::Retry(format!(
-                    "no answer within {} s",
-                    REQUEST_TIMEOUT.as_secs()
-                )));
+                return Err(Failure::Retry(
+                    format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+                    None,
+                ));
             }
-            Ok(Err(e)) => return Err(Failure::Retry(self.scrub(describe(&e)))),
+            Ok(Err(e)) => return Err(Failure::Retry(self.scrub(describe(e)), None)),
             Ok(Ok(resp)) => resp,
         };
         let status = resp.status();
@@ -252,15 +253,17 @@ impl RemoteApi {
             return Err(match status {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     text.push_str(" (check --api-token or ZAPI_DASH_API_TOKEN)");
-                    Failure::Refused(text)
+                    Failure::NoRetry(text)
                 }
                 StatusCode::NOT_FOUND => {
                     text.push_str(" (is api_token set in the server's config?)");
-                    Failure::Refused(text)
+                    Failure::NoRetry(text)
                 }
-                StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Failure::Retry(text),
-                s if s.is_client_error() => Failure::Refused(text),
-                _ => Failure::Retry(text),
+                StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
+                    Failure::Retry(text, None)
+                }
+                s if s.is_client_error() => Failure::NoRetry(text),
+                _ => Failure::Retry(text, None),
             });
         }
         let is_stream = resp
@@ -269,7 +272,7 @@ impl RemoteApi {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
         if !is_stream {
-            return Err(Failure::Refused(format!(
+            return Err(Failure::NoRetry(format!(
                 "{} answered, but not with an event stream: is it a zapi-dash serve?",
                 self.display_url()
             )));
@@ -282,65 +285,23 @@ impl RemoteApi {
 /// else the trimmed body text, else the reason phrase; at most
 /// [`MAX_ERROR_CHARS`] characters.
 fn error_message(body: &[u8], status: StatusCode) -> String {
-    let from_json = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("error")
-                .or_else(|| v.get("message"))
-                .and_then(|e| e.as_str())
-                .map(str::to_owned)
-        });
-    let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
-    let text = if text.trim().is_empty() {
-        status
-            .canonical_reason()
-            .unwrap_or("no error text")
-            .to_owned()
-    } else {
-        text
-    };
-    if text.chars().count() > MAX_ERROR_CHARS {
-        let mut cut: String = text.chars().take(MAX_ERROR_CHARS - 1).collect();
-        cut.push('…');
-        cut
-    } else {
-        text
-    }
+    http_retry::error_text(body, status.canonical_reason(), MAX_ERROR_CHARS, true)
 }
 
 /// A transport error's text, without the URL, with its causes.
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return format!("timed out after {} s", REQUEST_TIMEOUT.as_secs());
-    }
-    // the deepest cause says it best ("Connection refused (os error 111)")
-    let mut root = std::error::Error::source(e);
-    while let Some(cause) = root.and_then(std::error::Error::source) {
-        root = Some(cause);
-    }
-    if e.is_connect() {
+fn describe(e: reqwest::Error) -> String {
+    if e.is_connect() && !e.is_timeout() {
+        // the deepest cause says it best ("Connection refused (os error 111)")
+        let mut root = std::error::Error::source(&e);
+        while let Some(cause) = root.and_then(std::error::Error::source) {
+            root = Some(cause);
+        }
         return match root {
             Some(cause) => format!("cannot connect: {cause}"),
             None => "cannot connect".into(),
         };
     }
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text
-            .replace(&format!(" for url ({url})"), "")
-            .replace(&format!(" ({url})"), "")
-            .replace(url.as_str(), "");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    http_retry::describe(e, REQUEST_TIMEOUT)
 }
 
 /// At most `limit` bytes of an answer body, within [`REQUEST_TIMEOUT`].
@@ -359,25 +320,16 @@ async fn read_bounded(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
     body
 }
 
-/// Why a connection attempt failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Failure {
-    /// Worth retrying soon (network, 5xx): exponential backoff.
-    Retry(String),
-    /// The server said no (401, 404, …): retried slowly.
-    Refused(String),
-}
+/// Why a connection attempt failed: worth retrying soon (network, 5xx:
+/// the backoff), or refused by the server (401, 404, …: retried slowly).
+type Failure = http_retry::Failure<String>;
 
 /// The delay before reconnection attempt number `failures` (1 after the
 /// first failure): 0.5 s doubling up to [`RETRY_CAP`], of which the second
 /// half is random (`jitter` in 0..1), so that many watchers cut off together
 /// do not all come back at the same instant.
 pub fn backoff(failures: u32, jitter: f64) -> Duration {
-    let exp = RETRY_BASE
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(RETRY_CAP);
-    let half = exp / 2;
-    half + half.mul_f64(jitter.clamp(0.0, 1.0))
+    http_retry::backoff(RETRY_BASE, RETRY_CAP, failures, jitter)
 }
 
 /// Follows the server's event stream for as long as `to_app` is open,
@@ -440,14 +392,14 @@ impl Feed {
                         failures = 0;
                         continue;
                     }
-                    Failure::Retry(end.why)
+                    Failure::Retry(end.why, None)
                 }
                 Err(f) => f,
             };
             failures = failures.saturating_add(1);
             let (delay, error) = match failure {
-                Failure::Retry(e) => (backoff(failures, rand::random()), e),
-                Failure::Refused(e) => (REFUSED_RETRY, e),
+                Failure::Retry(e, _) => (backoff(failures, rand::random()), e),
+                Failure::NoRetry(e) => (REFUSED_RETRY, e),
             };
             let now = Utc::now();
             let since = *down_since.get_or_insert(now);
@@ -484,7 +436,7 @@ impl Feed {
                         format!("nothing from the server for {} s", IDLE_TIMEOUT.as_secs()),
                     );
                 }
-                Ok(Err(e)) => return end(got_snapshot, self.api.scrub(describe(&e))),
+                Ok(Err(e)) => return end(got_snapshot, self.api.scrub(describe(e))),
                 Ok(Ok(None)) => return end(got_snapshot, "the server ended the stream".into()),
                 Ok(Ok(Some(bytes))) => bytes,
             };

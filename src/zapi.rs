@@ -19,6 +19,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
+use crate::http_retry::{self, Failure};
 use crate::model::{InstanceId, Secret};
 
 /// Timeout of one HTTP request (connect + answer).
@@ -323,8 +324,8 @@ impl ZapiClient {
         loop {
             let (err, retry_after) = match self.try_once(&method, &url, body).await {
                 Ok(answer) => return Ok(answer),
-                Err(Failure::Final(e)) => return Err(self.scrub(e, token)),
-                Err(Failure::Retryable(e, retry_after)) => (e, retry_after),
+                Err(Failure::NoRetry(e)) => return Err(self.scrub(e, token)),
+                Err(Failure::Retry(e, retry_after)) => (e, retry_after),
             };
             let err = self.scrub(err, token);
             if attempt >= MAX_TRIES {
@@ -343,7 +344,7 @@ impl ZapiClient {
         method: &Method,
         url: &Url,
         body: Option<&Value>,
-    ) -> Result<Vec<u8>, Failure> {
+    ) -> Result<Vec<u8>, Failure<ApiError>> {
         let mut req = self
             .http
             .request(method.clone(), url.clone())
@@ -358,9 +359,9 @@ impl ZapiClient {
                 let retryable = e.is_connect();
                 let err = ApiError::Network(describe_reqwest_error(e));
                 return Err(if retryable {
-                    Failure::Retryable(err, None)
+                    Failure::Retry(err, None)
                 } else {
-                    Failure::Final(err)
+                    Failure::NoRetry(err)
                 });
             }
         };
@@ -369,7 +370,9 @@ impl ZapiClient {
         let bytes = match resp.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) if status.is_success() => {
-                return Err(Failure::Final(ApiError::Network(describe_reqwest_error(e))));
+                return Err(Failure::NoRetry(ApiError::Network(describe_reqwest_error(
+                    e,
+                ))));
             }
             // An error answer whose body got lost: the status still says it all.
             Err(_) => Vec::new(),
@@ -382,9 +385,9 @@ impl ZapiClient {
             message: error_message(&bytes, status.canonical_reason()),
         };
         Err(if is_retryable_status(status) {
-            Failure::Retryable(err, retry_after)
+            Failure::Retry(err, retry_after)
         } else {
-            Failure::Final(err)
+            Failure::NoRetry(err)
         })
     }
 
@@ -411,14 +414,6 @@ impl ZapiClient {
             ApiError::Config(m) => ApiError::Config(clean(m)),
         }
     }
-}
-
-/// Outcome of one failed try.
-enum Failure {
-    /// Do not try again.
-    Final(ApiError),
-    /// Worth another try, after `Retry-After` if the server sent one.
-    Retryable(ApiError, Option<Duration>),
 }
 
 /// 429 and 5xx are worth another try.
@@ -449,44 +444,17 @@ fn backoff_delay(
     retry_after: Option<Duration>,
     jitter: f64,
 ) -> Duration {
-    if let Some(d) = retry_after {
-        return d.min(MAX_RETRY_DELAY);
+    match retry_after {
+        Some(d) => d.min(MAX_RETRY_DELAY),
+        None => http_retry::backoff(base, MAX_RETRY_DELAY, attempt, jitter),
     }
-    let exp = base
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(MAX_RETRY_DELAY);
-    let half = exp / 2;
-    (half + half.mul_f64(jitter.clamp(0.0, 1.0))).min(MAX_RETRY_DELAY)
 }
 
 /// The error text of a non-2xx answer: Z-API's `error` (or `message`) field
 /// of a JSON body, else the trimmed body text, else the reason phrase; at
 /// most [`MAX_ERROR_CHARS`] characters.
 fn error_message(body: &[u8], reason: Option<&str>) -> String {
-    let text =
-        json_error_field(body).unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
-    let text = if text.is_empty() {
-        reason.unwrap_or("no error text").to_owned()
-    } else {
-        text
-    };
-    if text.chars().count() > MAX_ERROR_CHARS {
-        text.chars().take(MAX_ERROR_CHARS).collect()
-    } else {
-        text
-    }
-}
-
-/// The non-empty `error` (else `message`) string field of a JSON body.
-fn json_error_field(body: &[u8]) -> Option<String> {
-    let v = serde_json::from_slice::<Value>(body).ok()?;
-    ["error", "message"].iter().find_map(|k| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    })
+    http_retry::error_text(body, reason, MAX_ERROR_CHARS, false)
 }
 
 /// Reads `{"value": true}`; `false` is [`ApiError::Refused`].
@@ -500,7 +468,7 @@ fn expect_value_true(body: &[u8], action: &str) -> Result<(), ApiError> {
     if answer.value {
         Ok(())
     } else {
-        match json_error_field(body) {
+        match http_retry::json_error_field(body) {
             Some(detail) => {
                 let detail: String = detail.chars().take(MAX_ERROR_CHARS).collect();
                 Err(ApiError::Refused(format!("{action}: {detail}")))
@@ -512,22 +480,7 @@ fn expect_value_true(body: &[u8], action: &str) -> Result<(), ApiError> {
 
 /// A transport error as text, its causes included, without the URL.
 fn describe_reqwest_error(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = if e.is_timeout() {
-        format!("timed out after {} s", REQUEST_TIMEOUT.as_secs())
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    http_retry::describe(e, REQUEST_TIMEOUT)
 }
 
 #[cfg(test)]
