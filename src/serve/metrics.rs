@@ -253,24 +253,7 @@ impl Metrics {
             "HTTP API requests refused for a missing or wrong API token",
             unauthorized.clone(),
         );
-        for state in [
-            ConnState::Connected,
-            ConnState::Disconnected,
-            ConnState::Unknown,
-        ] {
-            states.get_or_create(&state_labels(state)).set(0);
-        }
-        // every known label at 0 from the start: `increase()` sees the first event
-        for ty in KNOWN_CALLBACKS.iter().chain(&["other"]) {
-            drop(received.get_or_create(&TypeLabels {
-                r#type: (*ty).to_owned(),
-            }));
-        }
-        for reason in REJECTION_REASONS {
-            drop(rejected.get_or_create(&ReasonLabels {
-                reason: reason.to_owned(),
-            }));
-        }
+        zero_labels(&states, &received, &rejected);
         Self {
             registry,
             connected,
@@ -519,6 +502,32 @@ pub fn rejection_reason(status: StatusCode) -> &'static str {
         StatusCode::UNAUTHORIZED => REASON_TOKEN_MISMATCH,
         s if s.is_client_error() => "client_error",
         _ => "server_error",
+    }
+}
+
+/// Every known label at 0 from the start: `increase()` sees the first
+/// event.
+fn zero_labels(
+    states: &Family<StateLabels, Gauge>,
+    received: &Family<TypeLabels, Counter>,
+    rejected: &Family<ReasonLabels, Counter>,
+) {
+    for state in [
+        ConnState::Connected,
+        ConnState::Disconnected,
+        ConnState::Unknown,
+    ] {
+        states.get_or_create(&state_labels(state)).set(0);
+    }
+    for ty in KNOWN_CALLBACKS.iter().chain(&["other"]) {
+        drop(received.get_or_create(&TypeLabels {
+            r#type: (*ty).to_owned(),
+        }));
+    }
+    for reason in REJECTION_REASONS {
+        drop(rejected.get_or_create(&ReasonLabels {
+            reason: reason.to_owned(),
+        }));
     }
 }
 
