@@ -257,38 +257,13 @@ impl Config {
     /// Parses and validates a config file's text. `path` is only used in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
-        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&origin, text, &e))?;
+        let mut raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&origin, text, &e))?;
         let mut config = Config {
             source: Some(path.to_path_buf()),
             ..Config::default()
         };
 
-        if let Some(listen) = raw.listen {
-            config.listen = listen.trim().parse().map_err(|_| {
-                err(
-                    &origin,
-                    "listen",
-                    format!("`{listen}` is not an address like 127.0.0.1:8787"),
-                )
-            })?;
-        }
-        if let Some(url) = raw.public_url {
-            config.public_url =
-                Some(validate_public_url(&url).map_err(|m| err(&origin, "public_url", m))?);
-        }
-        if let Some(url) = raw.api_base {
-            config.api_base = validate_api_base(&url).map_err(|m| err(&origin, "api_base", m))?;
-        }
-        if let Some(token) = raw.client_token {
-            if token.expose().trim().is_empty() {
-                return Err(err(
-                    &origin,
-                    "client_token",
-                    "must not be empty (or leave it out)".into(),
-                ));
-            }
-            config.client_token = Some(token);
-        }
+        endpoints(&mut config, &mut raw, &origin)?;
         config.state_dir = raw.state_dir;
         if let Some(token) = raw.api_token {
             config.api_token =
@@ -339,51 +314,8 @@ impl Config {
                     .map_err(|m| err(&origin, "webhook_secret", m))?,
             );
         }
-        config.tls = match (raw.tls_cert, raw.tls_key) {
-            (Some(cert), Some(key)) => Some((cert, key)),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(err(&origin, "tls_key", "is needed with tls_cert".into()));
-            }
-            (None, Some(_)) => {
-                return Err(err(&origin, "tls_cert", "is needed with tls_key".into()));
-            }
-        };
-
-        let mut seen = HashSet::new();
-        for (i, inst) in raw.instances.into_iter().enumerate() {
-            let id = inst.id.trim().to_string();
-            if id.is_empty() {
-                return Err(err(
-                    &origin,
-                    &format!("instances[{i}].id"),
-                    "must not be empty".into(),
-                ));
-            }
-            if inst.token.expose().trim().is_empty() {
-                return Err(err(
-                    &origin,
-                    &format!("instances[{i}].token"),
-                    "must not be empty".into(),
-                ));
-            }
-            if !seen.insert(id.clone()) {
-                return Err(err(
-                    &origin,
-                    &format!("instances[{i}].id"),
-                    format!("instance `{id}` is listed twice"),
-                ));
-            }
-            let name = inst
-                .name
-                .map(|n| n.trim().to_string())
-                .filter(|n| !n.is_empty());
-            config.instances.push(InstanceConfig {
-                id: InstanceId::new(id),
-                token: Secret::new(inst.token.expose().trim()),
-                name,
-            });
-        }
+        config.tls = tls_pair(raw.tls_cert, raw.tls_key, &origin)?;
+        config.instances = instances(raw.instances, &origin)?;
         config.warnings.extend(config.public_url_warning());
         Ok(config)
     }
@@ -406,6 +338,92 @@ impl Config {
             None
         }
     }
+}
+
+/// The addresses and the client token: `listen`, `public_url`,
+/// `api_base`, `client_token` (taken out of `raw`).
+fn endpoints(config: &mut Config, raw: &mut RawConfig, origin: &str) -> Result<(), ConfigError> {
+    if let Some(listen) = raw.listen.take() {
+        config.listen = listen.trim().parse().map_err(|_| {
+            err(
+                origin,
+                "listen",
+                format!("`{listen}` is not an address like 127.0.0.1:8787"),
+            )
+        })?;
+    }
+    if let Some(url) = raw.public_url.take() {
+        config.public_url =
+            Some(validate_public_url(&url).map_err(|m| err(origin, "public_url", m))?);
+    }
+    if let Some(url) = raw.api_base.take() {
+        config.api_base = validate_api_base(&url).map_err(|m| err(origin, "api_base", m))?;
+    }
+    if let Some(token) = raw.client_token.take() {
+        if token.expose().trim().is_empty() {
+            return Err(err(
+                origin,
+                "client_token",
+                "must not be empty (or leave it out)".into(),
+            ));
+        }
+        config.client_token = Some(token);
+    }
+    Ok(())
+}
+
+/// `tls_cert` and `tls_key`: both or neither.
+fn tls_pair(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    origin: &str,
+) -> Result<Option<(PathBuf, PathBuf)>, ConfigError> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some((cert, key))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(err(origin, "tls_key", "is needed with tls_cert".into())),
+        (None, Some(_)) => Err(err(origin, "tls_cert", "is needed with tls_key".into())),
+    }
+}
+
+/// The `[[instances]]`: ids and tokens not empty, no id twice, names trimmed.
+fn instances(raw: Vec<RawInstance>, origin: &str) -> Result<Vec<InstanceConfig>, ConfigError> {
+    let mut instances = Vec::with_capacity(raw.len());
+    let mut seen = HashSet::new();
+    for (i, inst) in raw.into_iter().enumerate() {
+        let id = inst.id.trim().to_string();
+        if id.is_empty() {
+            return Err(err(
+                origin,
+                &format!("instances[{i}].id"),
+                "must not be empty".into(),
+            ));
+        }
+        if inst.token.expose().trim().is_empty() {
+            return Err(err(
+                origin,
+                &format!("instances[{i}].token"),
+                "must not be empty".into(),
+            ));
+        }
+        if !seen.insert(id.clone()) {
+            return Err(err(
+                origin,
+                &format!("instances[{i}].id"),
+                format!("instance `{id}` is listed twice"),
+            ));
+        }
+        let name = inst
+            .name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        instances.push(InstanceConfig {
+            id: InstanceId::new(id),
+            token: Secret::new(inst.token.expose().trim()),
+            name,
+        });
+    }
+    Ok(instances)
 }
 
 fn err(origin: &str, key: &str, message: String) -> ConfigError {

@@ -6,25 +6,26 @@
 //! those commands through the Z-API client ([`zapi`]) and draws [`ui::draw`].
 
 pub mod alert;
-pub mod api;
 pub mod app;
 pub mod certs;
 pub mod cli;
 pub mod completions;
 pub mod config;
-pub mod exposition;
 mod fixtures;
 pub mod health;
+pub mod http_retry;
 pub mod hub;
 pub mod keys;
 pub mod listener;
 pub mod logfile;
-pub mod metrics;
 pub mod model;
 pub mod poll;
 pub mod probe;
 pub mod reload;
 pub mod remote;
+pub mod runner;
+pub mod serve;
+pub mod signals;
 pub mod sim;
 pub mod stats;
 pub mod store;
@@ -49,3 +50,5 @@ pub mod webhook {
     pub use crate::listener::secret::*;
     pub use crate::listener::token_header::*;
 }
+// moved into serve/; kept at their old paths while the other branches merge
+pub use serve::{api, exposition, metrics};

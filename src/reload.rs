@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::app::Settings;
 use crate::config::Config;
 use crate::model::InstanceId;
-use crate::tui::{Alerts, Backend};
+use crate::runner::{Alerts, Backend};
 
 /// Keys a running process keeps until it is restarted.
 pub const FIXED_KEYS: [&str; 6] = [

@@ -201,6 +201,20 @@ fn sigterm_stops_serve_cleanly_with_the_log_flushed() {
     assert_eq!((replayed.records, replayed.corrupt), (1, 0));
 }
 
+/// The stop signals are installed before `serve` says "listening on": a
+/// SIGTERM right after that line is a clean stop (exit 0, "stopped" in the
+/// diagnostics log), not the default action that kills it mid-start. (It
+/// was: the handler was only installed when its future was first polled.)
+#[test]
+fn sigterm_right_after_listening_on_is_a_clean_stop() {
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let s = serve(dir.path(), "listen = \"127.0.0.1:0\"\n", &[]);
+        let log = stop(s, dir.path());
+        assert!(log.contains("stopped"), "{log}");
+    }
+}
+
 #[test]
 fn log_level_decides_what_reaches_the_diagnostics_log() {
     let rt = tokio::runtime::Runtime::new().unwrap();

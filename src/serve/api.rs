@@ -8,7 +8,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /metrics` | the Prometheus exposition: OpenMetrics when `Accept` prefers it, else the text format 0.0.4 ([`crate::exposition`]) |
+//! | `GET /metrics` | the Prometheus exposition: OpenMetrics when `Accept` prefers it, else the text format 0.0.4 ([`crate::serve::exposition`]) |
 //! | `GET /api/instances` | the [`Snapshot`]: `{"seq": N, "events": N, "instances": [Instance, …]}` |
 //! | `GET /api/events` | Server-Sent Events, see below |
 //! | `POST /api/instances/{id}/register[?replace=true]` | both webhook PUTs on Z-API: `{"ok": true}`; 409 `{"error", "would_replace": [url, …]}` (masked) when `/me` shows a webhook pointing at another system, unless `?replace=true` |
@@ -54,35 +54,28 @@
 //! that shuts down closes it after its grace period, and the watcher resumes
 //! with `Last-Event-ID`.
 
-use std::collections::{HashSet, VecDeque};
-use std::convert::Infallible;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::{broadcast, mpsc};
 
-use crate::app::{Instance, Msg, Snapshot};
-use crate::hub::{HubEvent, HubHandle};
-use crate::model::{Event, InstanceId, Secret};
-use crate::store;
-use crate::tui::Backend;
+use crate::app::Msg;
+use crate::hub::HubHandle;
+use crate::model::{InstanceId, Secret};
+use crate::runner::Backend;
 use crate::zapi::ApiError;
 
-/// Time between two keep-alive comments of an event stream.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// SSE events buffered for one client before the stream waits for it.
-const STREAM_BUFFER: usize = 64;
+use super::events::events;
+// the keep-alive period of the event stream, at its old path
+pub use super::events::KEEP_ALIVE;
 
 /// The API's routes; without an `api_token` they answer 404.
 pub fn router(hub: HubHandle, api_token: Option<Secret>) -> Router {
@@ -119,16 +112,16 @@ pub fn router(hub: HubHandle, api_token: Option<Secret>) -> Router {
 
 /// What the handlers share.
 #[derive(Clone)]
-struct Api {
-    hub: HubHandle,
+pub(super) struct Api {
+    pub(super) hub: HubHandle,
     /// Actions running now, one per instance and action.
-    running: Arc<Mutex<HashSet<(InstanceId, Action)>>>,
+    running: Arc<Mutex<HashSet<(InstanceId, ApiAction)>>>,
 }
 
 struct Auth {
     /// SHA-256 of the API token.
     digest: [u8; 32],
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::serve::metrics::Metrics>,
 }
 
 impl Auth {
@@ -182,7 +175,7 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-fn stopping() -> Response {
+pub(super) fn stopping() -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping")
 }
 
@@ -197,10 +190,10 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     )
 }
 
-/// The exposition in the format the client prefers (see [`crate::exposition`]).
+/// The exposition in the format the client prefers (see [`crate::serve::exposition`]).
 async fn metrics(State(api): State<Api>, headers: HeaderMap) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let format = crate::exposition::negotiate(accept);
+    let format = crate::serve::exposition::negotiate(accept);
     (
         [
             (
@@ -221,247 +214,23 @@ async fn instances(State(api): State<Api>) -> Response {
     }
 }
 
-// ---------------------------------------------------------------- events
-
-async fn events(State(api): State<Api>, headers: HeaderMap) -> Response {
-    let resume = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    // Subscribe first, then take the snapshot: every change the snapshot
-    // does not hold is in the subscription.
-    let changes = api.hub.subscribe();
-    let Some(snapshot) = api.hub.snapshot().await else {
-        return stopping();
-    };
-    tracing::debug!(?resume, seq = snapshot.seq, "event stream opened");
-    let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-    tokio::spawn(feed(api.hub.clone(), changes, snapshot, resume, tx));
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        let out: Out = rx.recv().await?;
-        Some((Ok::<_, Infallible>(out.into_sse()), rx))
-    });
-    let mut resp = Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response();
-    // reverse proxies (nginx) must not buffer the stream
-    resp.headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    resp
-}
-
-/// One event of a stream, before it is put in SSE form.
-#[derive(Debug)]
-enum Out {
-    Snapshot(Snapshot),
-    Webhook(u64, Event),
-    Row(Box<Instance>),
-}
-
-impl Out {
-    fn into_sse(self) -> SseEvent {
-        match self {
-            Out::Snapshot(s) => json_event("snapshot", &s).id(s.seq.to_string()),
-            Out::Webhook(seq, event) => {
-                json_event("webhook", &json!({ "seq": seq, "event": event })).id(seq.to_string())
-            }
-            Out::Row(inst) => json_event("row", &inst),
-        }
-    }
-}
-
-/// Writes one client's stream into `tx` until the client leaves (`tx`
-/// closes) or the hub stops. `changes` was subscribed before `snapshot`
-/// was taken.
-async fn feed(
-    hub: HubHandle,
-    mut changes: broadcast::Receiver<HubEvent>,
-    snapshot: Snapshot,
-    resume: Option<u64>,
-    tx: mpsc::Sender<Out>,
-) {
-    if let Some(after) = resume
-        && !replay(&hub, after, snapshot.seq, &tx).await
-    {
-        return;
-    }
-    let mut snapshot = Some(snapshot);
-    let mut floor = 0;
-    let mut queued = VecDeque::new();
-    // The hub's handle keeps its broadcast open, so whether the hub still
-    // runs is asked now and then.
-    let start = tokio::time::Instant::now() + KEEP_ALIVE;
-    let mut alive = tokio::time::interval_at(start, KEEP_ALIVE);
-    alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if let Some(s) = snapshot.take() {
-            floor = s.seq;
-            if tx.send(Out::Snapshot(s)).await.is_err() {
-                return;
-            }
-            queued = match settle(&mut changes, floor) {
-                Ok(queued) => queued,
-                Err(missed) => {
-                    let Some(fresh) = resync(&hub, &mut changes, missed).await else {
-                        return;
-                    };
-                    snapshot = Some(fresh);
-                    continue;
-                }
-            };
-        }
-        let change = match queued.pop_front() {
-            Some(change) => Ok(change),
-            None => tokio::select! {
-                () = tx.closed() => return,
-                _ = alive.tick() => {
-                    if hub.snapshot().await.is_none() {
-                        return;
-                    }
-                    continue;
-                }
-                change = changes.recv() => change,
-            },
-        };
-        let out = match change {
-            Ok(HubEvent::Webhook { seq, event }) => {
-                if seq <= floor {
-                    continue; // the snapshot holds it
-                }
-                floor = seq;
-                Out::Webhook(seq, event)
-            }
-            Ok(HubEvent::Row(inst)) => Out::Row(inst),
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                let Some(fresh) = resync(&hub, &mut changes, missed).await else {
-                    return;
-                };
-                snapshot = Some(fresh);
-                continue;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        if tx.send(out).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// After a lag: drops the backlog, subscribes afresh and takes a new
-/// snapshot (in that order, as at the start). `None` when the hub stopped.
-async fn resync(
-    hub: &HubHandle,
-    changes: &mut broadcast::Receiver<HubEvent>,
-    missed: u64,
-) -> Option<Snapshot> {
-    *changes = changes.resubscribe();
-    let fresh = hub.snapshot().await?;
-    tracing::warn!(
-        missed,
-        seq = fresh.seq,
-        "event stream lagged; sending a fresh snapshot"
-    );
-    Some(fresh)
-}
-
-/// The changes queued in `changes` that a snapshot at `floor` does not
-/// hold, or `Err(missed)` if the queue overflowed.
-///
-/// When the snapshot's answer arrived, every change the hub made before it
-/// was already queued (the hub broadcasts a change before it handles the
-/// next request), ahead of any change after it. Webhooks carry their `seq`,
-/// rows do not; but a row queued before a webhook the snapshot holds is held
-/// too, so everything up to the last such webhook is dropped. A row after it
-/// is kept: if the snapshot holds it, nothing but other rows (kept too, in
-/// order) changed the instance since, so the client still ends at the
-/// snapshot's state, never at an older one.
-fn settle(
-    changes: &mut broadcast::Receiver<HubEvent>,
-    floor: u64,
-) -> Result<VecDeque<HubEvent>, u64> {
-    let mut queued = VecDeque::new();
-    loop {
-        match changes.try_recv() {
-            Ok(change) => queued.push_back(change),
-            Err(broadcast::error::TryRecvError::Lagged(missed)) => return Err(missed),
-            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed) => {
-                break;
-            }
-        }
-    }
-    let held = queued
-        .iter()
-        .rposition(|c| matches!(c, HubEvent::Webhook { seq, .. } if *seq <= floor))
-        .map_or(0, |i| i + 1);
-    queued.drain(..held);
-    Ok(queued)
-}
-
-/// Sends the stored events with `after < seq ≤ upto`, oldest first, read
-/// from the log on a blocking thread. `false` when the client left.
-async fn replay(hub: &HubHandle, after: u64, upto: u64, tx: &mpsc::Sender<Out>) -> bool {
-    if after >= upto {
-        return true;
-    }
-    let (records_tx, mut records) = mpsc::channel::<(u64, Event)>(STREAM_BUFFER);
-    let dir = hub.log_dir.clone();
-    let reader = tokio::task::spawn_blocking(move || {
-        store::replay_after(&dir, after, |seq, event| {
-            // once the client is gone the sends fail at once
-            if seq <= upto {
-                let _ = records_tx.blocking_send((seq, event));
-            }
-        })
-    });
-    while let Some((seq, event)) = records.recv().await {
-        if tx.send(Out::Webhook(seq, event)).await.is_err() {
-            return false;
-        }
-    }
-    match reader.await {
-        Ok(Ok(stats)) if stats.corrupt > 0 => {
-            tracing::warn!(
-                after,
-                corrupt = stats.corrupt,
-                "event stream resume: corrupt log records skipped"
-            );
-        }
-        Ok(Ok(_)) => {}
-        // The snapshot still follows, so the client's state is right; only
-        // its history misses the events that could not be read.
-        Ok(Err(e)) => tracing::warn!(after, error = %e, "event stream resume: cannot read the log"),
-        Err(e) => tracing::warn!(after, error = %e, "event stream resume: log reader failed"),
-    }
-    true
-}
-
-fn json_event(name: &str, data: &impl serde::Serialize) -> SseEvent {
-    // The types here always serialise; should one not, the client sees an
-    // empty object rather than a broken stream.
-    let data = serde_json::to_string(data).unwrap_or_else(|e| {
-        tracing::error!("event stream: cannot serialise {name}: {e}");
-        "{}".to_owned()
-    });
-    SseEvent::default().event(name).data(data)
-}
-
 // ---------------------------------------------------------------- actions
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Action {
+enum ApiAction {
     Register,
     Status,
     Restart,
     RestoreSession,
 }
 
-impl Action {
+impl ApiAction {
     fn name(self) -> &'static str {
         match self {
-            Action::Register => "register",
-            Action::Status => "status",
-            Action::Restart => "restart",
-            Action::RestoreSession => "restore-session",
+            ApiAction::Register => "register",
+            ApiAction::Status => "status",
+            ApiAction::Restart => "restart",
+            ApiAction::RestoreSession => "restore-session",
         }
     }
 }
@@ -484,23 +253,23 @@ async fn register(
             "bad query: the only parameter is replace=true or replace=false",
         );
     };
-    act_with(state, id, Action::Register, query.replace).await
+    act_with(state, id, ApiAction::Register, query.replace).await
 }
 
 async fn status(state: State<Api>, id: IdPath) -> Response {
-    act(state, id, Action::Status).await
+    act(state, id, ApiAction::Status).await
 }
 
 async fn restart(state: State<Api>, id: IdPath) -> Response {
-    act(state, id, Action::Restart).await
+    act(state, id, ApiAction::Restart).await
 }
 
 async fn restore_session(state: State<Api>, id: IdPath) -> Response {
-    act(state, id, Action::RestoreSession).await
+    act(state, id, ApiAction::RestoreSession).await
 }
 
 /// What an action came to.
-enum Outcome {
+enum ApiOutcome {
     Done(Option<crate::zapi::Status>),
     /// Not sent: the webhooks point at another system (these URLs, masked).
     WouldReplace(Vec<String>),
@@ -511,8 +280,8 @@ enum Outcome {
 
 /// Removes its (instance, action) from the running set when dropped.
 struct Running {
-    set: Arc<Mutex<HashSet<(InstanceId, Action)>>>,
-    key: (InstanceId, Action),
+    set: Arc<Mutex<HashSet<(InstanceId, ApiAction)>>>,
+    key: (InstanceId, ApiAction),
 }
 
 impl Drop for Running {
@@ -531,7 +300,7 @@ async fn history(State(api): State<Api>, id: IdPath) -> Response {
         Ok(id) => id,
         Err(refusal) => return refusal,
     };
-    match crate::tui::read_history(api.hub.log_dir.clone(), id).await {
+    match crate::runner::read_history(api.hub.log_dir.clone(), id).await {
         Ok(events) => Json(events).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "API: history cannot be read");
@@ -564,12 +333,17 @@ async fn known_instance(api: &Api, id: IdPath) -> Result<InstanceId, Response> {
     }
 }
 
-async fn act(state: State<Api>, id: IdPath, action: Action) -> Response {
+async fn act(state: State<Api>, id: IdPath, action: ApiAction) -> Response {
     act_with(state, id, action, false).await
 }
 
 /// `replace`: a registration may replace another system's webhook URL.
-async fn act_with(State(api): State<Api>, id: IdPath, action: Action, replace: bool) -> Response {
+async fn act_with(
+    State(api): State<Api>,
+    id: IdPath,
+    action: ApiAction,
+    replace: bool,
+) -> Response {
     let id = match known_instance(&api, id).await {
         Ok(id) => id,
         Err(refusal) => return refusal,
@@ -605,11 +379,11 @@ async fn act_with(State(api): State<Api>, id: IdPath, action: Action, replace: b
         }
     };
     match outcome {
-        Outcome::Done(None) => Json(json!({ "ok": true })).into_response(),
-        Outcome::Done(Some(status)) => {
+        ApiOutcome::Done(None) => Json(json!({ "ok": true })).into_response(),
+        ApiOutcome::Done(Some(status)) => {
             Json(json!({ "ok": true, "status": status })).into_response()
         }
-        Outcome::WouldReplace(urls) => (
+        ApiOutcome::WouldReplace(urls) => (
             StatusCode::CONFLICT,
             Json(json!({
                 "error": format!(
@@ -620,9 +394,9 @@ async fn act_with(State(api): State<Api>, id: IdPath, action: Action, replace: b
             })),
         )
             .into_response(),
-        Outcome::Failed(ApiError::Config(m)) => error(StatusCode::CONFLICT, &m),
-        Outcome::Failed(e) => error(StatusCode::BAD_GATEWAY, &e.to_string()),
-        Outcome::NoBackend => {
+        ApiOutcome::Failed(ApiError::Config(m)) => error(StatusCode::CONFLICT, &m),
+        ApiOutcome::Failed(e) => error(StatusCode::BAD_GATEWAY, &e.to_string()),
+        ApiOutcome::NoBackend => {
             tracing::error!("API action on a server without a Z-API backend");
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -635,20 +409,25 @@ async fn act_with(State(api): State<Api>, id: IdPath, action: Action, replace: b
 /// Calls Z-API and hands register and status results to the hub. A call
 /// that could not be made (`ApiError::Config`: not configured, a setting
 /// missing) changes nothing.
-async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action, replace: bool) -> Outcome {
+async fn carry_out(
+    hub: &HubHandle,
+    id: &InstanceId,
+    action: ApiAction,
+    replace: bool,
+) -> ApiOutcome {
     let backend = hub.backend();
     let Backend::Zapi(services) = &*backend else {
-        return Outcome::NoBackend;
+        return ApiOutcome::NoBackend;
     };
     let outcome = match action {
-        Action::Register => {
+        ApiAction::Register => {
             if !replace && let Err(refusal) = check_foreign(hub, services, id).await {
                 return refusal;
             }
             let result = services.register(id).await;
             let outcome = match &result {
-                Ok(()) => Outcome::Done(None),
-                Err(e) => Outcome::Failed(e.clone()),
+                Ok(()) => ApiOutcome::Done(None),
+                Err(e) => ApiOutcome::Failed(e.clone()),
             };
             if !matches!(result, Err(ApiError::Config(_))) {
                 hub.apply(Msg::RegisterResult {
@@ -659,11 +438,11 @@ async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action, replace: bo
             }
             outcome
         }
-        Action::Status => {
+        ApiAction::Status => {
             let result = services.status(id).await;
             let outcome = match &result {
-                Ok(status) => Outcome::Done(Some(status.clone())),
-                Err(e) => Outcome::Failed(e.clone()),
+                Ok(status) => ApiOutcome::Done(Some(status.clone())),
+                Err(e) => ApiOutcome::Failed(e.clone()),
             };
             if !matches!(result, Err(ApiError::Config(_))) {
                 hub.apply(Msg::StatusResult {
@@ -674,16 +453,16 @@ async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action, replace: bo
             }
             outcome
         }
-        Action::Restart => match services.restart(id).await {
-            Ok(()) => Outcome::Done(None),
-            Err(e) => Outcome::Failed(e),
+        ApiAction::Restart => match services.restart(id).await {
+            Ok(()) => ApiOutcome::Done(None),
+            Err(e) => ApiOutcome::Failed(e),
         },
-        Action::RestoreSession => match services.restore_session(id).await {
-            Ok(()) => Outcome::Done(None),
-            Err(e) => Outcome::Failed(e),
+        ApiAction::RestoreSession => match services.restore_session(id).await {
+            Ok(()) => ApiOutcome::Done(None),
+            Err(e) => ApiOutcome::Failed(e),
         },
     };
-    if let Outcome::Failed(e) = &outcome {
+    if let ApiOutcome::Failed(e) = &outcome {
         tracing::info!(action = action.name(), error = %e, "API action failed");
     }
     outcome
@@ -695,14 +474,14 @@ async fn carry_out(hub: &HubHandle, id: &InstanceId, action: Action, replace: bo
 /// is replaced unseen.
 async fn check_foreign(
     hub: &HubHandle,
-    services: &crate::tui::Services,
+    services: &crate::runner::Services,
     id: &InstanceId,
-) -> Result<(), Outcome> {
+) -> Result<(), ApiOutcome> {
     let result = services.hooks(id).await;
     let checked = match &result {
         Ok(hooks) if hooks.foreign.is_empty() => Ok(()),
-        Ok(hooks) => Err(Outcome::WouldReplace(hooks.foreign.clone())),
-        Err(e) => Err(Outcome::Failed(e.clone())),
+        Ok(hooks) => Err(ApiOutcome::WouldReplace(hooks.foreign.clone())),
+        Err(e) => Err(ApiOutcome::Failed(e.clone())),
     };
     if let Err(e) = &result
         && !matches!(e, ApiError::Config(_))
@@ -727,6 +506,13 @@ async fn check_foreign(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use crate::app::Instance;
+    use crate::hub::HubEvent;
+    use crate::model::Event;
+    use crate::serve::events::{Out, STREAM_BUFFER, feed, settle};
+    use tokio::sync::{broadcast, mpsc};
 
     fn headers(auth: &[u8]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -752,7 +538,7 @@ mod tests {
     fn token_comparison() {
         let auth = Auth {
             digest: Sha256::digest(b"0123456789abcdef").into(),
-            metrics: Arc::new(crate::metrics::Metrics::new()),
+            metrics: Arc::new(crate::serve::metrics::Metrics::new()),
         };
         assert!(auth.accepts("0123456789abcdef"));
         assert!(!auth.accepts("0123456789abcdeF"));
@@ -785,7 +571,7 @@ mod tests {
         fn start(instances: Vec<(InstanceId, Option<String>)>) -> TestHub {
             use crate::app::{App, Setup, TimeZone};
             use crate::hub::{Hub, HubOptions};
-            use crate::tui::Services;
+            use crate::runner::Services;
 
             let dir = tempfile::tempdir().unwrap();
             let services = Services {
@@ -797,7 +583,7 @@ mod tests {
             };
             let (hub, handle) = Hub::new(
                 Backend::Zapi(Box::new(services)),
-                Arc::new(crate::metrics::Metrics::new()),
+                Arc::new(crate::serve::metrics::Metrics::new()),
                 dir.path().to_path_buf(),
             );
             let setup = Setup {

@@ -1,155 +1,21 @@
-//! Z-API REST client: connection status, instance data, webhook
-//! registration, restart and session restore.
-//!
-//! Every call carries the account's `Client-Token` header. The request URL
-//! holds the instance token, so no URL ever reaches an error or a log line:
-//! transport errors are stripped of their URL ([`reqwest::Error::without_url`])
-//! and every error text is scrubbed of both tokens before it leaves this
-//! module.
-//!
-//! 429, 5xx and connection failures are retried with exponential backoff and
-//! jitter (or the server's `Retry-After`), at most [`MAX_TRIES`] tries in all;
-//! other errors fail at once.
+//! [`ZapiClient`]: the REST calls, each retried with backoff (429, 5xx,
+//! connection failures) and its errors scrubbed of tokens.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
+use crate::http_retry::{self, Failure};
 use crate::model::{InstanceId, Secret};
 
-/// Timeout of one HTTP request (connect + answer).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Tries per call, the first one included.
-pub const MAX_TRIES: u32 = 3;
-/// Default base delay of the exponential backoff.
-pub const DEFAULT_RETRY_BASE: Duration = Duration::from_millis(500);
-/// Longest wait between two tries, whatever `Retry-After` asks for.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
-/// Longest error text kept from an answer body.
-pub const MAX_ERROR_CHARS: usize = 200;
-
-const CLIENT_TOKEN: HeaderName = HeaderName::from_static("client-token");
-
-/// Answer of `GET …/status`.
-///
-/// The client turns Z-API's empty `error` string (sent when all is well)
-/// into `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Status {
-    /// Whether the instance is connected to WhatsApp.
-    pub connected: bool,
-    /// Why not, e.g. `"You are not connected."`.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Whether the phone itself is online.
-    #[serde(default)]
-    pub smartphone_connected: Option<bool>,
-}
-
-/// A failed Z-API call. The text never contains the request URL (which
-/// holds the instance token).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ApiError {
-    /// Z-API answered with an error status; `message` is its error text.
-    #[error("HTTP {status}: {message}")]
-    Http { status: u16, message: String },
-    /// No answer: connection refused, timeout, TLS...
-    #[error("network: {0}")]
-    Network(String),
-    /// An answer we could not read.
-    #[error("unexpected answer: {0}")]
-    Decode(String),
-    /// 200 but `{"value": false}`.
-    #[error("Z-API refused ({0})")]
-    Refused(String),
-    /// The client could not be built: bad API base URL or Client-Token.
-    #[error("invalid Z-API client setup: {0}")]
-    Config(String),
-}
-
-impl ApiError {
-    /// The same error with `what` put in front of its text, e.g. which
-    /// webhook failed to register.
-    fn context(self, what: &str) -> ApiError {
-        match self {
-            ApiError::Http { status, message } => ApiError::Http {
-                status,
-                message: format!("{what}: {message}"),
-            },
-            ApiError::Network(m) => ApiError::Network(format!("{what}: {m}")),
-            ApiError::Decode(m) => ApiError::Decode(format!("{what}: {m}")),
-            ApiError::Refused(m) => ApiError::Refused(format!("{what}: {m}")),
-            ApiError::Config(m) => ApiError::Config(format!("{what}: {m}")),
-        }
-    }
-}
-
-/// Which webhook `update_webhook` points at a URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
-    /// `update-webhook-disconnected`.
-    Disconnected,
-    /// `update-webhook-connected`.
-    Connected,
-    /// `update-every-webhooks`: every webhook of the instance, message
-    /// traffic included, goes to one URL.
-    Every {
-        /// Also notify messages sent by the instance itself.
-        notify_sent_by_me: bool,
-    },
-}
-
-impl Hook {
-    /// The last path segment of the call.
-    pub fn action(self) -> &'static str {
-        match self {
-            Hook::Disconnected => "update-webhook-disconnected",
-            Hook::Connected => "update-webhook-connected",
-            Hook::Every { .. } => "update-every-webhooks",
-        }
-    }
-
-    fn body(self, url: &str) -> Value {
-        match self {
-            Hook::Every { notify_sent_by_me } => {
-                json!({ "value": url, "notifySentByMe": notify_sent_by_me })
-            }
-            Hook::Disconnected | Hook::Connected => json!({ "value": url }),
-        }
-    }
-}
-
-/// Answer of `GET …/me` (the fields the dashboard uses; others are
-/// ignored). Empty strings are read as `None`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Me {
-    /// The instance's name in the Z-API panel.
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub name: Option<String>,
-    /// Whether the instance is connected to WhatsApp.
-    #[serde(default)]
-    pub connected: Option<bool>,
-    /// URL registered for `DisconnectedCallback`.
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub disconnected_callback_url: Option<String>,
-    /// URL registered for `ConnectedCallback`.
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub connected_callback_url: Option<String>,
-    /// URL registered for `ReceivedCallback`.
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub received_callback_url: Option<String>,
-}
-
-fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let s: Option<String> = Option::deserialize(d)?;
-    Ok(s.filter(|s| !s.is_empty()))
-}
+use super::{
+    ApiError, CLIENT_TOKEN, DEFAULT_RETRY_BASE, Hook, MAX_ERROR_CHARS, MAX_RETRY_DELAY, MAX_TRIES,
+    Me, REQUEST_TIMEOUT, Status,
+};
 
 /// Client of the Z-API REST API. Cloning is cheap (a `reqwest::Client`
 /// and an `Arc`).
@@ -323,8 +189,8 @@ impl ZapiClient {
         loop {
             let (err, retry_after) = match self.try_once(&method, &url, body).await {
                 Ok(answer) => return Ok(answer),
-                Err(Failure::Final(e)) => return Err(self.scrub(e, token)),
-                Err(Failure::Retryable(e, retry_after)) => (e, retry_after),
+                Err(Failure::NoRetry(e)) => return Err(self.scrub(e, token)),
+                Err(Failure::Retry(e, retry_after)) => (e, retry_after),
             };
             let err = self.scrub(err, token);
             if attempt >= MAX_TRIES {
@@ -343,7 +209,7 @@ impl ZapiClient {
         method: &Method,
         url: &Url,
         body: Option<&Value>,
-    ) -> Result<Vec<u8>, Failure> {
+    ) -> Result<Vec<u8>, Failure<ApiError>> {
         let mut req = self
             .http
             .request(method.clone(), url.clone())
@@ -358,9 +224,9 @@ impl ZapiClient {
                 let retryable = e.is_connect();
                 let err = ApiError::Network(describe_reqwest_error(e));
                 return Err(if retryable {
-                    Failure::Retryable(err, None)
+                    Failure::Retry(err, None)
                 } else {
-                    Failure::Final(err)
+                    Failure::NoRetry(err)
                 });
             }
         };
@@ -369,7 +235,9 @@ impl ZapiClient {
         let bytes = match resp.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) if status.is_success() => {
-                return Err(Failure::Final(ApiError::Network(describe_reqwest_error(e))));
+                return Err(Failure::NoRetry(ApiError::Network(describe_reqwest_error(
+                    e,
+                ))));
             }
             // An error answer whose body got lost: the status still says it all.
             Err(_) => Vec::new(),
@@ -382,9 +250,9 @@ impl ZapiClient {
             message: error_message(&bytes, status.canonical_reason()),
         };
         Err(if is_retryable_status(status) {
-            Failure::Retryable(err, retry_after)
+            Failure::Retry(err, retry_after)
         } else {
-            Failure::Final(err)
+            Failure::NoRetry(err)
         })
     }
 
@@ -411,14 +279,6 @@ impl ZapiClient {
             ApiError::Config(m) => ApiError::Config(clean(m)),
         }
     }
-}
-
-/// Outcome of one failed try.
-enum Failure {
-    /// Do not try again.
-    Final(ApiError),
-    /// Worth another try, after `Retry-After` if the server sent one.
-    Retryable(ApiError, Option<Duration>),
 }
 
 /// 429 and 5xx are worth another try.
@@ -449,44 +309,17 @@ fn backoff_delay(
     retry_after: Option<Duration>,
     jitter: f64,
 ) -> Duration {
-    if let Some(d) = retry_after {
-        return d.min(MAX_RETRY_DELAY);
+    match retry_after {
+        Some(d) => d.min(MAX_RETRY_DELAY),
+        None => http_retry::backoff(base, MAX_RETRY_DELAY, attempt, jitter),
     }
-    let exp = base
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(MAX_RETRY_DELAY);
-    let half = exp / 2;
-    (half + half.mul_f64(jitter.clamp(0.0, 1.0))).min(MAX_RETRY_DELAY)
 }
 
 /// The error text of a non-2xx answer: Z-API's `error` (or `message`) field
 /// of a JSON body, else the trimmed body text, else the reason phrase; at
 /// most [`MAX_ERROR_CHARS`] characters.
 fn error_message(body: &[u8], reason: Option<&str>) -> String {
-    let text =
-        json_error_field(body).unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
-    let text = if text.is_empty() {
-        reason.unwrap_or("no error text").to_owned()
-    } else {
-        text
-    };
-    if text.chars().count() > MAX_ERROR_CHARS {
-        text.chars().take(MAX_ERROR_CHARS).collect()
-    } else {
-        text
-    }
-}
-
-/// The non-empty `error` (else `message`) string field of a JSON body.
-fn json_error_field(body: &[u8]) -> Option<String> {
-    let v = serde_json::from_slice::<Value>(body).ok()?;
-    ["error", "message"].iter().find_map(|k| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    })
+    http_retry::error_text(body, reason, MAX_ERROR_CHARS, false)
 }
 
 /// Reads `{"value": true}`; `false` is [`ApiError::Refused`].
@@ -500,7 +333,7 @@ fn expect_value_true(body: &[u8], action: &str) -> Result<(), ApiError> {
     if answer.value {
         Ok(())
     } else {
-        match json_error_field(body) {
+        match http_retry::json_error_field(body) {
             Some(detail) => {
                 let detail: String = detail.chars().take(MAX_ERROR_CHARS).collect();
                 Err(ApiError::Refused(format!("{action}: {detail}")))
@@ -512,27 +345,13 @@ fn expect_value_true(body: &[u8], action: &str) -> Result<(), ApiError> {
 
 /// A transport error as text, its causes included, without the URL.
 fn describe_reqwest_error(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = if e.is_timeout() {
-        format!("timed out after {} s", REQUEST_TIMEOUT.as_secs())
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    http_retry::describe(e, REQUEST_TIMEOUT)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn error_message_prefers_error_then_message_then_text_then_reason() {
@@ -719,37 +538,5 @@ mod tests {
         );
         assert!(text.contains("INST…"), "{text}");
         assert!(!format!("{c:?}").contains("CLIENTSECRET"));
-    }
-
-    #[test]
-    fn me_reads_empty_urls_as_none_and_ignores_unknown_fields() {
-        let me: Me = serde_json::from_value(json!({
-            "name": "Sales", "connected": true, "due": 1,
-            "disconnectedCallbackUrl": "https://x/hooks/disconnected",
-            "connectedCallbackUrl": "", "receivedCallbackUrl": null
-        }))
-        .unwrap();
-        assert_eq!(me.name.as_deref(), Some("Sales"));
-        assert_eq!(me.connected, Some(true));
-        assert_eq!(
-            me.disconnected_callback_url.as_deref(),
-            Some("https://x/hooks/disconnected")
-        );
-        assert_eq!(me.connected_callback_url, None);
-        assert_eq!(me.received_callback_url, None);
-    }
-
-    #[test]
-    fn error_context_prefixes_every_variant() {
-        let e = ApiError::Http {
-            status: 400,
-            message: "m".into(),
-        }
-        .context("what");
-        assert_eq!(e.to_string(), "HTTP 400: what: m");
-        assert_eq!(
-            ApiError::Network("n".into()).context("w").to_string(),
-            "network: w: n"
-        );
     }
 }

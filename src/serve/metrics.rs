@@ -1,5 +1,5 @@
 //! Prometheus metrics of `serve`, kept in a [`prometheus_client`] registry
-//! and served (behind the API token) at `GET /metrics` by [`crate::api`].
+//! and served (behind the API token) at `GET /metrics` by [`crate::serve::api`].
 //!
 //! | metric | type | labels | what |
 //! |---|---|---|---|
@@ -30,7 +30,7 @@
 //! - **Two formats**: [`Metrics::encode`] writes OpenMetrics (all that
 //!   prometheus-client writes); [`Metrics::encode_as`] converts to the
 //!   classic text format for clients that do not ask for OpenMetrics
-//!   ([`crate::exposition`]).
+//!   ([`crate::serve::exposition`]).
 //! - **Labels are ids and names, never tokens.** Both are sanitised: control
 //!   characters dropped, at most [`MAX_LABEL_CHARS`] characters. At most
 //!   [`MAX_INSTANCE_SERIES`] instances get per-instance series, so webhooks
@@ -253,24 +253,7 @@ impl Metrics {
             "HTTP API requests refused for a missing or wrong API token",
             unauthorized.clone(),
         );
-        for state in [
-            ConnState::Connected,
-            ConnState::Disconnected,
-            ConnState::Unknown,
-        ] {
-            states.get_or_create(&state_labels(state)).set(0);
-        }
-        // every known label at 0 from the start: `increase()` sees the first event
-        for ty in KNOWN_CALLBACKS.iter().chain(&["other"]) {
-            drop(received.get_or_create(&TypeLabels {
-                r#type: (*ty).to_owned(),
-            }));
-        }
-        for reason in REJECTION_REASONS {
-            drop(rejected.get_or_create(&ReasonLabels {
-                reason: reason.to_owned(),
-            }));
-        }
+        zero_labels(&states, &received, &rejected);
         Self {
             registry,
             connected,
@@ -482,12 +465,14 @@ impl Metrics {
         self.unauthorized.inc();
     }
 
-    /// The exposition in `format` (see [`crate::exposition`]).
-    pub fn encode_as(&self, format: crate::exposition::Format) -> String {
+    /// The exposition in `format` (see [`crate::serve::exposition`]).
+    pub fn encode_as(&self, format: crate::serve::exposition::Format) -> String {
         let openmetrics = self.encode();
         match format {
-            crate::exposition::Format::OpenMetrics => openmetrics,
-            crate::exposition::Format::Text => crate::exposition::to_text_format(&openmetrics),
+            crate::serve::exposition::Format::OpenMetrics => openmetrics,
+            crate::serve::exposition::Format::Text => {
+                crate::serve::exposition::to_text_format(&openmetrics)
+            }
         }
     }
 
@@ -517,6 +502,32 @@ pub fn rejection_reason(status: StatusCode) -> &'static str {
         StatusCode::UNAUTHORIZED => REASON_TOKEN_MISMATCH,
         s if s.is_client_error() => "client_error",
         _ => "server_error",
+    }
+}
+
+/// Every known label at 0 from the start: `increase()` sees the first
+/// event.
+fn zero_labels(
+    states: &Family<StateLabels, Gauge>,
+    received: &Family<TypeLabels, Counter>,
+    rejected: &Family<ReasonLabels, Counter>,
+) {
+    for state in [
+        ConnState::Connected,
+        ConnState::Disconnected,
+        ConnState::Unknown,
+    ] {
+        states.get_or_create(&state_labels(state)).set(0);
+    }
+    for ty in KNOWN_CALLBACKS.iter().chain(&["other"]) {
+        drop(received.get_or_create(&TypeLabels {
+            r#type: (*ty).to_owned(),
+        }));
+    }
+    for reason in REJECTION_REASONS {
+        drop(rejected.get_or_create(&ReasonLabels {
+            reason: reason.to_owned(),
+        }));
     }
 }
 

@@ -1,0 +1,179 @@
+//! `serve`: headless — the listener, the event log, the hub with its HTTP
+//! API and metrics, and one JSON line per accepted event on stdout.
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use zapi_dash::api;
+use zapi_dash::app::{App, Msg};
+use zapi_dash::cli::Flags;
+use zapi_dash::config::Config;
+use zapi_dash::hub::{Hub, HubHandle, HubOptions};
+use zapi_dash::metrics::Metrics;
+use zapi_dash::reload::ReloadSignal;
+use zapi_dash::runner::Backend;
+use zapi_dash::service::Service;
+use zapi_dash::signals;
+
+use super::{
+    Fatal, alerts_of, init_logging, reload_config, service_options, settings_for, setup_for,
+    state_dir, zapi_services,
+};
+
+/// Headless: the listener and the log, one JSON line per accepted event on
+/// stdout, until SIGTERM/SIGINT; SIGHUP reloads the config.
+pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
+    let state = state_dir(&config)?;
+    init_logging(&state, &flags.log_level);
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+        let _ = writeln!(std::io::stderr(), "zapi-dash: warning: {w}");
+    }
+    let mut opts = service_options(&config, config.listen, &state)?;
+    let metrics = Arc::new(Metrics::new());
+    let services = zapi_services(&config, opts.secret.clone())?;
+    let can_query_status = services.client.is_some();
+    let mut settings = settings_for(&config, &services);
+    // the hub polls /status on its own clock; the app only judges
+    settings.poll_interval = Duration::ZERO;
+    let (hub, handle) = Hub::new(
+        Backend::Zapi(Box::new(services)),
+        Arc::clone(&metrics),
+        opts.log_dir.clone(),
+    );
+    let hub = hub.with_alerts(alerts_of(&config));
+    let reload_hub = handle.clone();
+    opts.extra_routes = Some(api::router(handle, config.api_token.clone()));
+    opts.metrics = Some(metrics);
+
+    let mut app = App::new(setup_for(&config, can_query_status, None), Utc::now());
+    app.configure(settings);
+    let mut last_seq = 0;
+    let (service, committed, replay) = Service::start(opts, |seq, event| {
+        last_seq = seq;
+        app.update(Msg::Webhook(event), Utc::now());
+    })
+    .await?;
+    // the hub writes the JSON lines of each batch it applies into one
+    // buffer; this loop only copies the buffers to stdout
+    let (lines, mut accepted) = mpsc::channel::<Vec<u8>>(64);
+    let hub_task = hub.with_event_lines(lines).spawn(
+        app,
+        committed,
+        HubOptions {
+            poll_interval: Duration::from_secs(config.poll_interval),
+            last_seq,
+            tap: None,
+        },
+    );
+    // the handlers are installed before readiness is announced: a SIGTERM
+    // right after "listening on" is a clean stop, not the default death
+    let shutdown = signals::stop_signal();
+    let hangup = ReloadSignal::hangup();
+    // not eprintln!: a closed stderr must not panic the service
+    let _ = writeln!(
+        std::io::stderr(),
+        "zapi-dash: listening on {} · {} events in the log · {} corrupt records skipped · {}",
+        service.addr,
+        replay.records,
+        replay.corrupt,
+        state.join("events").display()
+    );
+    // buffered, flushed whenever no more lines are waiting: one write per
+    // burst rather than one per event (stdout is line-buffered otherwise)
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let reloads = Reloads {
+        hangup,
+        running: config,
+        flags,
+        hub: &reload_hub,
+    };
+    print_until(shutdown, reloads, &mut accepted, &mut out).await;
+    // the log closes, its committed feed ends, and with it the hub; the
+    // lines of what is still acknowledged meanwhile are printed (and the hub
+    // never waits on a full channel)
+    let closed = printing_while(service.shutdown(), &mut accepted, &mut out).await;
+    drop(out);
+    drop(accepted);
+    let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
+    tracing::info!("stopped");
+    closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// What a SIGHUP reloads, and where the new config goes.
+struct Reloads<'a> {
+    hangup: ReloadSignal,
+    running: Config,
+    flags: &'a Flags,
+    hub: &'a HubHandle,
+}
+
+/// Copies the accepted lines to `out` until `shutdown` (or the end of the
+/// lines), reloading the config on each SIGHUP meanwhile.
+async fn print_until(
+    shutdown: impl Future<Output = ()>,
+    mut reloads: Reloads<'_>,
+    accepted: &mut mpsc::Receiver<Vec<u8>>,
+    out: &mut impl Write,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = reloads.hangup.recv() => {
+                reload(&mut reloads.running, reloads.flags, reloads.hub).await;
+            }
+            chunk = accepted.recv() => match chunk {
+                Some(chunk) => {
+                    let _ = out.write_all(&chunk);
+                    if accepted.is_empty() {
+                        let _ = out.flush();
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+}
+
+/// Awaits `closing` while copying the lines still coming to `out`; then the
+/// ones left, and a flush.
+async fn printing_while<T>(
+    closing: impl Future<Output = T>,
+    accepted: &mut mpsc::Receiver<Vec<u8>>,
+    out: &mut impl Write,
+) -> T {
+    tokio::pin!(closing);
+    let closed = loop {
+        tokio::select! {
+            closed = &mut closing => break closed,
+            Some(chunk) = accepted.recv() => {
+                let _ = out.write_all(&chunk);
+            }
+        }
+    };
+    while let Ok(chunk) = accepted.try_recv() {
+        let _ = out.write_all(&chunk);
+    }
+    let _ = out.flush();
+    closed
+}
+
+/// `serve`'s SIGHUP: the config loaded again and handed to the hub, or
+/// why not (logged, and on stderr for journald).
+async fn reload(running: &mut Config, flags: &Flags, hub: &HubHandle) {
+    match reload_config(running, flags, false) {
+        Ok((reload, config)) => {
+            *running = config;
+            hub.reload(reload).await;
+        }
+        Err(why) => {
+            let _ = writeln!(std::io::stderr(), "zapi-dash: {why}");
+        }
+    }
+}

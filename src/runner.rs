@@ -1,0 +1,402 @@
+//! Carrying out calls for either program: the command runner and what it
+//! calls through — Z-API with the config's tokens ([`Services`]) or a remote
+//! `serve` ([`Backend::Remote`]) — plus history reads, alerts and URL masking.
+//! The dashboard's loop ([`crate::tui`]) and the headless server
+//! ([`crate::hub`], [`crate::serve::api`]) both use it; nothing here touches a terminal.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::alert::{AlertEvent, AlertKind};
+use crate::app::{Command, DETAIL_HISTORY, Hooks, InstanceAction, Msg};
+use crate::model::{Event, EventKind, InstanceId, Secret};
+use crate::webhook::WebhookSecret;
+use crate::zapi::{ApiError, Status, ZapiClient};
+/// Z-API calls in flight at once (for `R` and `s` over a large fleet).
+///
+/// A registration is two PUTs (sent together), so 32 registrations put 64
+/// requests in flight. At Z-API's typical ~50 ms per call that re-registers
+/// 1,000 instances in about 1.6 s (16 took over 3 s; see BENCHMARKS.md),
+/// while staying a bounded, modest load on one account: Z-API rate-limits
+/// per account, and a 429 is retried with backoff honouring `Retry-After`
+/// (see `zapi.rs`), so a tighter limit slows a run down but does not fail it.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// What the command runner needs to call Z-API. Tokens stay here; the
+/// [`App`] only ever sees instance ids.
+pub struct Services {
+    /// `None` when no Client-Token is configured.
+    pub client: Option<ZapiClient>,
+    pub tokens: HashMap<InstanceId, Secret>,
+    pub public_url: Option<String>,
+    /// With a webhook secret, registration registers the secret paths.
+    pub secret: Option<WebhookSecret>,
+    pub concurrency: usize,
+}
+
+/// Runs [`Command`]s on tasks with bounded concurrency; each result comes
+/// back to the loop as a [`Msg`].
+pub struct Runner {
+    backend: Arc<Backend>,
+    permits: Arc<Semaphore>,
+    results: mpsc::UnboundedSender<Msg>,
+    tasks: JoinSet<()>,
+    /// The event log's directory, for the detail pane's history.
+    log_dir: Option<PathBuf>,
+    alerts: Option<Arc<Alerts>>,
+    alert_permits: Arc<Semaphore>,
+}
+
+/// The `on_disconnect` / `on_connect` commands of the config.
+#[derive(Debug, Clone, Default)]
+pub struct Alerts {
+    pub on_disconnect: Option<String>,
+    pub on_connect: Option<String>,
+    pub timeout: Duration,
+}
+
+/// Alert commands running at once, at most; more wait their turn (a
+/// reconnect storm of the whole fleet does not fork a thousand shells).
+pub const ALERT_CONCURRENCY: usize = 4;
+
+/// Who carries out the commands: Z-API itself (with the tokens of the
+/// config), or a remote `serve` through its HTTP API (`watch`).
+pub enum Backend {
+    Zapi(Box<Services>),
+    Remote(crate::remote::RemoteApi),
+}
+
+impl Backend {
+    async fn status(&self, id: &InstanceId) -> Result<Status, ApiError> {
+        match self {
+            Backend::Zapi(s) => s.status(id).await,
+            Backend::Remote(r) => r.status(id).await,
+        }
+    }
+
+    /// `replace`: the operator confirmed replacing another system's
+    /// webhook URL (the server's API is then told so).
+    async fn register(&self, id: &InstanceId, replace: bool) -> Result<(), ApiError> {
+        match self {
+            Backend::Zapi(s) => s.register(id).await,
+            Backend::Remote(r) => r.register(id, replace).await,
+        }
+    }
+
+    async fn hooks(&self, id: &InstanceId) -> Result<Hooks, ApiError> {
+        match self {
+            Backend::Zapi(s) => s.hooks(id).await,
+            Backend::Remote(_) => Err(ApiError::Config(
+                "the webhook check runs on the server, not through watch".into(),
+            )),
+        }
+    }
+
+    /// The instance's newest events, newest first: from the event log in
+    /// `log_dir` here, or from the server's (`watch`).
+    async fn history(
+        &self,
+        id: &InstanceId,
+        log_dir: Option<PathBuf>,
+    ) -> Result<Vec<Event>, String> {
+        match (self, log_dir) {
+            (_, Some(dir)) => read_history(dir, id.clone()).await,
+            (Backend::Remote(r), None) => r
+                .history(id)
+                .await
+                .map_err(|e| format!("the server's history: {e}")),
+            (Backend::Zapi(_), None) => {
+                Err("no event log here: the newest events kept in memory".into())
+            }
+        }
+    }
+
+    async fn act(&self, id: &InstanceId, action: InstanceAction) -> Result<(), ApiError> {
+        match (self, action) {
+            (Backend::Zapi(s), InstanceAction::Restart) => s.restart(id).await,
+            (Backend::Zapi(s), InstanceAction::Restore) => s.restore_session(id).await,
+            (Backend::Remote(r), InstanceAction::Restart) => r.restart(id).await,
+            (Backend::Remote(r), InstanceAction::Restore) => r.restore_session(id).await,
+        }
+    }
+
+    fn concurrency(&self) -> usize {
+        match self {
+            Backend::Zapi(s) => s.concurrency,
+            Backend::Remote(_) => DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+impl Runner {
+    pub fn new(backend: Backend, results: mpsc::UnboundedSender<Msg>) -> Self {
+        let permits = Arc::new(Semaphore::new(backend.concurrency().max(1)));
+        Self {
+            backend: Arc::new(backend),
+            permits,
+            results,
+            tasks: JoinSet::new(),
+            log_dir: None,
+            alerts: None,
+            alert_permits: Arc::new(Semaphore::new(ALERT_CONCURRENCY)),
+        }
+    }
+
+    /// The detail pane's history is read from the event log in `dir`.
+    pub fn with_history(mut self, dir: PathBuf) -> Self {
+        self.log_dir = Some(dir);
+        self
+    }
+
+    /// State changes run these commands.
+    pub fn with_alerts(mut self, alerts: Alerts) -> Self {
+        if alerts.on_disconnect.is_some() || alerts.on_connect.is_some() {
+            self.alerts = Some(Arc::new(alerts));
+        }
+        self
+    }
+
+    /// The backend, for callers that run other actions (the HTTP API).
+    pub fn backend(&self) -> Arc<Backend> {
+        Arc::clone(&self.backend)
+    }
+
+    /// A reloaded config: calls from now on use `backend` (when given) and
+    /// `alerts` (calls and alerts already running finish with the old ones).
+    pub fn reconfigure(&mut self, backend: Option<Arc<Backend>>, alerts: Alerts) {
+        if let Some(backend) = backend {
+            self.backend = backend;
+        }
+        let any = alerts.on_disconnect.is_some() || alerts.on_connect.is_some();
+        self.alerts = any.then(|| Arc::new(alerts));
+    }
+
+    /// Starts the call a command asks for. Returns `true` for
+    /// [`Command::Quit`]; commands for the terminal itself (bell, mouse)
+    /// are the loop's, and ignored here.
+    pub fn run(&mut self, cmd: Command) -> bool {
+        let results = self.results.clone();
+        match cmd {
+            Command::Quit => return true,
+            Command::Bell | Command::MouseCapture(_) => {}
+            Command::LoadHistory(id) => {
+                let dir = self.log_dir.clone();
+                let backend = Arc::clone(&self.backend);
+                self.tasks.spawn(async move {
+                    let result = backend.history(&id, dir).await;
+                    let _ = results.send(Msg::History { id, result });
+                });
+            }
+            Command::Alert { event, name } => self.spawn_alert(event, name),
+            call @ (Command::FetchStatus(_)
+            | Command::FetchHooks(_)
+            | Command::Register(_)
+            | Command::RegisterReplacing(_)
+            | Command::Act(..)) => self.spawn_call(call),
+        }
+        // reap finished tasks so the set does not grow over weeks
+        while self.tasks.try_join_next().is_some() {}
+        false
+    }
+
+    /// Runs the config's alert command for a state change, if it has one.
+    fn spawn_alert(&mut self, event: Event, name: String) {
+        let results = self.results.clone();
+        let Some(alerts) = self.alerts.clone() else {
+            return;
+        };
+        let (kind, command) = match &event.kind {
+            EventKind::Disconnected { .. } => {
+                (AlertKind::Disconnected, alerts.on_disconnect.clone())
+            }
+            EventKind::Connected { .. } => (AlertKind::Connected, alerts.on_connect.clone()),
+            EventKind::Activity { .. } => return,
+        };
+        let Some(command) = command else {
+            return;
+        };
+        let permits = Arc::clone(&self.alert_permits);
+        self.tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let alert = AlertEvent {
+                instance_id: event.instance_id.to_string(),
+                instance_name: name,
+                event: kind,
+                error: match &event.kind {
+                    EventKind::Disconnected { error } => error.clone(),
+                    _ => None,
+                },
+                moment: event.moment,
+            };
+            if let Err(e) = crate::alert::run(&command, &alert, alerts.timeout).await {
+                tracing::warn!(instance = %event.instance_id, error = %e, "alert command failed");
+                let _ = results.send(Msg::AlertFailed {
+                    id: event.instance_id,
+                    error: e.to_string(),
+                });
+            }
+        });
+    }
+
+    /// A call through the backend, within the concurrency bound; its
+    /// result comes back as a [`Msg`].
+    fn spawn_call(&mut self, call: Command) {
+        let results = self.results.clone();
+        let backend = Arc::clone(&self.backend);
+        let permits = Arc::clone(&self.permits);
+        self.tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let msg = match call {
+                Command::FetchStatus(id) => {
+                    let result = backend.status(&id).await;
+                    Msg::StatusResult { id, result }
+                }
+                Command::FetchHooks(id) => {
+                    let result = backend.hooks(&id).await;
+                    Msg::HooksResult { id, result }
+                }
+                Command::Register(id) => {
+                    let result = backend.register(&id, false).await;
+                    Msg::RegisterResult { id, result }
+                }
+                Command::RegisterReplacing(id) => {
+                    let result = backend.register(&id, true).await;
+                    Msg::RegisterResult { id, result }
+                }
+                Command::Act(id, action) => {
+                    let result = backend.act(&id, action).await;
+                    Msg::ActionResult { id, action, result }
+                }
+                _ => return,
+            };
+            // the loop may be gone (quitting): nothing to report to then
+            let _ = results.send(msg);
+        });
+    }
+}
+
+/// The newest [`DETAIL_HISTORY`] events of `id` in the event log in `dir`,
+/// newest first, read on a blocking thread (a large log never stalls the
+/// async tasks).
+pub async fn read_history(dir: PathBuf, id: InstanceId) -> Result<Vec<Event>, String> {
+    let read = tokio::task::spawn_blocking(move || {
+        crate::store::history(&dir, &id, DETAIL_HISTORY)
+            .map(|records| records.into_iter().map(|(_, e)| e).collect())
+    })
+    .await;
+    match read {
+        Ok(Ok(events)) => Ok(events),
+        Ok(Err(e)) => Err(format!("cannot read the event log: {e}")),
+        Err(e) => Err(format!("cannot read the event log: {e}")),
+    }
+}
+
+/// The errors of a call that cannot be made: they are the caller's to fix
+/// (HTTP 409 in the API), not Z-API's.
+pub const NOT_CONFIGURED: &str = "instance is not configured";
+
+impl Services {
+    fn call_ready(&self, id: &InstanceId) -> Result<(&ZapiClient, &Secret), ApiError> {
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| ApiError::Config("client_token is not set".into()))?;
+        let token = self
+            .tokens
+            .get(id)
+            .ok_or_else(|| ApiError::Config(NOT_CONFIGURED.into()))?;
+        Ok((client, token))
+    }
+
+    /// Re-registers the instance's webhooks (both PUTs).
+    pub async fn register(&self, id: &InstanceId) -> Result<(), ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
+        client
+            .register_webhooks(id, token, public_url, self.secret.as_ref())
+            .await
+    }
+
+    /// `GET …/status`.
+    pub async fn status(&self, id: &InstanceId) -> Result<Status, ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        client.status(id, token).await
+    }
+
+    /// `GET …/me`: where Z-API sends the webhooks now, compared with the
+    /// URLs registration would send; path tokens masked for the screen.
+    pub async fn hooks(&self, id: &InstanceId) -> Result<Hooks, ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
+        let me = client.me(id, token).await?;
+        let (disconnected, connected) =
+            crate::webhook::hook_urls(public_url, self.secret.as_ref(), id);
+        let foreign = crate::app::foreign_urls(
+            [
+                me.disconnected_callback_url.as_deref(),
+                me.connected_callback_url.as_deref(),
+            ],
+            public_url,
+        );
+        let here = me.disconnected_callback_url.as_deref() == Some(disconnected.as_str())
+            && me.connected_callback_url.as_deref() == Some(connected.as_str());
+        // another system's URL may hold a secret in its query or userinfo too
+        let mask = crate::app::mask_foreign_url;
+        Ok(Hooks {
+            disconnected: me.disconnected_callback_url.as_deref().map(mask),
+            connected: me.connected_callback_url.as_deref().map(mask),
+            received: me.received_callback_url.as_deref().map(mask),
+            here,
+            foreign,
+        })
+    }
+
+    /// `GET …/restart`.
+    pub async fn restart(&self, id: &InstanceId) -> Result<(), ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        client.restart(id, token).await
+    }
+
+    /// `GET …/restore-session`.
+    pub async fn restore_session(&self, id: &InstanceId) -> Result<(), ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        client.restore_session(id, token).await
+    }
+}
+
+/// A webhook URL fit to show: every path segment that looks like a token
+/// (16 or more letters, digits, `-` or `_`) is cut to its first four
+/// characters, so neither our secret path tokens nor another service's
+/// tokens reach the screen.
+pub fn mask_url(url: &str) -> String {
+    let (head, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let masked: Vec<String> = rest
+        .split('/')
+        .map(|seg| {
+            let tokenish = seg.len() >= 16
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if tokenish {
+                crate::webhook::token_prefix(seg)
+            } else {
+                seg.to_string()
+            }
+        })
+        .collect();
+    format!("{head}{}", masked.join("/"))
+}
