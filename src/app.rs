@@ -6,7 +6,7 @@
 //! reads happen here: the time is passed in, so the whole behaviour is tested
 //! without a terminal or a network.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset, Local, Utc};
 use crossterm::event::{
@@ -14,26 +14,21 @@ use crossterm::event::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::health::{self, Rules};
+use crate::fleet::Tally;
+use crate::fleet::health::{self, Rules};
+use crate::fleet::poll::PollSchedule;
+use crate::fleet::stats::PerMinute;
+pub use crate::fleet::{
+    ActionOutcome, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction, Outcome, Registration,
+    STATS_WINDOW_DAYS, Source, StatusCheck,
+};
 use crate::keys::{Action, Keymap};
-use crate::model::{ConnState, Event, EventKind, InstanceId};
-use crate::poll::PollSchedule;
-use crate::stats::{PerMinute, Transitions};
-use crate::zapi::{ApiError, Status};
+use crate::model::{ConnState, Event, EventKind, InstanceId, Status};
+use crate::zapi::ApiError;
 
 #[path = "register_guard.rs"]
 mod register_guard;
 pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
-
-/// How many events each instance keeps in memory for its history: the
-/// newest few, for a quick look. The whole history stays in the event log and
-/// is read from there on demand ([`crate::store::history`]), so memory stays
-/// bounded whatever the fleet and the log (10,000 instances × 8 events is about
-/// 12 MB; 100 each was over 150 MB).
-pub const HISTORY_LEN: usize = 8;
-
-/// Days of state changes kept in memory per instance (uptime over 7 days).
-pub const STATS_WINDOW_DAYS: i64 = 7;
 
 /// Something that happened.
 #[derive(Debug, Clone)]
@@ -137,73 +132,6 @@ pub enum Command {
     Quit,
 }
 
-/// What `x` and `e` ask Z-API to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InstanceAction {
-    Restart,
-    Restore,
-}
-
-impl InstanceAction {
-    /// The verb, for the row and the footer.
-    pub fn word(self) -> &'static str {
-        match self {
-            InstanceAction::Restart => "restart",
-            InstanceAction::Restore => "restore session",
-        }
-    }
-}
-
-/// Where Z-API sends an instance's webhooks, as `GET …/me` says (path
-/// tokens masked, so the URLs can be shown).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Hooks {
-    pub disconnected: Option<String>,
-    pub connected: Option<String>,
-    pub received: Option<String>,
-    /// Both the disconnected and the connected webhook point at this dashboard.
-    pub here: bool,
-    /// The disconnected / connected URLs that are neither this dashboard's
-    /// nor empty (another system's, masked): registering replaces them,
-    /// so it is confirmed first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub foreign: Vec<String>,
-}
-
-/// Outcome of the last `/me` check of an instance.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
-pub enum HookCheck {
-    #[default]
-    Never,
-    Pending,
-    Ok {
-        at: DateTime<Utc>,
-        hooks: Box<Hooks>,
-    },
-    Failed {
-        at: DateTime<Utc>,
-        error: String,
-    },
-}
-
-/// The last restart or restore of an instance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActionOutcome {
-    pub action: InstanceAction,
-    pub state: Outcome,
-}
-
-/// How a call went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
-pub enum Outcome {
-    Pending,
-    Ok(DateTime<Utc>),
-    Failed(String),
-}
-
 /// How times are shown: the machine's local zone, or a fixed offset (tests).
 #[derive(Debug, Clone, Copy)]
 pub enum TimeZone {
@@ -218,146 +146,6 @@ impl TimeZone {
             TimeZone::Local => t.with_timezone(&Local).format(fmt).to_string(),
             TimeZone::Fixed(off) => t.with_timezone(&off).format(fmt).to_string(),
         }
-    }
-}
-
-/// Outcome of the last webhook registration of an instance.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
-pub enum Registration {
-    #[default]
-    Never,
-    Pending,
-    Ok(DateTime<Utc>),
-    Failed(String),
-}
-
-/// Outcome of the last `/status` call of an instance.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
-pub enum StatusCheck {
-    #[default]
-    Never,
-    Pending,
-    Ok {
-        at: DateTime<Utc>,
-        status: Status,
-    },
-    Failed {
-        at: DateTime<Utc>,
-        error: String,
-    },
-}
-
-/// Where the current state came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    Webhook,
-    Status,
-}
-
-/// One row of the dashboard.
-/// One row of the dashboard. Its JSON form (without the history) is what
-/// the HTTP API serves and `watch` reads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Instance {
-    pub id: InstanceId,
-    pub name: Option<String>,
-    /// In the config (has a token): can be re-registered and queried.
-    pub configured: bool,
-    pub state: ConnState,
-    pub source: Option<Source>,
-    pub last_error: Option<String>,
-    /// When the state last changed (webhook `momment`, or when a status answer arrived).
-    pub last_change: Option<DateTime<Utc>>,
-    /// `momment` of the newest state webhook applied: older ones do not overwrite.
-    pub last_webhook_moment: Option<DateTime<Utc>>,
-    /// `last_change` is a webhook's `momment` (Z-API dated it), not the
-    /// time a `/status` answer arrived or nothing.
-    #[serde(default)]
-    pub change_dated: bool,
-    /// Receipt time of the last webhook of any type.
-    pub last_activity: Option<DateTime<Utc>>,
-    pub phone: Option<String>,
-    pub registration: Registration,
-    pub status: StatusCheck,
-    /// What `GET …/me` last said of the webhook URLs.
-    #[serde(default)]
-    pub hooks: HookCheck,
-    /// The last restart or session restore asked from here.
-    #[serde(default)]
-    pub action: Option<Box<ActionOutcome>>,
-    /// The state the newest state webhook implied, and when it was
-    /// received: compared with `/status` to tell a zombie.
-    #[serde(default)]
-    pub webhook_state: Option<(ConnState, DateTime<Utc>)>,
-    /// Newest last, at most [`HISTORY_LEN`].
-    #[serde(skip)]
-    pub history: VecDeque<Event>,
-    /// State changes of the last [`STATS_WINDOW_DAYS`] days, for uptime,
-    /// disconnects, time to reconnect and the timeline (8 bytes each, bounded).
-    #[serde(skip)]
-    pub transitions: Transitions,
-    /// The bell has rung for the current outage.
-    #[serde(skip)]
-    pub outage_announced: bool,
-}
-
-impl Instance {
-    /// A row nothing is known of yet.
-    pub fn new(id: InstanceId, name: Option<String>, configured: bool) -> Self {
-        Self {
-            id,
-            name,
-            configured,
-            state: ConnState::Unknown,
-            source: None,
-            last_error: None,
-            last_change: None,
-            last_webhook_moment: None,
-            change_dated: false,
-            last_activity: None,
-            phone: None,
-            registration: Registration::Never,
-            status: StatusCheck::Never,
-            hooks: HookCheck::Never,
-            action: None,
-            webhook_state: None,
-            history: VecDeque::new(),
-            transitions: Transitions::default(),
-            outage_announced: false,
-        }
-    }
-
-    /// The name if configured, else the id.
-    pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or(self.id.as_str())
-    }
-
-    /// Sets the state; true when a webhook dated a state that a `/status`
-    /// answer had told undated (or dated only by when it was asked).
-    fn set_state(&mut self, state: ConnState, at: DateTime<Utc>, source: Source) -> bool {
-        let mut dated = false;
-        if self.state != state {
-            // A status answer says how things are, not since when: the first
-            // one leaves the change time unknown rather than invent one.
-            let first_status = source == Source::Status && self.state == ConnState::Unknown;
-            self.last_change = if first_status { None } else { Some(at) };
-            self.change_dated = source == Source::Webhook;
-            self.state = state;
-            if state != ConnState::Disconnected {
-                self.outage_announced = false;
-            }
-        } else if source == Source::Webhook && !self.change_dated {
-            // the one time Z-API gives for this state: it becomes the
-            // state's time; once dated, later webhooks do not move it
-            self.last_change = Some(at);
-            self.change_dated = true;
-            dated = true;
-        }
-        self.source = Some(source);
-        dated
     }
 }
 
@@ -612,36 +400,6 @@ pub struct Confirm {
 
 /// Two clicks on one row within this are a double click.
 const DOUBLE_CLICK_MS: i64 = 400;
-
-/// Instances per state: (connected, disconnected, unknown).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Tally([usize; 3]);
-
-impl Tally {
-    fn slot(state: ConnState) -> usize {
-        match state {
-            ConnState::Connected => 0,
-            ConnState::Disconnected => 1,
-            ConnState::Unknown => 2,
-        }
-    }
-    fn add(&mut self, state: ConnState) {
-        self.0[Self::slot(state)] += 1;
-    }
-    fn change(&mut self, from: ConnState, to: ConnState) {
-        if from != to {
-            self.0[Self::slot(from)] = self.0[Self::slot(from)].saturating_sub(1);
-            self.0[Self::slot(to)] += 1;
-        }
-    }
-    fn of<'a>(instances: impl IntoIterator<Item = &'a Instance>) -> Tally {
-        let mut t = Tally::default();
-        for i in instances {
-            t.add(i.state);
-        }
-        t
-    }
-}
 
 impl App {
     pub fn new(setup: Setup, now: DateTime<Utc>) -> Self {
@@ -925,7 +683,7 @@ impl App {
     /// (connected, disconnected, unknown); O(1), kept as states change.
     pub fn counts(&self) -> (usize, usize, usize) {
         debug_assert_eq!(self.tally, Tally::of(&self.instances), "tally out of step");
-        let [c, d, u] = self.tally.0;
+        let [c, d, u] = self.tally.counts();
         (c, d, u)
     }
 

@@ -13,22 +13,24 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod exposition;
-pub mod health;
+pub mod fleet;
 pub mod hub;
 pub mod keys;
 pub mod logfile;
 pub mod metrics;
 pub mod model;
-pub mod poll;
 pub mod probe;
 pub mod reload;
 pub mod remote;
 pub mod server;
 pub mod service;
 pub mod sim;
-pub mod stats;
 pub mod store;
 pub mod tui;
 pub mod ui;
 pub mod webhook;
 pub mod zapi;
+
+// Old paths of modules moved into the domain core, kept while the other
+// branches of the architecture work (#12) merge; the lead removes them.
+pub use crate::fleet::{health, poll, stats};
