@@ -1,0 +1,348 @@
+//! What comes from outside: webhook events, the clock tick, and the
+//! answers of Z-API calls (`/status`, registration, `/me`, restart/restore).
+
+use super::*;
+
+impl App {
+    pub(super) fn on_event(&mut self, event: Event) -> (Vec<Command>, usize) {
+        self.events += 1;
+        self.view_dirty = true;
+        let now = self.now;
+        let i = match self.index.get(&event.instance_id) {
+            Some(&i) => i,
+            None => self.insert(Instance::new(event.instance_id.clone(), None, false)),
+        };
+        let inst = &mut self.instances[i];
+        let before = inst.state;
+        let mut cmds = Vec::new();
+        inst.last_activity = Some(
+            inst.last_activity
+                .map_or(event.received, |t| t.max(event.received)),
+        );
+        if let Some(state) = event.kind.state() {
+            // Statistics take the event at its `momment`, but never later
+            // than it was received: a clock ahead of ours does not put
+            // changes in the future. Before their window only the newest
+            // matters (a replay of a month of log sets those aside).
+            let at = event.moment.min(event.received);
+            if at < now - chrono::Duration::days(STATS_WINDOW_DAYS) {
+                inst.transitions.record_old(at, state);
+                self.stats_unsettled = true;
+            } else {
+                inst.transitions.record(at, state);
+            }
+            // Webhooks of one instance are ordered by `momment`: a late, older
+            // event goes into the history but does not overwrite the state.
+            let newer = inst.last_webhook_moment.is_none_or(|m| event.moment >= m);
+            if newer {
+                inst.last_webhook_moment = Some(event.moment);
+                inst.webhook_state = Some((state, event.received));
+                let dated = inst.set_state(state, event.moment, Source::Webhook);
+                self.tally.change(before, state);
+                match &event.kind {
+                    EventKind::Disconnected { error } => {
+                        let text = error.as_deref().unwrap_or("disconnected");
+                        // reuses the row's allocation (a replay sets it a million times)
+                        match &mut inst.last_error {
+                            Some(last) => text.clone_into(last),
+                            None => inst.last_error = Some(text.to_owned()),
+                        }
+                    }
+                    EventKind::Connected { phone } => {
+                        if phone.is_some() {
+                            inst.phone.clone_from(phone);
+                        }
+                    }
+                    EventKind::Activity { .. } => {}
+                }
+                // a disconnect `/status` told undated is counted once dated
+                if dated && state == ConnState::Disconnected {
+                    self.disconnects_per_minute.add(event.moment, now);
+                }
+                if before != state {
+                    if state == ConnState::Disconnected {
+                        self.disconnects_per_minute.add(event.moment, now);
+                    }
+                    let (on_disconnect, on_connect) = self.settings.alerts;
+                    let wanted = match state {
+                        ConnState::Disconnected => on_disconnect,
+                        ConnState::Connected => on_connect,
+                        ConnState::Unknown => false,
+                    };
+                    if wanted {
+                        cmds.push(Command::Alert {
+                            event: event.clone(),
+                            name: inst.label().to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(d) = self.detail.as_mut().filter(|d| d.id == event.instance_id)
+            && let DetailHistory::Loaded(events) = &mut d.history
+        {
+            // newest first, like the log's history; an event stored just
+            // before the history was read is in it already
+            let pos = events.partition_point(|e| e.moment > event.moment);
+            let known = events[pos..]
+                .iter()
+                .take_while(|e| e.moment == event.moment)
+                .any(|e| e == &event);
+            if !known {
+                events.insert(pos, event.clone());
+                events.truncate(DETAIL_HISTORY);
+            }
+        }
+        // history stays ordered by moment, newest last, at most HISTORY_LEN
+        // (allocated once, exactly: it never grows past that)
+        let pos = inst.history.partition_point(|e| e.moment <= event.moment);
+        if inst.history.len() < HISTORY_LEN {
+            if inst.history.capacity() == 0 {
+                inst.history.reserve_exact(HISTORY_LEN);
+            }
+            inst.history.insert(pos, event);
+        } else if pos > 0 {
+            inst.history.pop_front();
+            inst.history.insert(pos - 1, event);
+        }
+        // else: older than every event kept; the log has it
+        (cmds, i)
+    }
+
+    /// The clock: polls that are due, the bell for new outages, and the
+    /// pruning of statistics older than their window (once a minute).
+    pub(super) fn on_tick(&mut self) -> Vec<Command> {
+        let now = self.now;
+        let mut cmds = Vec::new();
+        if let Some(poll) = &mut self.poll {
+            for id in poll.due(now) {
+                if let Some(&i) = self.index.get(&id) {
+                    let inst = &mut self.instances[i];
+                    if inst.status != StatusCheck::Pending {
+                        inst.status = StatusCheck::Pending;
+                        cmds.push(Command::FetchStatus(id));
+                    }
+                }
+            }
+        }
+        let rules = self.settings.rules;
+        let mut new_outage = false;
+        for inst in &mut self.instances {
+            if !inst.outage_announced && health::outage_since(inst, &rules, now).is_some() {
+                inst.outage_announced = true;
+                new_outage = true;
+            }
+        }
+        if new_outage && self.bell {
+            cmds.push(Command::Bell);
+        }
+        let minute = now.timestamp().div_euclid(60);
+        if minute != self.pruned_minute {
+            self.pruned_minute = minute;
+            let before = now - chrono::Duration::days(STATS_WINDOW_DAYS);
+            for inst in &mut self.instances {
+                inst.transitions.settle();
+                inst.transitions.prune(before);
+            }
+        }
+        cmds
+    }
+
+    pub(super) fn on_status(&mut self, id: InstanceId, result: Result<Status, ApiError>) {
+        let now = self.now;
+        let Some(&i) = self.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.instances[i];
+        let label = inst.label().to_string();
+        // A call that could not be made (no Client-Token, not configured)
+        // failed nowhere: the row stays as it was; the header says why.
+        if let Err(ApiError::Config(_)) = &result {
+            if inst.status == StatusCheck::Pending {
+                inst.status = StatusCheck::Never;
+            }
+            if let Some(batch) = &mut self.status_batch {
+                batch.total = batch.total.saturating_sub(1);
+                if batch.finished() {
+                    self.status_batch = None;
+                }
+            }
+            return;
+        }
+        let failed = result.is_err();
+        match result {
+            Ok(status) => {
+                let state = if status.connected {
+                    ConnState::Connected
+                } else {
+                    ConnState::Disconnected
+                };
+                self.tally.change(inst.state, state);
+                // every answer, not only changes: a confirmation settles a
+                // late webhook's place in the statistics
+                inst.transitions.record(now, state);
+                let _ = inst.set_state(state, now, Source::Status);
+                // Z-API answers a healthy instance with `"error": "You are
+                // already connected."`: with `connected: true` it is no error,
+                // and must not replace the last disconnect's reason.
+                if let Some(err) = status
+                    .error
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty() && !status.connected)
+                {
+                    inst.last_error = Some(err.to_string());
+                }
+                inst.status = StatusCheck::Ok { at: now, status };
+            }
+            Err(e) => {
+                let text = e.to_string();
+                inst.status = StatusCheck::Failed {
+                    at: now,
+                    error: text.clone(),
+                };
+                if self.status_batch.is_none() {
+                    self.notify(Level::Error, format!("status of {label} failed: {text}"));
+                }
+            }
+        }
+        if let Some(batch) = &mut self.status_batch {
+            batch.done += 1;
+            batch.failed += usize::from(failed);
+            if batch.finished() {
+                let b = *batch;
+                self.status_batch = None;
+                self.notice = Some(if b.failed == 0 {
+                    Notice {
+                        level: Level::Ok,
+                        text: format!("status refreshed: {}/{}", b.done, b.total),
+                    }
+                } else {
+                    Notice {
+                        level: Level::Error,
+                        text: format!(
+                            "status refreshed: {}/{}, {} failed",
+                            b.done - b.failed,
+                            b.total,
+                            b.failed
+                        ),
+                    }
+                });
+            }
+        }
+    }
+
+    pub(super) fn on_registered(&mut self, id: InstanceId, result: Result<(), ApiError>) {
+        let now = self.now;
+        let Some(&i) = self.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.instances[i];
+        let label = inst.label().to_string();
+        let notice = match &result {
+            Ok(()) => {
+                inst.registration = Registration::Ok(now);
+                Notice {
+                    level: Level::Ok,
+                    text: format!("webhooks of {label} registered"),
+                }
+            }
+            Err(e) => {
+                inst.registration = Registration::Failed(e.to_string());
+                Notice {
+                    level: Level::Error,
+                    text: format!("registering {label} failed: {e}"),
+                }
+            }
+        };
+        match &mut self.register_batch {
+            Some(batch) => {
+                batch.done += 1;
+                batch.failed += usize::from(result.is_err());
+                if batch.finished() {
+                    let b = *batch;
+                    self.register_batch = None;
+                    let configured = self.instances.iter().filter(|i| i.configured).count();
+                    self.notice = Some(if b.failed == 0 {
+                        Notice {
+                            level: Level::Ok,
+                            text: if b.total == configured {
+                                format!("re-registered all {} instances", b.total)
+                            } else {
+                                format!(
+                                    "re-registered {} instances (the other {} already pointed here)",
+                                    b.total,
+                                    configured.saturating_sub(b.total)
+                                )
+                            },
+                        }
+                    } else {
+                        Notice {
+                            level: Level::Error,
+                            text: format!(
+                                "re-registered {}/{}, {} failed (see the Webhooks column)",
+                                b.done - b.failed,
+                                b.total,
+                                b.failed
+                            ),
+                        }
+                    });
+                }
+            }
+            None => self.notice = Some(notice),
+        }
+    }
+
+    pub(super) fn on_hooks(&mut self, id: InstanceId, result: Result<Hooks, ApiError>) {
+        let now = self.now;
+        let Some(&i) = self.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.instances[i];
+        inst.hooks = match result {
+            Ok(hooks) => HookCheck::Ok {
+                at: now,
+                hooks: Box::new(hooks),
+            },
+            Err(e) => HookCheck::Failed {
+                at: now,
+                error: e.to_string(),
+            },
+        };
+    }
+
+    pub(super) fn on_action_result(
+        &mut self,
+        id: InstanceId,
+        action: InstanceAction,
+        result: Result<(), ApiError>,
+    ) {
+        let now = self.now;
+        let Some(&i) = self.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.instances[i];
+        let label = inst.label().to_string();
+        let (state, notice) = match result {
+            Ok(()) => (
+                Outcome::Ok(now),
+                Notice {
+                    level: Level::Ok,
+                    text: format!(
+                        "{} of {label} accepted by Z-API: its webhooks will tell how it went",
+                        action.word()
+                    ),
+                },
+            ),
+            Err(e) => (
+                Outcome::Failed(e.to_string()),
+                Notice {
+                    level: Level::Error,
+                    text: format!("{} of {label} failed: {e}", action.word()),
+                },
+            ),
+        };
+        inst.action = Some(Box::new(ActionOutcome { action, state }));
+        self.notice = Some(notice);
+    }
+}
