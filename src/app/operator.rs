@@ -18,75 +18,18 @@ impl App {
             return self.on_replace_key(key.code);
         }
         if let Some(confirm) = &self.confirm {
-            // nothing is sent before `y`
-            match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
-                    let Confirm { action, targets } = confirm.clone();
-                    self.confirm = None;
-                    return self.act(action, targets);
-                }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                    self.confirm = None;
-                    self.notify(Level::Info, "cancelled: nothing was sent");
-                }
-                _ => {}
-            }
-            return Vec::new();
+            let confirm = confirm.clone();
+            return self.on_confirm_key(key.code, confirm);
         }
         if self.show_help {
-            match (key.code, self.settings.keys.action(&key)) {
-                (_, Some(Action::Quit)) => return vec![Command::Quit],
-                (KeyCode::Esc | KeyCode::Enter, _) | (_, Some(Action::Help)) => {
-                    self.show_help = false
-                }
-                (_, Some(Action::Down)) => {
-                    // no further than the last line
-                    let lines = layout::help_lines(self).len() + 2;
-                    let max = u16::try_from(lines).unwrap_or(u16::MAX);
-                    self.help_scroll = self.help_scroll.saturating_add(1).min(max);
-                }
-                (_, Some(Action::Up)) => self.help_scroll = self.help_scroll.saturating_sub(1),
-                _ => {}
-            }
-            return Vec::new();
+            return self.on_help_key(&key);
         }
         if self.searching {
-            match key.code {
-                KeyCode::Esc => {
-                    self.searching = false;
-                    self.search.clear();
-                    self.view_dirty = true;
-                }
-                KeyCode::Enter => self.searching = false,
-                KeyCode::Backspace => {
-                    self.search.pop();
-                    self.view_dirty = true;
-                }
-                // a filter longer than any name is of no use; bound it
-                KeyCode::Char(c)
-                    if !ctrl && !c.is_control() && self.search.chars().count() < 64 =>
-                {
-                    self.search.push(c);
-                    self.view_dirty = true;
-                }
-                KeyCode::Up => self.select(self.selected.saturating_sub(1)),
-                KeyCode::Down => self.select(self.selected.saturating_add(1)),
-                _ => {}
-            }
-            self.refresh_if_dirty();
+            self.on_search_key(key.code, ctrl);
             return Vec::new();
         }
         if key.code == KeyCode::Esc {
-            if self.detail.is_some() {
-                self.detail = None;
-            } else if !self.search.is_empty() {
-                self.search.clear();
-                self.view_dirty = true;
-                self.refresh_if_dirty();
-            } else {
-                return vec![Command::Quit];
-            }
-            return Vec::new();
+            return self.on_esc();
         }
         let Some(action) = self.settings.keys.action(&key) else {
             return Vec::new();
@@ -96,6 +39,84 @@ impl App {
         {
             return cmds;
         }
+        self.on_table_action(action)
+    }
+
+    /// A key while a confirmation is open: nothing is sent before `y`.
+    fn on_confirm_key(&mut self, code: KeyCode, confirm: Confirm) -> Vec<Command> {
+        match code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                let Confirm { action, targets } = confirm;
+                self.confirm = None;
+                return self.act(action, targets);
+            }
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                self.confirm = None;
+                self.notify(Level::Info, "cancelled: nothing was sent");
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// A key while the help is open: scroll it or close it.
+    fn on_help_key(&mut self, key: &KeyEvent) -> Vec<Command> {
+        match (key.code, self.settings.keys.action(key)) {
+            (_, Some(Action::Quit)) => return vec![Command::Quit],
+            (KeyCode::Esc | KeyCode::Enter, _) | (_, Some(Action::Help)) => self.show_help = false,
+            (_, Some(Action::Down)) => {
+                // no further than the last line
+                let lines = layout::help_lines(self).len() + 2;
+                let max = u16::try_from(lines).unwrap_or(u16::MAX);
+                self.help_scroll = self.help_scroll.saturating_add(1).min(max);
+            }
+            (_, Some(Action::Up)) => self.help_scroll = self.help_scroll.saturating_sub(1),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// A key while typing a search: edit it, or move the selection.
+    fn on_search_key(&mut self, code: KeyCode, ctrl: bool) {
+        match code {
+            KeyCode::Esc => {
+                self.searching = false;
+                self.search.clear();
+                self.view_dirty = true;
+            }
+            KeyCode::Enter => self.searching = false,
+            KeyCode::Backspace => {
+                self.search.pop();
+                self.view_dirty = true;
+            }
+            // a filter longer than any name is of no use; bound it
+            KeyCode::Char(c) if !ctrl && !c.is_control() && self.search.chars().count() < 64 => {
+                self.search.push(c);
+                self.view_dirty = true;
+            }
+            KeyCode::Up => self.select(self.selected.saturating_sub(1)),
+            KeyCode::Down => self.select(self.selected.saturating_add(1)),
+            _ => {}
+        }
+        self.refresh_if_dirty();
+    }
+
+    /// Esc on the table: close the detail, else clear the search, else quit.
+    fn on_esc(&mut self) -> Vec<Command> {
+        if self.detail.is_some() {
+            self.detail = None;
+        } else if !self.search.is_empty() {
+            self.search.clear();
+            self.view_dirty = true;
+            self.refresh_if_dirty();
+        } else {
+            return vec![Command::Quit];
+        }
+        Vec::new()
+    }
+
+    /// A keymap action on the table (or one the detail pane passed on).
+    fn on_table_action(&mut self, action: Action) -> Vec<Command> {
         let page = self.page_rows().max(1);
         match action {
             Action::Quit => return vec![Command::Quit],
