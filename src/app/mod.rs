@@ -649,19 +649,7 @@ impl App {
                 self.view_dirty = true;
                 Vec::new()
             }
-            Msg::RegisterResult { id, result } => {
-                let verify = result.is_ok() && self.settings.can_check_hooks;
-                self.on_registered(id.clone(), result);
-                self.view_dirty = true;
-                // ask `/me` again: the row then shows what Z-API really has
-                match self.index.get(&id) {
-                    Some(&i) if verify && self.instances[i].hooks != HookCheck::Pending => {
-                        self.instances[i].hooks = HookCheck::Pending;
-                        vec![Command::FetchHooks(id)]
-                    }
-                    _ => Vec::new(),
-                }
-            }
+            Msg::RegisterResult { id, result } => self.on_register_result(id, result),
             Msg::HooksResult { id, result } => {
                 self.on_hooks(id, result);
                 self.view_dirty = true;
@@ -672,12 +660,7 @@ impl App {
                 Vec::new()
             }
             Msg::History { id, result } => {
-                if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
-                    d.history = match result {
-                        Ok(events) => DetailHistory::Loaded(events),
-                        Err(e) => DetailHistory::Failed(e),
-                    };
-                }
+                self.on_history(id, result);
                 Vec::new()
             }
             Msg::Mouse(ev) => self.on_mouse(ev),
@@ -698,25 +681,7 @@ impl App {
                 Vec::new()
             }
             Msg::Row(row) => {
-                match self.index.get(&row.id) {
-                    Some(&i) => {
-                        let old = &mut self.instances[i];
-                        let history = std::mem::take(&mut old.history);
-                        let transitions = std::mem::take(&mut old.transitions);
-                        let outage_announced = old.outage_announced;
-                        self.tally.change(old.state, row.state);
-                        self.instances[i] = Instance {
-                            history,
-                            transitions,
-                            outage_announced,
-                            ..*row
-                        };
-                    }
-                    None => {
-                        self.insert(*row);
-                    }
-                }
-                self.view_dirty = true;
+                self.on_row(*row);
                 Vec::new()
             }
             Msg::Link(link) => {
@@ -724,6 +689,55 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// A registration answer; when it went well and `/me` can be asked,
+    /// ask it again: the row then shows what Z-API really has.
+    fn on_register_result(&mut self, id: InstanceId, result: Result<(), ApiError>) -> Vec<Command> {
+        let verify = result.is_ok() && self.settings.can_check_hooks;
+        self.on_registered(id.clone(), result);
+        self.view_dirty = true;
+        match self.index.get(&id) {
+            Some(&i) if verify && self.instances[i].hooks != HookCheck::Pending => {
+                self.instances[i].hooks = HookCheck::Pending;
+                vec![Command::FetchHooks(id)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The detail's history as read from the log (if that detail is still open).
+    fn on_history(&mut self, id: InstanceId, result: Result<Vec<Event>, String>) {
+        if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+            d.history = match result {
+                Ok(events) => DetailHistory::Loaded(events),
+                Err(e) => DetailHistory::Failed(e),
+            };
+        }
+    }
+
+    /// A row as `watch` received it: keeps what the row does not carry
+    /// (history, transitions, the bell's memory).
+    fn on_row(&mut self, row: Instance) {
+        match self.index.get(&row.id) {
+            Some(&i) => {
+                let old = &mut self.instances[i];
+                let history = std::mem::take(&mut old.history);
+                let transitions = std::mem::take(&mut old.transitions);
+                let outage_announced = old.outage_announced;
+                self.tally.change(old.state, row.state);
+                self.instances[i] = Instance {
+                    history,
+                    transitions,
+                    outage_announced,
+                    ..row
+                };
+            }
+            None => {
+                self.insert(row);
+            }
+        }
+        self.view_dirty = true;
     }
 
     /// [`App::update`] with [`Msg::Webhook`], which also tells the index
