@@ -39,22 +39,7 @@ impl App {
                 inst.webhook_state = Some((state, event.received));
                 let dated = inst.set_state(state, event.moment, Source::Webhook);
                 self.tally.change(before, state);
-                match &event.kind {
-                    EventKind::Disconnected { error } => {
-                        let text = error.as_deref().unwrap_or("disconnected");
-                        // reuses the row's allocation (a replay sets it a million times)
-                        match &mut inst.last_error {
-                            Some(last) => text.clone_into(last),
-                            None => inst.last_error = Some(text.to_owned()),
-                        }
-                    }
-                    EventKind::Connected { phone } => {
-                        if phone.is_some() {
-                            inst.phone.clone_from(phone);
-                        }
-                    }
-                    EventKind::Activity { .. } => {}
-                }
+                inst.take_details(&event.kind);
                 // a disconnect `/status` told undated is counted once dated
                 if dated && state == ConnState::Disconnected {
                     self.disconnects_per_minute.add(event.moment, now);
@@ -63,21 +48,21 @@ impl App {
                     if state == ConnState::Disconnected {
                         self.disconnects_per_minute.add(event.moment, now);
                     }
-                    let (on_disconnect, on_connect) = self.settings.alerts;
-                    let wanted = match state {
-                        ConnState::Disconnected => on_disconnect,
-                        ConnState::Connected => on_connect,
-                        ConnState::Unknown => false,
-                    };
-                    if wanted {
-                        cmds.push(Command::Alert {
-                            event: event.clone(),
-                            name: inst.label().to_string(),
-                        });
+                    if let Some(cmd) = alert_for(self.settings.alerts, state, &event, inst.label())
+                    {
+                        cmds.push(cmd);
                     }
                 }
             }
         }
+        self.add_to_detail(&event);
+        self.instances[i].keep_in_history(event);
+        (cmds, i)
+    }
+
+    /// An event of the instance whose detail is open joins its history
+    /// as read from the log.
+    fn add_to_detail(&mut self, event: &Event) {
         if let Some(d) = self.detail.as_mut().filter(|d| d.id == event.instance_id)
             && let DetailHistory::Loaded(events) = &mut d.history
         {
@@ -87,26 +72,12 @@ impl App {
             let known = events[pos..]
                 .iter()
                 .take_while(|e| e.moment == event.moment)
-                .any(|e| e == &event);
+                .any(|e| e == event);
             if !known {
                 events.insert(pos, event.clone());
                 events.truncate(DETAIL_HISTORY);
             }
         }
-        // history stays ordered by moment, newest last, at most HISTORY_LEN
-        // (allocated once, exactly: it never grows past that)
-        let pos = inst.history.partition_point(|e| e.moment <= event.moment);
-        if inst.history.len() < HISTORY_LEN {
-            if inst.history.capacity() == 0 {
-                inst.history.reserve_exact(HISTORY_LEN);
-            }
-            inst.history.insert(pos, event);
-        } else if pos > 0 {
-            inst.history.pop_front();
-            inst.history.insert(pos - 1, event);
-        }
-        // else: older than every event kept; the log has it
-        (cmds, i)
     }
 
     /// The clock: polls that are due, the bell for new outages, and the
@@ -345,4 +316,23 @@ impl App {
         inst.action = Some(Box::new(ActionOutcome { action, state }));
         self.notice = Some(notice);
     }
+}
+
+/// The alert command the config (`alerts`: on_disconnect, on_connect)
+/// asks for when an instance goes to `state`.
+fn alert_for(
+    (on_disconnect, on_connect): (bool, bool),
+    state: ConnState,
+    event: &Event,
+    name: &str,
+) -> Option<Command> {
+    let wanted = match state {
+        ConnState::Disconnected => on_disconnect,
+        ConnState::Connected => on_connect,
+        ConnState::Unknown => false,
+    };
+    wanted.then(|| Command::Alert {
+        event: event.clone(),
+        name: name.to_string(),
+    })
 }

@@ -23,7 +23,7 @@ pub use crate::fleet::{
     STATS_WINDOW_DAYS, Source, StatusCheck,
 };
 use crate::keys::{Action, Keymap};
-use crate::model::{ConnState, Event, EventKind, InstanceId, Status};
+use crate::model::{ConnState, Event, InstanceId, Status};
 use crate::zapi::ApiError;
 
 mod calls;

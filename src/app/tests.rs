@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::EventKind;
 use chrono::TimeZone as _;
 use crossterm::event::KeyEventState;
 

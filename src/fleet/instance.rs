@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::stats::Transitions;
-use crate::model::{ConnState, Event, InstanceId, Status};
+use crate::model::{ConnState, Event, EventKind, InstanceId, Status};
 
 /// What `x` and `e` ask Z-API to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +189,44 @@ impl Instance {
     /// The name if configured, else the id.
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(self.id.as_str())
+    }
+
+    /// Keeps what a state webhook says beyond the state: the disconnect's
+    /// error, the phone that connected.
+    pub(crate) fn take_details(&mut self, kind: &EventKind) {
+        match kind {
+            EventKind::Disconnected { error } => {
+                let text = error.as_deref().unwrap_or("disconnected");
+                // reuses the row's allocation (a replay sets it a million times)
+                match &mut self.last_error {
+                    Some(last) => text.clone_into(last),
+                    None => self.last_error = Some(text.to_owned()),
+                }
+            }
+            EventKind::Connected { phone } => {
+                if phone.is_some() {
+                    self.phone.clone_from(phone);
+                }
+            }
+            EventKind::Activity { .. } => {}
+        }
+    }
+
+    /// Puts `event` in the in-memory history.
+    pub(crate) fn keep_in_history(&mut self, event: Event) {
+        // history stays ordered by moment, newest last, at most super::HISTORY_LEN
+        // (allocated once, exactly: it never grows past that)
+        let pos = self.history.partition_point(|e| e.moment <= event.moment);
+        if self.history.len() < super::HISTORY_LEN {
+            if self.history.capacity() == 0 {
+                self.history.reserve_exact(super::HISTORY_LEN);
+            }
+            self.history.insert(pos, event);
+        } else if pos > 0 {
+            self.history.pop_front();
+            self.history.insert(pos - 1, event);
+        }
+        // else: older than every event kept; the log has it
     }
 
     /// Sets the state; true when a webhook dated a state that a `/status`
