@@ -143,28 +143,9 @@ impl App {
         let failed = result.is_err();
         match result {
             Ok(status) => {
-                let state = if status.connected {
-                    ConnState::Connected
-                } else {
-                    ConnState::Disconnected
-                };
-                self.tally.change(inst.state, state);
-                // every answer, not only changes: a confirmation settles a
-                // late webhook's place in the statistics
-                inst.transitions.record(now, state);
-                let _ = inst.set_state(state, now, Source::Status);
-                // Z-API answers a healthy instance with `"error": "You are
-                // already connected."`: with `connected: true` it is no error,
-                // and must not replace the last disconnect's reason.
-                if let Some(err) = status
-                    .error
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|e| !e.is_empty() && !status.connected)
-                {
-                    inst.last_error = Some(err.to_string());
-                }
-                inst.status = StatusCheck::Ok { at: now, status };
+                let before = inst.state;
+                inst.apply_status(status, now);
+                self.tally.change(before, inst.state);
             }
             Err(e) => {
                 let text = e.to_string();
@@ -177,6 +158,11 @@ impl App {
                 }
             }
         }
+        self.status_batch_step(failed);
+    }
+
+    /// One more answer of an `s` run; its summary when it was the last.
+    fn status_batch_step(&mut self, failed: bool) {
         if let Some(batch) = &mut self.status_batch {
             batch.done += 1;
             batch.failed += usize::from(failed);

@@ -229,6 +229,32 @@ impl Instance {
         // else: older than every event kept; the log has it
     }
 
+    /// A `/status` answer received at `now`: the state, the reason of a
+    /// disconnect, the check itself.
+    pub(crate) fn apply_status(&mut self, status: Status, now: DateTime<Utc>) {
+        let state = if status.connected {
+            ConnState::Connected
+        } else {
+            ConnState::Disconnected
+        };
+        // every answer, not only changes: a confirmation settles a
+        // late webhook's place in the statistics
+        self.transitions.record(now, state);
+        let _ = self.set_state(state, now, Source::Status);
+        // Z-API answers a healthy instance with `"error": "You are
+        // already connected."`: with `connected: true` it is no error,
+        // and must not replace the last disconnect's reason.
+        if let Some(err) = status
+            .error
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty() && !status.connected)
+        {
+            self.last_error = Some(err.to_string());
+        }
+        self.status = StatusCheck::Ok { at: now, status };
+    }
+
     /// Sets the state; true when a webhook dated a state that a `/status`
     /// answer had told undated (or dated only by when it was asked).
     pub(crate) fn set_state(
