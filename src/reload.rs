@@ -218,7 +218,7 @@ mod tests {
         assert!(app.get(&InstanceId::new("C")).is_none());
         assert!(app.get(&InstanceId::new("D")).unwrap().configured);
         assert_eq!(app.counts(), (0, 1, 2));
-        assert_eq!(app.events, 1, "no event lost");
+        assert_eq!(app.fleet.events, 1, "no event lost");
         assert_eq!(app.settings.rules, settings.rules);
         assert!(!app.bell);
         let notice = app.notice.clone().unwrap();

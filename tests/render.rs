@@ -380,7 +380,7 @@ fn open_detail_of(app: &mut App, label: &str) {
     let pos = app
         .order
         .iter()
-        .position(|&i| app.instances[i].label() == label)
+        .position(|&i| app.fleet.instances[i].label() == label)
         .expect("row on screen");
     key(app, KeyCode::Home);
     for _ in 0..pos {

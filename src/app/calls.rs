@@ -11,7 +11,7 @@ impl App {
         }
         let mut cmds = Vec::new();
         let hooks = self.settings.can_check_hooks;
-        for inst in self.instances.iter_mut().filter(|i| i.configured) {
+        for inst in self.fleet.instances.iter_mut().filter(|i| i.configured) {
             if inst.status != StatusCheck::Pending {
                 inst.status = StatusCheck::Pending;
                 cmds.push(Command::FetchStatus(inst.id.clone()));
@@ -23,7 +23,7 @@ impl App {
             }
         }
         // A call already in flight reports back too, so it counts in the batch.
-        let total = self.instances.iter().filter(|i| i.configured).count();
+        let total = self.fleet.instances.iter().filter(|i| i.configured).count();
         if total > 0 {
             self.status_batch = Some(Batch {
                 total,
@@ -67,7 +67,7 @@ impl App {
             self.marked.clear();
             return self.register_batch_of(targets);
         }
-        let inst = &self.instances[first];
+        let inst = &self.fleet.instances[first];
         let label = inst.label().to_string();
         let configured = inst.configured;
         let text = if !configured {
@@ -79,7 +79,7 @@ impl App {
         } else if self.guard_register(&[first], false) {
             return Vec::new();
         } else {
-            let inst = &mut self.instances[first];
+            let inst = &mut self.fleet.instances[first];
             inst.registration = Registration::Pending;
             let id = inst.id.clone();
             self.marked.clear();
@@ -104,13 +104,14 @@ impl App {
             return self.register_batch_of(targets);
         }
         let targets: Vec<usize> = self
+            .fleet
             .instances
             .iter()
             .enumerate()
             .filter(|(_, i)| i.configured && (force || health::hooks_here(i) != Some(true)))
             .map(|(n, _)| n)
             .collect();
-        if targets.is_empty() && !force && self.instances.iter().any(|i| i.configured) {
+        if targets.is_empty() && !force && self.fleet.instances.iter().any(|i| i.configured) {
             self.notify(
                 Level::Ok,
                 format!(
@@ -145,7 +146,7 @@ impl App {
         let mut cmds = Vec::new();
         let mut total = 0;
         for i in targets {
-            let inst = &mut self.instances[i];
+            let inst = &mut self.fleet.instances[i];
             if !inst.configured {
                 continue;
             }

@@ -5,14 +5,14 @@ use super::*;
 
 impl App {
     pub(super) fn on_event(&mut self, event: Event) -> (Vec<Command>, usize) {
-        self.events += 1;
+        self.fleet.events += 1;
         self.view_dirty = true;
         let now = self.now;
-        let i = match self.index.get(&event.instance_id) {
+        let i = match self.fleet.index.get(&event.instance_id) {
             Some(&i) => i,
             None => self.insert(Instance::new(event.instance_id.clone(), None, false)),
         };
-        let inst = &mut self.instances[i];
+        let inst = &mut self.fleet.instances[i];
         let before = inst.state;
         let mut cmds = Vec::new();
         inst.last_activity = Some(
@@ -27,7 +27,7 @@ impl App {
             let at = event.moment.min(event.received);
             if at < now - chrono::Duration::days(STATS_WINDOW_DAYS) {
                 inst.transitions.record_old(at, state);
-                self.stats_unsettled = true;
+                self.fleet.stats_unsettled = true;
             } else {
                 inst.transitions.record(at, state);
             }
@@ -38,15 +38,15 @@ impl App {
                 inst.last_webhook_moment = Some(event.moment);
                 inst.webhook_state = Some((state, event.received));
                 let dated = inst.set_state(state, event.moment, Source::Webhook);
-                self.tally.change(before, state);
+                self.fleet.tally.change(before, state);
                 inst.take_details(&event.kind);
                 // a disconnect `/status` told undated is counted once dated
                 if dated && state == ConnState::Disconnected {
-                    self.disconnects_per_minute.add(event.moment, now);
+                    self.fleet.disconnects_per_minute.add(event.moment, now);
                 }
                 if before != state {
                     if state == ConnState::Disconnected {
-                        self.disconnects_per_minute.add(event.moment, now);
+                        self.fleet.disconnects_per_minute.add(event.moment, now);
                     }
                     if let Some(cmd) = alert_for(self.settings.alerts, state, &event, inst.label())
                     {
@@ -56,7 +56,7 @@ impl App {
             }
         }
         self.add_to_detail(&event);
-        self.instances[i].keep_in_history(event);
+        self.fleet.instances[i].keep_in_history(event);
         (cmds, i)
     }
 
@@ -87,8 +87,8 @@ impl App {
         let mut cmds = Vec::new();
         if let Some(poll) = &mut self.poll {
             for id in poll.due(now) {
-                if let Some(&i) = self.index.get(&id) {
-                    let inst = &mut self.instances[i];
+                if let Some(&i) = self.fleet.index.get(&id) {
+                    let inst = &mut self.fleet.instances[i];
                     if inst.status != StatusCheck::Pending {
                         inst.status = StatusCheck::Pending;
                         cmds.push(Command::FetchStatus(id));
@@ -98,7 +98,7 @@ impl App {
         }
         let rules = self.settings.rules;
         let mut new_outage = false;
-        for inst in &mut self.instances {
+        for inst in &mut self.fleet.instances {
             if !inst.outage_announced && health::outage_since(inst, &rules, now).is_some() {
                 inst.outage_announced = true;
                 new_outage = true;
@@ -108,10 +108,10 @@ impl App {
             cmds.push(Command::Bell);
         }
         let minute = now.timestamp().div_euclid(60);
-        if minute != self.pruned_minute {
-            self.pruned_minute = minute;
+        if minute != self.fleet.pruned_minute {
+            self.fleet.pruned_minute = minute;
             let before = now - chrono::Duration::days(STATS_WINDOW_DAYS);
-            for inst in &mut self.instances {
+            for inst in &mut self.fleet.instances {
                 inst.transitions.settle();
                 inst.transitions.prune(before);
             }
@@ -121,10 +121,10 @@ impl App {
 
     pub(super) fn on_status(&mut self, id: InstanceId, result: Result<Status, ApiError>) {
         let now = self.now;
-        let Some(&i) = self.index.get(&id) else {
+        let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.instances[i];
+        let inst = &mut self.fleet.instances[i];
         let label = inst.label().to_string();
         // A call that could not be made (no Client-Token, not configured)
         // failed nowhere: the row stays as it was; the header says why.
@@ -145,7 +145,7 @@ impl App {
             Ok(status) => {
                 let before = inst.state;
                 inst.apply_status(status, now);
-                self.tally.change(before, inst.state);
+                self.fleet.tally.change(before, inst.state);
             }
             Err(e) => {
                 let text = e.to_string();
@@ -191,10 +191,10 @@ impl App {
 
     pub(super) fn on_registered(&mut self, id: InstanceId, result: Result<(), ApiError>) {
         let now = self.now;
-        let Some(&i) = self.index.get(&id) else {
+        let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.instances[i];
+        let inst = &mut self.fleet.instances[i];
         let label = inst.label().to_string();
         let notice = match &result {
             Ok(()) => {
@@ -219,7 +219,7 @@ impl App {
                 if batch.finished() {
                     let b = *batch;
                     self.register_batch = None;
-                    let configured = self.instances.iter().filter(|i| i.configured).count();
+                    let configured = self.fleet.instances.iter().filter(|i| i.configured).count();
                     self.notice = Some(if b.failed == 0 {
                         Notice {
                             level: Level::Ok,
@@ -252,10 +252,10 @@ impl App {
 
     pub(super) fn on_hooks(&mut self, id: InstanceId, result: Result<Hooks, ApiError>) {
         let now = self.now;
-        let Some(&i) = self.index.get(&id) else {
+        let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.instances[i];
+        let inst = &mut self.fleet.instances[i];
         inst.hooks = match result {
             Ok(hooks) => HookCheck::Ok {
                 at: now,
@@ -275,10 +275,10 @@ impl App {
         result: Result<(), ApiError>,
     ) {
         let now = self.now;
-        let Some(&i) = self.index.get(&id) else {
+        let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.instances[i];
+        let inst = &mut self.fleet.instances[i];
         let label = inst.label().to_string();
         let (state, notice) = match result {
             Ok(()) => (

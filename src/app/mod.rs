@@ -17,10 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::fleet::Tally;
 use crate::fleet::health::{self, Rules};
 use crate::fleet::poll::PollSchedule;
-use crate::fleet::stats::PerMinute;
 pub use crate::fleet::{
-    ActionOutcome, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction, Outcome, Registration,
-    STATS_WINDOW_DAYS, Source, StatusCheck,
+    ActionOutcome, Fleet, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction, Outcome,
+    Registration, STATS_WINDOW_DAYS, Source, StatusCheck,
 };
 use crate::keys::{Action, Keymap};
 use crate::model::{ConnState, Event, InstanceId, Status};
@@ -171,11 +170,11 @@ impl Batch {
 /// The whole state of the dashboard.
 #[derive(Debug, Clone)]
 pub struct App {
+    /// The instances and what is counted over them: the domain core.
+    pub fleet: Fleet,
     pub setup: Setup,
     /// The time of the last update: the view reads this, never the clock.
     pub now: DateTime<Utc>,
-    pub instances: Vec<Instance>,
-    index: HashMap<InstanceId, usize>,
     /// Display order: indexes into `instances`.
     pub order: Vec<usize>,
     /// Position in `order` of the selected row.
@@ -190,8 +189,6 @@ pub struct App {
     pub notice: Option<Notice>,
     pub register_batch: Option<Batch>,
     pub status_batch: Option<Batch>,
-    /// Events in the state: replayed from the log at start and received since.
-    pub events: u64,
     /// The start warnings were acknowledged (a key was pressed).
     pub warnings_seen: bool,
     /// A warning the header keeps showing (not acknowledged by a key), e.g.
@@ -199,9 +196,6 @@ pub struct App {
     pub header_warning: Option<String>,
     /// `watch` only: the link to the server (`None` for a local dashboard).
     pub link: Option<Link>,
-    /// Instances per state, kept as states change, so the header does not
-    /// walk the whole fleet on every frame.
-    tally: Tally,
     /// Thresholds, polling, bell, keys: what the config says beyond the setup.
     pub settings: Settings,
     /// How the table is sorted.
@@ -225,19 +219,12 @@ pub struct App {
     pub bell: bool,
     /// Mouse capture on (`m` toggles; off lets the terminal select text).
     pub mouse: bool,
-    /// Fleet disconnects per minute over the last hour (the header's sparkline).
-    pub disconnects_per_minute: PerMinute,
     /// Problems (rank ≥ 2) in the fleet, as of the last view refresh.
     pub problems: usize,
     /// `order` needs to be rebuilt (a state, the sort or a filter changed).
     view_dirty: bool,
     poll: Option<PollSchedule>,
     last_click: Option<(DateTime<Utc>, usize)>,
-    /// The minute the in-memory statistics were last pruned.
-    pruned_minute: i64,
-    /// Some instance's statistics hold an entry set aside by
-    /// `Transitions::record_old`, to be settled before they are read.
-    stats_unsettled: bool,
 }
 
 /// How the table is sorted (`o` cycles).
@@ -338,9 +325,8 @@ const DOUBLE_CLICK_MS: i64 = 400;
 impl App {
     pub fn new(setup: Setup, now: DateTime<Utc>) -> Self {
         let mut app = App {
+            fleet: Fleet::new(now),
             now,
-            instances: Vec::new(),
-            index: HashMap::new(),
             order: Vec::new(),
             selected: 0,
             offset: 0,
@@ -350,11 +336,9 @@ impl App {
             notice: None,
             register_batch: None,
             status_batch: None,
-            events: 0,
             warnings_seen: true,
             header_warning: None,
             link: None,
-            tally: Tally::default(),
             settings: Settings::default(),
             sort: SortKey::default(),
             state_filter: StateFilter::default(),
@@ -366,13 +350,10 @@ impl App {
             replace: None,
             bell: true,
             mouse: true,
-            disconnects_per_minute: PerMinute::default(),
             problems: 0,
             view_dirty: true,
             poll: None,
             last_click: None,
-            pruned_minute: now.timestamp().div_euclid(60),
-            stats_unsettled: false,
             setup,
         };
         for (id, name) in app.setup.instances.clone() {
@@ -386,8 +367,8 @@ impl App {
     pub fn snapshot(&self, seq: u64) -> Snapshot {
         Snapshot {
             seq,
-            events: self.events,
-            instances: self.instances.clone(),
+            events: self.fleet.events,
+            instances: self.fleet.instances.clone(),
         }
     }
 
@@ -396,13 +377,14 @@ impl App {
     fn apply_snapshot(&mut self, snapshot: Snapshot) {
         let selected = self.selected_instance().map(|i| i.id.clone());
         let mut old: HashMap<InstanceId, Instance> = self
+            .fleet
             .instances
             .drain(..)
             .map(|i| (i.id.clone(), i))
             .collect();
-        self.index.clear();
+        self.fleet.index.clear();
         self.order.clear();
-        self.tally = Tally::default();
+        self.fleet.tally = Tally::default();
         for mut row in snapshot.instances {
             if let Some(prev) = old.remove(&row.id) {
                 row.history = prev.history;
@@ -411,9 +393,12 @@ impl App {
             }
             self.insert(row);
         }
-        self.events = snapshot.events;
-        let pos =
-            selected.and_then(|id| self.order.iter().position(|&i| self.instances[i].id == id));
+        self.fleet.events = snapshot.events;
+        let pos = selected.and_then(|id| {
+            self.order
+                .iter()
+                .position(|&i| self.fleet.instances[i].id == id)
+        });
         self.select(pos.unwrap_or(0));
     }
 
@@ -488,8 +473,8 @@ impl App {
     ) -> (Vec<Command>, usize, usize) {
         let names: HashMap<InstanceId, Option<String>> = instances.iter().cloned().collect();
         let mut removed = 0;
-        let mut rows = Vec::with_capacity(self.instances.len());
-        for mut inst in std::mem::take(&mut self.instances) {
+        let mut rows = Vec::with_capacity(self.fleet.instances.len());
+        for mut inst in std::mem::take(&mut self.fleet.instances) {
             match names.get(&inst.id) {
                 Some(name) => {
                     inst.name.clone_from(name);
@@ -507,26 +492,26 @@ impl App {
             }
             rows.push(inst);
         }
-        self.tally = Tally::of(&rows);
-        self.index = rows
+        self.fleet.tally = Tally::of(&rows);
+        self.fleet.index = rows
             .iter()
             .enumerate()
             .map(|(i, r)| (r.id.clone(), i))
             .collect();
         self.order = (0..rows.len()).collect();
-        self.instances = rows;
-        self.marked.retain(|id| self.index.contains_key(id));
+        self.fleet.instances = rows;
+        self.marked.retain(|id| self.fleet.index.contains_key(id));
         if self
             .detail
             .as_ref()
-            .is_some_and(|d| !self.index.contains_key(&d.id))
+            .is_some_and(|d| !self.fleet.index.contains_key(&d.id))
         {
             self.detail = None;
         }
         self.selected = self.selected.min(self.order.len().saturating_sub(1));
         let (mut cmds, mut added) = (Vec::new(), 0);
         for (id, name) in &instances {
-            if self.index.contains_key(id) {
+            if self.fleet.index.contains_key(id) {
                 continue;
             }
             added += 1;
@@ -548,6 +533,7 @@ impl App {
     /// The `/status` poller over the configured instances, as the settings say.
     fn restart_poll(&mut self) {
         let ids: Vec<InstanceId> = self
+            .fleet
             .instances
             .iter()
             .filter(|i| i.configured)
@@ -564,7 +550,7 @@ impl App {
     pub fn init(&mut self) -> Vec<Command> {
         // outages already under way at start are not new: no bell for them
         let rules = self.settings.rules;
-        for inst in &mut self.instances {
+        for inst in &mut self.fleet.instances {
             if health::outage_since(inst, &rules, self.now).is_some() {
                 inst.outage_announced = true;
             }
@@ -579,6 +565,7 @@ impl App {
         }
         if !self.settings.poll_interval.is_zero() {
             let ids = self
+                .fleet
                 .instances
                 .iter()
                 .filter(|i| i.configured)
@@ -594,10 +581,7 @@ impl App {
     }
 
     fn insert(&mut self, inst: Instance) -> usize {
-        let i = self.instances.len();
-        self.tally.add(inst.state);
-        self.index.insert(inst.id.clone(), i);
-        self.instances.push(inst);
+        let i = self.fleet.insert(inst);
         // shown at once; sorted and filtered at the next view refresh
         self.order.push(i);
         self.view_dirty = true;
@@ -606,19 +590,19 @@ impl App {
 
     /// The instance with this id.
     pub fn get(&self, id: &InstanceId) -> Option<&Instance> {
-        self.index.get(id).map(|&i| &self.instances[i])
+        self.fleet.get(id)
     }
 
     /// The selected instance, if any.
     pub fn selected_instance(&self) -> Option<&Instance> {
-        self.order.get(self.selected).map(|&i| &self.instances[i])
+        self.order
+            .get(self.selected)
+            .map(|&i| &self.fleet.instances[i])
     }
 
     /// (connected, disconnected, unknown); O(1), kept as states change.
     pub fn counts(&self) -> (usize, usize, usize) {
-        debug_assert_eq!(self.tally, Tally::of(&self.instances), "tally out of step");
-        let [c, d, u] = self.tally.counts();
-        (c, d, u)
+        self.fleet.counts()
     }
 
     /// Rows the table can show at the current size.
@@ -697,9 +681,9 @@ impl App {
         let verify = result.is_ok() && self.settings.can_check_hooks;
         self.on_registered(id.clone(), result);
         self.view_dirty = true;
-        match self.index.get(&id) {
-            Some(&i) if verify && self.instances[i].hooks != HookCheck::Pending => {
-                self.instances[i].hooks = HookCheck::Pending;
+        match self.fleet.index.get(&id) {
+            Some(&i) if verify && self.fleet.instances[i].hooks != HookCheck::Pending => {
+                self.fleet.instances[i].hooks = HookCheck::Pending;
                 vec![Command::FetchHooks(id)]
             }
             _ => Vec::new(),
@@ -719,14 +703,14 @@ impl App {
     /// A row as `watch` received it: keeps what the row does not carry
     /// (history, transitions, the bell's memory).
     fn on_row(&mut self, row: Instance) {
-        match self.index.get(&row.id) {
+        match self.fleet.index.get(&row.id) {
             Some(&i) => {
-                let old = &mut self.instances[i];
+                let old = &mut self.fleet.instances[i];
                 let history = std::mem::take(&mut old.history);
                 let transitions = std::mem::take(&mut old.transitions);
                 let outage_announced = old.outage_announced;
-                self.tally.change(old.state, row.state);
-                self.instances[i] = Instance {
+                self.fleet.tally.change(old.state, row.state);
+                self.fleet.instances[i] = Instance {
                     history,
                     transitions,
                     outage_announced,

@@ -242,13 +242,13 @@ impl App {
             let mut v: Vec<usize> = self
                 .marked
                 .iter()
-                .filter_map(|id| self.index.get(id).copied())
+                .filter_map(|id| self.fleet.index.get(id).copied())
                 .collect();
             v.sort_unstable();
             return v;
         }
         if let Some(d) = &self.detail {
-            return self.index.get(&d.id).copied().into_iter().collect();
+            return self.fleet.index.get(&d.id).copied().into_iter().collect();
         }
         self.order.get(self.selected).copied().into_iter().collect()
     }
@@ -272,7 +272,7 @@ impl App {
         }
         let configured: Vec<InstanceId> = targets
             .iter()
-            .map(|&i| &self.instances[i])
+            .map(|&i| &self.fleet.instances[i])
             .filter(|i| i.configured)
             .map(|i| i.id.clone())
             .collect();
@@ -296,10 +296,10 @@ impl App {
     pub(super) fn act(&mut self, action: InstanceAction, targets: Vec<InstanceId>) -> Vec<Command> {
         let mut cmds = Vec::new();
         for id in targets {
-            let Some(&i) = self.index.get(&id) else {
+            let Some(&i) = self.fleet.index.get(&id) else {
                 continue;
             };
-            let inst = &mut self.instances[i];
+            let inst = &mut self.fleet.instances[i];
             if matches!(&inst.action, Some(a) if a.state == Outcome::Pending) {
                 continue; // one call in flight per instance
             }

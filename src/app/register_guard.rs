@@ -93,7 +93,7 @@ pub fn mask_foreign_url(url: &str) -> String {
 impl App {
     /// The foreign URLs `/me` last showed for row `i` (empty: none known).
     fn foreign_of(&self, i: usize) -> Vec<String> {
-        match &self.instances[i].hooks {
+        match &self.fleet.instances[i].hooks {
             HookCheck::Ok { hooks, .. } => hooks.foreign.clone(),
             _ => Vec::new(),
         }
@@ -105,7 +105,7 @@ impl App {
         let mut foreign = Vec::new();
         let mut others = Vec::new();
         for &i in targets {
-            let inst = &self.instances[i];
+            let inst = &self.fleet.instances[i];
             if !inst.configured {
                 continue;
             }
@@ -160,6 +160,7 @@ impl App {
         let mut ids = confirm.others.clone();
         ids.extend(replacing.iter().cloned());
         let targets: Vec<usize> = self
+            .fleet
             .instances
             .iter()
             .enumerate()
@@ -184,7 +185,7 @@ impl App {
             }
             return cmds;
         }
-        let inst = &mut self.instances[targets[0]];
+        let inst = &mut self.fleet.instances[targets[0]];
         inst.registration = Registration::Pending;
         let id = inst.id.clone();
         let label = inst.label().to_string();
@@ -263,7 +264,8 @@ mod tests {
         assert!(a.update(ch('j'), t(2)).is_empty());
         assert!(a.update(ch('R'), t(2)).is_empty());
         assert!(
-            a.instances
+            a.fleet
+                .instances
                 .iter()
                 .all(|i| i.registration == Registration::Never)
         );
@@ -297,7 +299,8 @@ mod tests {
         assert!(a.update(key(KeyCode::Esc), t(3)).is_empty());
         assert!(a.replace.is_none());
         assert!(
-            a.instances
+            a.fleet
+                .instances
                 .iter()
                 .all(|i| i.registration == Registration::Never)
         );
@@ -311,7 +314,7 @@ mod tests {
         let pos = a
             .order
             .iter()
-            .position(|&i| a.instances[i].id.as_str() == "I0")
+            .position(|&i| a.fleet.instances[i].id.as_str() == "I0")
             .unwrap();
         a.select(pos);
         assert!(a.update(ch('r'), t(2)).is_empty());
@@ -330,7 +333,7 @@ mod tests {
         let pos = a
             .order
             .iter()
-            .position(|&i| a.instances[i].id.as_str() == "I1")
+            .position(|&i| a.fleet.instances[i].id.as_str() == "I1")
             .unwrap();
         a.select(pos);
         assert_eq!(a.update(ch('r'), t(6)), vec![reg("I1")]);

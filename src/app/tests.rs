@@ -145,14 +145,14 @@ fn activity_counts_as_life_but_not_state() {
     assert_eq!(i.state, ConnState::Unknown);
     assert_eq!(i.last_activity, Some(t(6)));
     assert_eq!(i.history.len(), 1);
-    assert_eq!(a.events, 1);
+    assert_eq!(a.fleet.events, 1);
 }
 
 #[test]
 fn unknown_instance_appears_unconfigured_and_cannot_be_registered() {
     let mut a = app(1);
     a.update(down("STRANGER", 10, "x"), t(10));
-    assert_eq!(a.instances.len(), 2);
+    assert_eq!(a.fleet.instances.len(), 2);
     let i = inst(&a, "STRANGER");
     assert!(!i.configured);
     assert_eq!(i.label(), "STRANGER");
@@ -295,7 +295,8 @@ fn register_needs_public_url_and_client_token() {
         assert!(a.update(key(KeyCode::Char('R')), t(1)).is_empty());
         assert!(a.notice.as_ref().unwrap().text.contains(missing));
         assert!(
-            a.instances
+            a.fleet
+                .instances
                 .iter()
                 .all(|i| i.registration == Registration::Never)
         );
@@ -519,7 +520,7 @@ fn results_for_unknown_ids_are_ignored() {
         },
         t(0),
     );
-    assert_eq!(a.instances.len(), 1);
+    assert_eq!(a.fleet.instances.len(), 1);
 }
 
 #[test]
@@ -588,7 +589,7 @@ fn hooks(here: bool) -> Hooks {
 fn labels(a: &App) -> Vec<String> {
     a.order
         .iter()
-        .map(|&i| a.instances[i].id.to_string())
+        .map(|&i| a.fleet.instances[i].id.to_string())
         .collect()
 }
 
@@ -710,7 +711,7 @@ fn restart_asks_first_and_sends_nothing_before_y() {
     assert_eq!(a.selected, 0);
     assert!(a.update(ch('n'), t(1)).is_empty());
     assert!(a.confirm.is_none());
-    assert!(a.instances.iter().all(|i| i.action.is_none()));
+    assert!(a.fleet.instances.iter().all(|i| i.action.is_none()));
     // Esc cancels too
     a.update(ch('e'), t(2));
     assert!(a.update(key(KeyCode::Esc), t(2)).is_empty());
@@ -1259,7 +1260,11 @@ fn a_webhook_dates_a_state_status_only_knew_undated() {
             assert_eq!(health::down_since(i), Some(t(0)));
             assert_eq!(i.transitions.disconnects(t(0), t(130)), 1);
             assert_eq!(
-                a.disconnects_per_minute.series(t(130)).iter().sum::<u64>(),
+                a.fleet
+                    .disconnects_per_minute
+                    .series(t(130))
+                    .iter()
+                    .sum::<u64>(),
                 1
             );
         }

@@ -20,9 +20,9 @@ impl App {
     /// `instances`; the selection stays on the same instance.
     pub(super) fn refresh_view(&mut self) {
         self.view_dirty = false;
-        if self.stats_unsettled {
-            self.stats_unsettled = false;
-            for inst in &mut self.instances {
+        if self.fleet.stats_unsettled {
+            self.fleet.stats_unsettled = false;
+            for inst in &mut self.fleet.instances {
                 inst.transitions.settle();
             }
         }
@@ -32,8 +32,8 @@ impl App {
         let needle = self.search.to_lowercase();
         let day_ago = now - chrono::Duration::hours(24);
         let mut problems = 0;
-        let mut keyed: Vec<(i64, usize)> = Vec::with_capacity(self.instances.len());
-        for (i, inst) in self.instances.iter().enumerate() {
+        let mut keyed: Vec<(i64, usize)> = Vec::with_capacity(self.fleet.instances.len());
+        for (i, inst) in self.fleet.instances.iter().enumerate() {
             let rank = health::rank(inst, &rules, now);
             if rank >= 2 {
                 problems += 1;
@@ -57,12 +57,10 @@ impl App {
             keyed.push((key, i));
         }
         match self.sort {
-            SortKey::Name => {
-                keyed.sort_by_cached_key(|&(_, i)| (self.instances[i].label().to_lowercase(), i))
-            }
-            SortKey::LastChange => {
-                keyed.sort_by_key(|&(_, i)| (std::cmp::Reverse(self.instances[i].last_change), i))
-            }
+            SortKey::Name => keyed
+                .sort_by_cached_key(|&(_, i)| (self.fleet.instances[i].label().to_lowercase(), i)),
+            SortKey::LastChange => keyed
+                .sort_by_key(|&(_, i)| (std::cmp::Reverse(self.fleet.instances[i].last_change), i)),
             _ => keyed.sort_unstable(),
         }
         self.problems = problems;

@@ -59,15 +59,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             format!(
                 " config {} · {} instances · {} events",
                 super::sanitize(file),
-                app.instances.len(),
-                app.events
+                app.fleet.instances.len(),
+                app.fleet.events
             ),
             Style::new().fg(Color::DarkGray),
         )),
         (None, None) => Line::from(Span::styled(
             format!(
                 " no config file: waiting for webhooks on {}/hooks · {} events",
-                app.setup.listen, app.events
+                app.setup.listen, app.fleet.events
             ),
             Style::new().fg(Color::Yellow),
         )),
@@ -76,7 +76,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     // are left alone: nothing failed)
     let second = if !app.setup.can_query_status
         && !app.setup.listen.is_empty()
-        && app.instances.iter().any(|i| i.configured)
+        && app.fleet.instances.iter().any(|i| i.configured)
     {
         let mut spans = vec![Span::styled(
             " ⚠ client_token not set: Z-API is not asked ·",
@@ -101,8 +101,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         (_, Some(banner)) if app.setup.listen.is_empty() => Line::from(Span::styled(
             format!(
                 " {banner} · {} instances · {} events",
-                app.instances.len(),
-                app.events
+                app.fleet.instances.len(),
+                app.fleet.events
             ),
             Style::new().fg(Color::Magenta),
         )),
@@ -167,7 +167,7 @@ const SPARK_LABEL_WIDTH: u16 = 27;
 /// Fleet disconnects per minute over the last hour, newest on the right;
 /// the peak is written out, so the bars are never the only clue.
 fn sparkline(app: &App, frame: &mut Frame, area: Rect) {
-    let series = app.disconnects_per_minute.series(app.now);
+    let series = app.fleet.disconnects_per_minute.series(app.now);
     let bars_w = usize::from(area.width.saturating_sub(SPARK_LABEL_WIDTH));
     let shown = &series[series.len().saturating_sub(bars_w)..];
     let peak = shown.iter().copied().max().unwrap_or(0);

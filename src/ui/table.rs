@@ -169,10 +169,14 @@ fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
 /// The table's title: the count, and what the filters and the sort are.
 fn title(app: &App) -> String {
     let mut parts = Vec::new();
-    if app.order.len() != app.instances.len() {
-        parts.push(format!("{} of {}", app.order.len(), app.instances.len()));
+    if app.order.len() != app.fleet.instances.len() {
+        parts.push(format!(
+            "{} of {}",
+            app.order.len(),
+            app.fleet.instances.len()
+        ));
     } else {
-        parts.push(app.instances.len().to_string());
+        parts.push(app.fleet.instances.len().to_string());
     }
     if app.state_filter != StateFilter::All {
         parts.push(format!("only {}", app.state_filter.word()));
@@ -193,7 +197,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let block = Block::new()
         .borders(Borders::ALL)
         .title(Line::from(title(app)));
-    if app.instances.is_empty() {
+    if app.fleet.instances.is_empty() {
         let text = vec![
             Line::from(""),
             Line::from("No instances yet."),
@@ -250,7 +254,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let day_ago = app.now - Duration::hours(24);
 
     let rows = app.order[start..end].iter().map(|&i| {
-        let inst = &app.instances[i];
+        let inst = &app.fleet.instances[i];
         let marked = app.marked.contains(&inst.id);
         let cells = cols.iter().map(|&(col, w)| {
             let w = usize::from(w);
