@@ -229,7 +229,7 @@ mod tests {
         );
         // the table still works on the new rows
         app.prepare();
-        assert_eq!(app.order.len(), 3);
+        assert_eq!(app.view.order.len(), 3);
     }
 
     #[test]

@@ -378,6 +378,7 @@ fn operator_fleet(w: u16, h: u16) -> App {
 
 fn open_detail_of(app: &mut App, label: &str) {
     let pos = app
+        .view
         .order
         .iter()
         .position(|&i| app.fleet.instances[i].label() == label)

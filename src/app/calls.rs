@@ -64,7 +64,7 @@ impl App {
             return Vec::new();
         }
         if targets.len() > 1 {
-            self.marked.clear();
+            self.view.marked.clear();
             return self.register_batch_of(targets);
         }
         let inst = &self.fleet.instances[first];
@@ -82,7 +82,7 @@ impl App {
             let inst = &mut self.fleet.instances[first];
             inst.registration = Registration::Pending;
             let id = inst.id.clone();
-            self.marked.clear();
+            self.view.marked.clear();
             self.notify(Level::Info, format!("registering webhooks of {label}…"));
             return vec![Command::Register(id)];
         };
@@ -98,9 +98,9 @@ impl App {
         if self.register_blocked() {
             return Vec::new();
         }
-        if !force && !self.marked.is_empty() {
+        if !force && !self.view.marked.is_empty() {
             let targets = self.targets();
-            self.marked.clear();
+            self.view.marked.clear();
             return self.register_batch_of(targets);
         }
         let targets: Vec<usize> = self

@@ -6,7 +6,7 @@ use super::*;
 impl App {
     pub(super) fn on_event(&mut self, event: Event) -> (Vec<Command>, usize) {
         self.fleet.events += 1;
-        self.view_dirty = true;
+        self.view.dirty = true;
         let now = self.now;
         let i = match self.fleet.index.get(&event.instance_id) {
             Some(&i) => i,

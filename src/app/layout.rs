@@ -27,8 +27,8 @@ pub fn row_at(app: &App, y: u16) -> Option<usize> {
     if line >= visible {
         return None;
     }
-    let pos = app.offset + line;
-    (pos < app.order.len()).then_some(pos)
+    let pos = app.view.offset + line;
+    (pos < app.view.order.len()).then_some(pos)
 }
 
 /// Keys that no `[keys]` table changes, as (keys, what they do).

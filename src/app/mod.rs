@@ -34,6 +34,7 @@ mod setup;
 mod view;
 pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
 pub use setup::{Settings, Setup, TimeZone};
+pub use view::TableView;
 
 /// Something that happened.
 #[derive(Debug, Clone)]
@@ -175,12 +176,6 @@ pub struct App {
     pub setup: Setup,
     /// The time of the last update: the view reads this, never the clock.
     pub now: DateTime<Utc>,
-    /// Display order: indexes into `instances`.
-    pub order: Vec<usize>,
-    /// Position in `order` of the selected row.
-    pub selected: usize,
-    /// First visible position in `order`.
-    pub offset: usize,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
     pub show_help: bool,
@@ -198,16 +193,8 @@ pub struct App {
     pub link: Option<Link>,
     /// Thresholds, polling, bell, keys: what the config says beyond the setup.
     pub settings: Settings,
-    /// How the table is sorted.
-    pub sort: SortKey,
-    /// Which states the table shows.
-    pub state_filter: StateFilter,
-    /// The `/` filter: rows whose name, id, error or note contain it.
-    pub search: String,
-    /// Typing into the `/` filter.
-    pub searching: bool,
-    /// Rows marked with Space, for `R`, `x` and `e`.
-    pub marked: HashSet<InstanceId>,
+    /// The table: its order, selection, scroll, sort, filters and marks.
+    pub view: TableView,
     /// The detail pane, when open.
     pub detail: Option<Detail>,
     /// A restart or restore waiting for `y`.
@@ -219,10 +206,6 @@ pub struct App {
     pub bell: bool,
     /// Mouse capture on (`m` toggles; off lets the terminal select text).
     pub mouse: bool,
-    /// Problems (rank ≥ 2) in the fleet, as of the last view refresh.
-    pub problems: usize,
-    /// `order` needs to be rebuilt (a state, the sort or a filter changed).
-    view_dirty: bool,
     poll: Option<PollSchedule>,
     last_click: Option<(DateTime<Utc>, usize)>,
 }
@@ -326,10 +309,8 @@ impl App {
     pub fn new(setup: Setup, now: DateTime<Utc>) -> Self {
         let mut app = App {
             fleet: Fleet::new(now),
+            view: TableView::new(),
             now,
-            order: Vec::new(),
-            selected: 0,
-            offset: 0,
             size: (80, 24),
             show_help: false,
             help_scroll: 0,
@@ -340,18 +321,11 @@ impl App {
             header_warning: None,
             link: None,
             settings: Settings::default(),
-            sort: SortKey::default(),
-            state_filter: StateFilter::default(),
-            search: String::new(),
-            searching: false,
-            marked: HashSet::new(),
             detail: None,
             confirm: None,
             replace: None,
             bell: true,
             mouse: true,
-            problems: 0,
-            view_dirty: true,
             poll: None,
             last_click: None,
             setup,
@@ -383,7 +357,7 @@ impl App {
             .map(|i| (i.id.clone(), i))
             .collect();
         self.fleet.index.clear();
-        self.order.clear();
+        self.view.order.clear();
         self.fleet.tally = Tally::default();
         for mut row in snapshot.instances {
             if let Some(prev) = old.remove(&row.id) {
@@ -395,7 +369,8 @@ impl App {
         }
         self.fleet.events = snapshot.events;
         let pos = selected.and_then(|id| {
-            self.order
+            self.view
+                .order
                 .iter()
                 .position(|&i| self.fleet.instances[i].id == id)
         });
@@ -425,7 +400,7 @@ impl App {
     pub fn configure(&mut self, settings: Settings) {
         self.bell = settings.bell;
         self.settings = settings;
-        self.view_dirty = true;
+        self.view.dirty = true;
     }
 
     /// Applies a reloaded config ([`crate::reload`]): instances added get a
@@ -460,7 +435,7 @@ impl App {
             level,
             crate::reload::summary(added, removed, &change.needs_restart),
         );
-        self.view_dirty = true;
+        self.view.dirty = true;
         cmds
     }
 
@@ -498,9 +473,11 @@ impl App {
             .enumerate()
             .map(|(i, r)| (r.id.clone(), i))
             .collect();
-        self.order = (0..rows.len()).collect();
+        self.view.order = (0..rows.len()).collect();
         self.fleet.instances = rows;
-        self.marked.retain(|id| self.fleet.index.contains_key(id));
+        self.view
+            .marked
+            .retain(|id| self.fleet.index.contains_key(id));
         if self
             .detail
             .as_ref()
@@ -508,7 +485,10 @@ impl App {
         {
             self.detail = None;
         }
-        self.selected = self.selected.min(self.order.len().saturating_sub(1));
+        self.view.selected = self
+            .view
+            .selected
+            .min(self.view.order.len().saturating_sub(1));
         let (mut cmds, mut added) = (Vec::new(), 0);
         for (id, name) in &instances {
             if self.fleet.index.contains_key(id) {
@@ -583,8 +563,8 @@ impl App {
     fn insert(&mut self, inst: Instance) -> usize {
         let i = self.fleet.insert(inst);
         // shown at once; sorted and filtered at the next view refresh
-        self.order.push(i);
-        self.view_dirty = true;
+        self.view.order.push(i);
+        self.view.dirty = true;
         i
     }
 
@@ -595,8 +575,9 @@ impl App {
 
     /// The selected instance, if any.
     pub fn selected_instance(&self) -> Option<&Instance> {
-        self.order
-            .get(self.selected)
+        self.view
+            .order
+            .get(self.view.selected)
             .map(|&i| &self.fleet.instances[i])
     }
 
@@ -630,13 +611,13 @@ impl App {
             }
             Msg::StatusResult { id, result } => {
                 self.on_status(id, result);
-                self.view_dirty = true;
+                self.view.dirty = true;
                 Vec::new()
             }
             Msg::RegisterResult { id, result } => self.on_register_result(id, result),
             Msg::HooksResult { id, result } => {
                 self.on_hooks(id, result);
-                self.view_dirty = true;
+                self.view.dirty = true;
                 Vec::new()
             }
             Msg::ActionResult { id, action, result } => {
@@ -680,7 +661,7 @@ impl App {
     fn on_register_result(&mut self, id: InstanceId, result: Result<(), ApiError>) -> Vec<Command> {
         let verify = result.is_ok() && self.settings.can_check_hooks;
         self.on_registered(id.clone(), result);
-        self.view_dirty = true;
+        self.view.dirty = true;
         match self.fleet.index.get(&id) {
             Some(&i) if verify && self.fleet.instances[i].hooks != HookCheck::Pending => {
                 self.fleet.instances[i].hooks = HookCheck::Pending;
@@ -721,7 +702,7 @@ impl App {
                 self.insert(row);
             }
         }
-        self.view_dirty = true;
+        self.view.dirty = true;
     }
 
     /// [`App::update`] with [`Msg::Webhook`], which also tells the index

@@ -24,7 +24,7 @@ impl App {
         if self.show_help {
             return self.on_help_key(&key);
         }
-        if self.searching {
+        if self.view.searching {
             self.on_search_key(key.code, ctrl);
             return Vec::new();
         }
@@ -80,22 +80,24 @@ impl App {
     fn on_search_key(&mut self, code: KeyCode, ctrl: bool) {
         match code {
             KeyCode::Esc => {
-                self.searching = false;
-                self.search.clear();
-                self.view_dirty = true;
+                self.view.searching = false;
+                self.view.search.clear();
+                self.view.dirty = true;
             }
-            KeyCode::Enter => self.searching = false,
+            KeyCode::Enter => self.view.searching = false,
             KeyCode::Backspace => {
-                self.search.pop();
-                self.view_dirty = true;
+                self.view.search.pop();
+                self.view.dirty = true;
             }
             // a filter longer than any name is of no use; bound it
-            KeyCode::Char(c) if !ctrl && !c.is_control() && self.search.chars().count() < 64 => {
-                self.search.push(c);
-                self.view_dirty = true;
+            KeyCode::Char(c)
+                if !ctrl && !c.is_control() && self.view.search.chars().count() < 64 =>
+            {
+                self.view.search.push(c);
+                self.view.dirty = true;
             }
-            KeyCode::Up => self.select(self.selected.saturating_sub(1)),
-            KeyCode::Down => self.select(self.selected.saturating_add(1)),
+            KeyCode::Up => self.select(self.view.selected.saturating_sub(1)),
+            KeyCode::Down => self.select(self.view.selected.saturating_add(1)),
             _ => {}
         }
         self.refresh_if_dirty();
@@ -105,9 +107,9 @@ impl App {
     fn on_esc(&mut self) -> Vec<Command> {
         if self.detail.is_some() {
             self.detail = None;
-        } else if !self.search.is_empty() {
-            self.search.clear();
-            self.view_dirty = true;
+        } else if !self.view.search.is_empty() {
+            self.view.search.clear();
+            self.view.dirty = true;
             self.refresh_if_dirty();
         } else {
             return vec![Command::Quit];
@@ -124,37 +126,37 @@ impl App {
                 self.show_help = true;
                 self.help_scroll = 0;
             }
-            Action::Down => self.select(self.selected.saturating_add(1)),
-            Action::Up => self.select(self.selected.saturating_sub(1)),
-            Action::PageDown => self.select(self.selected.saturating_add(page)),
-            Action::PageUp => self.select(self.selected.saturating_sub(page)),
+            Action::Down => self.select(self.view.selected.saturating_add(1)),
+            Action::Up => self.select(self.view.selected.saturating_sub(1)),
+            Action::PageDown => self.select(self.view.selected.saturating_add(page)),
+            Action::PageUp => self.select(self.view.selected.saturating_sub(page)),
             Action::Top => self.select(0),
             Action::Bottom => self.select(usize::MAX),
             Action::Detail => return self.open_detail(),
             Action::Mark => {
                 if let Some(id) = self.selected_instance().map(|i| i.id.clone()) {
-                    if !self.marked.remove(&id) {
-                        self.marked.insert(id);
+                    if !self.view.marked.remove(&id) {
+                        self.view.marked.insert(id);
                     }
-                    self.select(self.selected.saturating_add(1));
+                    self.select(self.view.selected.saturating_add(1));
                 }
             }
             Action::Search => {
-                self.searching = true;
+                self.view.searching = true;
             }
             Action::Sort => {
-                self.sort = self.sort.next();
-                self.view_dirty = true;
+                self.view.sort = self.view.sort.next();
+                self.view.dirty = true;
                 self.refresh_if_dirty();
-                self.notify(Level::Info, format!("sorted by {}", self.sort.word()));
+                self.notify(Level::Info, format!("sorted by {}", self.view.sort.word()));
             }
             Action::StateFilter => {
-                self.state_filter = self.state_filter.next();
-                self.view_dirty = true;
+                self.view.state_filter = self.view.state_filter.next();
+                self.view.dirty = true;
                 self.refresh_if_dirty();
                 self.notify(
                     Level::Info,
-                    format!("showing {} instances", self.state_filter.word()),
+                    format!("showing {} instances", self.view.state_filter.word()),
                 );
             }
             Action::Register => return self.register_selected(),
@@ -238,8 +240,9 @@ impl App {
     /// The instances an action applies to: the marked ones if any, else
     /// the detail pane's or the selected one.
     pub(super) fn targets(&self) -> Vec<usize> {
-        if !self.marked.is_empty() {
+        if !self.view.marked.is_empty() {
             let mut v: Vec<usize> = self
+                .view
                 .marked
                 .iter()
                 .filter_map(|id| self.fleet.index.get(id).copied())
@@ -250,7 +253,12 @@ impl App {
         if let Some(d) = &self.detail {
             return self.fleet.index.get(&d.id).copied().into_iter().collect();
         }
-        self.order.get(self.selected).copied().into_iter().collect()
+        self.view
+            .order
+            .get(self.view.selected)
+            .copied()
+            .into_iter()
+            .collect()
     }
 
     /// `x` / `e`: opens the confirmation popup for the targets.
@@ -309,7 +317,7 @@ impl App {
             }));
             cmds.push(Command::Act(id, action));
         }
-        self.marked.clear();
+        self.view.marked.clear();
         let n = cmds.len();
         self.notify(
             Level::Info,
@@ -332,14 +340,14 @@ impl App {
                 if let Some(d) = &mut self.detail {
                     d.scroll = d.scroll.saturating_add(3);
                 } else {
-                    self.select(self.selected.saturating_add(3));
+                    self.select(self.view.selected.saturating_add(3));
                 }
             }
             MouseEventKind::ScrollUp => {
                 if let Some(d) = &mut self.detail {
                     d.scroll = d.scroll.saturating_sub(3);
                 } else {
-                    self.select(self.selected.saturating_sub(3));
+                    self.select(self.view.selected.saturating_sub(3));
                 }
             }
             MouseEventKind::Down(MouseButton::Left) if self.detail.is_none() => {

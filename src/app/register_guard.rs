@@ -151,7 +151,7 @@ impl App {
             _ => return Vec::new(),
         };
         self.replace = None;
-        self.marked.clear();
+        self.view.marked.clear();
         let replacing: HashSet<InstanceId> = if replace_too {
             confirm.foreign.iter().map(|(id, _)| id.clone()).collect()
         } else {
@@ -312,6 +312,7 @@ mod tests {
         let mut a = fleet();
         // problems first puts the drifted I0 first? select it by id
         let pos = a
+            .view
             .order
             .iter()
             .position(|&i| a.fleet.instances[i].id.as_str() == "I0")
@@ -331,6 +332,7 @@ mod tests {
         );
         // a row not pointing elsewhere is registered at once, as before
         let pos = a
+            .view
             .order
             .iter()
             .position(|&i| a.fleet.instances[i].id.as_str() == "I1")

@@ -402,24 +402,24 @@ fn navigation_stays_in_bounds_and_scrolls() {
     let page = a.page_rows();
     assert_eq!(page, 17);
     a.update(key(KeyCode::Up), t(0));
-    assert_eq!(a.selected, 0);
+    assert_eq!(a.view.selected, 0);
     a.update(key(KeyCode::PageDown), t(0));
-    assert_eq!(a.selected, page);
-    assert!(a.selected >= a.offset && a.selected < a.offset + page);
+    assert_eq!(a.view.selected, page);
+    assert!(a.view.selected >= a.view.offset && a.view.selected < a.view.offset + page);
     a.update(key(KeyCode::End), t(0));
-    assert_eq!(a.selected, 49);
-    assert_eq!(a.offset, 50 - page);
+    assert_eq!(a.view.selected, 49);
+    assert_eq!(a.view.offset, 50 - page);
     a.update(key(KeyCode::Down), t(0));
-    assert_eq!(a.selected, 49);
+    assert_eq!(a.view.selected, 49);
     a.update(key(KeyCode::Home), t(0));
-    assert_eq!((a.selected, a.offset), (0, 0));
+    assert_eq!((a.view.selected, a.view.offset), (0, 0));
     a.update(key(KeyCode::Char('j')), t(0));
     a.update(key(KeyCode::Char('k')), t(0));
-    assert_eq!(a.selected, 0);
+    assert_eq!(a.view.selected, 0);
     // a tiny terminal does not break anything
     a.update(Msg::Resize(20, 5), t(0));
     a.update(key(KeyCode::PageDown), t(0));
-    assert_eq!(a.selected, 1);
+    assert_eq!(a.view.selected, 1);
 }
 
 #[test]
@@ -434,7 +434,7 @@ fn quit_keys_and_help() {
     a.update(key(KeyCode::Char('?')), t(0));
     assert!(a.show_help);
     a.update(key(KeyCode::Char('j')), t(0));
-    assert_eq!(a.selected, 0, "keys do not act behind the help");
+    assert_eq!(a.view.selected, 0, "keys do not act behind the help");
     a.update(key(KeyCode::Esc), t(0));
     assert!(!a.show_help, "Esc closes help rather than quitting");
     a.update(key(KeyCode::Char('?')), t(0));
@@ -587,7 +587,8 @@ fn hooks(here: bool) -> Hooks {
 }
 
 fn labels(a: &App) -> Vec<String> {
-    a.order
+    a.view
+        .order
         .iter()
         .map(|&i| a.fleet.instances[i].id.to_string())
         .collect()
@@ -606,17 +607,17 @@ fn problems_sort_first_and_o_cycles_the_sort() {
         ["I2", "I3", "I0", "I1"],
         "outage, down, then up"
     );
-    assert_eq!(a.problems, 2);
+    assert_eq!(a.view.problems, 2);
     a.update(ch('o'), t(171));
-    assert_eq!(a.sort, SortKey::Name);
+    assert_eq!(a.view.sort, SortKey::Name);
     assert_eq!(labels(&a), ["I0", "I1", "I2", "I3"]);
     a.update(ch('o'), t(172));
-    assert_eq!(a.sort, SortKey::Disconnects);
+    assert_eq!(a.view.sort, SortKey::Disconnects);
     a.update(ch('o'), t(173));
-    assert_eq!(a.sort, SortKey::LastChange);
+    assert_eq!(a.view.sort, SortKey::LastChange);
     assert_eq!(labels(&a)[0], "I3", "the most recent change first");
     a.update(ch('o'), t(174));
-    assert_eq!(a.sort, SortKey::Problems);
+    assert_eq!(a.view.sort, SortKey::Problems);
 }
 
 #[test]
@@ -639,17 +640,17 @@ fn slash_filters_as_you_type_and_esc_clears() {
     let mut a = app(12);
     a.update(down("I3", 10, "You need to restore the session."), t(10));
     a.update(ch('/'), t(11));
-    assert!(a.searching);
+    assert!(a.view.searching);
     for c in "name 1".chars() {
         a.update(ch(c), t(11));
     }
     // "Name 1", "Name 10", "Name 11"
-    assert_eq!(a.order.len(), 3, "{:?}", labels(&a));
+    assert_eq!(a.view.order.len(), 3, "{:?}", labels(&a));
     a.update(key(KeyCode::Backspace), t(11));
     a.update(key(KeyCode::Backspace), t(11));
-    assert_eq!(a.order.len(), 12, "\"name \" matches all");
+    assert_eq!(a.view.order.len(), 12, "\"name \" matches all");
     a.update(key(KeyCode::Esc), t(12));
-    assert!(!a.searching && a.search.is_empty());
+    assert!(!a.view.searching && a.view.search.is_empty());
     // by error text, and Enter keeps the filter while keys act again
     a.update(ch('/'), t(13));
     for c in "RESTORE".chars() {
@@ -657,17 +658,17 @@ fn slash_filters_as_you_type_and_esc_clears() {
     }
     a.update(key(KeyCode::Enter), t(13));
     assert_eq!(labels(&a), ["I3"]);
-    assert!(!a.searching);
+    assert!(!a.view.searching);
     a.update(ch('j'), t(13));
-    assert_eq!(a.selected, 0);
+    assert_eq!(a.view.selected, 0);
     // typing q into the filter does not quit
     a.update(ch('/'), t(14));
     assert!(a.update(ch('q'), t(14)).is_empty());
-    assert_eq!(a.search, "RESTOREq");
-    assert!(a.order.is_empty(), "nothing matches");
+    assert_eq!(a.view.search, "RESTOREq");
+    assert!(a.view.order.is_empty(), "nothing matches");
     // Esc while typing clears; Esc again (no filter) quits
     a.update(key(KeyCode::Esc), t(14));
-    assert_eq!(a.order.len(), 12);
+    assert_eq!(a.view.order.len(), 12);
     assert_eq!(a.update(key(KeyCode::Esc), t(14)), vec![Command::Quit]);
 }
 
@@ -684,15 +685,15 @@ fn f_cycles_the_state_filter() {
         t(11),
     );
     a.update(ch('f'), t(12));
-    assert_eq!(a.state_filter, StateFilter::Down);
+    assert_eq!(a.view.state_filter, StateFilter::Down);
     assert_eq!(labels(&a), ["I1"]);
     a.update(ch('f'), t(12));
     assert_eq!(labels(&a), ["I0"]);
     a.update(ch('f'), t(12));
-    assert_eq!(a.state_filter, StateFilter::Drifted);
+    assert_eq!(a.view.state_filter, StateFilter::Drifted);
     assert_eq!(labels(&a), ["I2"]);
     a.update(ch('f'), t(12));
-    assert_eq!(a.order.len(), 4);
+    assert_eq!(a.view.order.len(), 4);
 }
 
 #[test]
@@ -708,7 +709,7 @@ fn restart_asks_first_and_sends_nothing_before_y() {
         a.update(ch('q'), t(1)).is_empty(),
         "q does not quit behind it"
     );
-    assert_eq!(a.selected, 0);
+    assert_eq!(a.view.selected, 0);
     assert!(a.update(ch('n'), t(1)).is_empty());
     assert!(a.confirm.is_none());
     assert!(a.fleet.instances.iter().all(|i| i.action.is_none()));
@@ -749,7 +750,7 @@ fn space_marks_rows_and_actions_take_the_marks() {
     a.update(ch(' '), t(0)); // marks I0, moves to I1
     a.update(ch('j'), t(0));
     a.update(ch(' '), t(0)); // marks I2
-    assert_eq!(a.marked.len(), 2);
+    assert_eq!(a.view.marked.len(), 2);
     a.update(ch('x'), t(1));
     assert_eq!(
         a.confirm.as_ref().unwrap().targets,
@@ -763,7 +764,7 @@ fn space_marks_rows_and_actions_take_the_marks() {
             Command::Act(InstanceId::new("I2"), InstanceAction::Restart),
         ]
     );
-    assert!(a.marked.is_empty(), "the marks are used up");
+    assert!(a.view.marked.is_empty(), "the marks are used up");
     // R with marks registers the marked
     a.update(key(KeyCode::Home), t(2));
     a.update(ch(' '), t(2));
@@ -782,7 +783,7 @@ fn space_marks_rows_and_actions_take_the_marks() {
     b.update(ch(' '), t(0));
     b.update(key(KeyCode::Home), t(0));
     b.update(ch(' '), t(0));
-    assert!(b.marked.is_empty());
+    assert!(b.view.marked.is_empty());
 }
 
 #[test]
@@ -873,7 +874,7 @@ fn webhook_and_status_disagreeing_is_a_zombie() {
         Some("webhook says up, Z-API says down")
     );
     assert!(health::is_problem(i, &a.settings.rules, a.now));
-    assert_eq!(a.problems, 1);
+    assert_eq!(a.view.problems, 1);
     // a newer webhook than the status answer is not a disagreement
     a.update(down("I0", 30, "x"), t(30));
     assert_eq!(health::disagreement(inst(&a, "I0")), None);
@@ -905,7 +906,7 @@ fn silence_longer_than_silence_alert_is_a_problem() {
             .as_str()
         )
     );
-    assert_eq!(a.problems, 1);
+    assert_eq!(a.view.problems, 1);
 }
 
 #[test]
@@ -1104,18 +1105,18 @@ fn mouse_wheel_click_and_double_click() {
     a.update(Msg::Resize(80, 24), t(0));
     let first_row = layout::HEADER_LINES + 2;
     a.update(mouse(MouseEventKind::ScrollDown, 5), t(0));
-    assert_eq!(a.selected, 3);
+    assert_eq!(a.view.selected, 3);
     a.update(mouse(MouseEventKind::ScrollUp, 5), t(0));
-    assert_eq!(a.selected, 0);
+    assert_eq!(a.view.selected, 0);
     a.update(
         mouse(MouseEventKind::Down(MouseButton::Left), first_row + 4),
         t(1),
     );
-    assert_eq!(a.selected, 4);
+    assert_eq!(a.view.selected, 4);
     assert!(a.detail.is_none());
     // a click on the border or the header selects nothing
     a.update(mouse(MouseEventKind::Down(MouseButton::Left), 0), t(5));
-    assert_eq!(a.selected, 4);
+    assert_eq!(a.view.selected, 4);
     // two clicks on one row, quickly: the detail
     let at = Utc.timestamp_millis_opt(1_764_000_010_000).unwrap();
     a.update(
@@ -1131,7 +1132,7 @@ fn mouse_wheel_click_and_double_click() {
     // m turns capture off: the app ignores the mouse, the loop releases it
     assert_eq!(a.update(ch('m'), t(21)), vec![Command::MouseCapture(false)]);
     a.update(mouse(MouseEventKind::ScrollDown, 5), t(21));
-    assert_eq!(a.selected, 2);
+    assert_eq!(a.view.selected, 2);
     assert_eq!(a.update(ch('m'), t(22)), vec![Command::MouseCapture(true)]);
 }
 

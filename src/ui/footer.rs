@@ -24,10 +24,10 @@ pub fn step_keys(app: &App) -> StepKeys {
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let width = usize::from(area.width);
-    let status = if app.searching {
+    let status = if app.view.searching {
         Line::from(vec![
             Span::styled(" filter / ", Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(fit(&app.search, width.saturating_sub(40))),
+            Span::raw(fit(&app.view.search, width.saturating_sub(40))),
             Span::styled("▏", Style::new().add_modifier(Modifier::SLOW_BLINK)),
             Span::styled(
                 "  Enter keeps it · Esc clears it",

@@ -41,9 +41,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Style::new().fg(Color::Yellow),
         ),
         Span::raw("  "),
-        if app.problems > 0 {
+        if app.view.problems > 0 {
             Span::styled(
-                format!("⚠ {} problems", app.problems),
+                format!("⚠ {} problems", app.view.problems),
                 Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
             )
         } else {
