@@ -385,7 +385,7 @@ fn apply_reload(
         metrics.set_instance(inst);
         let _ = changes.send(HubEvent::Row(Box::new(inst.clone())));
     }
-    if let Some(notice) = &app.notice {
+    if let Some(notice) = &app.ops.notice {
         if restart {
             tracing::warn!("{}", notice.text);
         } else {

@@ -336,7 +336,7 @@ async fn dashboard(
         );
     }
     app.show_warnings();
-    app.header_warning = config
+    app.ops.header_warning = config
         .public_url_warning()
         .map(|_| config::PLAIN_HTTP_HEADER.to_string());
 

@@ -220,8 +220,8 @@ mod tests {
         assert_eq!(app.counts(), (0, 1, 2));
         assert_eq!(app.fleet.events, 1, "no event lost");
         assert_eq!(app.settings.rules, settings.rules);
-        assert!(!app.bell);
-        let notice = app.notice.clone().unwrap();
+        assert!(!app.switches.bell);
+        let notice = app.ops.notice.clone().unwrap();
         assert_eq!(notice.level, Level::Warn);
         assert_eq!(
             notice.text,

@@ -514,7 +514,7 @@ where
     // benchmark mode only (ZAPI_DASH_BENCH_PROBE): event → frame latency, frame rate
     let mut probe = crate::probe::Probe::from_env();
 
-    if app.mouse {
+    if app.switches.mouse {
         let _ = screen.set_mouse(true);
     }
     for cmd in app.init() {
@@ -620,7 +620,7 @@ fn apply_reloaded(app: &mut App, runner: &mut Runner, reloaded: Reloaded) -> Opt
             for cmd in app.reconfigure(reconfig, Utc::now()) {
                 runner.run(cmd);
             }
-            if let Some(notice) = &app.notice {
+            if let Some(notice) = &app.ops.notice {
                 tracing::info!("{}", notice.text);
             }
             None

@@ -588,7 +588,7 @@ fn replace_confirmation_popup_80x24() {
 fn the_header_keeps_the_plain_http_warning() {
     for (w, h) in [(80, 24), (160, 40)] {
         let mut app = fleet(w, h);
-        app.header_warning = Some(zapi_dash::config::PLAIN_HTTP_HEADER.to_string());
+        app.ops.header_warning = Some(zapi_dash::config::PLAIN_HTTP_HEADER.to_string());
         key(&mut app, KeyCode::Down);
         let terminal = render(&app, w, h);
         let screen = text(&terminal);

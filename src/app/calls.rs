@@ -5,7 +5,7 @@ use super::*;
 
 impl App {
     pub(super) fn fetch_all_status(&mut self) -> Vec<Command> {
-        if self.status_batch.is_some() {
+        if self.ops.status_batch.is_some() {
             self.notify(Level::Info, "status refresh already running");
             return Vec::new();
         }
@@ -25,7 +25,7 @@ impl App {
         // A call already in flight reports back too, so it counts in the batch.
         let total = self.fleet.instances.iter().filter(|i| i.configured).count();
         if total > 0 {
-            self.status_batch = Some(Batch {
+            self.ops.status_batch = Some(Batch {
                 total,
                 ..Batch::default()
             });
@@ -125,7 +125,7 @@ impl App {
     }
 
     pub(super) fn register_batch_of(&mut self, targets: Vec<usize>) -> Vec<Command> {
-        if self.register_batch.is_some() {
+        if self.ops.register_batch.is_some() {
             self.notify(Level::Info, "re-registration already running");
             return Vec::new();
         }
@@ -161,11 +161,11 @@ impl App {
         if total == 0 {
             self.notify(Level::Info, "no configured instance to register");
         } else {
-            self.register_batch = Some(Batch {
+            self.ops.register_batch = Some(Batch {
                 total,
                 ..Batch::default()
             });
-            self.notice = None;
+            self.ops.notice = None;
         }
         cmds
     }

@@ -63,7 +63,11 @@ impl App {
     /// An event of the instance whose detail is open joins its history
     /// as read from the log.
     fn add_to_detail(&mut self, event: &Event) {
-        if let Some(d) = self.detail.as_mut().filter(|d| d.id == event.instance_id)
+        if let Some(d) = self
+            .overlays
+            .detail
+            .as_mut()
+            .filter(|d| d.id == event.instance_id)
             && let DetailHistory::Loaded(events) = &mut d.history
         {
             // newest first, like the log's history; an event stored just
@@ -85,7 +89,7 @@ impl App {
     pub(super) fn on_tick(&mut self) -> Vec<Command> {
         let now = self.now;
         let mut cmds = Vec::new();
-        if let Some(poll) = &mut self.poll {
+        if let Some(poll) = &mut self.ops.poll {
             for id in poll.due(now) {
                 if let Some(&i) = self.fleet.index.get(&id) {
                     let inst = &mut self.fleet.instances[i];
@@ -104,7 +108,7 @@ impl App {
                 new_outage = true;
             }
         }
-        if new_outage && self.bell {
+        if new_outage && self.switches.bell {
             cmds.push(Command::Bell);
         }
         let minute = now.timestamp().div_euclid(60);
@@ -132,10 +136,10 @@ impl App {
             if inst.status == StatusCheck::Pending {
                 inst.status = StatusCheck::Never;
             }
-            if let Some(batch) = &mut self.status_batch {
+            if let Some(batch) = &mut self.ops.status_batch {
                 batch.total = batch.total.saturating_sub(1);
                 if batch.finished() {
-                    self.status_batch = None;
+                    self.ops.status_batch = None;
                 }
             }
             return;
@@ -153,7 +157,7 @@ impl App {
                     at: now,
                     error: text.clone(),
                 };
-                if self.status_batch.is_none() {
+                if self.ops.status_batch.is_none() {
                     self.notify(Level::Error, format!("status of {label} failed: {text}"));
                 }
             }
@@ -163,13 +167,13 @@ impl App {
 
     /// One more answer of an `s` run; its summary when it was the last.
     fn status_batch_step(&mut self, failed: bool) {
-        if let Some(batch) = &mut self.status_batch {
+        if let Some(batch) = &mut self.ops.status_batch {
             batch.done += 1;
             batch.failed += usize::from(failed);
             if batch.finished() {
                 let b = *batch;
-                self.status_batch = None;
-                self.notice = Some(if b.failed == 0 {
+                self.ops.status_batch = None;
+                self.ops.notice = Some(if b.failed == 0 {
                     Notice {
                         level: Level::Ok,
                         text: format!("status refreshed: {}/{}", b.done, b.total),
@@ -212,15 +216,15 @@ impl App {
                 }
             }
         };
-        match &mut self.register_batch {
+        match &mut self.ops.register_batch {
             Some(batch) => {
                 batch.done += 1;
                 batch.failed += usize::from(result.is_err());
                 if batch.finished() {
                     let b = *batch;
-                    self.register_batch = None;
+                    self.ops.register_batch = None;
                     let configured = self.fleet.instances.iter().filter(|i| i.configured).count();
-                    self.notice = Some(if b.failed == 0 {
+                    self.ops.notice = Some(if b.failed == 0 {
                         Notice {
                             level: Level::Ok,
                             text: if b.total == configured {
@@ -246,7 +250,7 @@ impl App {
                     });
                 }
             }
-            None => self.notice = Some(notice),
+            None => self.ops.notice = Some(notice),
         }
     }
 
@@ -300,7 +304,7 @@ impl App {
             ),
         };
         inst.action = Some(Box::new(ActionOutcome { action, state }));
-        self.notice = Some(notice);
+        self.ops.notice = Some(notice);
     }
 }
 

@@ -29,9 +29,11 @@ mod calls;
 mod events;
 pub mod layout;
 mod operator;
+mod parts;
 mod register_guard;
 mod setup;
 mod view;
+pub use parts::{Ops, Overlays, Switches};
 pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
 pub use setup::{Settings, Setup, TimeZone};
 pub use view::TableView;
@@ -178,36 +180,18 @@ pub struct App {
     pub now: DateTime<Utc>,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
-    pub show_help: bool,
-    /// First line of the help shown (a short terminal scrolls it).
-    pub help_scroll: u16,
-    pub notice: Option<Notice>,
-    pub register_batch: Option<Batch>,
-    pub status_batch: Option<Batch>,
-    /// The start warnings were acknowledged (a key was pressed).
-    pub warnings_seen: bool,
-    /// A warning the header keeps showing (not acknowledged by a key), e.g.
-    /// a plain-http `public_url`.
-    pub header_warning: Option<String>,
     /// `watch` only: the link to the server (`None` for a local dashboard).
     pub link: Option<Link>,
     /// Thresholds, polling, bell, keys: what the config says beyond the setup.
     pub settings: Settings,
     /// The table: its order, selection, scroll, sort, filters and marks.
     pub view: TableView,
-    /// The detail pane, when open.
-    pub detail: Option<Detail>,
-    /// A restart or restore waiting for `y`.
-    pub confirm: Option<Confirm>,
-    /// Registrations that would replace another system's webhooks, waiting
-    /// for `y` (all), `n` (the others) or `Esc` (none).
-    pub replace: Option<ReplaceConfirm>,
-    /// Ring the bell on a new outage (`b` toggles).
-    pub bell: bool,
-    /// Mouse capture on (`m` toggles; off lets the terminal select text).
-    pub mouse: bool,
-    poll: Option<PollSchedule>,
-    last_click: Option<(DateTime<Utc>, usize)>,
+    /// What is drawn over the table: help, detail, confirmations.
+    pub overlays: Overlays,
+    /// Calls in flight and what the footer says of them.
+    pub ops: Ops,
+    /// What the operator turns on and off: the bell, the mouse.
+    pub switches: Switches,
 }
 
 /// How the table is sorted (`o` cycles).
@@ -310,24 +294,13 @@ impl App {
         let mut app = App {
             fleet: Fleet::new(now),
             view: TableView::new(),
+            overlays: Overlays::default(),
+            ops: Ops::new(),
+            switches: Switches::new(),
             now,
             size: (80, 24),
-            show_help: false,
-            help_scroll: 0,
-            notice: None,
-            register_batch: None,
-            status_batch: None,
-            warnings_seen: true,
-            header_warning: None,
             link: None,
             settings: Settings::default(),
-            detail: None,
-            confirm: None,
-            replace: None,
-            bell: true,
-            mouse: true,
-            poll: None,
-            last_click: None,
             setup,
         };
         for (id, name) in app.setup.instances.clone() {
@@ -379,17 +352,17 @@ impl App {
 
     /// Shows the setup's warnings (if any) in the footer, until a key is pressed.
     pub fn show_warnings(&mut self) {
-        self.warnings_seen = self.setup.warnings.is_empty();
+        self.ops.warnings_seen = self.setup.warnings.is_empty();
     }
 
     /// The start warnings while they have not been acknowledged by a key.
     pub fn pending_warnings(&self) -> Option<String> {
-        (!self.warnings_seen).then(|| self.setup.warnings.join(" · "))
+        (!self.ops.warnings_seen).then(|| self.setup.warnings.join(" · "))
     }
 
     /// Sets the footer's message.
     fn notify(&mut self, level: Level, text: impl Into<String>) {
-        self.notice = Some(Notice {
+        self.ops.notice = Some(Notice {
             level,
             text: text.into(),
         });
@@ -398,7 +371,7 @@ impl App {
     /// Applies what the config says beyond the setup (thresholds, polling,
     /// bell, keys). Call before [`App::init`].
     pub fn configure(&mut self, settings: Settings) {
-        self.bell = settings.bell;
+        self.switches.bell = settings.bell;
         self.settings = settings;
         self.view.dirty = true;
     }
@@ -416,7 +389,7 @@ impl App {
     ) -> Vec<Command> {
         self.now = now;
         if change.settings.bell != self.settings.bell {
-            self.bell = change.settings.bell;
+            self.switches.bell = change.settings.bell;
         }
         self.settings = change.settings;
         self.setup.missing_for_register = change.missing_for_register;
@@ -479,11 +452,12 @@ impl App {
             .marked
             .retain(|id| self.fleet.index.contains_key(id));
         if self
+            .overlays
             .detail
             .as_ref()
             .is_some_and(|d| !self.fleet.index.contains_key(&d.id))
         {
-            self.detail = None;
+            self.overlays.detail = None;
         }
         self.view.selected = self
             .view
@@ -522,7 +496,7 @@ impl App {
         let on = self.setup.can_query_status
             && !self.settings.poll_interval.is_zero()
             && !ids.is_empty();
-        self.poll = on.then(|| PollSchedule::new(ids, self.settings.poll_interval, self.now));
+        self.ops.poll = on.then(|| PollSchedule::new(ids, self.settings.poll_interval, self.now));
     }
 
     /// The commands to run at start: ask `/status` (and, where it can,
@@ -551,7 +525,7 @@ impl App {
                 .filter(|i| i.configured)
                 .map(|i| i.id.clone())
                 .collect();
-            self.poll = Some(PollSchedule::new(
+            self.ops.poll = Some(PollSchedule::new(
                 ids,
                 self.settings.poll_interval,
                 self.now,
@@ -673,7 +647,7 @@ impl App {
 
     /// The detail's history as read from the log (if that detail is still open).
     fn on_history(&mut self, id: InstanceId, result: Result<Vec<Event>, String>) {
-        if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
+        if let Some(d) = self.overlays.detail.as_mut().filter(|d| d.id == id) {
             d.history = match result {
                 Ok(events) => DetailHistory::Loaded(events),
                 Err(e) => DetailHistory::Failed(e),

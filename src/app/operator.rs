@@ -8,20 +8,20 @@ impl App {
         if key.kind != KeyEventKind::Press {
             return Vec::new();
         }
-        self.warnings_seen = true;
+        self.ops.warnings_seen = true;
         self.refresh_if_dirty();
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
             return vec![Command::Quit];
         }
-        if self.replace.is_some() {
+        if self.overlays.replace.is_some() {
             return self.on_replace_key(key.code);
         }
-        if let Some(confirm) = &self.confirm {
+        if let Some(confirm) = &self.overlays.confirm {
             let confirm = confirm.clone();
             return self.on_confirm_key(key.code, confirm);
         }
-        if self.show_help {
+        if self.overlays.show_help {
             return self.on_help_key(&key);
         }
         if self.view.searching {
@@ -34,7 +34,7 @@ impl App {
         let Some(action) = self.settings.keys.action(&key) else {
             return Vec::new();
         };
-        if self.detail.is_some()
+        if self.overlays.detail.is_some()
             && let Some(cmds) = self.on_detail_key(action)
         {
             return cmds;
@@ -47,11 +47,11 @@ impl App {
         match code {
             KeyCode::Char('y') | KeyCode::Char('Y') => {
                 let Confirm { action, targets } = confirm;
-                self.confirm = None;
+                self.overlays.confirm = None;
                 return self.act(action, targets);
             }
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                self.confirm = None;
+                self.overlays.confirm = None;
                 self.notify(Level::Info, "cancelled: nothing was sent");
             }
             _ => {}
@@ -63,14 +63,18 @@ impl App {
     fn on_help_key(&mut self, key: &KeyEvent) -> Vec<Command> {
         match (key.code, self.settings.keys.action(key)) {
             (_, Some(Action::Quit)) => return vec![Command::Quit],
-            (KeyCode::Esc | KeyCode::Enter, _) | (_, Some(Action::Help)) => self.show_help = false,
+            (KeyCode::Esc | KeyCode::Enter, _) | (_, Some(Action::Help)) => {
+                self.overlays.show_help = false
+            }
             (_, Some(Action::Down)) => {
                 // no further than the last line
                 let lines = layout::help_lines(self).len() + 2;
                 let max = u16::try_from(lines).unwrap_or(u16::MAX);
-                self.help_scroll = self.help_scroll.saturating_add(1).min(max);
+                self.overlays.help_scroll = self.overlays.help_scroll.saturating_add(1).min(max);
             }
-            (_, Some(Action::Up)) => self.help_scroll = self.help_scroll.saturating_sub(1),
+            (_, Some(Action::Up)) => {
+                self.overlays.help_scroll = self.overlays.help_scroll.saturating_sub(1)
+            }
             _ => {}
         }
         Vec::new()
@@ -105,8 +109,8 @@ impl App {
 
     /// Esc on the table: close the detail, else clear the search, else quit.
     fn on_esc(&mut self) -> Vec<Command> {
-        if self.detail.is_some() {
-            self.detail = None;
+        if self.overlays.detail.is_some() {
+            self.overlays.detail = None;
         } else if !self.view.search.is_empty() {
             self.view.search.clear();
             self.view.dirty = true;
@@ -123,8 +127,8 @@ impl App {
         match action {
             Action::Quit => return vec![Command::Quit],
             Action::Help => {
-                self.show_help = true;
-                self.help_scroll = 0;
+                self.overlays.show_help = true;
+                self.overlays.help_scroll = 0;
             }
             Action::Down => self.select(self.view.selected.saturating_add(1)),
             Action::Up => self.select(self.view.selected.saturating_sub(1)),
@@ -175,19 +179,19 @@ impl App {
             Action::Restart => self.ask_confirm(InstanceAction::Restart),
             Action::Restore => self.ask_confirm(InstanceAction::Restore),
             Action::Bell => {
-                self.bell = !self.bell;
-                let word = if self.bell { "on" } else { "off" };
+                self.switches.bell = !self.switches.bell;
+                let word = if self.switches.bell { "on" } else { "off" };
                 self.notify(Level::Info, format!("bell on new outages: {word}"));
             }
             Action::Mouse => {
-                self.mouse = !self.mouse;
-                let text = if self.mouse {
+                self.switches.mouse = !self.switches.mouse;
+                let text = if self.switches.mouse {
                     "mouse on: wheel scrolls, click selects, double click opens"
                 } else {
                     "mouse off: the terminal selects text for copying"
                 };
                 self.notify(Level::Info, text);
-                return vec![Command::MouseCapture(self.mouse)];
+                return vec![Command::MouseCapture(self.switches.mouse)];
             }
         }
         Vec::new()
@@ -197,7 +201,7 @@ impl App {
     /// acts as on the table (on this instance). `None`: not handled here.
     pub(super) fn on_detail_key(&mut self, action: Action) -> Option<Vec<Command>> {
         let page = self.page_rows().max(1);
-        let d = self.detail.as_mut()?;
+        let d = self.overlays.detail.as_mut()?;
         let len = match &d.history {
             DetailHistory::Loaded(events) => events.len(),
             _ => HISTORY_LEN,
@@ -211,7 +215,7 @@ impl App {
             Action::Top => 0,
             Action::Bottom => max,
             Action::Detail => {
-                self.detail = None;
+                self.overlays.detail = None;
                 return Some(Vec::new());
             }
             // about the table, not this instance: nothing to do here
@@ -229,7 +233,7 @@ impl App {
             self.notify(Level::Info, "no instance selected");
             return Vec::new();
         };
-        self.detail = Some(Detail {
+        self.overlays.detail = Some(Detail {
             id: id.clone(),
             scroll: 0,
             history: DetailHistory::Loading,
@@ -250,7 +254,7 @@ impl App {
             v.sort_unstable();
             return v;
         }
-        if let Some(d) = &self.detail {
+        if let Some(d) = &self.overlays.detail {
             return self.fleet.index.get(&d.id).copied().into_iter().collect();
         }
         self.view
@@ -294,7 +298,7 @@ impl App {
             );
             return;
         }
-        self.confirm = Some(Confirm {
+        self.overlays.confirm = Some(Confirm {
             action,
             targets: configured,
         });
@@ -331,38 +335,42 @@ impl App {
     }
 
     pub(super) fn on_mouse(&mut self, ev: MouseEvent) -> Vec<Command> {
-        if !self.mouse || self.confirm.is_some() || self.replace.is_some() || self.show_help {
+        if !self.switches.mouse
+            || self.overlays.confirm.is_some()
+            || self.overlays.replace.is_some()
+            || self.overlays.show_help
+        {
             return Vec::new();
         }
         self.refresh_if_dirty();
         match ev.kind {
             MouseEventKind::ScrollDown => {
-                if let Some(d) = &mut self.detail {
+                if let Some(d) = &mut self.overlays.detail {
                     d.scroll = d.scroll.saturating_add(3);
                 } else {
                     self.select(self.view.selected.saturating_add(3));
                 }
             }
             MouseEventKind::ScrollUp => {
-                if let Some(d) = &mut self.detail {
+                if let Some(d) = &mut self.overlays.detail {
                     d.scroll = d.scroll.saturating_sub(3);
                 } else {
                     self.select(self.view.selected.saturating_sub(3));
                 }
             }
-            MouseEventKind::Down(MouseButton::Left) if self.detail.is_none() => {
+            MouseEventKind::Down(MouseButton::Left) if self.overlays.detail.is_none() => {
                 let Some(pos) = layout::row_at(self, ev.row) else {
                     return Vec::new();
                 };
                 self.select(pos);
-                let double = self.last_click.is_some_and(|(at, p)| {
+                let double = self.view.last_click.is_some_and(|(at, p)| {
                     p == pos && (self.now - at).num_milliseconds() <= DOUBLE_CLICK_MS
                 });
                 if double {
-                    self.last_click = None;
+                    self.view.last_click = None;
                     return self.open_detail();
                 }
-                self.last_click = Some((self.now, pos));
+                self.view.last_click = Some((self.now, pos));
             }
             _ => {}
         }

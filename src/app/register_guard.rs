@@ -125,7 +125,7 @@ impl App {
         if foreign.is_empty() {
             return false;
         }
-        self.replace = Some(ReplaceConfirm {
+        self.overlays.replace = Some(ReplaceConfirm {
             foreign,
             others,
             batch,
@@ -137,20 +137,20 @@ impl App {
     /// others, `Esc` nothing; any other key changes nothing.
     pub(super) fn on_replace_key(&mut self, code: crossterm::event::KeyCode) -> Vec<Command> {
         use crossterm::event::KeyCode;
-        let Some(confirm) = self.replace.clone() else {
+        let Some(confirm) = self.overlays.replace.clone() else {
             return Vec::new();
         };
         let replace_too = match code {
             KeyCode::Char('y') | KeyCode::Char('Y') => true,
             KeyCode::Char('n') | KeyCode::Char('N') => false,
             KeyCode::Esc => {
-                self.replace = None;
+                self.overlays.replace = None;
                 self.notify(Level::Info, "cancelled: nothing was sent");
                 return Vec::new();
             }
             _ => return Vec::new(),
         };
-        self.replace = None;
+        self.overlays.replace = None;
         self.view.marked.clear();
         let replacing: HashSet<InstanceId> = if replace_too {
             confirm.foreign.iter().map(|(id, _)| id.clone()).collect()
@@ -251,7 +251,7 @@ mod tests {
     fn nothing_is_sent_before_y_and_y_registers_all() {
         let mut a = fleet();
         assert!(a.update(ch('R'), t(2)).is_empty(), "nothing before y");
-        let popup = a.replace.clone().expect("the popup");
+        let popup = a.overlays.replace.clone().expect("the popup");
         assert_eq!(
             popup.foreign,
             vec![(
@@ -275,8 +275,8 @@ mod tests {
             cmds,
             vec![reg("I1"), Command::RegisterReplacing(InstanceId::new("I0"))]
         );
-        assert!(a.replace.is_none());
-        assert_eq!(a.register_batch.unwrap().total, 2);
+        assert!(a.overlays.replace.is_none());
+        assert_eq!(a.ops.register_batch.unwrap().total, 2);
     }
 
     #[test]
@@ -288,23 +288,30 @@ mod tests {
             a.get(&InstanceId::new("I0")).unwrap().registration,
             Registration::Never
         );
-        assert!(a.notice.as_ref().unwrap().text.contains("left 1"));
+        assert!(a.ops.notice.as_ref().unwrap().text.contains("left 1"));
     }
 
     #[test]
     fn esc_cancels_everything() {
         let mut a = fleet();
         a.update(ctrl('r'), t(2));
-        assert!(a.replace.is_some());
+        assert!(a.overlays.replace.is_some());
         assert!(a.update(key(KeyCode::Esc), t(3)).is_empty());
-        assert!(a.replace.is_none());
+        assert!(a.overlays.replace.is_none());
         assert!(
             a.fleet
                 .instances
                 .iter()
                 .all(|i| i.registration == Registration::Never)
         );
-        assert!(a.notice.as_ref().unwrap().text.contains("nothing was sent"));
+        assert!(
+            a.ops
+                .notice
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("nothing was sent")
+        );
     }
 
     #[test]
@@ -319,7 +326,7 @@ mod tests {
             .unwrap();
         a.select(pos);
         assert!(a.update(ch('r'), t(2)).is_empty());
-        assert!(!a.replace.as_ref().unwrap().batch);
+        assert!(!a.overlays.replace.as_ref().unwrap().batch);
         assert!(a.update(ch('n'), t(3)).is_empty());
         assert_eq!(
             a.get(&InstanceId::new("I0")).unwrap().registration,

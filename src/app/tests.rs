@@ -160,7 +160,14 @@ fn unknown_instance_appears_unconfigured_and_cannot_be_registered() {
     a.update(key(KeyCode::Home), t(11));
     assert_eq!(a.selected_instance().unwrap().id.as_str(), "STRANGER");
     assert!(a.update(key(KeyCode::Char('r')), t(12)).is_empty());
-    assert!(a.notice.as_ref().unwrap().text.contains("not configured"));
+    assert!(
+        a.ops
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("not configured")
+    );
     // R only asks for configured instances
     assert_eq!(
         a.update(key(KeyCode::Char('R')), t(13)),
@@ -198,8 +205,8 @@ fn status_answer_is_applied_when_it_arrives() {
         "the first status answer does not invent a change time"
     );
     assert_eq!(i.status, StatusCheck::Ok { at: t(5), status });
-    assert_eq!(a.status_batch, None);
-    assert_eq!(a.notice.as_ref().unwrap().level, Level::Ok);
+    assert_eq!(a.ops.status_batch, None);
+    assert_eq!(a.ops.notice.as_ref().unwrap().level, Level::Ok);
 
     // a later answer that differs is a change we saw happen
     let ok = Status {
@@ -239,7 +246,7 @@ fn status_error_is_reported_with_status_and_text() {
         matches!(&inst(&a, "I0").status, StatusCheck::Failed { error, .. } if error.contains("400") && error.contains("Instance not found"))
     );
     assert_eq!(
-        a.status_batch,
+        a.ops.status_batch,
         Some(Batch {
             total: 2,
             done: 1,
@@ -257,7 +264,7 @@ fn status_error_is_reported_with_status_and_text() {
         },
         t(2),
     );
-    let n = a.notice.clone().unwrap();
+    let n = a.ops.notice.clone().unwrap();
     assert_eq!(n.level, Level::Error);
     assert!(n.text.contains("1 failed"), "{}", n.text);
     assert_eq!(
@@ -274,7 +281,7 @@ fn init_without_client_token_sends_nothing_and_says_so() {
     // the header says it, for as long as it lasts; not every row
     assert!(!a.setup.can_query_status);
     assert!(a.update(key(KeyCode::Char('s')), t(1)).is_empty());
-    assert!(a.notice.as_ref().unwrap().text.contains("client_token"));
+    assert!(a.ops.notice.as_ref().unwrap().text.contains("client_token"));
     a.update(
         Msg::StatusResult {
             id: InstanceId::new("I0"),
@@ -291,9 +298,9 @@ fn register_needs_public_url_and_client_token() {
     for missing in ["public_url", "client_token"] {
         let mut a = App::new(setup(2, Some(missing)), t(0));
         assert!(a.update(key(KeyCode::Char('r')), t(1)).is_empty());
-        assert!(a.notice.as_ref().unwrap().text.contains(missing));
+        assert!(a.ops.notice.as_ref().unwrap().text.contains(missing));
         assert!(a.update(key(KeyCode::Char('R')), t(1)).is_empty());
-        assert!(a.notice.as_ref().unwrap().text.contains(missing));
+        assert!(a.ops.notice.as_ref().unwrap().text.contains(missing));
         assert!(
             a.fleet
                 .instances
@@ -324,7 +331,7 @@ fn register_selected_then_result_lands_in_row() {
         t(2),
     );
     assert_eq!(inst(&a, "I1").registration, Registration::Ok(t(2)));
-    assert_eq!(a.notice.as_ref().unwrap().level, Level::Ok);
+    assert_eq!(a.ops.notice.as_ref().unwrap().level, Level::Ok);
 
     a.update(key(KeyCode::Char('r')), t(3));
     a.update(
@@ -338,7 +345,7 @@ fn register_selected_then_result_lands_in_row() {
         inst(&a, "I1").registration,
         Registration::Failed("HTTP 400: null not allowed".into())
     );
-    let n = a.notice.clone().unwrap();
+    let n = a.ops.notice.clone().unwrap();
     assert_eq!(n.level, Level::Error);
     assert!(n.text.contains("HTTP 400: null not allowed"));
 }
@@ -353,7 +360,7 @@ fn register_all_shows_progress_and_summary() {
         "no second batch while one runs"
     );
     assert_eq!(
-        a.register_batch,
+        a.ops.register_batch,
         Some(Batch {
             total: 3,
             done: 0,
@@ -375,7 +382,7 @@ fn register_all_shows_progress_and_summary() {
         t(1),
     );
     assert_eq!(
-        a.register_batch,
+        a.ops.register_batch,
         Some(Batch {
             total: 3,
             done: 2,
@@ -389,8 +396,8 @@ fn register_all_shows_progress_and_summary() {
         },
         t(2),
     );
-    assert_eq!(a.register_batch, None);
-    let n = a.notice.clone().unwrap();
+    assert_eq!(a.ops.register_batch, None);
+    let n = a.ops.notice.clone().unwrap();
     assert_eq!(n.level, Level::Error);
     assert!(n.text.contains("2/3"), "{}", n.text);
 }
@@ -432,11 +439,14 @@ fn quit_keys_and_help() {
 
     let mut a = app(3);
     a.update(key(KeyCode::Char('?')), t(0));
-    assert!(a.show_help);
+    assert!(a.overlays.show_help);
     a.update(key(KeyCode::Char('j')), t(0));
     assert_eq!(a.view.selected, 0, "keys do not act behind the help");
     a.update(key(KeyCode::Esc), t(0));
-    assert!(!a.show_help, "Esc closes help rather than quitting");
+    assert!(
+        !a.overlays.show_help,
+        "Esc closes help rather than quitting"
+    );
     a.update(key(KeyCode::Char('?')), t(0));
     assert_eq!(a.update(ctrl_c, t(0)), vec![Command::Quit]);
 }
@@ -551,7 +561,7 @@ fn start_warnings_and_problems_reach_the_footer() {
         "a key acknowledges the warnings"
     );
     a.update(Msg::Problem("event log: disk full".into()), t(1));
-    let n = a.notice.clone().unwrap();
+    let n = a.ops.notice.clone().unwrap();
     assert_eq!(
         (n.level, n.text.as_str()),
         (Level::Error, "event log: disk full")
@@ -700,7 +710,7 @@ fn f_cycles_the_state_filter() {
 fn restart_asks_first_and_sends_nothing_before_y() {
     let mut a = app(2);
     assert!(a.update(ch('x'), t(1)).is_empty());
-    let c = a.confirm.clone().expect("a confirmation popup");
+    let c = a.overlays.confirm.clone().expect("a confirmation popup");
     assert_eq!(c.action, InstanceAction::Restart);
     assert_eq!(c.targets, vec![InstanceId::new("I0")]);
     // other keys do nothing while it is open
@@ -711,12 +721,12 @@ fn restart_asks_first_and_sends_nothing_before_y() {
     );
     assert_eq!(a.view.selected, 0);
     assert!(a.update(ch('n'), t(1)).is_empty());
-    assert!(a.confirm.is_none());
+    assert!(a.overlays.confirm.is_none());
     assert!(a.fleet.instances.iter().all(|i| i.action.is_none()));
     // Esc cancels too
     a.update(ch('e'), t(2));
     assert!(a.update(key(KeyCode::Esc), t(2)).is_empty());
-    assert!(a.confirm.is_none());
+    assert!(a.overlays.confirm.is_none());
     // y sends it
     a.update(ch('e'), t(3));
     assert_eq!(
@@ -739,7 +749,7 @@ fn restart_asks_first_and_sends_nothing_before_y() {
         inst(&a, "I0").action.as_deref().map(|o| &o.state),
         Some(&Outcome::Failed("HTTP 400: Instance not found".into()))
     );
-    let n = a.notice.clone().unwrap();
+    let n = a.ops.notice.clone().unwrap();
     assert_eq!(n.level, Level::Error);
     assert!(n.text.contains("Instance not found"), "{}", n.text);
 }
@@ -753,7 +763,7 @@ fn space_marks_rows_and_actions_take_the_marks() {
     assert_eq!(a.view.marked.len(), 2);
     a.update(ch('x'), t(1));
     assert_eq!(
-        a.confirm.as_ref().unwrap().targets,
+        a.overlays.confirm.as_ref().unwrap().targets,
         vec![InstanceId::new("I0"), InstanceId::new("I2")]
     );
     let cmds = a.update(ch('y'), t(1));
@@ -777,7 +787,7 @@ fn space_marks_rows_and_actions_take_the_marks() {
             Command::Register(InstanceId::new("I1"))
         ]
     );
-    assert_eq!(a.register_batch.unwrap().total, 2);
+    assert_eq!(a.ops.register_batch.unwrap().total, 2);
     // space again unmarks
     let mut b = app(2);
     b.update(ch(' '), t(0));
@@ -816,12 +826,17 @@ fn big_r_takes_the_drifted_and_ctrl_r_takes_all() {
         );
     }
     assert!(
-        a.notice.as_ref().unwrap().text.contains("re-registered 2"),
+        a.ops
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("re-registered 2"),
         "{:?}",
-        a.notice
+        a.ops.notice
     );
     assert!(a.update(ch('R'), t(4)).is_empty(), "all point here now");
-    assert!(a.notice.as_ref().unwrap().text.contains("forces all"));
+    assert!(a.ops.notice.as_ref().unwrap().text.contains("forces all"));
     assert_eq!(a.update(ctrl('r'), t(5)).len(), 3);
 }
 
@@ -934,7 +949,7 @@ fn a_new_outage_rings_the_bell_once_and_b_turns_it_off() {
     a.update(up("I0", 1100), t(1100));
     a.update(down("I0", 1101, "x"), t(1101));
     a.update(ch('b'), t(1102));
-    assert!(!a.bell);
+    assert!(!a.switches.bell);
     assert!(!a.update(Msg::Tick, t(1200)).contains(&Command::Bell));
     assert!(inst(&a, "I0").outage_announced);
 }
@@ -1016,7 +1031,7 @@ fn state_changes_ask_for_the_alert_commands_configured() {
         },
         t(6),
     );
-    let n = a.notice.clone().unwrap();
+    let n = a.ops.notice.clone().unwrap();
     assert_eq!(n.level, Level::Error);
     assert!(n.text.contains("Name 0") && n.text.contains("code 7"));
 }
@@ -1029,7 +1044,10 @@ fn enter_opens_the_detail_with_history_from_the_log() {
         a.update(key(KeyCode::Enter), t(1)),
         vec![Command::LoadHistory(InstanceId::new("I1"))]
     );
-    assert_eq!(a.detail.as_ref().unwrap().history, DetailHistory::Loading);
+    assert_eq!(
+        a.overlays.detail.as_ref().unwrap().history,
+        DetailHistory::Loading
+    );
     let old = |m: i64| Event {
         instance_id: InstanceId::new("I1"),
         kind: EventKind::Connected { phone: None },
@@ -1047,18 +1065,19 @@ fn enter_opens_the_detail_with_history_from_the_log() {
     a.update(Msg::Webhook(old(29)), t(99));
     // a live event goes on top
     a.update(down("I1", 100, "x"), t(100));
-    let Some(DetailHistory::Loaded(events)) = a.detail.as_ref().map(|d| d.history.clone()) else {
+    let Some(DetailHistory::Loaded(events)) = a.overlays.detail.as_ref().map(|d| d.history.clone())
+    else {
         panic!("loaded");
     };
     assert_eq!(events.len(), 31);
     assert_eq!(events[0].moment, t(100));
     // movement scrolls the history, bounded
     a.update(key(KeyCode::End), t(101));
-    assert_eq!(a.detail.as_ref().unwrap().scroll, 30);
+    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 30);
     a.update(ch('j'), t(101));
-    assert_eq!(a.detail.as_ref().unwrap().scroll, 30);
+    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 30);
     a.update(ch('g'), t(101));
-    assert_eq!(a.detail.as_ref().unwrap().scroll, 0);
+    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 0);
     assert_eq!(
         a.selected_instance().unwrap().id.as_str(),
         "I1",
@@ -1073,13 +1092,13 @@ fn enter_opens_the_detail_with_history_from_the_log() {
         t(102),
     );
     assert!(matches!(
-        a.detail.as_ref().unwrap().history,
+        a.overlays.detail.as_ref().unwrap().history,
         DetailHistory::Loaded(_)
     ));
     // x in the detail acts on this instance
     a.update(ch('x'), t(103));
     assert_eq!(
-        a.confirm.as_ref().unwrap().targets,
+        a.overlays.confirm.as_ref().unwrap().targets,
         vec![InstanceId::new("I1")]
     );
     a.update(ch('n'), t(103));
@@ -1087,7 +1106,7 @@ fn enter_opens_the_detail_with_history_from_the_log() {
         a.update(key(KeyCode::Esc), t(104)).is_empty(),
         "Esc closes, not quits"
     );
-    assert!(a.detail.is_none());
+    assert!(a.overlays.detail.is_none());
 }
 
 #[test]
@@ -1113,7 +1132,7 @@ fn mouse_wheel_click_and_double_click() {
         t(1),
     );
     assert_eq!(a.view.selected, 4);
-    assert!(a.detail.is_none());
+    assert!(a.overlays.detail.is_none());
     // a click on the border or the header selects nothing
     a.update(mouse(MouseEventKind::Down(MouseButton::Left), 0), t(5));
     assert_eq!(a.view.selected, 4);
@@ -1145,10 +1164,13 @@ fn remapped_keys_are_the_ones_in_effect() {
         ..Settings::default()
     });
     assert!(a.update(ch('x'), t(0)).is_empty());
-    assert!(a.confirm.is_none(), "x is no longer restart");
+    assert!(a.overlays.confirm.is_none(), "x is no longer restart");
     assert!(a.update(ch('q'), t(0)).is_empty(), "q no longer quits");
     a.update(ch('X'), t(0));
-    assert_eq!(a.confirm.as_ref().unwrap().action, InstanceAction::Restart);
+    assert_eq!(
+        a.overlays.confirm.as_ref().unwrap().action,
+        InstanceAction::Restart
+    );
     a.update(ch('n'), t(0));
     assert_eq!(a.update(ch('Q'), t(0)), vec![Command::Quit]);
     let help = layout::help_lines(&a);

@@ -28,6 +28,7 @@ pub struct TableView {
     pub problems: usize,
     /// `order` needs to be rebuilt (a state, the sort or a filter changed).
     pub(crate) dirty: bool,
+    pub(crate) last_click: Option<(DateTime<Utc>, usize)>,
 }
 
 impl TableView {
@@ -44,6 +45,7 @@ impl TableView {
             marked: HashSet::new(),
             problems: 0,
             dirty: true,
+            last_click: None,
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 Style::new().fg(Color::DarkGray),
             ),
         ])
-    } else if let Some(b) = app.register_batch {
+    } else if let Some(b) = app.ops.register_batch {
         let failed = if b.failed > 0 {
             format!(", {} failed", b.failed)
         } else {
@@ -50,7 +50,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ),
             Style::new().fg(Color::Cyan),
         ))
-    } else if let Some(b) = app.status_batch {
+    } else if let Some(b) = app.ops.status_batch {
         Line::from(Span::styled(
             fit(
                 &format!(
@@ -66,7 +66,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             fit(&format!(" ⚠ warning: {w} (any key hides this)"), width),
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ))
-    } else if let Some(n) = &app.notice {
+    } else if let Some(n) = &app.ops.notice {
         let (word, style) = match n.level {
             Level::Info => ("info", Style::new()),
             Level::Ok => ("ok", Style::new().fg(Color::Green)),
@@ -85,6 +85,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     };
     let keys = &app.settings.keys;
     let step = app
+        .overlays
         .detail
         .as_ref()
         .and_then(|d| app.get(&d.id))
@@ -106,7 +107,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         ]),
         None => {
             // the keys in effect, each with its word
-            let hints: &[(Option<Action>, &str)] = if app.detail.is_some() {
+            let hints: &[(Option<Action>, &str)] = if app.overlays.detail.is_some() {
                 &[
                     (Some(Action::Down), "scroll"),
                     (None, "back"),

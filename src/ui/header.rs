@@ -108,7 +108,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         )),
         _ => second,
     };
-    let second = match (&app.header_warning, &app.link) {
+    let second = match (&app.ops.header_warning, &app.link) {
         (Some(warning), None) => with_warning(warning, second),
         _ => second,
     };

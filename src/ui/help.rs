@@ -37,7 +37,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     )));
     // a short terminal scrolls the help (↑/↓) rather than cut it
     let hidden = (lines.len() as u16 + 2).saturating_sub(area.height);
-    let scroll = app.help_scroll.min(hidden);
+    let scroll = app.overlays.help_scroll.min(hidden);
     let title = if hidden > 0 {
         format!(" Keys ({}/{}, ↑↓ scroll) ", scroll + 1, hidden + 1)
     } else {

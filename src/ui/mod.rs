@@ -28,18 +28,18 @@ pub fn draw(app: &App, frame: &mut Frame) {
     ])
     .areas(frame.area());
     header::draw(app, frame, top);
-    match app.detail.as_ref() {
+    match app.overlays.detail.as_ref() {
         Some(d) => detail::draw(app, d, frame, middle),
         None => table::draw(app, frame, middle),
     }
     footer::draw(app, frame, bottom);
-    if let Some(c) = &app.confirm {
+    if let Some(c) = &app.overlays.confirm {
         confirm::draw(app, c, frame, frame.area());
     }
-    if let Some(r) = &app.replace {
+    if let Some(r) = &app.overlays.replace {
         replace::draw(app, r, frame, frame.area());
     }
-    if app.show_help {
+    if app.overlays.show_help {
         help::draw(app, frame, frame.area());
     }
     if app.settings.no_color {
