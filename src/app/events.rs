@@ -286,7 +286,7 @@ impl App {
         let label = inst.label().to_string();
         let (state, notice) = match result {
             Ok(()) => (
-                Outcome::Ok(now),
+                CallResult::Ok(now),
                 Notice {
                     level: Level::Ok,
                     text: format!(
@@ -296,7 +296,7 @@ impl App {
                 },
             ),
             Err(e) => (
-                Outcome::Failed(e.to_string()),
+                CallResult::Failed(e.to_string()),
                 Notice {
                     level: Level::Error,
                     text: format!("{} of {label} failed: {e}", action.word()),

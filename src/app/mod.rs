@@ -14,11 +14,14 @@ use crossterm::event::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Old name of [`CallResult`] (api's and store's have an `Outcome` too),
+/// kept while the #12 branches merge; the lead removes it.
+pub use crate::fleet::CallResult as Outcome;
 use crate::fleet::Tally;
 use crate::fleet::health::{self, Rules};
 use crate::fleet::poll::PollSchedule;
 pub use crate::fleet::{
-    ActionOutcome, Fleet, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction, Outcome,
+    ActionOutcome, CallResult, Fleet, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction,
     Registration, STATS_WINDOW_DAYS, Source, StatusCheck,
 };
 use crate::keys::{Action, Keymap};

@@ -312,12 +312,12 @@ impl App {
                 continue;
             };
             let inst = &mut self.fleet.instances[i];
-            if matches!(&inst.action, Some(a) if a.state == Outcome::Pending) {
+            if matches!(&inst.action, Some(a) if a.state == CallResult::Pending) {
                 continue; // one call in flight per instance
             }
             inst.action = Some(Box::new(ActionOutcome {
                 action,
-                state: Outcome::Pending,
+                state: CallResult::Pending,
             }));
             cmds.push(Command::Act(id, action));
         }

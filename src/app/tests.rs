@@ -735,7 +735,7 @@ fn restart_asks_first_and_sends_nothing_before_y() {
     );
     assert_eq!(
         inst(&a, "I0").action.as_deref().map(|o| &o.state),
-        Some(&Outcome::Pending)
+        Some(&CallResult::Pending)
     );
     a.update(
         Msg::ActionResult {
@@ -747,7 +747,7 @@ fn restart_asks_first_and_sends_nothing_before_y() {
     );
     assert_eq!(
         inst(&a, "I0").action.as_deref().map(|o| &o.state),
-        Some(&Outcome::Failed("HTTP 400: Instance not found".into()))
+        Some(&CallResult::Failed("HTTP 400: Instance not found".into()))
     );
     let n = a.ops.notice.clone().unwrap();
     assert_eq!(n.level, Level::Error);

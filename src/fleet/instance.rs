@@ -65,13 +65,13 @@ pub enum HookCheck {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionOutcome {
     pub action: InstanceAction,
-    pub state: Outcome,
+    pub state: CallResult,
 }
 
 /// How a call went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", content = "detail", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum CallResult {
     Pending,
     Ok(DateTime<Utc>),
     Failed(String),

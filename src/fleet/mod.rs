@@ -19,7 +19,7 @@ pub mod stats;
 
 pub(crate) use instance::Tally;
 pub use instance::{
-    ActionOutcome, HookCheck, Hooks, Instance, InstanceAction, Outcome, Registration, Source,
+    ActionOutcome, CallResult, HookCheck, Hooks, Instance, InstanceAction, Registration, Source,
     StatusCheck,
 };
 
