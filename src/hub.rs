@@ -185,12 +185,12 @@ impl Hub {
             lines,
             backend,
         } = self;
-        for inst in &app.instances {
+        for inst in &app.fleet.instances {
             metrics.set_instance(inst);
         }
         let tap = opts.tap;
         let mut last_seq = opts.last_seq;
-        if !app.setup.can_query_status && app.instances.iter().any(|i| i.configured) {
+        if !app.setup.can_query_status && app.fleet.instances.iter().any(|i| i.configured) {
             tracing::warn!(
                 "client_token is not set (config or ZAPI_CLIENT_TOKEN): /status is not polled and registration is off"
             );
@@ -229,7 +229,7 @@ impl Hub {
                             for cmd in cmds {
                                 runner.run(cmd);
                             }
-                            if let Some(inst) = app.instances.get(row) {
+                            if let Some(inst) = app.fleet.instances.get(row) {
                                 if disconnect {
                                     metrics.observe_disconnect(inst);
                                 }
@@ -302,7 +302,8 @@ fn configured_ids(app: &App) -> Vec<InstanceId> {
     if !app.setup.can_query_status {
         return Vec::new();
     }
-    app.instances
+    app.fleet
+        .instances
         .iter()
         .filter(|i| i.configured)
         .map(|i| i.id.clone())
@@ -347,11 +348,11 @@ fn apply_reload(
     for cmd in app.reconfigure(reconfig, Utc::now()) {
         runner.run(cmd);
     }
-    for inst in &app.instances {
+    for inst in &app.fleet.instances {
         metrics.set_instance(inst);
         let _ = changes.send(HubEvent::Row(Box::new(inst.clone())));
     }
-    if let Some(notice) = &app.notice {
+    if let Some(notice) = &app.ops.notice {
         if restart {
             tracing::warn!("{}", notice.text);
         } else {

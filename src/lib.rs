@@ -12,14 +12,13 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 mod fixtures;
-pub mod health;
+pub mod fleet;
 pub mod http_retry;
 pub mod hub;
 pub mod keys;
 pub mod listener;
 pub mod logfile;
 pub mod model;
-pub mod poll;
 pub mod probe;
 pub mod reload;
 pub mod remote;
@@ -27,7 +26,6 @@ pub mod runner;
 pub mod serve;
 pub mod signals;
 pub mod sim;
-pub mod stats;
 pub mod store;
 pub mod tui;
 pub mod ui;
@@ -51,4 +49,5 @@ pub mod webhook {
     pub use crate::listener::token_header::*;
 }
 // moved into serve/; kept at their old paths while the other branches merge
+pub use crate::fleet::{health, poll, stats};
 pub use serve::{api, exposition, metrics};

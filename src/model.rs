@@ -192,3 +192,20 @@ mod tests {
         assert!(moment_from_raw(i64::MIN).is_none());
     }
 }
+
+/// Answer of `GET …/status`.
+///
+/// The client turns Z-API's empty `error` string (sent when all is well)
+/// into `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// Whether the instance is connected to WhatsApp.
+    pub connected: bool,
+    /// Why not, e.g. `"You are not connected."`.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Whether the phone itself is online.
+    #[serde(default)]
+    pub smartphone_connected: Option<bool>,
+}

@@ -218,10 +218,10 @@ mod tests {
         assert!(app.get(&InstanceId::new("C")).is_none());
         assert!(app.get(&InstanceId::new("D")).unwrap().configured);
         assert_eq!(app.counts(), (0, 1, 2));
-        assert_eq!(app.events, 1, "no event lost");
+        assert_eq!(app.fleet.events, 1, "no event lost");
         assert_eq!(app.settings.rules, settings.rules);
-        assert!(!app.bell);
-        let notice = app.notice.clone().unwrap();
+        assert!(!app.switches.bell);
+        let notice = app.ops.notice.clone().unwrap();
         assert_eq!(notice.level, Level::Warn);
         assert_eq!(
             notice.text,
@@ -229,7 +229,7 @@ mod tests {
         );
         // the table still works on the new rows
         app.prepare();
-        assert_eq!(app.order.len(), 3);
+        assert_eq!(app.view.order.len(), 3);
     }
 
     #[test]

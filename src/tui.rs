@@ -221,7 +221,7 @@ where
 
 /// The mouse as the app wants it, and the app's first calls.
 fn start<S: Screen>(screen: &mut S, app: &mut App, runner: &mut Runner) {
-    if app.mouse {
+    if app.switches.mouse {
         let _ = screen.set_mouse(true);
     }
     for cmd in app.init() {
@@ -304,7 +304,7 @@ fn apply_reloaded(app: &mut App, runner: &mut Runner, reloaded: Reloaded) -> Opt
             for cmd in app.reconfigure(reconfig, Utc::now()) {
                 runner.run(cmd);
             }
-            if let Some(notice) = &app.notice {
+            if let Some(notice) = &app.ops.notice {
                 tracing::info!("{}", notice.text);
             }
             None

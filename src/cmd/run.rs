@@ -137,7 +137,7 @@ fn after_replay(
         );
     }
     app.show_warnings();
-    app.header_warning = config
+    app.ops.header_warning = config
         .public_url_warning()
         .map(|_| config::PLAIN_HTTP_HEADER.to_string());
 }

@@ -679,7 +679,7 @@ mod tests {
         m.observe_received(&ev.kind);
         let disconnect = matches!(ev.kind, EventKind::Disconnected { .. });
         let (_, row) = app.apply_webhook(ev, Utc::now());
-        let inst = &app.instances[row];
+        let inst = &app.fleet.instances[row];
         if disconnect {
             m.observe_disconnect(inst);
         }
@@ -690,7 +690,7 @@ mod tests {
     fn unknown_is_absent_then_disconnect_is_0_and_counted() {
         let m = Metrics::new();
         let mut app = app(vec![(InstanceId::new("A"), Some("Sales".into()))]);
-        m.set_instance(&app.instances[0]);
+        m.set_instance(&app.fleet.instances[0]);
         let text = m.encode();
         let labels = r#"instance_id="A",name="Sales""#;
         assert_eq!(sample(&text, "zapi_instance_connected", labels), None);
@@ -762,7 +762,7 @@ mod tests {
         let mut app = app(vec![(InstanceId::new("A"), Some("Old".into()))]);
         let down = EventKind::Disconnected { error: None };
         apply(&m, &mut app, event("A", down, 1_764_000_000));
-        let mut renamed = app.instances[0].clone();
+        let mut renamed = app.fleet.instances[0].clone();
         renamed.name = Some("New".into());
         m.set_instance(&renamed);
         let text = m.encode();
@@ -780,7 +780,7 @@ mod tests {
         assert_eq!(sanitize_label(&long).chars().count(), MAX_LABEL_CHARS);
         let m = Metrics::new();
         let app = app(vec![(InstanceId::new("A"), Some("say \"hi\"\\".into()))]);
-        m.set_instance(&app.instances[0]);
+        m.set_instance(&app.fleet.instances[0]);
         assert!(m.encode().contains(r#"name="say \"hi\"\\""#));
     }
 
@@ -870,7 +870,7 @@ mod tests {
         }
         drop(known);
         let app = app(vec![(InstanceId::new("LATE"), None)]);
-        m.set_instance(&app.instances[0]);
+        m.set_instance(&app.fleet.instances[0]);
         let text = m.encode();
         assert!(!text.contains("LATE"));
         assert_eq!(

@@ -25,14 +25,14 @@ pub fn step_keys(app: &App) -> StepKeys {
 /// The first line: the filter prompt, a batch's progress, a pending
 /// warning or the last action's result.
 fn status_line(app: &App, width: usize) -> Line<'static> {
-    if app.searching {
+    if app.view.searching {
         Line::from(vec![
             Span::styled(" filter / ", Theme::BOLD),
-            Span::raw(fit(&app.search, width.saturating_sub(40))),
+            Span::raw(fit(&app.view.search, width.saturating_sub(40))),
             Span::styled("▏", Theme::CURSOR),
             Span::styled("  Enter keeps it · Esc clears it", Theme::DIM),
         ])
-    } else if let Some(b) = app.register_batch {
+    } else if let Some(b) = app.ops.register_batch {
         let failed = if b.failed > 0 {
             format!(", {} failed", b.failed)
         } else {
@@ -48,7 +48,7 @@ fn status_line(app: &App, width: usize) -> Line<'static> {
             ),
             Theme::INFO,
         ))
-    } else if let Some(b) = app.status_batch {
+    } else if let Some(b) = app.ops.status_batch {
         Line::from(Span::styled(
             fit(
                 &format!(
@@ -64,7 +64,7 @@ fn status_line(app: &App, width: usize) -> Line<'static> {
             fit(&format!(" ⚠ warning: {w} (any key hides this)"), width),
             Theme::WARN_BOLD,
         ))
-    } else if let Some(n) = &app.notice {
+    } else if let Some(n) = &app.ops.notice {
         let (word, style) = match n.level {
             Level::Info => ("info", Theme::PLAIN),
             Level::Ok => ("ok", Theme::GOOD),
@@ -85,6 +85,7 @@ fn status_line(app: &App, width: usize) -> Line<'static> {
 fn hints_line(app: &App, width: usize) -> Line<'static> {
     let keys = &app.settings.keys;
     let step = app
+        .overlays
         .detail
         .as_ref()
         .and_then(|d| app.get(&d.id))
@@ -103,7 +104,7 @@ fn hints_line(app: &App, width: usize) -> Line<'static> {
         ]),
         None => {
             // the keys in effect, each with its word
-            let hints: &[(Option<Action>, &str)] = if app.detail.is_some() {
+            let hints: &[(Option<Action>, &str)] = if app.overlays.detail.is_some() {
                 &[
                     (Some(Action::Down), "scroll"),
                     (None, "back"),

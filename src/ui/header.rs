@@ -39,8 +39,11 @@ fn title_line(app: &App, width: u16) -> Line<'static> {
         Span::raw("  "),
         Span::styled(format!("? {unknown} unknown"), Theme::WARN),
         Span::raw("  "),
-        if app.problems > 0 {
-            Span::styled(format!("⚠ {} problems", app.problems), Theme::WARN_BOLD)
+        if app.view.problems > 0 {
+            Span::styled(
+                format!("⚠ {} problems", app.view.problems),
+                Theme::WARN_BOLD,
+            )
         } else {
             Span::raw("")
         },
@@ -56,15 +59,15 @@ fn second_line(app: &App) -> Line<'static> {
             format!(
                 " config {} · {} instances · {} events",
                 super::sanitize(file),
-                app.instances.len(),
-                app.events
+                app.fleet.instances.len(),
+                app.fleet.events
             ),
             Theme::DIM,
         )),
         (None, None) => Line::from(Span::styled(
             format!(
                 " no config file: waiting for webhooks on {}/hooks · {} events",
-                app.setup.listen, app.events
+                app.setup.listen, app.fleet.events
             ),
             Theme::WARN,
         )),
@@ -73,7 +76,7 @@ fn second_line(app: &App) -> Line<'static> {
     // are left alone: nothing failed)
     let second = if !app.setup.can_query_status
         && !app.setup.listen.is_empty()
-        && app.instances.iter().any(|i| i.configured)
+        && app.fleet.instances.iter().any(|i| i.configured)
     {
         let mut spans = vec![Span::styled(
             " ⚠ client_token not set: Z-API is not asked ·",
@@ -98,14 +101,14 @@ fn second_line(app: &App) -> Line<'static> {
         (_, Some(banner)) if app.setup.listen.is_empty() => Line::from(Span::styled(
             format!(
                 " {banner} · {} instances · {} events",
-                app.instances.len(),
-                app.events
+                app.fleet.instances.len(),
+                app.fleet.events
             ),
             Theme::BANNER,
         )),
         _ => second,
     };
-    match (&app.header_warning, &app.link) {
+    match (&app.ops.header_warning, &app.link) {
         (Some(warning), None) => with_warning(warning, second),
         _ => second,
     }
@@ -169,7 +172,7 @@ const SPARK_LABEL_WIDTH: u16 = 27;
 /// Fleet disconnects per minute over the last hour, newest on the right;
 /// the peak is written out, so the bars are never the only clue.
 fn sparkline(app: &App, frame: &mut Frame, area: Rect) {
-    let series = app.disconnects_per_minute.series(app.now);
+    let series = app.fleet.disconnects_per_minute.series(app.now);
     let bars_w = usize::from(area.width.saturating_sub(SPARK_LABEL_WIDTH));
     let shown = &series[series.len().saturating_sub(bars_w)..];
     let peak = shown.iter().copied().max().unwrap_or(0);

@@ -9,43 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::App;
 
-/// Keys that no `[keys]` table changes, as (keys, what they do).
-pub const FIXED_KEYS: &[(&str, &str)] = &[
-    (
-        "Esc",
-        "close the detail, popup or help; clear the filter; else quit",
-    ),
-    (
-        "y / n",
-        "in a confirmation: send it / cancel (nothing is sent before y)",
-    ),
-    (
-        "y / n / Esc",
-        "when r/R would replace another system's webhook URL: all / only the others / none",
-    ),
-    ("Ctrl-C", "quit"),
-    (
-        "mouse",
-        "wheel scrolls, click selects, double click opens the detail",
-    ),
-];
-
-/// Every line of the help: the keymap's bindings, then the fixed keys.
-pub fn lines(app: &App) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = app
-        .settings
-        .keys
-        .help()
-        .into_iter()
-        .map(|(k, what)| (k, what.to_string()))
-        .collect();
-    out.extend(
-        FIXED_KEYS
-            .iter()
-            .map(|(k, what)| (k.to_string(), what.to_string())),
-    );
-    out
-}
+pub use crate::app::layout::{FIXED_KEYS, help_lines as lines};
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let entries = lines(app);
@@ -73,7 +37,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     )));
     // a short terminal scrolls the help (↑/↓) rather than cut it
     let hidden = (lines.len() as u16 + 2).saturating_sub(area.height);
-    let scroll = app.help_scroll.min(hidden);
+    let scroll = app.overlays.help_scroll.min(hidden);
     let title = if hidden > 0 {
         format!(" Keys ({}/{}, ↑↓ scroll) ", scroll + 1, hidden + 1)
     } else {

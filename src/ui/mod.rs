@@ -18,16 +18,7 @@ use unicode_width::UnicodeWidthChar;
 
 use crate::app::{App, TimeZone};
 
-/// Lines above the table: title + counts, then config/banner.
-pub const HEADER_LINES: u16 = 2;
-/// Lines below the table: last result/progress, then key hints.
-pub const FOOTER_LINES: u16 = 2;
-
-/// How many instance rows the table shows in a terminal `height` rows tall
-/// (the table has a border top and bottom and a header row).
-pub fn table_rows(height: u16) -> usize {
-    usize::from(height.saturating_sub(HEADER_LINES + FOOTER_LINES + 3))
-}
+pub use crate::app::layout::{FOOTER_LINES, HEADER_LINES, row_at, table_rows};
 
 /// Draws the whole screen.
 pub fn draw(app: &App, frame: &mut Frame) {
@@ -38,18 +29,18 @@ pub fn draw(app: &App, frame: &mut Frame) {
     ])
     .areas(frame.area());
     header::draw(app, frame, top);
-    match app.detail.as_ref() {
+    match app.overlays.detail.as_ref() {
         Some(d) => detail::draw(app, d, frame, middle),
         None => table::draw(app, frame, middle),
     }
     footer::draw(app, frame, bottom);
-    if let Some(c) = &app.confirm {
+    if let Some(c) = &app.overlays.confirm {
         confirm::draw(app, c, frame, frame.area());
     }
-    if let Some(r) = &app.replace {
+    if let Some(r) = &app.overlays.replace {
         replace::draw(app, r, frame, frame.area());
     }
-    if app.show_help {
+    if app.overlays.show_help {
         help::draw(app, frame, frame.area());
     }
     if app.settings.no_color {
@@ -85,20 +76,6 @@ pub fn popup_area(
         .areas(popup);
     frame.render_widget(ratatui::widgets::Clear, popup);
     popup
-}
-
-/// The table row (a position in `app.order`) drawn at screen line `y`, if
-/// any: the mouse's view of the layout [`draw`] makes.
-pub fn row_at(app: &App, y: u16) -> Option<usize> {
-    // header lines, the table's top border, its column titles
-    let first = HEADER_LINES + 2;
-    let visible = table_rows(app.size.1);
-    let line = usize::from(y.checked_sub(first)?);
-    if line >= visible {
-        return None;
-    }
-    let pos = app.offset + line;
-    (pos < app.order.len()).then_some(pos)
 }
 
 /// Makes text from the network safe to put on the terminal: control

@@ -150,22 +150,26 @@ fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
 /// The table's title: the count, and what the filters and the sort are.
 fn title(app: &App) -> String {
     let mut parts = Vec::new();
-    if app.order.len() != app.instances.len() {
-        parts.push(format!("{} of {}", app.order.len(), app.instances.len()));
+    if app.view.order.len() != app.fleet.instances.len() {
+        parts.push(format!(
+            "{} of {}",
+            app.view.order.len(),
+            app.fleet.instances.len()
+        ));
     } else {
-        parts.push(app.instances.len().to_string());
+        parts.push(app.fleet.instances.len().to_string());
     }
-    if app.state_filter != StateFilter::All {
-        parts.push(format!("only {}", app.state_filter.word()));
+    if app.view.state_filter != StateFilter::All {
+        parts.push(format!("only {}", app.view.state_filter.word()));
     }
-    if !app.search.is_empty() {
-        parts.push(format!("matching \"{}\"", fit(&app.search, 20)));
+    if !app.view.search.is_empty() {
+        parts.push(format!("matching \"{}\"", fit(&app.view.search, 20)));
     }
-    if app.sort != SortKey::Problems {
-        parts.push(format!("by {}", app.sort.word()));
+    if app.view.sort != SortKey::Problems {
+        parts.push(format!("by {}", app.view.sort.word()));
     }
-    if !app.marked.is_empty() {
-        parts.push(format!("{} marked", app.marked.len()));
+    if !app.view.marked.is_empty() {
+        parts.push(format!("{} marked", app.view.marked.len()));
     }
     format!(" Instances ({}) ", parts.join(" · "))
 }
@@ -173,7 +177,7 @@ fn title(app: &App) -> String {
 /// What the table shows instead of rows: no instances yet, or none that
 /// matches the filter; `None` when there are rows to draw.
 fn placeholder(app: &App) -> Option<Vec<Line<'static>>> {
-    if app.instances.is_empty() {
+    if app.fleet.instances.is_empty() {
         let text = vec![
             Line::from(""),
             Line::from("No instances yet."),
@@ -201,7 +205,7 @@ fn placeholder(app: &App) -> Option<Vec<Line<'static>>> {
         };
         return Some(text);
     }
-    if app.order.is_empty() {
+    if app.view.order.is_empty() {
         return Some(vec![
             Line::from(""),
             Line::from("No instance matches the filter."),
@@ -297,12 +301,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let cols = columns(inner);
     let wide = inner >= 150;
     let rows_visible = area.height.saturating_sub(3) as usize;
-    let end = (app.offset + rows_visible).min(app.order.len());
-    let start = app.offset.min(end);
+    let end = (app.view.offset + rows_visible).min(app.view.order.len());
+    let start = app.view.offset.min(end);
 
-    let rows = app.order[start..end].iter().map(|&i| {
-        let inst = &app.instances[i];
-        let marked = app.marked.contains(&inst.id);
+    let rows = app.view.order[start..end].iter().map(|&i| {
+        let inst = &app.fleet.instances[i];
+        let marked = app.view.marked.contains(&inst.id);
         let cells = cols
             .iter()
             .map(|&(col, w)| cell(app, inst, col, usize::from(w), marked, wide));
@@ -316,6 +320,6 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .row_highlight_style(Theme::SELECTED)
         .highlight_symbol("▶ ")
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
-    let mut state = TableState::new().with_selected(app.selected.checked_sub(start));
+    let mut state = TableState::new().with_selected(app.view.selected.checked_sub(start));
     frame.render_stateful_widget(table, area, &mut state);
 }

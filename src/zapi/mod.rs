@@ -34,22 +34,7 @@ pub const MAX_ERROR_CHARS: usize = 200;
 
 const CLIENT_TOKEN: HeaderName = HeaderName::from_static("client-token");
 
-/// Answer of `GET …/status`.
-///
-/// The client turns Z-API's empty `error` string (sent when all is well)
-/// into `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Status {
-    /// Whether the instance is connected to WhatsApp.
-    pub connected: bool,
-    /// Why not, e.g. `"You are not connected."`.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Whether the phone itself is online.
-    #[serde(default)]
-    pub smartphone_connected: Option<bool>,
-}
+pub use crate::model::Status;
 
 /// A failed Z-API call. The text never contains the request URL (which
 /// holds the instance token).

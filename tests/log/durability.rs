@@ -107,9 +107,12 @@ async fn ten_thousand_events_from_50_connections_are_all_counted() {
     service.shutdown().await.unwrap();
 
     let app = consumer.await.unwrap();
-    assert_eq!(app.events as usize, oks, "count in state = number of 200s");
-    assert_eq!(app.instances.len(), 50);
-    for inst in &app.instances {
+    assert_eq!(
+        app.fleet.events as usize, oks,
+        "count in state = number of 200s"
+    );
+    assert_eq!(app.fleet.instances.len(), 50);
+    for inst in &app.fleet.instances {
         assert_eq!(inst.state, state_of(199), "{}: last state", inst.id);
     }
     let replayed = store::replay(&dir.path().join("events"), |_, _| {}).unwrap();
@@ -222,9 +225,9 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_event() {
     })
     .unwrap();
     assert!(
-        app.events as usize >= total,
+        app.fleet.events as usize >= total,
         "{} events in the log, {total} were acknowledged",
-        app.events
+        app.fleet.events
     );
     for (inst, &n) in &acked {
         let id = format!("INST-{inst:02}");
@@ -260,7 +263,7 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_event() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no event count in {:?}", again.banner));
     assert_eq!(
-        replayed, app.events as usize,
+        replayed, app.fleet.events as usize,
         "the restarted binary replays the same events"
     );
     let restarted = reqwest::Client::new()

@@ -390,9 +390,10 @@ fn operator_fleet(w: u16, h: u16) -> App {
 
 fn open_detail_of(app: &mut App, label: &str) {
     let pos = app
+        .view
         .order
         .iter()
-        .position(|&i| app.instances[i].label() == label)
+        .position(|&i| app.fleet.instances[i].label() == label)
         .expect("row on screen");
     key(app, KeyCode::Home);
     for _ in 0..pos {
@@ -602,7 +603,7 @@ fn replace_confirmation_popup_80x24() {
 fn the_header_keeps_the_plain_http_warning() {
     for (w, h) in [(80, 24), (160, 40)] {
         let mut app = fleet(w, h);
-        app.header_warning = Some(zapi_dash::config::PLAIN_HTTP_HEADER.to_string());
+        app.ops.header_warning = Some(zapi_dash::config::PLAIN_HTTP_HEADER.to_string());
         key(&mut app, KeyCode::Down);
         let terminal = render(&app, w, h);
         let screen = text(&terminal);

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::app::{HookCheck, Instance, Registration, StatusCheck};
+use super::{HookCheck, Instance, Registration, StatusCheck};
 use crate::model::ConnState;
 
 /// The thresholds of the config that turn facts into problems.
@@ -154,7 +154,7 @@ pub fn note(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> Option<String
     if let Some(since) = silent_since(inst, rules, now) {
         return Some(format!(
             "silent for {}",
-            crate::stats::short_duration(Some(now.signed_duration_since(since)))
+            super::stats::short_duration(Some(now.signed_duration_since(since)))
         ));
     }
     None
@@ -267,9 +267,9 @@ impl Default for StepKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::{Hooks, Source};
+    use crate::fleet::{Hooks, Source};
     use crate::model::InstanceId;
-    use crate::zapi::Status;
+    use crate::model::Status;
     use chrono::TimeZone as _;
 
     fn t(s: i64) -> DateTime<Utc> {

@@ -93,7 +93,7 @@ pub fn mask_foreign_url(url: &str) -> String {
 impl App {
     /// The foreign URLs `/me` last showed for row `i` (empty: none known).
     fn foreign_of(&self, i: usize) -> Vec<String> {
-        match &self.instances[i].hooks {
+        match &self.fleet.instances[i].hooks {
             HookCheck::Ok { hooks, .. } => hooks.foreign.clone(),
             _ => Vec::new(),
         }
@@ -105,7 +105,7 @@ impl App {
         let mut foreign = Vec::new();
         let mut others = Vec::new();
         for &i in targets {
-            let inst = &self.instances[i];
+            let inst = &self.fleet.instances[i];
             if !inst.configured {
                 continue;
             }
@@ -125,7 +125,7 @@ impl App {
         if foreign.is_empty() {
             return false;
         }
-        self.replace = Some(ReplaceConfirm {
+        self.overlays.replace = Some(ReplaceConfirm {
             foreign,
             others,
             batch,
@@ -137,21 +137,21 @@ impl App {
     /// others, `Esc` nothing; any other key changes nothing.
     pub(super) fn on_replace_key(&mut self, code: crossterm::event::KeyCode) -> Vec<Command> {
         use crossterm::event::KeyCode;
-        let Some(confirm) = self.replace.clone() else {
+        let Some(confirm) = self.overlays.replace.clone() else {
             return Vec::new();
         };
         let replace_too = match code {
             KeyCode::Char('y') | KeyCode::Char('Y') => true,
             KeyCode::Char('n') | KeyCode::Char('N') => false,
             KeyCode::Esc => {
-                self.replace = None;
+                self.overlays.replace = None;
                 self.notify(Level::Info, "cancelled: nothing was sent");
                 return Vec::new();
             }
             _ => return Vec::new(),
         };
-        self.replace = None;
-        self.marked.clear();
+        self.overlays.replace = None;
+        self.view.marked.clear();
         let replacing: HashSet<InstanceId> = if replace_too {
             confirm.foreign.iter().map(|(id, _)| id.clone()).collect()
         } else {
@@ -160,6 +160,7 @@ impl App {
         let mut ids = confirm.others.clone();
         ids.extend(replacing.iter().cloned());
         let targets: Vec<usize> = self
+            .fleet
             .instances
             .iter()
             .enumerate()
@@ -184,7 +185,7 @@ impl App {
             }
             return cmds;
         }
-        let inst = &mut self.instances[targets[0]];
+        let inst = &mut self.fleet.instances[targets[0]];
         inst.registration = Registration::Pending;
         let id = inst.id.clone();
         let label = inst.label().to_string();
@@ -250,7 +251,7 @@ mod tests {
     fn nothing_is_sent_before_y_and_y_registers_all() {
         let mut a = fleet();
         assert!(a.update(ch('R'), t(2)).is_empty(), "nothing before y");
-        let popup = a.replace.clone().expect("the popup");
+        let popup = a.overlays.replace.clone().expect("the popup");
         assert_eq!(
             popup.foreign,
             vec![(
@@ -263,7 +264,8 @@ mod tests {
         assert!(a.update(ch('j'), t(2)).is_empty());
         assert!(a.update(ch('R'), t(2)).is_empty());
         assert!(
-            a.instances
+            a.fleet
+                .instances
                 .iter()
                 .all(|i| i.registration == Registration::Never)
         );
@@ -273,8 +275,8 @@ mod tests {
             cmds,
             vec![reg("I1"), Command::RegisterReplacing(InstanceId::new("I0"))]
         );
-        assert!(a.replace.is_none());
-        assert_eq!(a.register_batch.unwrap().total, 2);
+        assert!(a.overlays.replace.is_none());
+        assert_eq!(a.ops.register_batch.unwrap().total, 2);
     }
 
     #[test]
@@ -286,22 +288,30 @@ mod tests {
             a.get(&InstanceId::new("I0")).unwrap().registration,
             Registration::Never
         );
-        assert!(a.notice.as_ref().unwrap().text.contains("left 1"));
+        assert!(a.ops.notice.as_ref().unwrap().text.contains("left 1"));
     }
 
     #[test]
     fn esc_cancels_everything() {
         let mut a = fleet();
         a.update(ctrl('r'), t(2));
-        assert!(a.replace.is_some());
+        assert!(a.overlays.replace.is_some());
         assert!(a.update(key(KeyCode::Esc), t(3)).is_empty());
-        assert!(a.replace.is_none());
+        assert!(a.overlays.replace.is_none());
         assert!(
-            a.instances
+            a.fleet
+                .instances
                 .iter()
                 .all(|i| i.registration == Registration::Never)
         );
-        assert!(a.notice.as_ref().unwrap().text.contains("nothing was sent"));
+        assert!(
+            a.ops
+                .notice
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("nothing was sent")
+        );
     }
 
     #[test]
@@ -309,13 +319,14 @@ mod tests {
         let mut a = fleet();
         // problems first puts the drifted I0 first? select it by id
         let pos = a
+            .view
             .order
             .iter()
-            .position(|&i| a.instances[i].id.as_str() == "I0")
+            .position(|&i| a.fleet.instances[i].id.as_str() == "I0")
             .unwrap();
         a.select(pos);
         assert!(a.update(ch('r'), t(2)).is_empty());
-        assert!(!a.replace.as_ref().unwrap().batch);
+        assert!(!a.overlays.replace.as_ref().unwrap().batch);
         assert!(a.update(ch('n'), t(3)).is_empty());
         assert_eq!(
             a.get(&InstanceId::new("I0")).unwrap().registration,
@@ -328,9 +339,10 @@ mod tests {
         );
         // a row not pointing elsewhere is registered at once, as before
         let pos = a
+            .view
             .order
             .iter()
-            .position(|&i| a.instances[i].id.as_str() == "I1")
+            .position(|&i| a.fleet.instances[i].id.as_str() == "I1")
             .unwrap();
         a.select(pos);
         assert_eq!(a.update(ch('r'), t(6)), vec![reg("I1")]);

@@ -1,0 +1,328 @@
+//! What comes from outside: webhook events, the clock tick, and the
+//! answers of Z-API calls (`/status`, registration, `/me`, restart/restore).
+
+use super::*;
+
+impl App {
+    pub(super) fn on_event(&mut self, event: Event) -> (Vec<Command>, usize) {
+        self.fleet.events += 1;
+        self.view.dirty = true;
+        let now = self.now;
+        let i = match self.fleet.index.get(&event.instance_id) {
+            Some(&i) => i,
+            None => self.insert(Instance::new(event.instance_id.clone(), None, false)),
+        };
+        let inst = &mut self.fleet.instances[i];
+        let before = inst.state;
+        let mut cmds = Vec::new();
+        inst.last_activity = Some(
+            inst.last_activity
+                .map_or(event.received, |t| t.max(event.received)),
+        );
+        if let Some(state) = event.kind.state() {
+            // Statistics take the event at its `momment`, but never later
+            // than it was received: a clock ahead of ours does not put
+            // changes in the future. Before their window only the newest
+            // matters (a replay of a month of log sets those aside).
+            let at = event.moment.min(event.received);
+            if at < now - chrono::Duration::days(STATS_WINDOW_DAYS) {
+                inst.transitions.record_old(at, state);
+                self.fleet.stats_unsettled = true;
+            } else {
+                inst.transitions.record(at, state);
+            }
+            // Webhooks of one instance are ordered by `momment`: a late, older
+            // event goes into the history but does not overwrite the state.
+            let newer = inst.last_webhook_moment.is_none_or(|m| event.moment >= m);
+            if newer {
+                inst.last_webhook_moment = Some(event.moment);
+                inst.webhook_state = Some((state, event.received));
+                let dated = inst.set_state(state, event.moment, Source::Webhook);
+                self.fleet.tally.change(before, state);
+                inst.take_details(&event.kind);
+                // a disconnect `/status` told undated is counted once dated
+                if dated && state == ConnState::Disconnected {
+                    self.fleet.disconnects_per_minute.add(event.moment, now);
+                }
+                if before != state {
+                    if state == ConnState::Disconnected {
+                        self.fleet.disconnects_per_minute.add(event.moment, now);
+                    }
+                    if let Some(cmd) = alert_for(self.settings.alerts, state, &event, inst.label())
+                    {
+                        cmds.push(cmd);
+                    }
+                }
+            }
+        }
+        self.add_to_detail(&event);
+        self.fleet.instances[i].keep_in_history(event);
+        (cmds, i)
+    }
+
+    /// An event of the instance whose detail is open joins its history
+    /// as read from the log.
+    fn add_to_detail(&mut self, event: &Event) {
+        if let Some(d) = self
+            .overlays
+            .detail
+            .as_mut()
+            .filter(|d| d.id == event.instance_id)
+            && let DetailHistory::Loaded(events) = &mut d.history
+        {
+            // newest first, like the log's history; an event stored just
+            // before the history was read is in it already
+            let pos = events.partition_point(|e| e.moment > event.moment);
+            let known = events[pos..]
+                .iter()
+                .take_while(|e| e.moment == event.moment)
+                .any(|e| e == event);
+            if !known {
+                events.insert(pos, event.clone());
+                events.truncate(DETAIL_HISTORY);
+            }
+        }
+    }
+
+    /// The clock: polls that are due, the bell for new outages, and the
+    /// pruning of statistics older than their window (once a minute).
+    pub(super) fn on_tick(&mut self) -> Vec<Command> {
+        let now = self.now;
+        let mut cmds = Vec::new();
+        if let Some(poll) = &mut self.ops.poll {
+            for id in poll.due(now) {
+                if let Some(&i) = self.fleet.index.get(&id) {
+                    let inst = &mut self.fleet.instances[i];
+                    if inst.status != StatusCheck::Pending {
+                        inst.status = StatusCheck::Pending;
+                        cmds.push(Command::FetchStatus(id));
+                    }
+                }
+            }
+        }
+        let rules = self.settings.rules;
+        let mut new_outage = false;
+        for inst in &mut self.fleet.instances {
+            if !inst.outage_announced && health::outage_since(inst, &rules, now).is_some() {
+                inst.outage_announced = true;
+                new_outage = true;
+            }
+        }
+        if new_outage && self.switches.bell {
+            cmds.push(Command::Bell);
+        }
+        let minute = now.timestamp().div_euclid(60);
+        if minute != self.fleet.pruned_minute {
+            self.fleet.pruned_minute = minute;
+            let before = now - chrono::Duration::days(STATS_WINDOW_DAYS);
+            for inst in &mut self.fleet.instances {
+                inst.transitions.settle();
+                inst.transitions.prune(before);
+            }
+        }
+        cmds
+    }
+
+    pub(super) fn on_status(&mut self, id: InstanceId, result: Result<Status, ApiError>) {
+        let now = self.now;
+        let Some(&i) = self.fleet.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.fleet.instances[i];
+        let label = inst.label().to_string();
+        // A call that could not be made (no Client-Token, not configured)
+        // failed nowhere: the row stays as it was; the header says why.
+        if let Err(ApiError::Config(_)) = &result {
+            if inst.status == StatusCheck::Pending {
+                inst.status = StatusCheck::Never;
+            }
+            if let Some(batch) = &mut self.ops.status_batch {
+                batch.total = batch.total.saturating_sub(1);
+                if batch.finished() {
+                    self.ops.status_batch = None;
+                }
+            }
+            return;
+        }
+        let failed = result.is_err();
+        match result {
+            Ok(status) => {
+                let before = inst.state;
+                inst.apply_status(status, now);
+                self.fleet.tally.change(before, inst.state);
+            }
+            Err(e) => {
+                let text = e.to_string();
+                inst.status = StatusCheck::Failed {
+                    at: now,
+                    error: text.clone(),
+                };
+                if self.ops.status_batch.is_none() {
+                    self.notify(Level::Error, format!("status of {label} failed: {text}"));
+                }
+            }
+        }
+        self.status_batch_step(failed);
+    }
+
+    /// One more answer of an `s` run; its summary when it was the last.
+    fn status_batch_step(&mut self, failed: bool) {
+        if let Some(batch) = &mut self.ops.status_batch {
+            batch.done += 1;
+            batch.failed += usize::from(failed);
+            if batch.finished() {
+                let b = *batch;
+                self.ops.status_batch = None;
+                self.ops.notice = Some(if b.failed == 0 {
+                    Notice {
+                        level: Level::Ok,
+                        text: format!("status refreshed: {}/{}", b.done, b.total),
+                    }
+                } else {
+                    Notice {
+                        level: Level::Error,
+                        text: format!(
+                            "status refreshed: {}/{}, {} failed",
+                            b.done - b.failed,
+                            b.total,
+                            b.failed
+                        ),
+                    }
+                });
+            }
+        }
+    }
+
+    pub(super) fn on_registered(&mut self, id: InstanceId, result: Result<(), ApiError>) {
+        let now = self.now;
+        let Some(&i) = self.fleet.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.fleet.instances[i];
+        let label = inst.label().to_string();
+        let notice = match &result {
+            Ok(()) => {
+                inst.registration = Registration::Ok(now);
+                Notice {
+                    level: Level::Ok,
+                    text: format!("webhooks of {label} registered"),
+                }
+            }
+            Err(e) => {
+                inst.registration = Registration::Failed(e.to_string());
+                Notice {
+                    level: Level::Error,
+                    text: format!("registering {label} failed: {e}"),
+                }
+            }
+        };
+        match &mut self.ops.register_batch {
+            Some(batch) => {
+                batch.done += 1;
+                batch.failed += usize::from(result.is_err());
+                if batch.finished() {
+                    let b = *batch;
+                    self.ops.register_batch = None;
+                    let configured = self.fleet.instances.iter().filter(|i| i.configured).count();
+                    self.ops.notice = Some(if b.failed == 0 {
+                        Notice {
+                            level: Level::Ok,
+                            text: if b.total == configured {
+                                format!("re-registered all {} instances", b.total)
+                            } else {
+                                format!(
+                                    "re-registered {} instances (the other {} already pointed here)",
+                                    b.total,
+                                    configured.saturating_sub(b.total)
+                                )
+                            },
+                        }
+                    } else {
+                        Notice {
+                            level: Level::Error,
+                            text: format!(
+                                "re-registered {}/{}, {} failed (see the Webhooks column)",
+                                b.done - b.failed,
+                                b.total,
+                                b.failed
+                            ),
+                        }
+                    });
+                }
+            }
+            None => self.ops.notice = Some(notice),
+        }
+    }
+
+    pub(super) fn on_hooks(&mut self, id: InstanceId, result: Result<Hooks, ApiError>) {
+        let now = self.now;
+        let Some(&i) = self.fleet.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.fleet.instances[i];
+        inst.hooks = match result {
+            Ok(hooks) => HookCheck::Ok {
+                at: now,
+                hooks: Box::new(hooks),
+            },
+            Err(e) => HookCheck::Failed {
+                at: now,
+                error: e.to_string(),
+            },
+        };
+    }
+
+    pub(super) fn on_action_result(
+        &mut self,
+        id: InstanceId,
+        action: InstanceAction,
+        result: Result<(), ApiError>,
+    ) {
+        let now = self.now;
+        let Some(&i) = self.fleet.index.get(&id) else {
+            return;
+        };
+        let inst = &mut self.fleet.instances[i];
+        let label = inst.label().to_string();
+        let (state, notice) = match result {
+            Ok(()) => (
+                CallResult::Ok(now),
+                Notice {
+                    level: Level::Ok,
+                    text: format!(
+                        "{} of {label} accepted by Z-API: its webhooks will tell how it went",
+                        action.word()
+                    ),
+                },
+            ),
+            Err(e) => (
+                CallResult::Failed(e.to_string()),
+                Notice {
+                    level: Level::Error,
+                    text: format!("{} of {label} failed: {e}", action.word()),
+                },
+            ),
+        };
+        inst.action = Some(Box::new(ActionOutcome { action, state }));
+        self.ops.notice = Some(notice);
+    }
+}
+
+/// The alert command the config (`alerts`: on_disconnect, on_connect)
+/// asks for when an instance goes to `state`.
+fn alert_for(
+    (on_disconnect, on_connect): (bool, bool),
+    state: ConnState,
+    event: &Event,
+    name: &str,
+) -> Option<Command> {
+    let wanted = match state {
+        ConnState::Disconnected => on_disconnect,
+        ConnState::Connected => on_connect,
+        ConnState::Unknown => false,
+    };
+    wanted.then(|| Command::Alert {
+        event: event.clone(),
+        name: name.to_string(),
+    })
+}

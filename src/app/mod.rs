@@ -1,0 +1,696 @@
+//! The application state and its one update function.
+//!
+//! Everything that happens (a key, a webhook event, a Z-API answer, the clock
+//! tick, a resize) is a [`Msg`]; [`App::update`] folds it into the state and
+//! returns the [`Command`]s the event loop must carry out. No I/O and no clock
+//! reads happen here: the time is passed in, so the whole behaviour is tested
+//! without a terminal or a network.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, FixedOffset, Local, Utc};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use serde::{Deserialize, Serialize};
+
+/// Old name of [`CallResult`] (api's and store's have an `Outcome` too),
+/// kept while the #12 branches merge; the lead removes it.
+pub use crate::fleet::CallResult as Outcome;
+use crate::fleet::Tally;
+use crate::fleet::health::{self, Rules};
+use crate::fleet::poll::PollSchedule;
+pub use crate::fleet::{
+    ActionOutcome, CallResult, Fleet, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction,
+    Registration, STATS_WINDOW_DAYS, Source, StatusCheck,
+};
+use crate::keys::{Action, Keymap};
+use crate::model::{ConnState, Event, InstanceId, Status};
+use crate::zapi::ApiError;
+
+mod calls;
+mod events;
+pub mod layout;
+mod operator;
+mod parts;
+mod register_guard;
+mod setup;
+mod view;
+pub use parts::{Ops, Overlays, Switches};
+pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
+pub use setup::{Settings, Setup, TimeZone};
+pub use view::TableView;
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// A webhook the listener accepted.
+    Webhook(Event),
+    /// The 1 Hz clock, so that ages ("3m ago") move.
+    Tick,
+    /// The terminal was resized to (columns, rows).
+    Resize(u16, u16),
+    /// Answer of `GET …/status` for an instance.
+    StatusResult {
+        id: InstanceId,
+        result: Result<Status, ApiError>,
+    },
+    /// Result of re-registering an instance's webhooks (both PUTs).
+    RegisterResult {
+        id: InstanceId,
+        result: Result<(), ApiError>,
+    },
+    /// Answer of `GET …/me`: where Z-API sends the instance's webhooks now.
+    HooksResult {
+        id: InstanceId,
+        result: Result<Hooks, ApiError>,
+    },
+    /// Result of a restart or a session restore.
+    ActionResult {
+        id: InstanceId,
+        action: InstanceAction,
+        result: Result<(), ApiError>,
+    },
+    /// The instance's history, newest first, read from the event log for
+    /// the detail pane.
+    History {
+        id: InstanceId,
+        result: Result<Vec<Event>, String>,
+    },
+    /// A mouse event on the terminal.
+    Mouse(MouseEvent),
+    /// An `on_disconnect` / `on_connect` command ended badly.
+    AlertFailed {
+        id: InstanceId,
+        error: String,
+    },
+    /// Something went wrong outside the app (the event log cannot be
+    /// written, the listener stopped): shown in the footer as an error.
+    Problem(String),
+    /// `watch`: the server's whole state, replacing ours.
+    Snapshot(Snapshot),
+    /// `watch`: one row as the server now has it (after a status or
+    /// registration result there).
+    Row(Box<Instance>),
+    /// `watch`: the link to the server came up or was cut.
+    Link(Link),
+}
+
+/// The whole state as the HTTP API serves it: every row, the number of
+/// events, and the `seq` of the last event applied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub events: u64,
+    pub instances: Vec<Instance>,
+}
+
+/// The state of `watch`'s link to its server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    Up,
+    /// Cut off since `since`; the next try is at `retry_at`.
+    Down {
+        since: DateTime<Utc>,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Something the event loop must do for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `GET …/status` for this configured instance.
+    FetchStatus(InstanceId),
+    /// `GET …/me` for this configured instance: which URLs its webhooks go to.
+    FetchHooks(InstanceId),
+    /// Re-register this configured instance's connect/disconnect webhooks.
+    Register(InstanceId),
+    /// The same, confirmed to replace another system's webhook URL.
+    RegisterReplacing(InstanceId),
+    /// `GET …/restart` or `GET …/restore-session` (the operator confirmed it).
+    Act(InstanceId, InstanceAction),
+    /// Read the instance's history from the event log (the detail pane).
+    LoadHistory(InstanceId),
+    /// Run the `on_disconnect` / `on_connect` command for this state change.
+    Alert { event: Event, name: String },
+    /// Ring the terminal bell (a new outage).
+    Bell,
+    /// Turn mouse capture on or off.
+    MouseCapture(bool),
+    /// Leave: restore the terminal, exit 0.
+    Quit,
+}
+
+/// How bad a footer message is. Shown by a word as well as a colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Ok,
+    Warn,
+    Error,
+}
+
+/// The last action's result, shown in the footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+}
+
+/// Progress of an `R` (register all) or `s` (status all) run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Batch {
+    pub total: usize,
+    pub done: usize,
+    pub failed: usize,
+}
+
+impl Batch {
+    pub fn finished(&self) -> bool {
+        self.done >= self.total
+    }
+}
+
+/// The whole state of the dashboard.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The instances and what is counted over them: the domain core.
+    pub fleet: Fleet,
+    pub setup: Setup,
+    /// The time of the last update: the view reads this, never the clock.
+    pub now: DateTime<Utc>,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    /// `watch` only: the link to the server (`None` for a local dashboard).
+    pub link: Option<Link>,
+    /// Thresholds, polling, bell, keys: what the config says beyond the setup.
+    pub settings: Settings,
+    /// The table: its order, selection, scroll, sort, filters and marks.
+    pub view: TableView,
+    /// What is drawn over the table: help, detail, confirmations.
+    pub overlays: Overlays,
+    /// Calls in flight and what the footer says of them.
+    pub ops: Ops,
+    /// What the operator turns on and off: the bell, the mouse.
+    pub switches: Switches,
+}
+
+/// How the table is sorted (`o` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// Worst first: outages, then down, drifted, failing; then config order.
+    #[default]
+    Problems,
+    Name,
+    /// Most disconnects in 24 h first.
+    Disconnects,
+    /// Most recent change first.
+    LastChange,
+}
+
+impl SortKey {
+    pub fn word(self) -> &'static str {
+        match self {
+            SortKey::Problems => "problems first",
+            SortKey::Name => "name",
+            SortKey::Disconnects => "disconnects (24 h)",
+            SortKey::LastChange => "last change",
+        }
+    }
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Problems => SortKey::Name,
+            SortKey::Name => SortKey::Disconnects,
+            SortKey::Disconnects => SortKey::LastChange,
+            SortKey::LastChange => SortKey::Problems,
+        }
+    }
+}
+
+/// Which rows the table shows (`f` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StateFilter {
+    #[default]
+    All,
+    Down,
+    Up,
+    /// Webhooks pointing elsewhere, or `/status` disagreeing with them.
+    Drifted,
+}
+
+impl StateFilter {
+    pub fn word(self) -> &'static str {
+        match self {
+            StateFilter::All => "all",
+            StateFilter::Down => "down",
+            StateFilter::Up => "up",
+            StateFilter::Drifted => "drifted",
+        }
+    }
+    fn next(self) -> StateFilter {
+        match self {
+            StateFilter::All => StateFilter::Down,
+            StateFilter::Down => StateFilter::Up,
+            StateFilter::Up => StateFilter::Drifted,
+            StateFilter::Drifted => StateFilter::All,
+        }
+    }
+}
+
+/// The detail pane of one instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub id: InstanceId,
+    /// First history line shown.
+    pub scroll: usize,
+    pub history: DetailHistory,
+}
+
+/// The detail pane's history, read from the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DetailHistory {
+    Loading,
+    /// Newest first.
+    Loaded(Vec<Event>),
+    /// The log could not be read (or there is none: `watch`); the newest
+    /// events kept in memory are shown instead.
+    Failed(String),
+}
+
+/// Events the detail pane reads from the log, at most.
+pub const DETAIL_HISTORY: usize = 1000;
+
+/// A restart or restore the operator must confirm with `y`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    pub action: InstanceAction,
+    pub targets: Vec<InstanceId>,
+}
+
+/// Two clicks on one row within this are a double click.
+const DOUBLE_CLICK_MS: i64 = 400;
+
+impl App {
+    pub fn new(setup: Setup, now: DateTime<Utc>) -> Self {
+        let mut app = App {
+            fleet: Fleet::new(now),
+            view: TableView::new(),
+            overlays: Overlays::default(),
+            ops: Ops::new(),
+            switches: Switches::new(),
+            now,
+            size: (80, 24),
+            link: None,
+            settings: Settings::default(),
+            setup,
+        };
+        for (id, name) in app.setup.instances.clone() {
+            app.insert(Instance::new(id, name, true));
+        }
+        app.show_warnings();
+        app
+    }
+
+    /// The state as the HTTP API serves it; `seq` is the last event applied.
+    pub fn snapshot(&self, seq: u64) -> Snapshot {
+        Snapshot {
+            seq,
+            events: self.fleet.events,
+            instances: self.fleet.instances.clone(),
+        }
+    }
+
+    /// Replaces every row with the server's, keeping the selection on the
+    /// same instance and each row's history.
+    fn apply_snapshot(&mut self, snapshot: Snapshot) {
+        let selected = self.selected_instance().map(|i| i.id.clone());
+        let mut old: HashMap<InstanceId, Instance> = self
+            .fleet
+            .instances
+            .drain(..)
+            .map(|i| (i.id.clone(), i))
+            .collect();
+        self.fleet.index.clear();
+        self.view.order.clear();
+        self.fleet.tally = Tally::default();
+        for mut row in snapshot.instances {
+            if let Some(prev) = old.remove(&row.id) {
+                row.history = prev.history;
+                row.transitions = prev.transitions;
+                row.outage_announced = prev.outage_announced;
+            }
+            self.insert(row);
+        }
+        self.fleet.events = snapshot.events;
+        let pos = selected.and_then(|id| {
+            self.view
+                .order
+                .iter()
+                .position(|&i| self.fleet.instances[i].id == id)
+        });
+        self.select(pos.unwrap_or(0));
+    }
+
+    /// Shows the setup's warnings (if any) in the footer, until a key is pressed.
+    pub fn show_warnings(&mut self) {
+        self.ops.warnings_seen = self.setup.warnings.is_empty();
+    }
+
+    /// The start warnings while they have not been acknowledged by a key.
+    pub fn pending_warnings(&self) -> Option<String> {
+        (!self.ops.warnings_seen).then(|| self.setup.warnings.join(" · "))
+    }
+
+    /// Sets the footer's message.
+    fn notify(&mut self, level: Level, text: impl Into<String>) {
+        self.ops.notice = Some(Notice {
+            level,
+            text: text.into(),
+        });
+    }
+
+    /// Applies what the config says beyond the setup (thresholds, polling,
+    /// bell, keys). Call before [`App::init`].
+    pub fn configure(&mut self, settings: Settings) {
+        self.switches.bell = settings.bell;
+        self.settings = settings;
+        self.view.dirty = true;
+    }
+
+    /// Applies a reloaded config ([`crate::reload`]): instances added get a
+    /// row (and a `/status` call), instances removed lose theirs unless
+    /// something is known of them (then they stay, as not configured, like
+    /// any instance that sends webhooks unasked); names, thresholds,
+    /// polling, alerts and keys take the new values; the bell follows the
+    /// config only when the config changed it. No event or state is lost.
+    pub fn reconfigure(
+        &mut self,
+        change: crate::reload::Reconfig,
+        now: DateTime<Utc>,
+    ) -> Vec<Command> {
+        self.now = now;
+        if change.settings.bell != self.settings.bell {
+            self.switches.bell = change.settings.bell;
+        }
+        self.settings = change.settings;
+        self.setup.missing_for_register = change.missing_for_register;
+        self.setup.can_query_status = change.can_query_status;
+        let (cmds, added, removed) = match change.instances {
+            Some(instances) => self.reconcile_rows(instances),
+            None => (Vec::new(), 0, 0),
+        };
+        self.restart_poll();
+        let level = if change.needs_restart.is_empty() {
+            Level::Ok
+        } else {
+            Level::Warn
+        };
+        self.notify(
+            level,
+            crate::reload::summary(added, removed, &change.needs_restart),
+        );
+        self.view.dirty = true;
+        cmds
+    }
+
+    /// The rows for a new list of configured instances (see
+    /// [`App::reconfigure`]): the calls for the new ones, how many were
+    /// added and how many removed from the config.
+    fn reconcile_rows(
+        &mut self,
+        instances: Vec<(InstanceId, Option<String>)>,
+    ) -> (Vec<Command>, usize, usize) {
+        let names: HashMap<InstanceId, Option<String>> = instances.iter().cloned().collect();
+        let mut removed = 0;
+        let mut rows = Vec::with_capacity(self.fleet.instances.len());
+        for mut inst in std::mem::take(&mut self.fleet.instances) {
+            match names.get(&inst.id) {
+                Some(name) => {
+                    inst.name.clone_from(name);
+                    inst.configured = true;
+                }
+                None if inst.configured => {
+                    removed += 1;
+                    let known = inst.last_activity.is_some() || inst.state != ConnState::Unknown;
+                    if !known {
+                        continue;
+                    }
+                    inst.configured = false;
+                }
+                None => {}
+            }
+            rows.push(inst);
+        }
+        self.fleet.tally = Tally::of(&rows);
+        self.fleet.index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        self.view.order = (0..rows.len()).collect();
+        self.fleet.instances = rows;
+        self.view
+            .marked
+            .retain(|id| self.fleet.index.contains_key(id));
+        if self
+            .overlays
+            .detail
+            .as_ref()
+            .is_some_and(|d| !self.fleet.index.contains_key(&d.id))
+        {
+            self.overlays.detail = None;
+        }
+        self.view.selected = self
+            .view
+            .selected
+            .min(self.view.order.len().saturating_sub(1));
+        let (mut cmds, mut added) = (Vec::new(), 0);
+        for (id, name) in &instances {
+            if self.fleet.index.contains_key(id) {
+                continue;
+            }
+            added += 1;
+            let mut inst = Instance::new(id.clone(), name.clone(), true);
+            if self.setup.can_query_status {
+                inst.status = StatusCheck::Pending;
+                cmds.push(Command::FetchStatus(id.clone()));
+                if self.settings.can_check_hooks {
+                    inst.hooks = HookCheck::Pending;
+                    cmds.push(Command::FetchHooks(id.clone()));
+                }
+            }
+            self.insert(inst);
+        }
+        self.setup.instances = instances;
+        (cmds, added, removed)
+    }
+
+    /// The `/status` poller over the configured instances, as the settings say.
+    fn restart_poll(&mut self) {
+        let ids: Vec<InstanceId> = self
+            .fleet
+            .instances
+            .iter()
+            .filter(|i| i.configured)
+            .map(|i| i.id.clone())
+            .collect();
+        let on = self.setup.can_query_status
+            && !self.settings.poll_interval.is_zero()
+            && !ids.is_empty();
+        self.ops.poll = on.then(|| PollSchedule::new(ids, self.settings.poll_interval, self.now));
+    }
+
+    /// The commands to run at start: ask `/status` (and, where it can,
+    /// `/me`) of every configured instance; start the poller.
+    pub fn init(&mut self) -> Vec<Command> {
+        // outages already under way at start are not new: no bell for them
+        let rules = self.settings.rules;
+        for inst in &mut self.fleet.instances {
+            if health::outage_since(inst, &rules, self.now).is_some() {
+                inst.outage_announced = true;
+            }
+        }
+        self.refresh_view();
+        if self.setup.instances.is_empty() {
+            return Vec::new();
+        }
+        if !self.setup.can_query_status {
+            // said once, in the header, for as long as it lasts
+            return Vec::new();
+        }
+        if !self.settings.poll_interval.is_zero() {
+            let ids = self
+                .fleet
+                .instances
+                .iter()
+                .filter(|i| i.configured)
+                .map(|i| i.id.clone())
+                .collect();
+            self.ops.poll = Some(PollSchedule::new(
+                ids,
+                self.settings.poll_interval,
+                self.now,
+            ));
+        }
+        self.fetch_all_status()
+    }
+
+    fn insert(&mut self, inst: Instance) -> usize {
+        let i = self.fleet.insert(inst);
+        // shown at once; sorted and filtered at the next view refresh
+        self.view.order.push(i);
+        self.view.dirty = true;
+        i
+    }
+
+    /// The instance with this id.
+    pub fn get(&self, id: &InstanceId) -> Option<&Instance> {
+        self.fleet.get(id)
+    }
+
+    /// The selected instance, if any.
+    pub fn selected_instance(&self) -> Option<&Instance> {
+        self.view
+            .order
+            .get(self.view.selected)
+            .map(|&i| &self.fleet.instances[i])
+    }
+
+    /// (connected, disconnected, unknown); O(1), kept as states change.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        self.fleet.counts()
+    }
+
+    /// Rows the table can show at the current size.
+    pub fn page_rows(&self) -> usize {
+        layout::table_rows(self.size.1)
+    }
+
+    /// Folds one message into the state. `now` is the current time.
+    pub fn update(&mut self, msg: Msg, now: DateTime<Utc>) -> Vec<Command> {
+        self.now = now;
+        match msg {
+            Msg::Key(key) => self.on_key(key),
+            // The view is refreshed before the next frame (`prepare`), not
+            // per event: a burst or a replay of a million costs one sort.
+            Msg::Webhook(event) => self.on_event(event).0,
+            Msg::Tick => {
+                let cmds = self.on_tick();
+                self.refresh_view();
+                cmds
+            }
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                self.scroll_to_selected();
+                Vec::new()
+            }
+            Msg::StatusResult { id, result } => {
+                self.on_status(id, result);
+                self.view.dirty = true;
+                Vec::new()
+            }
+            Msg::RegisterResult { id, result } => self.on_register_result(id, result),
+            Msg::HooksResult { id, result } => {
+                self.on_hooks(id, result);
+                self.view.dirty = true;
+                Vec::new()
+            }
+            Msg::ActionResult { id, action, result } => {
+                self.on_action_result(id, action, result);
+                Vec::new()
+            }
+            Msg::History { id, result } => {
+                self.on_history(id, result);
+                Vec::new()
+            }
+            Msg::Mouse(ev) => self.on_mouse(ev),
+            Msg::AlertFailed { id, error } => {
+                let label = self
+                    .get(&id)
+                    .map_or_else(|| id.to_string(), |i| i.label().to_string());
+                self.notify(Level::Error, format!("alert command for {label}: {error}"));
+                Vec::new()
+            }
+            Msg::Problem(text) => {
+                self.notify(Level::Error, text);
+                Vec::new()
+            }
+            Msg::Snapshot(snapshot) => {
+                self.apply_snapshot(snapshot);
+                self.refresh_view();
+                Vec::new()
+            }
+            Msg::Row(row) => {
+                self.on_row(*row);
+                Vec::new()
+            }
+            Msg::Link(link) => {
+                self.link = Some(link);
+                Vec::new()
+            }
+        }
+    }
+
+    /// A registration answer; when it went well and `/me` can be asked,
+    /// ask it again: the row then shows what Z-API really has.
+    fn on_register_result(&mut self, id: InstanceId, result: Result<(), ApiError>) -> Vec<Command> {
+        let verify = result.is_ok() && self.settings.can_check_hooks;
+        self.on_registered(id.clone(), result);
+        self.view.dirty = true;
+        match self.fleet.index.get(&id) {
+            Some(&i) if verify && self.fleet.instances[i].hooks != HookCheck::Pending => {
+                self.fleet.instances[i].hooks = HookCheck::Pending;
+                vec![Command::FetchHooks(id)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The detail's history as read from the log (if that detail is still open).
+    fn on_history(&mut self, id: InstanceId, result: Result<Vec<Event>, String>) {
+        if let Some(d) = self.overlays.detail.as_mut().filter(|d| d.id == id) {
+            d.history = match result {
+                Ok(events) => DetailHistory::Loaded(events),
+                Err(e) => DetailHistory::Failed(e),
+            };
+        }
+    }
+
+    /// A row as `watch` received it: keeps what the row does not carry
+    /// (history, transitions, the bell's memory).
+    fn on_row(&mut self, row: Instance) {
+        match self.fleet.index.get(&row.id) {
+            Some(&i) => {
+                let old = &mut self.fleet.instances[i];
+                let history = std::mem::take(&mut old.history);
+                let transitions = std::mem::take(&mut old.transitions);
+                let outage_announced = old.outage_announced;
+                self.fleet.tally.change(old.state, row.state);
+                self.fleet.instances[i] = Instance {
+                    history,
+                    transitions,
+                    outage_announced,
+                    ..row
+                };
+            }
+            None => {
+                self.insert(row);
+            }
+        }
+        self.view.dirty = true;
+    }
+
+    /// [`App::update`] with [`Msg::Webhook`], which also tells the index
+    /// in [`App::instances`] of the row the event went to (a new one if its
+    /// instance was unknown): `serve`'s hub updates the metrics from that row
+    /// without looking the id up again or keeping a copy of the event.
+    pub fn apply_webhook(&mut self, event: Event, now: DateTime<Utc>) -> (Vec<Command>, usize) {
+        self.now = now;
+        self.on_event(event)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1315 @@
+use super::*;
+use crate::model::EventKind;
+use chrono::TimeZone as _;
+use crossterm::event::KeyEventState;
+
+pub(super) fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_764_000_000 + secs, 0).unwrap()
+}
+
+fn setup(n: usize, missing: Option<&'static str>) -> Setup {
+    Setup {
+        listen: "http://127.0.0.1:8787".into(),
+        config_file: Some("/tmp/c.toml".into()),
+        instances: (0..n)
+            .map(|i| (InstanceId::new(format!("I{i}")), Some(format!("Name {i}"))))
+            .collect(),
+        missing_for_register: missing,
+        can_query_status: missing != Some("client_token"),
+        tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
+        banner: None,
+        warnings: Vec::new(),
+        secret_paths: false,
+    }
+}
+
+pub(super) fn app(n: usize) -> App {
+    App::new(setup(n, None), t(0))
+}
+
+pub(super) fn key(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn ev(id: &str, kind: EventKind, moment: i64, received: i64) -> Msg {
+    Msg::Webhook(Event {
+        instance_id: InstanceId::new(id),
+        kind,
+        moment: t(moment),
+        received: t(received),
+    })
+}
+
+fn down(id: &str, moment: i64, error: &str) -> Msg {
+    ev(
+        id,
+        EventKind::Disconnected {
+            error: Some(error.into()),
+        },
+        moment,
+        moment,
+    )
+}
+
+fn up(id: &str, moment: i64) -> Msg {
+    ev(
+        id,
+        EventKind::Connected {
+            phone: Some("5544999999999".into()),
+        },
+        moment,
+        moment,
+    )
+}
+
+fn inst<'a>(app: &'a App, id: &str) -> &'a Instance {
+    app.get(&InstanceId::new(id)).unwrap()
+}
+
+fn http_err(status: u16, message: &str) -> ApiError {
+    ApiError::Http {
+        status,
+        message: message.into(),
+    }
+}
+
+#[test]
+fn disconnect_webhook_sets_row() {
+    let mut a = app(2);
+    assert!(
+        a.update(down("I1", 10, "Device has been disconnected"), t(11))
+            .is_empty()
+    );
+    let i = inst(&a, "I1");
+    assert_eq!(i.state, ConnState::Disconnected);
+    assert_eq!(
+        i.last_error.as_deref(),
+        Some("Device has been disconnected")
+    );
+    assert_eq!(i.last_change, Some(t(10)));
+    assert_eq!(i.source, Some(Source::Webhook));
+    assert_eq!(a.counts(), (0, 1, 1));
+    assert_eq!(inst(&a, "I0").state, ConnState::Unknown);
+}
+
+#[test]
+fn connect_after_disconnect_changes_state_and_keeps_last_error() {
+    let mut a = app(1);
+    a.update(down("I0", 10, "boom"), t(10));
+    a.update(up("I0", 20), t(20));
+    let i = inst(&a, "I0");
+    assert_eq!(i.state, ConnState::Connected);
+    assert_eq!(i.last_change, Some(t(20)));
+    assert_eq!(i.last_error.as_deref(), Some("boom"));
+    assert_eq!(i.phone.as_deref(), Some("5544999999999"));
+}
+
+#[test]
+fn late_older_event_goes_to_history_but_not_state() {
+    let mut a = app(1);
+    a.update(up("I0", 20), t(21));
+    a.update(down("I0", 10, "old news"), t(22));
+    let i = inst(&a, "I0");
+    assert_eq!(i.state, ConnState::Connected);
+    assert_eq!(i.last_change, Some(t(20)));
+    assert_eq!(i.last_error, None);
+    let moments: Vec<_> = i.history.iter().map(|e| e.moment).collect();
+    assert_eq!(moments, vec![t(10), t(20)], "history is ordered by moment");
+}
+
+#[test]
+fn same_state_again_keeps_change_time_but_updates_error() {
+    let mut a = app(1);
+    a.update(down("I0", 10, "first"), t(10));
+    a.update(down("I0", 30, "second"), t(30));
+    let i = inst(&a, "I0");
+    assert_eq!(i.last_change, Some(t(10)));
+    assert_eq!(i.last_error.as_deref(), Some("second"));
+}
+
+#[test]
+fn activity_counts_as_life_but_not_state() {
+    let mut a = app(1);
+    a.update(
+        ev(
+            "I0",
+            EventKind::Activity {
+                callback: "ReceivedCallback".into(),
+            },
+            5,
+            6,
+        ),
+        t(6),
+    );
+    let i = inst(&a, "I0");
+    assert_eq!(i.state, ConnState::Unknown);
+    assert_eq!(i.last_activity, Some(t(6)));
+    assert_eq!(i.history.len(), 1);
+    assert_eq!(a.fleet.events, 1);
+}
+
+#[test]
+fn unknown_instance_appears_unconfigured_and_cannot_be_registered() {
+    let mut a = app(1);
+    a.update(down("STRANGER", 10, "x"), t(10));
+    assert_eq!(a.fleet.instances.len(), 2);
+    let i = inst(&a, "STRANGER");
+    assert!(!i.configured);
+    assert_eq!(i.label(), "STRANGER");
+    // down, so sorted first
+    a.update(key(KeyCode::Home), t(11));
+    assert_eq!(a.selected_instance().unwrap().id.as_str(), "STRANGER");
+    assert!(a.update(key(KeyCode::Char('r')), t(12)).is_empty());
+    assert!(
+        a.ops
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("not configured")
+    );
+    // R only asks for configured instances
+    assert_eq!(
+        a.update(key(KeyCode::Char('R')), t(13)),
+        vec![Command::Register(InstanceId::new("I0"))]
+    );
+}
+
+#[test]
+fn status_answer_is_applied_when_it_arrives() {
+    let mut a = app(1);
+    let cmds = a.init();
+    assert_eq!(cmds, vec![Command::FetchStatus(InstanceId::new("I0"))]);
+    assert_eq!(inst(&a, "I0").status, StatusCheck::Pending);
+    let status = Status {
+        connected: false,
+        error: Some("You need to restore the session.".into()),
+        smartphone_connected: Some(true),
+    };
+    a.update(
+        Msg::StatusResult {
+            id: InstanceId::new("I0"),
+            result: Ok(status.clone()),
+        },
+        t(5),
+    );
+    let i = inst(&a, "I0");
+    assert_eq!(i.state, ConnState::Disconnected);
+    assert_eq!(i.source, Some(Source::Status));
+    assert_eq!(
+        i.last_error.as_deref(),
+        Some("You need to restore the session.")
+    );
+    assert_eq!(
+        i.last_change, None,
+        "the first status answer does not invent a change time"
+    );
+    assert_eq!(i.status, StatusCheck::Ok { at: t(5), status });
+    assert_eq!(a.ops.status_batch, None);
+    assert_eq!(a.ops.notice.as_ref().unwrap().level, Level::Ok);
+
+    // a later answer that differs is a change we saw happen
+    let ok = Status {
+        connected: true,
+        error: None,
+        smartphone_connected: Some(true),
+    };
+    a.update(key(KeyCode::Char('s')), t(6));
+    a.update(
+        Msg::StatusResult {
+            id: InstanceId::new("I0"),
+            result: Ok(ok),
+        },
+        t(9),
+    );
+    assert_eq!(inst(&a, "I0").state, ConnState::Connected);
+    assert_eq!(inst(&a, "I0").last_change, Some(t(9)));
+
+    // and a webhook says otherwise afterwards
+    a.update(down("I0", 12, "Device has been disconnected"), t(12));
+    assert_eq!(inst(&a, "I0").state, ConnState::Disconnected);
+    assert_eq!(inst(&a, "I0").source, Some(Source::Webhook));
+}
+
+#[test]
+fn status_error_is_reported_with_status_and_text() {
+    let mut a = app(2);
+    a.init();
+    a.update(
+        Msg::StatusResult {
+            id: InstanceId::new("I0"),
+            result: Err(http_err(400, "Instance not found")),
+        },
+        t(1),
+    );
+    assert!(
+        matches!(&inst(&a, "I0").status, StatusCheck::Failed { error, .. } if error.contains("400") && error.contains("Instance not found"))
+    );
+    assert_eq!(
+        a.ops.status_batch,
+        Some(Batch {
+            total: 2,
+            done: 1,
+            failed: 1
+        })
+    );
+    a.update(
+        Msg::StatusResult {
+            id: InstanceId::new("I1"),
+            result: Ok(Status {
+                connected: true,
+                error: None,
+                smartphone_connected: None,
+            }),
+        },
+        t(2),
+    );
+    let n = a.ops.notice.clone().unwrap();
+    assert_eq!(n.level, Level::Error);
+    assert!(n.text.contains("1 failed"), "{}", n.text);
+    assert_eq!(
+        inst(&a, "I0").state,
+        ConnState::Unknown,
+        "a failed call changes no state"
+    );
+}
+
+#[test]
+fn init_without_client_token_sends_nothing_and_says_so() {
+    let mut a = App::new(setup(3, Some("client_token")), t(0));
+    assert!(a.init().is_empty());
+    // the header says it, for as long as it lasts; not every row
+    assert!(!a.setup.can_query_status);
+    assert!(a.update(key(KeyCode::Char('s')), t(1)).is_empty());
+    assert!(a.ops.notice.as_ref().unwrap().text.contains("client_token"));
+    a.update(
+        Msg::StatusResult {
+            id: InstanceId::new("I0"),
+            result: Err(ApiError::Config("client_token is not set".into())),
+        },
+        t(2),
+    );
+    assert_eq!(inst(&a, "I0").status, StatusCheck::Never);
+    assert!(!health::is_problem(inst(&a, "I0"), &a.settings.rules, t(2)));
+}
+
+#[test]
+fn register_needs_public_url_and_client_token() {
+    for missing in ["public_url", "client_token"] {
+        let mut a = App::new(setup(2, Some(missing)), t(0));
+        assert!(a.update(key(KeyCode::Char('r')), t(1)).is_empty());
+        assert!(a.ops.notice.as_ref().unwrap().text.contains(missing));
+        assert!(a.update(key(KeyCode::Char('R')), t(1)).is_empty());
+        assert!(a.ops.notice.as_ref().unwrap().text.contains(missing));
+        assert!(
+            a.fleet
+                .instances
+                .iter()
+                .all(|i| i.registration == Registration::Never)
+        );
+    }
+}
+
+#[test]
+fn register_selected_then_result_lands_in_row() {
+    let mut a = app(3);
+    a.update(key(KeyCode::Char('j')), t(0));
+    assert_eq!(
+        a.update(key(KeyCode::Char('r')), t(1)),
+        vec![Command::Register(InstanceId::new("I1"))]
+    );
+    assert_eq!(inst(&a, "I1").registration, Registration::Pending);
+    assert!(
+        a.update(key(KeyCode::Char('r')), t(1)).is_empty(),
+        "one in-flight call per instance"
+    );
+    a.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("I1"),
+            result: Ok(()),
+        },
+        t(2),
+    );
+    assert_eq!(inst(&a, "I1").registration, Registration::Ok(t(2)));
+    assert_eq!(a.ops.notice.as_ref().unwrap().level, Level::Ok);
+
+    a.update(key(KeyCode::Char('r')), t(3));
+    a.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("I1"),
+            result: Err(http_err(400, "null not allowed")),
+        },
+        t(4),
+    );
+    assert_eq!(
+        inst(&a, "I1").registration,
+        Registration::Failed("HTTP 400: null not allowed".into())
+    );
+    let n = a.ops.notice.clone().unwrap();
+    assert_eq!(n.level, Level::Error);
+    assert!(n.text.contains("HTTP 400: null not allowed"));
+}
+
+#[test]
+fn register_all_shows_progress_and_summary() {
+    let mut a = app(3);
+    let cmds = a.update(key(KeyCode::Char('R')), t(0));
+    assert_eq!(cmds.len(), 3);
+    assert!(
+        a.update(key(KeyCode::Char('R')), t(0)).is_empty(),
+        "no second batch while one runs"
+    );
+    assert_eq!(
+        a.ops.register_batch,
+        Some(Batch {
+            total: 3,
+            done: 0,
+            failed: 0
+        })
+    );
+    a.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("I0"),
+            result: Ok(()),
+        },
+        t(1),
+    );
+    a.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("I2"),
+            result: Err(http_err(500, "oops")),
+        },
+        t(1),
+    );
+    assert_eq!(
+        a.ops.register_batch,
+        Some(Batch {
+            total: 3,
+            done: 2,
+            failed: 1
+        })
+    );
+    a.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("I1"),
+            result: Ok(()),
+        },
+        t(2),
+    );
+    assert_eq!(a.ops.register_batch, None);
+    let n = a.ops.notice.clone().unwrap();
+    assert_eq!(n.level, Level::Error);
+    assert!(n.text.contains("2/3"), "{}", n.text);
+}
+
+#[test]
+fn navigation_stays_in_bounds_and_scrolls() {
+    let mut a = app(50);
+    a.update(Msg::Resize(80, 24), t(0));
+    let page = a.page_rows();
+    assert_eq!(page, 17);
+    a.update(key(KeyCode::Up), t(0));
+    assert_eq!(a.view.selected, 0);
+    a.update(key(KeyCode::PageDown), t(0));
+    assert_eq!(a.view.selected, page);
+    assert!(a.view.selected >= a.view.offset && a.view.selected < a.view.offset + page);
+    a.update(key(KeyCode::End), t(0));
+    assert_eq!(a.view.selected, 49);
+    assert_eq!(a.view.offset, 50 - page);
+    a.update(key(KeyCode::Down), t(0));
+    assert_eq!(a.view.selected, 49);
+    a.update(key(KeyCode::Home), t(0));
+    assert_eq!((a.view.selected, a.view.offset), (0, 0));
+    a.update(key(KeyCode::Char('j')), t(0));
+    a.update(key(KeyCode::Char('k')), t(0));
+    assert_eq!(a.view.selected, 0);
+    // a tiny terminal does not break anything
+    a.update(Msg::Resize(20, 5), t(0));
+    a.update(key(KeyCode::PageDown), t(0));
+    assert_eq!(a.view.selected, 1);
+}
+
+#[test]
+fn quit_keys_and_help() {
+    for c in [KeyCode::Char('q'), KeyCode::Esc] {
+        assert_eq!(app(1).update(key(c), t(0)), vec![Command::Quit]);
+    }
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(app(1).update(ctrl_c.clone(), t(0)), vec![Command::Quit]);
+
+    let mut a = app(3);
+    a.update(key(KeyCode::Char('?')), t(0));
+    assert!(a.overlays.show_help);
+    a.update(key(KeyCode::Char('j')), t(0));
+    assert_eq!(a.view.selected, 0, "keys do not act behind the help");
+    a.update(key(KeyCode::Esc), t(0));
+    assert!(
+        !a.overlays.show_help,
+        "Esc closes help rather than quitting"
+    );
+    a.update(key(KeyCode::Char('?')), t(0));
+    assert_eq!(a.update(ctrl_c, t(0)), vec![Command::Quit]);
+}
+
+#[test]
+fn key_release_is_ignored() {
+    let mut a = app(1);
+    let mut k = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    k.kind = KeyEventKind::Release;
+    k.state = KeyEventState::NONE;
+    assert!(a.update(Msg::Key(k), t(0)).is_empty());
+}
+
+#[test]
+fn history_is_bounded() {
+    let mut a = app(1);
+    for s in 0..(HISTORY_LEN as i64 + 25) {
+        a.update(down("I0", s, "x"), t(s));
+    }
+    let i = inst(&a, "I0");
+    assert_eq!(i.history.len(), HISTORY_LEN);
+    assert_eq!(i.history.back().unwrap().moment, t(HISTORY_LEN as i64 + 24));
+}
+
+#[test]
+fn history_keeps_the_newest_exactly_and_counts_follow_states() {
+    let mut a = app(3);
+    for s in 10..(10 + HISTORY_LEN as i64) {
+        a.update(down("I0", s, "x"), t(s));
+    }
+    // older than every event kept: stays in the log only
+    a.update(up("I0", 1), t(100));
+    let i = inst(&a, "I0");
+    assert_eq!(i.history.len(), HISTORY_LEN);
+    assert_eq!(i.history.capacity(), HISTORY_LEN, "allocated once, exactly");
+    assert_eq!(i.history.front().unwrap().moment, t(10));
+    // a late one inside the window pushes out the oldest
+    a.update(up("I0", 11), t(101));
+    let moments: Vec<_> = inst(&a, "I0").history.iter().map(|e| e.moment).collect();
+    assert_eq!(moments.len(), HISTORY_LEN);
+    assert_eq!(&moments[..2], &[t(11), t(11)]);
+    assert!(moments.is_sorted());
+
+    assert_eq!(a.counts(), (0, 1, 2));
+    a.update(up("I1", 5), t(102));
+    a.update(down("STRANGER", 5, "x"), t(102));
+    a.update(
+        Msg::StatusResult {
+            id: InstanceId::new("I2"),
+            result: Ok(Status {
+                connected: false,
+                error: None,
+                smartphone_connected: None,
+            }),
+        },
+        t(103),
+    );
+    assert_eq!(a.counts(), (1, 3, 0));
+    let mut row = inst(&a, "I1").clone();
+    row.state = ConnState::Disconnected;
+    a.update(Msg::Row(Box::new(row)), t(104));
+    assert_eq!(a.counts(), (0, 4, 0));
+    a.update(Msg::Snapshot(a.snapshot(0)), t(105));
+    assert_eq!(a.counts(), (0, 4, 0));
+}
+
+#[test]
+fn results_for_unknown_ids_are_ignored() {
+    let mut a = app(1);
+    a.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("nope"),
+            result: Ok(()),
+        },
+        t(0),
+    );
+    a.update(
+        Msg::StatusResult {
+            id: InstanceId::new("nope"),
+            result: Err(http_err(500, "x")),
+        },
+        t(0),
+    );
+    assert_eq!(a.fleet.instances.len(), 1);
+}
+
+#[test]
+fn start_warnings_and_problems_reach_the_footer() {
+    let mut s = setup(1, None);
+    s.warnings = vec![
+        "2 corrupt records skipped".into(),
+        "config readable by others".into(),
+    ];
+    let mut a = App::new(s, t(0));
+    a.init();
+    a.update(
+        Msg::StatusResult {
+            id: InstanceId::new("I0"),
+            result: Err(http_err(500, "x")),
+        },
+        t(1),
+    );
+    let w = a.pending_warnings().unwrap();
+    assert!(
+        w.contains("2 corrupt records skipped") && w.contains("readable"),
+        "{w}"
+    );
+    a.update(key(KeyCode::Char('j')), t(1));
+    assert_eq!(
+        a.pending_warnings(),
+        None,
+        "a key acknowledges the warnings"
+    );
+    a.update(Msg::Problem("event log: disk full".into()), t(1));
+    let n = a.ops.notice.clone().unwrap();
+    assert_eq!(
+        (n.level, n.text.as_str()),
+        (Level::Error, "event log: disk full")
+    );
+}
+
+// ---- the operator's view ----------------------------------------
+
+pub(super) fn ch(c: char) -> Msg {
+    key(KeyCode::Char(c))
+}
+
+pub(super) fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn status(connected: bool, error: Option<&str>) -> Status {
+    Status {
+        connected,
+        error: error.map(Into::into),
+        smartphone_connected: Some(true),
+    }
+}
+
+fn hooks(here: bool) -> Hooks {
+    Hooks {
+        disconnected: Some("https://elsewhere.example/hook".into()),
+        connected: Some("https://elsewhere.example/hook".into()),
+        received: None,
+        here,
+        foreign: Vec::new(),
+    }
+}
+
+fn labels(a: &App) -> Vec<String> {
+    a.view
+        .order
+        .iter()
+        .map(|&i| a.fleet.instances[i].id.to_string())
+        .collect()
+}
+
+#[test]
+fn problems_sort_first_and_o_cycles_the_sort() {
+    let mut a = app(4);
+    a.update(up("I0", 100), t(100));
+    a.update(up("I1", 100), t(100));
+    a.update(down("I2", 100, "x"), t(100)); // will be an outage
+    a.update(down("I3", 150, "y"), t(150)); // down, not yet an outage
+    a.update(Msg::Tick, t(170));
+    assert_eq!(
+        labels(&a),
+        ["I2", "I3", "I0", "I1"],
+        "outage, down, then up"
+    );
+    assert_eq!(a.view.problems, 2);
+    a.update(ch('o'), t(171));
+    assert_eq!(a.view.sort, SortKey::Name);
+    assert_eq!(labels(&a), ["I0", "I1", "I2", "I3"]);
+    a.update(ch('o'), t(172));
+    assert_eq!(a.view.sort, SortKey::Disconnects);
+    a.update(ch('o'), t(173));
+    assert_eq!(a.view.sort, SortKey::LastChange);
+    assert_eq!(labels(&a)[0], "I3", "the most recent change first");
+    a.update(ch('o'), t(174));
+    assert_eq!(a.view.sort, SortKey::Problems);
+}
+
+#[test]
+fn selection_follows_its_instance_when_the_order_changes() {
+    let mut a = app(3);
+    a.update(key(KeyCode::End), t(0));
+    assert_eq!(a.selected_instance().unwrap().id.as_str(), "I2");
+    a.update(down("I2", 10, "x"), t(10));
+    a.prepare();
+    assert_eq!(labels(&a)[0], "I2");
+    assert_eq!(
+        a.selected_instance().unwrap().id.as_str(),
+        "I2",
+        "still on I2 after it moved to the top"
+    );
+}
+
+#[test]
+fn slash_filters_as_you_type_and_esc_clears() {
+    let mut a = app(12);
+    a.update(down("I3", 10, "You need to restore the session."), t(10));
+    a.update(ch('/'), t(11));
+    assert!(a.view.searching);
+    for c in "name 1".chars() {
+        a.update(ch(c), t(11));
+    }
+    // "Name 1", "Name 10", "Name 11"
+    assert_eq!(a.view.order.len(), 3, "{:?}", labels(&a));
+    a.update(key(KeyCode::Backspace), t(11));
+    a.update(key(KeyCode::Backspace), t(11));
+    assert_eq!(a.view.order.len(), 12, "\"name \" matches all");
+    a.update(key(KeyCode::Esc), t(12));
+    assert!(!a.view.searching && a.view.search.is_empty());
+    // by error text, and Enter keeps the filter while keys act again
+    a.update(ch('/'), t(13));
+    for c in "RESTORE".chars() {
+        a.update(ch(c), t(13));
+    }
+    a.update(key(KeyCode::Enter), t(13));
+    assert_eq!(labels(&a), ["I3"]);
+    assert!(!a.view.searching);
+    a.update(ch('j'), t(13));
+    assert_eq!(a.view.selected, 0);
+    // typing q into the filter does not quit
+    a.update(ch('/'), t(14));
+    assert!(a.update(ch('q'), t(14)).is_empty());
+    assert_eq!(a.view.search, "RESTOREq");
+    assert!(a.view.order.is_empty(), "nothing matches");
+    // Esc while typing clears; Esc again (no filter) quits
+    a.update(key(KeyCode::Esc), t(14));
+    assert_eq!(a.view.order.len(), 12);
+    assert_eq!(a.update(key(KeyCode::Esc), t(14)), vec![Command::Quit]);
+}
+
+#[test]
+fn f_cycles_the_state_filter() {
+    let mut a = app(4);
+    a.update(up("I0", 10), t(10));
+    a.update(down("I1", 10, "x"), t(10));
+    a.update(
+        Msg::HooksResult {
+            id: InstanceId::new("I2"),
+            result: Ok(hooks(false)),
+        },
+        t(11),
+    );
+    a.update(ch('f'), t(12));
+    assert_eq!(a.view.state_filter, StateFilter::Down);
+    assert_eq!(labels(&a), ["I1"]);
+    a.update(ch('f'), t(12));
+    assert_eq!(labels(&a), ["I0"]);
+    a.update(ch('f'), t(12));
+    assert_eq!(a.view.state_filter, StateFilter::Drifted);
+    assert_eq!(labels(&a), ["I2"]);
+    a.update(ch('f'), t(12));
+    assert_eq!(a.view.order.len(), 4);
+}
+
+#[test]
+fn restart_asks_first_and_sends_nothing_before_y() {
+    let mut a = app(2);
+    assert!(a.update(ch('x'), t(1)).is_empty());
+    let c = a.overlays.confirm.clone().expect("a confirmation popup");
+    assert_eq!(c.action, InstanceAction::Restart);
+    assert_eq!(c.targets, vec![InstanceId::new("I0")]);
+    // other keys do nothing while it is open
+    assert!(a.update(ch('j'), t(1)).is_empty());
+    assert!(
+        a.update(ch('q'), t(1)).is_empty(),
+        "q does not quit behind it"
+    );
+    assert_eq!(a.view.selected, 0);
+    assert!(a.update(ch('n'), t(1)).is_empty());
+    assert!(a.overlays.confirm.is_none());
+    assert!(a.fleet.instances.iter().all(|i| i.action.is_none()));
+    // Esc cancels too
+    a.update(ch('e'), t(2));
+    assert!(a.update(key(KeyCode::Esc), t(2)).is_empty());
+    assert!(a.overlays.confirm.is_none());
+    // y sends it
+    a.update(ch('e'), t(3));
+    assert_eq!(
+        a.update(ch('y'), t(3)),
+        vec![Command::Act(InstanceId::new("I0"), InstanceAction::Restore)]
+    );
+    assert_eq!(
+        inst(&a, "I0").action.as_deref().map(|o| &o.state),
+        Some(&CallResult::Pending)
+    );
+    a.update(
+        Msg::ActionResult {
+            id: InstanceId::new("I0"),
+            action: InstanceAction::Restore,
+            result: Err(http_err(400, "Instance not found")),
+        },
+        t(4),
+    );
+    assert_eq!(
+        inst(&a, "I0").action.as_deref().map(|o| &o.state),
+        Some(&CallResult::Failed("HTTP 400: Instance not found".into()))
+    );
+    let n = a.ops.notice.clone().unwrap();
+    assert_eq!(n.level, Level::Error);
+    assert!(n.text.contains("Instance not found"), "{}", n.text);
+}
+
+#[test]
+fn space_marks_rows_and_actions_take_the_marks() {
+    let mut a = app(4);
+    a.update(ch(' '), t(0)); // marks I0, moves to I1
+    a.update(ch('j'), t(0));
+    a.update(ch(' '), t(0)); // marks I2
+    assert_eq!(a.view.marked.len(), 2);
+    a.update(ch('x'), t(1));
+    assert_eq!(
+        a.overlays.confirm.as_ref().unwrap().targets,
+        vec![InstanceId::new("I0"), InstanceId::new("I2")]
+    );
+    let cmds = a.update(ch('y'), t(1));
+    assert_eq!(
+        cmds,
+        vec![
+            Command::Act(InstanceId::new("I0"), InstanceAction::Restart),
+            Command::Act(InstanceId::new("I2"), InstanceAction::Restart),
+        ]
+    );
+    assert!(a.view.marked.is_empty(), "the marks are used up");
+    // R with marks registers the marked
+    a.update(key(KeyCode::Home), t(2));
+    a.update(ch(' '), t(2));
+    a.update(ch(' '), t(2));
+    let cmds = a.update(ch('R'), t(2));
+    assert_eq!(
+        cmds,
+        vec![
+            Command::Register(InstanceId::new("I0")),
+            Command::Register(InstanceId::new("I1"))
+        ]
+    );
+    assert_eq!(a.ops.register_batch.unwrap().total, 2);
+    // space again unmarks
+    let mut b = app(2);
+    b.update(ch(' '), t(0));
+    b.update(key(KeyCode::Home), t(0));
+    b.update(ch(' '), t(0));
+    assert!(b.view.marked.is_empty());
+}
+
+#[test]
+fn big_r_takes_the_drifted_and_ctrl_r_takes_all() {
+    let mut a = app(3);
+    for (id, here) in [("I0", true), ("I1", false)] {
+        a.update(
+            Msg::HooksResult {
+                id: InstanceId::new(id),
+                result: Ok(hooks(here)),
+            },
+            t(1),
+        );
+    }
+    // I0 points here; I1 elsewhere; I2 never checked
+    assert_eq!(
+        a.update(ch('R'), t(2)),
+        vec![
+            Command::Register(InstanceId::new("I1")),
+            Command::Register(InstanceId::new("I2"))
+        ]
+    );
+    for id in ["I1", "I2"] {
+        a.update(
+            Msg::RegisterResult {
+                id: InstanceId::new(id),
+                result: Ok(()),
+            },
+            t(3),
+        );
+    }
+    assert!(
+        a.ops
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("re-registered 2"),
+        "{:?}",
+        a.ops.notice
+    );
+    assert!(a.update(ch('R'), t(4)).is_empty(), "all point here now");
+    assert!(a.ops.notice.as_ref().unwrap().text.contains("forces all"));
+    assert_eq!(a.update(ctrl('r'), t(5)).len(), 3);
+}
+
+#[test]
+fn me_pointing_elsewhere_is_drift_with_words_and_a_next_step() {
+    let mut a = app(1);
+    a.update(up("I0", 1), t(1));
+    a.update(
+        Msg::HooksResult {
+            id: InstanceId::new("I0"),
+            result: Ok(hooks(false)),
+        },
+        t(2),
+    );
+    let i = inst(&a, "I0");
+    assert!(health::drifted(i));
+    assert_eq!(
+        health::note(i, &a.settings.rules, a.now).as_deref(),
+        Some("webhook points elsewhere")
+    );
+    let step = health::next_step(i, &a.settings.rules, a.now, &health::StepKeys::default());
+    assert!(step.unwrap().contains("r re-registers"));
+    // a registration after the check settles it
+    a.update(ch('r'), t(3));
+    a.update(
+        Msg::RegisterResult {
+            id: InstanceId::new("I0"),
+            result: Ok(()),
+        },
+        t(4),
+    );
+    assert!(!health::drifted(inst(&a, "I0")));
+}
+
+#[test]
+fn webhook_and_status_disagreeing_is_a_zombie() {
+    let mut a = app(1);
+    a.update(up("I0", 10), t(10));
+    a.update(
+        Msg::StatusResult {
+            id: InstanceId::new("I0"),
+            result: Ok(status(false, Some("You are not connected."))),
+        },
+        t(20),
+    );
+    a.update(Msg::Tick, t(21));
+    let i = inst(&a, "I0");
+    assert_eq!(
+        health::note(i, &a.settings.rules, a.now).as_deref(),
+        Some("webhook says up, Z-API says down")
+    );
+    assert!(health::is_problem(i, &a.settings.rules, a.now));
+    assert_eq!(a.view.problems, 1);
+    // a newer webhook than the status answer is not a disagreement
+    a.update(down("I0", 30, "x"), t(30));
+    assert_eq!(health::disagreement(inst(&a, "I0")), None);
+}
+
+#[test]
+fn silence_longer_than_silence_alert_is_a_problem() {
+    let mut a = app(1);
+    a.configure(Settings {
+        rules: Rules::from_secs(60, 300),
+        ..Settings::default()
+    });
+    a.update(up("I0", 0), t(0));
+    a.update(Msg::Tick, t(300));
+    assert!(!health::is_problem(
+        inst(&a, "I0"),
+        &a.settings.rules,
+        a.now
+    ));
+    a.update(Msg::Tick, t(301));
+    let i = inst(&a, "I0");
+    assert_eq!(
+        health::note(i, &a.settings.rules, a.now).as_deref(),
+        Some(
+            format!(
+                "silent for {}",
+                crate::stats::short_duration(Some(chrono::Duration::seconds(301)))
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(a.view.problems, 1);
+}
+
+#[test]
+fn a_new_outage_rings_the_bell_once_and_b_turns_it_off() {
+    let mut a = app(2);
+    // an outage already under way at start is not new
+    a.update(down("I1", 0, "old"), t(0));
+    a.update(Msg::Tick, t(1000));
+    a.init();
+    assert!(!a.update(Msg::Tick, t(1001)).contains(&Command::Bell));
+    a.update(down("I0", 1002, "x"), t(1002));
+    assert!(
+        !a.update(Msg::Tick, t(1061)).contains(&Command::Bell),
+        "59 s: not yet"
+    );
+    assert!(
+        a.update(Msg::Tick, t(1062)).contains(&Command::Bell),
+        "60 s: an outage"
+    );
+    assert!(
+        !a.update(Msg::Tick, t(1063)).contains(&Command::Bell),
+        "once"
+    );
+    // back up, down again: a new outage; but the bell is off now
+    a.update(up("I0", 1100), t(1100));
+    a.update(down("I0", 1101, "x"), t(1101));
+    a.update(ch('b'), t(1102));
+    assert!(!a.switches.bell);
+    assert!(!a.update(Msg::Tick, t(1200)).contains(&Command::Bell));
+    assert!(inst(&a, "I0").outage_announced);
+}
+
+#[test]
+fn polls_are_spread_over_the_interval() {
+    let mut a = app(4);
+    a.configure(Settings {
+        poll_interval: std::time::Duration::from_secs(60),
+        ..Settings::default()
+    });
+    assert_eq!(a.init().len(), 4, "everyone asked at start");
+    for id in ["I0", "I1", "I2", "I3"] {
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new(id),
+                result: Ok(status(true, None)),
+            },
+            t(0),
+        );
+    }
+    let mut polled = Vec::new();
+    for s in 1..=60 {
+        for cmd in a.update(Msg::Tick, t(s)) {
+            if let Command::FetchStatus(id) = cmd {
+                polled.push((s, id.to_string()));
+                a.update(
+                    Msg::StatusResult {
+                        id,
+                        result: Ok(status(true, None)),
+                    },
+                    t(s),
+                );
+            }
+        }
+    }
+    let ids: HashSet<&str> = polled.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(polled.len(), 4, "each once per interval: {polled:?}");
+    assert_eq!(ids.len(), 4);
+    let secs: HashSet<i64> = polled.iter().map(|(s, _)| *s).collect();
+    assert_eq!(secs.len(), 4, "at four different seconds: {polled:?}");
+}
+
+#[test]
+fn state_changes_ask_for_the_alert_commands_configured() {
+    let mut a = app(1);
+    assert!(
+        a.update(down("I0", 1, "x"), t(1)).is_empty(),
+        "none configured"
+    );
+    a.configure(Settings {
+        alerts: (true, false),
+        ..Settings::default()
+    });
+    assert!(a.update(up("I0", 2), t(2)).is_empty(), "no on_connect");
+    let cmds = a.update(down("I0", 3, "Device has been disconnected"), t(3));
+    match cmds.as_slice() {
+        [Command::Alert { event, name }] => {
+            assert_eq!(name, "Name 0");
+            assert_eq!(event.moment, t(3));
+            assert!(
+                matches!(&event.kind, EventKind::Disconnected { error: Some(e) } if e == "Device has been disconnected")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        a.update(down("I0", 4, "again"), t(4)).is_empty(),
+        "no change of state, no alert"
+    );
+    assert!(
+        a.update(up("I0", 0), t(5)).is_empty(),
+        "a late, older event changes nothing"
+    );
+    a.update(
+        Msg::AlertFailed {
+            id: InstanceId::new("I0"),
+            error: "exited with code 7".into(),
+        },
+        t(6),
+    );
+    let n = a.ops.notice.clone().unwrap();
+    assert_eq!(n.level, Level::Error);
+    assert!(n.text.contains("Name 0") && n.text.contains("code 7"));
+}
+
+#[test]
+fn enter_opens_the_detail_with_history_from_the_log() {
+    let mut a = app(2);
+    a.update(ch('j'), t(0));
+    assert_eq!(
+        a.update(key(KeyCode::Enter), t(1)),
+        vec![Command::LoadHistory(InstanceId::new("I1"))]
+    );
+    assert_eq!(
+        a.overlays.detail.as_ref().unwrap().history,
+        DetailHistory::Loading
+    );
+    let old = |m: i64| Event {
+        instance_id: InstanceId::new("I1"),
+        kind: EventKind::Connected { phone: None },
+        moment: t(m),
+        received: t(m),
+    };
+    a.update(
+        Msg::History {
+            id: InstanceId::new("I1"),
+            result: Ok((0..30).rev().map(old).collect()),
+        },
+        t(2),
+    );
+    // an event the log read had already is not shown twice
+    a.update(Msg::Webhook(old(29)), t(99));
+    // a live event goes on top
+    a.update(down("I1", 100, "x"), t(100));
+    let Some(DetailHistory::Loaded(events)) = a.overlays.detail.as_ref().map(|d| d.history.clone())
+    else {
+        panic!("loaded");
+    };
+    assert_eq!(events.len(), 31);
+    assert_eq!(events[0].moment, t(100));
+    // movement scrolls the history, bounded
+    a.update(key(KeyCode::End), t(101));
+    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 30);
+    a.update(ch('j'), t(101));
+    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 30);
+    a.update(ch('g'), t(101));
+    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 0);
+    assert_eq!(
+        a.selected_instance().unwrap().id.as_str(),
+        "I1",
+        "the table's selection stayed on the instance"
+    );
+    // a history for another instance is not ours
+    a.update(
+        Msg::History {
+            id: InstanceId::new("I0"),
+            result: Err("nope".into()),
+        },
+        t(102),
+    );
+    assert!(matches!(
+        a.overlays.detail.as_ref().unwrap().history,
+        DetailHistory::Loaded(_)
+    ));
+    // x in the detail acts on this instance
+    a.update(ch('x'), t(103));
+    assert_eq!(
+        a.overlays.confirm.as_ref().unwrap().targets,
+        vec![InstanceId::new("I1")]
+    );
+    a.update(ch('n'), t(103));
+    assert!(
+        a.update(key(KeyCode::Esc), t(104)).is_empty(),
+        "Esc closes, not quits"
+    );
+    assert!(a.overlays.detail.is_none());
+}
+
+#[test]
+fn mouse_wheel_click_and_double_click() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mouse = |kind, row| {
+        Msg::Mouse(MouseEvent {
+            kind,
+            column: 10,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    let mut a = app(30);
+    a.update(Msg::Resize(80, 24), t(0));
+    let first_row = layout::HEADER_LINES + 2;
+    a.update(mouse(MouseEventKind::ScrollDown, 5), t(0));
+    assert_eq!(a.view.selected, 3);
+    a.update(mouse(MouseEventKind::ScrollUp, 5), t(0));
+    assert_eq!(a.view.selected, 0);
+    a.update(
+        mouse(MouseEventKind::Down(MouseButton::Left), first_row + 4),
+        t(1),
+    );
+    assert_eq!(a.view.selected, 4);
+    assert!(a.overlays.detail.is_none());
+    // a click on the border or the header selects nothing
+    a.update(mouse(MouseEventKind::Down(MouseButton::Left), 0), t(5));
+    assert_eq!(a.view.selected, 4);
+    // two clicks on one row, quickly: the detail
+    let at = Utc.timestamp_millis_opt(1_764_000_010_000).unwrap();
+    a.update(
+        mouse(MouseEventKind::Down(MouseButton::Left), first_row + 2),
+        at,
+    );
+    let cmds = a.update(
+        mouse(MouseEventKind::Down(MouseButton::Left), first_row + 2),
+        at + chrono::Duration::milliseconds(200),
+    );
+    assert_eq!(cmds, vec![Command::LoadHistory(InstanceId::new("I2"))]);
+    a.update(key(KeyCode::Esc), t(20));
+    // m turns capture off: the app ignores the mouse, the loop releases it
+    assert_eq!(a.update(ch('m'), t(21)), vec![Command::MouseCapture(false)]);
+    a.update(mouse(MouseEventKind::ScrollDown, 5), t(21));
+    assert_eq!(a.view.selected, 2);
+    assert_eq!(a.update(ch('m'), t(22)), vec![Command::MouseCapture(true)]);
+}
+
+#[test]
+fn remapped_keys_are_the_ones_in_effect() {
+    let table: toml::Table = toml::from_str("restart = \"X\"\nquit = [\"Q\"]").unwrap();
+    let mut a = app(2);
+    a.configure(Settings {
+        keys: Keymap::from_table(&table).unwrap(),
+        ..Settings::default()
+    });
+    assert!(a.update(ch('x'), t(0)).is_empty());
+    assert!(a.overlays.confirm.is_none(), "x is no longer restart");
+    assert!(a.update(ch('q'), t(0)).is_empty(), "q no longer quits");
+    a.update(ch('X'), t(0));
+    assert_eq!(
+        a.overlays.confirm.as_ref().unwrap().action,
+        InstanceAction::Restart
+    );
+    a.update(ch('n'), t(0));
+    assert_eq!(a.update(ch('Q'), t(0)), vec![Command::Quit]);
+    let help = layout::help_lines(&a);
+    assert!(
+        help.iter()
+            .any(|(k, what)| k == "X" && what.contains("restart"))
+    );
+    assert!(help.iter().any(|(k, what)| k == "Q" && what == "quit"));
+}
+
+#[test]
+fn changes_before_the_stats_window_still_tell_the_state_it_opens_with() {
+    let mut a = app(1);
+    let month = 30 * 86_400;
+    // connected a month ago, down for an hour 20 days ago, nothing since
+    a.update(up("I0", 0), t(month));
+    a.update(down("I0", 10 * 86_400, "x"), t(month));
+    a.update(up("I0", 10 * 86_400 + 3600), t(month));
+    a.update(Msg::Tick, t(month));
+    let i = inst(&a, "I0");
+    let day_ago = t(month - 86_400);
+    assert_eq!(i.transitions.uptime(day_ago, t(month)), Some(1.0));
+    assert_eq!(
+        i.transitions.disconnects(t(0), t(month)),
+        0,
+        "old ones are not kept"
+    );
+    assert!(!i.transitions.unsettled());
+    assert_eq!(i.transitions.len(), 1, "one entry tells it all");
+}
+
+fn status_result(id: &str, connected: bool, error: Option<&str>) -> Msg {
+    Msg::StatusResult {
+        id: InstanceId::new(id),
+        result: Ok(status(connected, error)),
+    }
+}
+
+#[test]
+fn already_connected_from_status_is_not_the_last_error() {
+    let mut a = app(1);
+    a.init();
+    // Z-API's answer for a healthy instance carries an `error`
+    a.update(
+        status_result("I0", true, Some("You are already connected.")),
+        t(1),
+    );
+    assert_eq!(inst(&a, "I0").state, ConnState::Connected);
+    assert_eq!(inst(&a, "I0").last_error, None, "at start");
+    a.update(down("I0", 10, "Device has been disconnected"), t(10));
+    a.update(up("I0", 20), t(20));
+    for at in [30, 40] {
+        a.update(key(KeyCode::Char('s')), t(at));
+        a.update(
+            status_result("I0", true, Some("You are already connected.")),
+            t(at + 1),
+        );
+        assert_eq!(
+            inst(&a, "I0").last_error.as_deref(),
+            Some("Device has been disconnected"),
+            "the disconnect's reason survives every poll"
+        );
+    }
+    // a real error (connected: false) is still stored
+    a.update(key(KeyCode::Char('s')), t(50));
+    a.update(
+        status_result("I0", false, Some("You need to restore the session.")),
+        t(51),
+    );
+    assert_eq!(
+        inst(&a, "I0").last_error.as_deref(),
+        Some("You need to restore the session.")
+    );
+}
+
+#[test]
+fn a_webhook_dates_a_state_status_only_knew_undated() {
+    for connected in [false, true] {
+        let mut a = app(1);
+        a.init();
+        a.update(status_result("I0", connected, None), t(120));
+        assert_eq!(inst(&a, "I0").last_change, None, "undated at first");
+        let hook = if connected {
+            up("I0", 0)
+        } else {
+            down("I0", 0, "boom")
+        };
+        // received two minutes after its moment
+        let Msg::Webhook(mut event) = hook else {
+            unreachable!()
+        };
+        event.received = t(121);
+        a.update(Msg::Webhook(event), t(121));
+        let i = inst(&a, "I0");
+        assert_eq!(i.last_change, Some(t(0)), "the webhook's moment dates it");
+        let state = i.state;
+        // once dated, later webhooks of the same state do not move it
+        let later = if connected {
+            up("I0", 60)
+        } else {
+            down("I0", 60, "again")
+        };
+        a.update(later, t(130));
+        assert_eq!(inst(&a, "I0").last_change, Some(t(0)));
+        // the statistics and the outage start follow
+        let i = inst(&a, "I0");
+        let expected = if connected { 1.0 } else { 0.0 };
+        assert_eq!(i.transitions.uptime(t(0), t(130)), Some(expected));
+        if !connected {
+            assert_eq!(health::down_since(i), Some(t(0)));
+            assert_eq!(i.transitions.disconnects(t(0), t(130)), 1);
+            assert_eq!(
+                a.fleet
+                    .disconnects_per_minute
+                    .series(t(130))
+                    .iter()
+                    .sum::<u64>(),
+                1
+            );
+        }
+        assert_eq!(state, inst(&a, "I0").state);
+    }
+}
+
+#[test]
+fn a_status_change_is_dated_by_the_webhook_that_follows() {
+    let mut a = app(1);
+    a.init();
+    a.update(up("I0", 0), t(0));
+    // a poll finds it down: the change time is only when we asked
+    a.update(key(KeyCode::Char('s')), t(100));
+    a.update(
+        status_result("I0", false, Some("You are not connected.")),
+        t(100),
+    );
+    assert_eq!(inst(&a, "I0").last_change, Some(t(100)));
+    // its disconnect webhook arrives late, with Z-API's moment
+    a.update(down("I0", 90, "Device has been disconnected"), t(101));
+    assert_eq!(inst(&a, "I0").last_change, Some(t(90)));
+    a.update(down("I0", 95, "again"), t(102));
+    assert_eq!(inst(&a, "I0").last_change, Some(t(90)));
+}

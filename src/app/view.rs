@@ -1,0 +1,156 @@
+//! The table view: the order of rows (sort, filter, search), the selection
+//! and the scroll.
+
+use super::*;
+
+/// The table's view of the fleet: which rows, in what order, which one is
+/// selected and where the window is scrolled to. Indexes into the fleet,
+/// never copies of its rows.
+#[derive(Debug, Clone)]
+pub struct TableView {
+    /// Display order: indexes into `instances`.
+    pub order: Vec<usize>,
+    /// Position in `order` of the selected row.
+    pub selected: usize,
+    /// First visible position in `order`.
+    pub offset: usize,
+    /// How the table is sorted.
+    pub sort: SortKey,
+    /// Which states the table shows.
+    pub state_filter: StateFilter,
+    /// The `/` filter: rows whose name, id, error or note contain it.
+    pub search: String,
+    /// Typing into the `/` filter.
+    pub searching: bool,
+    /// Rows marked with Space, for `R`, `x` and `e`.
+    pub marked: HashSet<InstanceId>,
+    /// Problems (rank ≥ 2) in the fleet, as of the last view refresh.
+    pub problems: usize,
+    /// `order` needs to be rebuilt (a state, the sort or a filter changed).
+    pub(crate) dirty: bool,
+    pub(crate) last_click: Option<(DateTime<Utc>, usize)>,
+}
+
+impl TableView {
+    /// Nothing shown yet, to be refreshed before the first frame.
+    pub fn new() -> TableView {
+        TableView {
+            order: Vec::new(),
+            selected: 0,
+            offset: 0,
+            sort: SortKey::default(),
+            state_filter: StateFilter::default(),
+            search: String::new(),
+            searching: false,
+            marked: HashSet::new(),
+            problems: 0,
+            dirty: true,
+            last_click: None,
+        }
+    }
+}
+
+impl Default for TableView {
+    fn default() -> Self {
+        TableView::new()
+    }
+}
+
+impl App {
+    /// Rebuilds the display order before a frame, if anything changed
+    /// since the last one. The loop calls it; the view only reads.
+    pub fn prepare(&mut self) {
+        self.refresh_if_dirty();
+    }
+
+    pub(super) fn refresh_if_dirty(&mut self) {
+        if self.view.dirty {
+            self.refresh_view();
+        }
+    }
+
+    /// The display order: the filter, then the sort, as indexes into
+    /// `instances`; the selection stays on the same instance.
+    pub(super) fn refresh_view(&mut self) {
+        self.view.dirty = false;
+        if self.fleet.stats_unsettled {
+            self.fleet.stats_unsettled = false;
+            for inst in &mut self.fleet.instances {
+                inst.transitions.settle();
+            }
+        }
+        let selected = self.view.order.get(self.view.selected).copied();
+        let now = self.now;
+        let rules = self.settings.rules;
+        let needle = self.view.search.to_lowercase();
+        let day_ago = now - chrono::Duration::hours(24);
+        let mut problems = 0;
+        let mut keyed: Vec<(i64, usize)> = Vec::with_capacity(self.fleet.instances.len());
+        for (i, inst) in self.fleet.instances.iter().enumerate() {
+            let rank = health::rank(inst, &rules, now);
+            if rank >= 2 {
+                problems += 1;
+            }
+            let shown = match self.view.state_filter {
+                StateFilter::All => true,
+                StateFilter::Down => inst.state == ConnState::Disconnected,
+                StateFilter::Up => inst.state == ConnState::Connected,
+                StateFilter::Drifted => health::drifted(inst),
+            };
+            if !shown || (!needle.is_empty() && !matches_search(inst, &needle, &rules, now)) {
+                continue;
+            }
+            let key = match self.view.sort {
+                SortKey::Problems => -i64::from(rank),
+                SortKey::Name | SortKey::LastChange => 0,
+                SortKey::Disconnects => {
+                    -i64::try_from(inst.transitions.disconnects(day_ago, now)).unwrap_or(i64::MAX)
+                }
+            };
+            keyed.push((key, i));
+        }
+        match self.view.sort {
+            SortKey::Name => keyed
+                .sort_by_cached_key(|&(_, i)| (self.fleet.instances[i].label().to_lowercase(), i)),
+            SortKey::LastChange => keyed
+                .sort_by_key(|&(_, i)| (std::cmp::Reverse(self.fleet.instances[i].last_change), i)),
+            _ => keyed.sort_unstable(),
+        }
+        self.view.problems = problems;
+        self.view.order.clear();
+        self.view.order.extend(keyed.into_iter().map(|(_, i)| i));
+        let pos = selected.and_then(|s| self.view.order.iter().position(|&i| i == s));
+        self.select(pos.unwrap_or(self.view.selected));
+    }
+
+    pub(super) fn select(&mut self, pos: usize) {
+        self.view.selected = pos.min(self.view.order.len().saturating_sub(1));
+        self.scroll_to_selected();
+    }
+
+    pub(super) fn scroll_to_selected(&mut self) {
+        let rows = self.page_rows().max(1);
+        if self.view.selected < self.view.offset {
+            self.view.offset = self.view.selected;
+        } else if self.view.selected >= self.view.offset + rows {
+            self.view.offset = self.view.selected + 1 - rows;
+        }
+        let max_offset = self.view.order.len().saturating_sub(rows);
+        self.view.offset = self.view.offset.min(max_offset);
+    }
+}
+
+/// Whether a row matches the `/` filter (`needle` is lowercase): its name,
+/// id, last error or warning contain it.
+pub(super) fn matches_search(
+    inst: &Instance,
+    needle: &str,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> bool {
+    let has = |s: &str| s.to_lowercase().contains(needle);
+    has(inst.label())
+        || has(inst.id.as_str())
+        || inst.last_error.as_deref().is_some_and(has)
+        || health::note(inst, rules, now).is_some_and(|n| has(&n))
+}
