@@ -1,7 +1,8 @@
-//! The state of `serve`: one task owns the [`App`] (the same pure state the
-//! dashboard uses), applies every stored event in `seq` order, polls Z-API
-//! `/status`, and tells subscribers (the SSE stream, the metrics, `serve`'s
-//! stdout) what changed.
+//! The state of `serve`: one task owns the [`Fleet`] (the domain core the
+//! dashboard builds on too), applies every stored event in `seq` order,
+//! polls Z-API `/status` through the same [`PollSchedule`] as the
+//! dashboard, and tells subscribers (the SSE stream, the metrics, `serve`'s
+//! stdout) what changed. It holds no screen state: no view, no overlays.
 //!
 //! Because events arrive from the log's committed feed in `seq` order, a
 //! snapshot taken here is exact: it holds every event up to its `seq` and
@@ -12,16 +13,20 @@ use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use crate::app::{App, Command, Instance, Msg, Snapshot, StatusCheck};
-use crate::metrics::Metrics;
+use crate::app::{Command, Msg, Settings};
+use crate::fleet::health::Rules;
+use crate::fleet::poll::PollSchedule;
+use crate::fleet::{Fleet, HookCheck, Instance, Snapshot, StatusCheck};
 use crate::model::{Event, EventKind, InstanceId};
 use crate::reload::Reload;
-use crate::tui::{Backend, Runner};
+use crate::runner::{Alerts, Backend, Runner};
+use crate::serve::metrics::Metrics;
+use crate::zapi::ApiError;
 
 /// Messages a slow subscriber may fall behind by before it is told it lagged.
 pub const BROADCAST_CAPACITY: usize = 16_384;
@@ -102,10 +107,36 @@ pub struct HubOptions {
     /// Ask `/status` of every configured instance this often, spread over
     /// the interval; zero turns polling off.
     pub poll_interval: Duration,
-    /// `seq` of the last event replayed into the app.
+    /// `seq` of the last event replayed into the fleet.
     pub last_seq: u64,
     /// Every applied webhook is also sent here (`serve`'s stdout).
     pub tap: Option<mpsc::Sender<(u64, Event)>>,
+}
+
+/// What the hub judges the fleet by: the few settings of the config it
+/// needs (the rest are the screen's).
+#[derive(Debug, Clone, Copy)]
+pub struct HubSettings {
+    /// When an instance is down long enough to be an outage.
+    pub rules: Rules,
+    /// Which alert commands the config has: (on_disconnect, on_connect).
+    pub alerts: (bool, bool),
+    /// `GET …/me` can be asked.
+    pub can_check_hooks: bool,
+    /// A Client-Token is configured, so `/status` can be asked.
+    pub can_query_status: bool,
+}
+
+impl HubSettings {
+    /// The hub's part of the config's settings.
+    pub fn new(settings: &Settings, can_query_status: bool) -> HubSettings {
+        HubSettings {
+            rules: settings.rules,
+            alerts: settings.alerts,
+            can_check_hooks: settings.can_check_hooks,
+            can_query_status,
+        }
+    }
 }
 
 /// The hub before it runs: its handle exists first, so the HTTP API can be
@@ -163,45 +194,44 @@ impl Hub {
 
     /// State changes run the config's alert commands (`on_disconnect`,
     /// `on_connect`), as on the dashboard.
-    pub fn with_alerts(mut self, alerts: crate::tui::Alerts) -> Hub {
+    pub fn with_alerts(mut self, alerts: Alerts) -> Hub {
         self.runner = self.runner.with_alerts(alerts);
         self
     }
 
-    /// Runs the hub on `app` (already holding the replayed log), fed by the
-    /// log's committed events, until that feed ends.
+    /// Runs the hub on `fleet` (already holding the replayed log), fed by
+    /// the log's committed events, until that feed ends.
     pub fn spawn(
         self,
-        mut app: App,
+        fleet: Fleet,
+        settings: HubSettings,
         mut committed: mpsc::Receiver<(u64, Event)>,
         opts: HubOptions,
     ) -> JoinHandle<()> {
         let Hub {
             mut requests,
             changes,
-            mut runner,
+            runner,
             mut results,
             metrics,
             lines,
             backend,
         } = self;
-        for inst in &app.fleet.instances {
-            metrics.set_instance(inst);
-        }
-        let tap = opts.tap;
-        let mut last_seq = opts.last_seq;
-        if !app.setup.can_query_status && app.fleet.instances.iter().any(|i| i.configured) {
-            tracing::warn!(
-                "client_token is not set (config or ZAPI_CLIENT_TOKEN): /status is not polled and registration is off"
-            );
-        }
-        let mut configured = configured_ids(&app);
+        let mut core = Core {
+            fleet,
+            settings,
+            poll: None,
+            tick: None,
+            last_seq: opts.last_seq,
+            runner,
+            metrics,
+            changes,
+            lines,
+            tap: opts.tap,
+            backend,
+        };
         tokio::spawn(async move {
-            for cmd in app.init() {
-                runner.run(cmd);
-            }
-            let mut poll = poll_timer(opts.poll_interval, configured.len());
-            let mut next_poll = 0usize;
+            core.start(opts.poll_interval);
             let mut requests_open = true;
             let mut batch = Vec::with_capacity(FEED_BATCH);
             loop {
@@ -210,78 +240,266 @@ impl Hub {
                         if taken == 0 {
                             break;
                         }
-                        let now = Utc::now();
-                        // a line is about 200 bytes: one allocation per batch
-                        let line_bytes = if lines.is_some() { 256 } else { 0 };
-                        let mut out = Vec::with_capacity(batch.len() * line_bytes);
-                        for (seq, event) in batch.drain(..) {
-                            last_seq = seq;
-                            if lines.is_some() {
-                                write_event_line(&mut out, seq, &event);
-                            }
-                            // copies only for whoever takes them once applied
-                            let tapped = tap.as_ref().map(|_| event.clone());
-                            let subscribed = (changes.receiver_count() > 0).then(|| event.clone());
-                            metrics.observe_received(&event.kind);
-                            let disconnect = matches!(event.kind, EventKind::Disconnected { .. });
-                            // alert commands, if the config has them
-                            let (cmds, row) = app.apply_webhook(event, now);
-                            for cmd in cmds {
-                                runner.run(cmd);
-                            }
-                            if let Some(inst) = app.fleet.instances.get(row) {
-                                if disconnect {
-                                    metrics.observe_disconnect(inst);
-                                }
-                                metrics.set_instance(inst);
-                            }
-                            if let (Some(tap), Some(event)) = (&tap, tapped) {
-                                let _ = tap.send((seq, event)).await;
-                            }
-                            if let Some(event) = subscribed {
-                                let _ = changes.send(HubEvent::Webhook { seq, event });
-                            }
-                        }
-                        if let Some(lines) = &lines
-                            && !out.is_empty()
-                        {
-                            let _ = lines.send(out).await;
-                        }
+                        core.take(&mut batch).await;
                     }
-                    Some(msg) = results.recv() => {
-                        for cmd in apply_result(&mut app, msg, &metrics, &changes) {
-                            runner.run(cmd);
-                        }
-                    }
+                    Some(msg) = results.recv() => core.on_result(msg),
                     request = requests.recv(), if requests_open => match request {
-                        Some(Request::Snapshot(reply)) => {
-                            let _ = reply.send(app.snapshot(last_seq));
-                        }
-                        Some(Request::Apply(msg)) => {
-                            for cmd in apply_result(&mut app, *msg, &metrics, &changes) {
-                                runner.run(cmd);
-                            }
-                        }
-                        Some(Request::Reload(reload)) => {
-                            let interval = reload.poll_interval;
-                            apply_reload(&mut app, &mut runner, *reload, &backend, &metrics, &changes);
-                            configured = configured_ids(&app);
-                            poll = poll_timer(interval, configured.len());
-                        }
+                        Some(request) => core.on_request(request),
                         None => requests_open = false,
                     },
-                    _ = tick(&mut poll) => {
-                        if let Some(id) = configured.get(next_poll % configured.len().max(1)) {
-                            let pending = app.get(id).is_some_and(|i| i.status == StatusCheck::Pending);
-                            if !pending {
-                                runner.run(Command::FetchStatus(id.clone()));
-                            }
-                        }
-                        next_poll = next_poll.wrapping_add(1);
-                    }
+                    _ = tick(&mut core.tick) => core.poll(),
                 }
             }
         })
+    }
+}
+
+/// The running hub's state and what it tells.
+struct Core {
+    fleet: Fleet,
+    settings: HubSettings,
+    /// When each configured instance's `/status` is next asked.
+    poll: Option<PollSchedule>,
+    /// When to look at `poll` again; `None` when nothing is polled.
+    tick: Option<tokio::time::Interval>,
+    last_seq: u64,
+    runner: Runner,
+    metrics: Arc<Metrics>,
+    changes: broadcast::Sender<HubEvent>,
+    lines: Option<mpsc::Sender<Vec<u8>>>,
+    tap: Option<mpsc::Sender<(u64, Event)>>,
+    backend: BackendSlot,
+}
+
+impl Core {
+    /// The metrics of the replayed fleet, the calls to make at start
+    /// (`/status` and `/me` of every configured instance), the poller.
+    fn start(&mut self, poll_interval: Duration) {
+        for inst in &self.fleet.instances {
+            self.metrics.set_instance(inst);
+        }
+        let configured = self.fleet.instances.iter().any(|i| i.configured);
+        if !self.settings.can_query_status && configured {
+            tracing::warn!(
+                "client_token is not set (config or ZAPI_CLIENT_TOKEN): /status is not polled and registration is off"
+            );
+        }
+        // outages already under way at start are not new
+        self.fleet
+            .announce_outages(&self.settings.rules, Utc::now());
+        if self.settings.can_query_status {
+            let rows: Vec<usize> = (0..self.fleet.instances.len()).collect();
+            self.ask_status_of(&rows);
+        }
+        self.restart_poll(poll_interval);
+    }
+
+    /// Asks `/status` (and, where it can, `/me`) of the configured
+    /// instances among `rows`, unless already asked.
+    fn ask_status_of(&mut self, rows: &[usize]) {
+        let hooks = self.settings.can_check_hooks;
+        for &row in rows {
+            let Some(inst) = self.fleet.instances.get_mut(row).filter(|i| i.configured) else {
+                continue;
+            };
+            if inst.status != StatusCheck::Pending {
+                inst.status = StatusCheck::Pending;
+                self.runner.run(Command::FetchStatus(inst.id.clone()));
+            }
+            if hooks && inst.hooks != HookCheck::Pending {
+                inst.hooks = HookCheck::Pending;
+                self.runner.run(Command::FetchHooks(inst.id.clone()));
+            }
+        }
+    }
+
+    /// One poller over the configured instances, none without a
+    /// Client-Token (a poll would only mark every row failed although
+    /// nothing failed), as the dashboard's.
+    fn restart_poll(&mut self, interval: Duration) {
+        let ids = if self.settings.can_query_status {
+            self.fleet.configured_ids()
+        } else {
+            Vec::new()
+        };
+        let n = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+        if interval.is_zero() || n == 0 {
+            (self.poll, self.tick) = (None, None);
+            return;
+        }
+        self.poll = Some(PollSchedule::new(ids, interval, Utc::now()));
+        // looked at about as often as one instance falls due
+        let period = (interval / n).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        self.tick = Some(tick);
+    }
+
+    /// The instances due now: `/status` of each not already asked.
+    fn poll(&mut self) {
+        let Some(poll) = &mut self.poll else {
+            return;
+        };
+        for id in poll.due(Utc::now()) {
+            let pending = self
+                .fleet
+                .get(&id)
+                .is_some_and(|i| i.status == StatusCheck::Pending);
+            if !pending {
+                self.runner.run(Command::FetchStatus(id));
+            }
+        }
+    }
+
+    /// Stored events taken from the feed, applied in `seq` order; their
+    /// JSON lines go to `serve`'s stdout as one buffer.
+    async fn take(&mut self, batch: &mut Vec<(u64, Event)>) {
+        let now = Utc::now();
+        // a line is about 200 bytes: one allocation per batch
+        let line_bytes = if self.lines.is_some() { 256 } else { 0 };
+        let mut out = Vec::with_capacity(batch.len() * line_bytes);
+        for (seq, event) in batch.drain(..) {
+            if self.lines.is_some() {
+                write_event_line(&mut out, seq, &event);
+            }
+            self.take_one(seq, event, now).await;
+        }
+        if let Some(lines) = &self.lines
+            && !out.is_empty()
+        {
+            let _ = lines.send(out).await;
+        }
+    }
+
+    /// One stored event: applied, counted, its alert run, told.
+    async fn take_one(&mut self, seq: u64, event: Event, now: DateTime<Utc>) {
+        self.last_seq = seq;
+        // copies only for whoever takes them once applied
+        let tapped = self.tap.as_ref().map(|_| event.clone());
+        let subscribed = (self.changes.receiver_count() > 0).then(|| event.clone());
+        let alerts = self.settings.alerts;
+        let for_alert = (alerts != (false, false)).then(|| event.clone());
+        self.metrics.observe_received(&event.kind);
+        let disconnect = matches!(event.kind, EventKind::Disconnected { .. });
+        let applied = self.fleet.apply_event(event, now);
+        let inst = &self.fleet.instances[applied.row];
+        // alert commands, if the config has them
+        if let (Some(state), Some(event)) = (applied.became, for_alert)
+            && let Some(cmd) = crate::app::alert_for(alerts, state, &event, inst.label())
+        {
+            self.runner.run(cmd);
+        }
+        if disconnect {
+            self.metrics.observe_disconnect(inst);
+        }
+        self.metrics.set_instance(inst);
+        if let (Some(tap), Some(event)) = (&self.tap, tapped) {
+            let _ = tap.send((seq, event)).await;
+        }
+        if let Some(event) = subscribed {
+            let _ = self.changes.send(HubEvent::Webhook { seq, event });
+        }
+    }
+
+    fn on_request(&mut self, request: Request) {
+        match request {
+            Request::Snapshot(reply) => {
+                let _ = reply.send(self.fleet.snapshot(self.last_seq));
+            }
+            Request::Apply(msg) => self.on_result(*msg),
+            Request::Reload(reload) => self.apply_reload(*reload),
+        }
+    }
+
+    /// A status, `/me`, registration or action result: apply, count, tell
+    /// subscribers; a `/me` check after a registration that went well.
+    fn on_result(&mut self, msg: Msg) {
+        let now = Utc::now();
+        let fleet = &mut self.fleet;
+        let row = match msg {
+            Msg::StatusResult {
+                id,
+                result: Err(ApiError::Config(_)),
+            } => fleet.status_not_asked(&id),
+            Msg::StatusResult { id, result } => {
+                fleet.apply_status(&id, result.map_err(|e| e.to_string()), now)
+            }
+            Msg::RegisterResult { id, result } => {
+                if result.is_err() {
+                    self.metrics.registration_failed();
+                }
+                let verify = result.is_ok() && self.settings.can_check_hooks;
+                let row = fleet.apply_registration(&id, result.map_err(|e| e.to_string()), now);
+                if let Some(r) = row.filter(|_| verify)
+                    && fleet.ask_hooks(r)
+                {
+                    self.runner.run(Command::FetchHooks(id));
+                }
+                row
+            }
+            Msg::HooksResult { id, result } => {
+                fleet.apply_hooks(&id, result.map_err(|e| e.to_string()), now)
+            }
+            Msg::ActionResult { id, action, result } => {
+                fleet.apply_action(&id, action, result.map_err(|e| e.to_string()), now)
+            }
+            _ => return,
+        };
+        if let Some(inst) = row.and_then(|r| self.fleet.instances.get(r)) {
+            self.metrics.set_instance(inst);
+            let _ = self.changes.send(HubEvent::Row(Box::new(inst.clone())));
+        }
+    }
+
+    /// A reloaded config: the new backend for calls (the hub's and the
+    /// API's), the new alerts, settings and instances, the poller rebuilt;
+    /// every row is sent to subscribers and the metrics, since names and
+    /// `configured` may have changed.
+    fn apply_reload(&mut self, reload: Reload) {
+        let Reload {
+            reconfig,
+            backend,
+            alerts,
+            poll_interval,
+        } = reload;
+        let backend = backend.map(Arc::new);
+        if let Some(backend) = &backend {
+            *self.backend.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(backend);
+        }
+        self.runner.reconfigure(backend, alerts);
+        self.settings = HubSettings::new(&reconfig.settings, reconfig.can_query_status);
+        let (added, removed) = match reconfig.instances {
+            Some(instances) => self.reconcile(instances),
+            None => (0, 0),
+        };
+        self.restart_poll(poll_interval);
+        for inst in &self.fleet.instances {
+            self.metrics.set_instance(inst);
+            let _ = self.changes.send(HubEvent::Row(Box::new(inst.clone())));
+        }
+        let notice = crate::reload::summary(added, removed, &reconfig.needs_restart);
+        if reconfig.needs_restart.is_empty() {
+            tracing::info!("{notice}");
+        } else {
+            tracing::warn!("{notice}");
+        }
+    }
+
+    /// The rows for a new list of configured instances (see
+    /// [`Fleet::reconcile`]), the new ones asked their `/status`: how many
+    /// were added and how many removed.
+    fn reconcile(&mut self, instances: Vec<(InstanceId, Option<String>)>) -> (usize, usize) {
+        let removed = self.fleet.reconcile(&instances);
+        let mut new_rows = Vec::new();
+        for (id, name) in instances {
+            if self.fleet.get(&id).is_none() {
+                new_rows.push(self.fleet.insert(Instance::new(id, name, true)));
+            }
+        }
+        if self.settings.can_query_status {
+            self.ask_status_of(&new_rows);
+        }
+        (new_rows.len(), removed)
     }
 }
 
@@ -295,109 +513,13 @@ pub fn write_event_line(out: &mut Vec<u8>, seq: u64, event: &Event) {
     out.push(b'\n');
 }
 
-/// The configured instances, which the hub polls.
-/// The instances to poll: the configured ones, none without a Client-Token
-/// (a poll would only mark every row failed although nothing failed).
-fn configured_ids(app: &App) -> Vec<InstanceId> {
-    if !app.setup.can_query_status {
-        return Vec::new();
-    }
-    app.fleet
-        .instances
-        .iter()
-        .filter(|i| i.configured)
-        .map(|i| i.id.clone())
-        .collect()
-}
-
-/// One instance per tick, so the whole fleet is polled once per interval;
-/// `None` when polling is off or there is nothing to poll.
-fn poll_timer(interval: Duration, instances: usize) -> Option<tokio::time::Interval> {
-    let n = u32::try_from(instances).unwrap_or(u32::MAX);
-    (!interval.is_zero() && n > 0).then(|| {
-        let period = (interval / n).max(Duration::from_millis(10));
-        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        t
-    })
-}
-
-/// A reloaded config: the new backend for calls (the hub's and the API's),
-/// the new alerts, the app reconfigured; every row is sent to subscribers
-/// and the metrics, since names and `configured` may have changed.
-fn apply_reload(
-    app: &mut App,
-    runner: &mut Runner,
-    reload: Reload,
-    slot: &BackendSlot,
-    metrics: &Metrics,
-    changes: &broadcast::Sender<HubEvent>,
-) {
-    let Reload {
-        reconfig,
-        backend,
-        alerts,
-        ..
-    } = reload;
-    let backend = backend.map(Arc::new);
-    if let Some(backend) = &backend {
-        *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(backend);
-    }
-    runner.reconfigure(backend, alerts);
-    let restart = !reconfig.needs_restart.is_empty();
-    for cmd in app.reconfigure(reconfig, Utc::now()) {
-        runner.run(cmd);
-    }
-    for inst in &app.fleet.instances {
-        metrics.set_instance(inst);
-        let _ = changes.send(HubEvent::Row(Box::new(inst.clone())));
-    }
-    if let Some(notice) = &app.ops.notice {
-        if restart {
-            tracing::warn!("{}", notice.text);
-        } else {
-            tracing::info!("{}", notice.text);
-        }
-    }
-}
-
-async fn tick(poll: &mut Option<tokio::time::Interval>) {
-    match poll {
+async fn tick(tick: &mut Option<tokio::time::Interval>) {
+    match tick {
         Some(t) => {
             t.tick().await;
         }
         None => std::future::pending().await,
     }
-}
-
-/// A status or registration result: apply, count, tell subscribers.
-/// A status, `/me`, registration or action result: apply, count, tell
-/// subscribers; returns the calls it asks for (a `/me` check after a
-/// registration).
-fn apply_result(
-    app: &mut App,
-    msg: Msg,
-    metrics: &Metrics,
-    changes: &broadcast::Sender<HubEvent>,
-) -> Vec<Command> {
-    let id = match &msg {
-        Msg::StatusResult { id, .. }
-        | Msg::HooksResult { id, .. }
-        | Msg::ActionResult { id, .. } => id.clone(),
-        Msg::RegisterResult { id, result } => {
-            if result.is_err() {
-                metrics.registration_failed();
-            }
-            id.clone()
-        }
-        _ => return Vec::new(),
-    };
-    let cmds = app.update(msg, Utc::now());
-    if let Some(inst) = app.get(&id) {
-        metrics.set_instance(inst);
-        let _ = changes.send(HubEvent::Row(Box::new(inst.clone())));
-    }
-    cmds
 }
 
 #[cfg(test)]
@@ -445,8 +567,7 @@ mod tests {
     /// nothing else can happen, after many poll periods.
     #[tokio::test(start_paused = true)]
     async fn without_a_client_token_the_hub_polls_nothing() {
-        use crate::app::{Setup, TimeZone};
-        use crate::tui::{Backend, Services};
+        use crate::runner::Services;
 
         let dir = tempfile::tempdir().unwrap();
         let id = InstanceId::new("I0");
@@ -462,21 +583,16 @@ mod tests {
             Arc::new(Metrics::new()),
             dir.path().to_path_buf(),
         );
-        let setup = Setup {
-            listen: String::new(),
-            secret_paths: false,
-            config_file: None,
-            instances: vec![(id.clone(), None)],
-            missing_for_register: Some("client_token"),
-            can_query_status: false,
-            tz: TimeZone::Local,
-            banner: None,
-            warnings: Vec::new(),
-        };
         let mut changes = handle.subscribe();
         let (_committed, feed) = mpsc::channel(16);
         let task = hub.spawn(
-            App::new(setup, Utc::now()),
+            Fleet::with_configured(&[(id.clone(), None)], Utc::now()),
+            HubSettings {
+                rules: Rules::default(),
+                alerts: (false, false),
+                can_check_hooks: false,
+                can_query_status: false,
+            },
             feed,
             HubOptions {
                 poll_interval: Duration::from_secs(1),

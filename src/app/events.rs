@@ -5,59 +5,24 @@ use super::*;
 
 impl App {
     pub(super) fn on_event(&mut self, event: Event) -> (Vec<Command>, usize) {
-        self.fleet.events += 1;
         self.view.dirty = true;
-        let now = self.now;
-        let i = match self.fleet.index.get(&event.instance_id) {
-            Some(&i) => i,
-            None => self.insert(Instance::new(event.instance_id.clone(), None, false)),
-        };
-        let inst = &mut self.fleet.instances[i];
-        let before = inst.state;
-        let mut cmds = Vec::new();
-        inst.last_activity = Some(
-            inst.last_activity
-                .map_or(event.received, |t| t.max(event.received)),
-        );
-        if let Some(state) = event.kind.state() {
-            // Statistics take the event at its `momment`, but never later
-            // than it was received: a clock ahead of ours does not put
-            // changes in the future. Before their window only the newest
-            // matters (a replay of a month of log sets those aside).
-            let at = event.moment.min(event.received);
-            if at < now - chrono::Duration::days(STATS_WINDOW_DAYS) {
-                inst.transitions.record_old(at, state);
-                self.fleet.stats_unsettled = true;
-            } else {
-                inst.transitions.record(at, state);
-            }
-            // Webhooks of one instance are ordered by `momment`: a late, older
-            // event goes into the history but does not overwrite the state.
-            let newer = inst.last_webhook_moment.is_none_or(|m| event.moment >= m);
-            if newer {
-                inst.last_webhook_moment = Some(event.moment);
-                inst.webhook_state = Some((state, event.received));
-                let dated = inst.set_state(state, event.moment, Source::Webhook);
-                self.fleet.tally.change(before, state);
-                inst.take_details(&event.kind);
-                // a disconnect `/status` told undated is counted once dated
-                if dated && state == ConnState::Disconnected {
-                    self.fleet.disconnects_per_minute.add(event.moment, now);
-                }
-                if before != state {
-                    if state == ConnState::Disconnected {
-                        self.fleet.disconnects_per_minute.add(event.moment, now);
-                    }
-                    if let Some(cmd) = alert_for(self.settings.alerts, state, &event, inst.label())
-                    {
-                        cmds.push(cmd);
-                    }
-                }
-            }
-        }
         self.add_to_detail(&event);
-        self.fleet.instances[i].keep_in_history(event);
-        (cmds, i)
+        // the alert command carries the event; copied only when there is one
+        let alerts = self.settings.alerts;
+        let copy = (alerts != (false, false)).then(|| event.clone());
+        let applied = self.fleet.apply_event(event, self.now);
+        if applied.new_row {
+            // shown at once; sorted and filtered at the next view refresh
+            self.view.order.push(applied.row);
+        }
+        let label = self.fleet.instances[applied.row].label();
+        let cmds = match (applied.became, copy) {
+            (Some(state), Some(event)) => alert_for(alerts, state, &event, label)
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        (cmds, applied.row)
     }
 
     /// An event of the instance whose detail is open joins its history
@@ -310,7 +275,7 @@ impl App {
 
 /// The alert command the config (`alerts`: on_disconnect, on_connect)
 /// asks for when an instance goes to `state`.
-fn alert_for(
+pub(crate) fn alert_for(
     (on_disconnect, on_connect): (bool, bool),
     state: ConnState,
     event: &Event,

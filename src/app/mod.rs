@@ -12,7 +12,6 @@ use chrono::{DateTime, FixedOffset, Local, Utc};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use serde::{Deserialize, Serialize};
 
 /// Old name of [`CallResult`] (api's and store's have an `Outcome` too),
 /// kept while the #12 branches merge; the lead removes it.
@@ -22,7 +21,7 @@ use crate::fleet::health::{self, Rules};
 use crate::fleet::poll::PollSchedule;
 pub use crate::fleet::{
     ActionOutcome, CallResult, Fleet, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction,
-    Registration, STATS_WINDOW_DAYS, Source, StatusCheck,
+    Registration, STATS_WINDOW_DAYS, Snapshot, Source, StatusCheck,
 };
 use crate::keys::{Action, Keymap};
 use crate::model::{ConnState, Event, InstanceId, Status};
@@ -30,6 +29,7 @@ use crate::zapi::ApiError;
 
 mod calls;
 mod events;
+pub(crate) use events::alert_for;
 pub mod layout;
 mod operator;
 mod parts;
@@ -95,15 +95,6 @@ pub enum Msg {
     Row(Box<Instance>),
     /// `watch`: the link to the server came up or was cut.
     Link(Link),
-}
-
-/// The whole state as the HTTP API serves it: every row, the number of
-/// events, and the `seq` of the last event applied.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Snapshot {
-    pub seq: u64,
-    pub events: u64,
-    pub instances: Vec<Instance>,
 }
 
 /// The state of `watch`'s link to its server.
@@ -315,11 +306,7 @@ impl App {
 
     /// The state as the HTTP API serves it; `seq` is the last event applied.
     pub fn snapshot(&self, seq: u64) -> Snapshot {
-        Snapshot {
-            seq,
-            events: self.fleet.events,
-            instances: self.fleet.instances.clone(),
-        }
+        self.fleet.snapshot(seq)
     }
 
     /// Replaces every row with the server's, keeping the selection on the

@@ -569,8 +569,8 @@ mod tests {
 
     impl TestHub {
         fn start(instances: Vec<(InstanceId, Option<String>)>) -> TestHub {
-            use crate::app::{App, Setup, TimeZone};
-            use crate::hub::{Hub, HubOptions};
+            use crate::fleet::Fleet;
+            use crate::hub::{Hub, HubOptions, HubSettings};
             use crate::runner::Services;
 
             let dir = tempfile::tempdir().unwrap();
@@ -586,21 +586,16 @@ mod tests {
                 Arc::new(crate::serve::metrics::Metrics::new()),
                 dir.path().to_path_buf(),
             );
-            let setup = Setup {
-                listen: String::new(),
-                secret_paths: false,
-                config_file: None,
-                instances,
-                missing_for_register: None,
-                can_query_status: false,
-                tz: TimeZone::Local,
-                banner: None,
-                warnings: Vec::new(),
-            };
             let (committed, feed) = mpsc::channel(1024);
             let (tap_tx, tap) = mpsc::channel(1024);
             drop(hub.spawn(
-                App::new(setup, chrono::Utc::now()),
+                Fleet::with_configured(&instances, chrono::Utc::now()),
+                HubSettings {
+                    rules: Default::default(),
+                    alerts: (false, false),
+                    can_check_hooks: false,
+                    can_query_status: false,
+                },
                 feed,
                 HubOptions {
                     poll_interval: Duration::ZERO,
