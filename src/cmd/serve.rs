@@ -13,10 +13,10 @@ use zapi_dash::api;
 use zapi_dash::cli::Flags;
 use zapi_dash::config::Config;
 use zapi_dash::fleet::Fleet;
-use zapi_dash::hub::{Hub, HubHandle, HubOptions, HubSettings};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::reload::ReloadSignal;
 use zapi_dash::runner::Backend;
+use zapi_dash::serve::hub::{Hub, HubHandle, HubOptions, HubSettings};
 use zapi_dash::service::Service;
 use zapi_dash::signals;
 

@@ -67,8 +67,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::hub::HubHandle;
 use crate::app::Msg;
-use crate::hub::HubHandle;
 use crate::model::{InstanceId, Secret};
 use crate::runner::Backend;
 use crate::zapi::ApiError;
@@ -509,9 +509,9 @@ mod tests {
     use std::time::Duration;
 
     use crate::app::Instance;
-    use crate::hub::HubEvent;
     use crate::model::Event;
     use crate::serve::events::{Out, STREAM_BUFFER, feed, settle};
+    use crate::serve::hub::HubEvent;
     use tokio::sync::{broadcast, mpsc};
 
     fn headers(auth: &[u8]) -> HeaderMap {
@@ -570,8 +570,8 @@ mod tests {
     impl TestHub {
         fn start(instances: Vec<(InstanceId, Option<String>)>) -> TestHub {
             use crate::fleet::Fleet;
-            use crate::hub::{Hub, HubOptions, HubSettings};
             use crate::runner::Services;
+            use crate::serve::hub::{Hub, HubOptions, HubSettings};
 
             let dir = tempfile::tempdir().unwrap();
             let services = Services {
@@ -671,7 +671,7 @@ mod tests {
     /// goes by gets a fresh snapshot, then the live events after it.
     #[tokio::test]
     async fn a_lagging_stream_gets_a_fresh_snapshot() {
-        use crate::hub::BROADCAST_CAPACITY;
+        use crate::serve::hub::BROADCAST_CAPACITY;
 
         let TestHub {
             handle,

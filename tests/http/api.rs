@@ -19,9 +19,9 @@ use tokio::task::JoinHandle;
 
 use zapi_dash::api;
 use zapi_dash::fleet::Fleet;
-use zapi_dash::hub::{Hub, HubEvent, HubHandle, HubOptions, HubSettings};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
+use zapi_dash::serve::hub::{Hub, HubEvent, HubHandle, HubOptions, HubSettings};
 use zapi_dash::server::ServerOptions;
 use zapi_dash::service::{Service, ServiceOptions};
 use zapi_dash::sim::{self, Sim, SimInstance, SimOptions};

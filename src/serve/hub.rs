@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use super::metrics::Metrics;
 use crate::app::{Command, Msg, Settings};
 use crate::fleet::health::Rules;
 use crate::fleet::poll::PollSchedule;
@@ -25,7 +26,6 @@ use crate::fleet::{Fleet, HookCheck, Instance, Snapshot, StatusCheck};
 use crate::model::{Event, EventKind, InstanceId};
 use crate::reload::Reload;
 use crate::runner::{Alerts, Backend, Runner};
-use crate::serve::metrics::Metrics;
 use crate::zapi::ApiError;
 
 /// Messages a slow subscriber may fall behind by before it is told it lagged.
