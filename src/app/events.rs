@@ -65,14 +65,7 @@ impl App {
                 }
             }
         }
-        let rules = self.settings.rules;
-        let mut new_outage = false;
-        for inst in &mut self.fleet.instances {
-            if !inst.outage_announced && health::outage_since(inst, &rules, now).is_some() {
-                inst.outage_announced = true;
-                new_outage = true;
-            }
-        }
+        let new_outage = self.fleet.announce_outages(&self.settings.rules, now);
         if new_outage && self.switches.bell {
             cmds.push(Command::Bell);
         }
@@ -93,14 +86,11 @@ impl App {
         let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.fleet.instances[i];
-        let label = inst.label().to_string();
+        let label = self.fleet.instances[i].label().to_string();
         // A call that could not be made (no Client-Token, not configured)
         // failed nowhere: the row stays as it was; the header says why.
         if let Err(ApiError::Config(_)) = &result {
-            if inst.status == StatusCheck::Pending {
-                inst.status = StatusCheck::Never;
-            }
+            self.fleet.status_not_asked(&id);
             if let Some(batch) = &mut self.ops.status_batch {
                 batch.total = batch.total.saturating_sub(1);
                 if batch.finished() {
@@ -110,23 +100,13 @@ impl App {
             return;
         }
         let failed = result.is_err();
-        match result {
-            Ok(status) => {
-                let before = inst.state;
-                inst.apply_status(status, now);
-                self.fleet.tally.change(before, inst.state);
-            }
-            Err(e) => {
-                let text = e.to_string();
-                inst.status = StatusCheck::Failed {
-                    at: now,
-                    error: text.clone(),
-                };
-                if self.ops.status_batch.is_none() {
-                    self.notify(Level::Error, format!("status of {label} failed: {text}"));
-                }
-            }
+        let result = result.map_err(|e| e.to_string());
+        if let Err(text) = &result
+            && self.ops.status_batch.is_none()
+        {
+            self.notify(Level::Error, format!("status of {label} failed: {text}"));
         }
+        self.fleet.apply_status(&id, result, now);
         self.status_batch_step(failed);
     }
 
@@ -163,28 +143,24 @@ impl App {
         let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.fleet.instances[i];
-        let label = inst.label().to_string();
+        let label = self.fleet.instances[i].label().to_string();
         let notice = match &result {
-            Ok(()) => {
-                inst.registration = Registration::Ok(now);
-                Notice {
-                    level: Level::Ok,
-                    text: format!("webhooks of {label} registered"),
-                }
-            }
-            Err(e) => {
-                inst.registration = Registration::Failed(e.to_string());
-                Notice {
-                    level: Level::Error,
-                    text: format!("registering {label} failed: {e}"),
-                }
-            }
+            Ok(()) => Notice {
+                level: Level::Ok,
+                text: format!("webhooks of {label} registered"),
+            },
+            Err(e) => Notice {
+                level: Level::Error,
+                text: format!("registering {label} failed: {e}"),
+            },
         };
+        let failed = result.is_err();
+        self.fleet
+            .apply_registration(&id, result.map_err(|e| e.to_string()), now);
         match &mut self.ops.register_batch {
             Some(batch) => {
                 batch.done += 1;
-                batch.failed += usize::from(result.is_err());
+                batch.failed += usize::from(failed);
                 if batch.finished() {
                     let b = *batch;
                     self.ops.register_batch = None;
@@ -220,21 +196,8 @@ impl App {
     }
 
     pub(super) fn on_hooks(&mut self, id: InstanceId, result: Result<Hooks, ApiError>) {
-        let now = self.now;
-        let Some(&i) = self.fleet.index.get(&id) else {
-            return;
-        };
-        let inst = &mut self.fleet.instances[i];
-        inst.hooks = match result {
-            Ok(hooks) => HookCheck::Ok {
-                at: now,
-                hooks: Box::new(hooks),
-            },
-            Err(e) => HookCheck::Failed {
-                at: now,
-                error: e.to_string(),
-            },
-        };
+        self.fleet
+            .apply_hooks(&id, result.map_err(|e| e.to_string()), self.now);
     }
 
     pub(super) fn on_action_result(
@@ -247,28 +210,22 @@ impl App {
         let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.fleet.instances[i];
-        let label = inst.label().to_string();
-        let (state, notice) = match result {
-            Ok(()) => (
-                CallResult::Ok(now),
-                Notice {
-                    level: Level::Ok,
-                    text: format!(
-                        "{} of {label} accepted by Z-API: its webhooks will tell how it went",
-                        action.word()
-                    ),
-                },
-            ),
-            Err(e) => (
-                CallResult::Failed(e.to_string()),
-                Notice {
-                    level: Level::Error,
-                    text: format!("{} of {label} failed: {e}", action.word()),
-                },
-            ),
+        let label = self.fleet.instances[i].label().to_string();
+        let notice = match &result {
+            Ok(()) => Notice {
+                level: Level::Ok,
+                text: format!(
+                    "{} of {label} accepted by Z-API: its webhooks will tell how it went",
+                    action.word()
+                ),
+            },
+            Err(e) => Notice {
+                level: Level::Error,
+                text: format!("{} of {label} failed: {e}", action.word()),
+            },
         };
-        inst.action = Some(Box::new(ActionOutcome { action, state }));
+        self.fleet
+            .apply_action(&id, action, result.map_err(|e| e.to_string()), now);
         self.ops.notice = Some(notice);
     }
 }

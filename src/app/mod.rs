@@ -409,35 +409,8 @@ impl App {
         &mut self,
         instances: Vec<(InstanceId, Option<String>)>,
     ) -> (Vec<Command>, usize, usize) {
-        let names: HashMap<InstanceId, Option<String>> = instances.iter().cloned().collect();
-        let mut removed = 0;
-        let mut rows = Vec::with_capacity(self.fleet.instances.len());
-        for mut inst in std::mem::take(&mut self.fleet.instances) {
-            match names.get(&inst.id) {
-                Some(name) => {
-                    inst.name.clone_from(name);
-                    inst.configured = true;
-                }
-                None if inst.configured => {
-                    removed += 1;
-                    let known = inst.last_activity.is_some() || inst.state != ConnState::Unknown;
-                    if !known {
-                        continue;
-                    }
-                    inst.configured = false;
-                }
-                None => {}
-            }
-            rows.push(inst);
-        }
-        self.fleet.tally = Tally::of(&rows);
-        self.fleet.index = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect();
-        self.view.order = (0..rows.len()).collect();
-        self.fleet.instances = rows;
+        let removed = self.fleet.reconcile(&instances);
+        self.view.order = (0..self.fleet.instances.len()).collect();
         self.view
             .marked
             .retain(|id| self.fleet.index.contains_key(id));
@@ -476,13 +449,7 @@ impl App {
 
     /// The `/status` poller over the configured instances, as the settings say.
     fn restart_poll(&mut self) {
-        let ids: Vec<InstanceId> = self
-            .fleet
-            .instances
-            .iter()
-            .filter(|i| i.configured)
-            .map(|i| i.id.clone())
-            .collect();
+        let ids = self.fleet.configured_ids();
         let on = self.setup.can_query_status
             && !self.settings.poll_interval.is_zero()
             && !ids.is_empty();
@@ -493,12 +460,7 @@ impl App {
     /// `/me`) of every configured instance; start the poller.
     pub fn init(&mut self) -> Vec<Command> {
         // outages already under way at start are not new: no bell for them
-        let rules = self.settings.rules;
-        for inst in &mut self.fleet.instances {
-            if health::outage_since(inst, &rules, self.now).is_some() {
-                inst.outage_announced = true;
-            }
-        }
+        self.fleet.announce_outages(&self.settings.rules, self.now);
         self.refresh_view();
         if self.setup.instances.is_empty() {
             return Vec::new();
@@ -508,15 +470,8 @@ impl App {
             return Vec::new();
         }
         if !self.settings.poll_interval.is_zero() {
-            let ids = self
-                .fleet
-                .instances
-                .iter()
-                .filter(|i| i.configured)
-                .map(|i| i.id.clone())
-                .collect();
             self.ops.poll = Some(PollSchedule::new(
-                ids,
+                self.fleet.configured_ids(),
                 self.settings.poll_interval,
                 self.now,
             ));
