@@ -274,3 +274,94 @@ impl Fleet {
         removed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EventKind;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn event(id: &str, kind: EventKind, secs: i64) -> Event {
+        Event {
+            instance_id: InstanceId::new(id),
+            kind,
+            moment: t(secs),
+            received: t(secs),
+        }
+    }
+
+    fn down(id: &str, secs: i64) -> Event {
+        event(id, EventKind::Disconnected { error: None }, secs)
+    }
+
+    #[test]
+    fn an_event_says_its_row_and_whether_the_state_changed() {
+        let mut fleet = Fleet::with_configured(&[(InstanceId::new("A"), None)], t(0));
+        let first = fleet.apply_event(down("A", 1), t(1));
+        assert_eq!(
+            first,
+            Applied {
+                row: 0,
+                new_row: false,
+                became: Some(ConnState::Disconnected)
+            }
+        );
+        // the same state again, and a late older event: no change
+        assert_eq!(fleet.apply_event(down("A", 2), t(2)).became, None);
+        let late = event("A", EventKind::Connected { phone: None }, 0);
+        assert_eq!(fleet.apply_event(late, t(3)).became, None);
+        // an unknown instance gets a row, not configured
+        let new = fleet.apply_event(down("B", 4), t(4));
+        assert!(new.new_row && new.row == 1 && !fleet.instances[1].configured);
+        assert_eq!(fleet.events, 4);
+        assert_eq!(fleet.counts(), (0, 2, 0));
+        assert_eq!(fleet.snapshot(9).seq, 9);
+    }
+
+    #[test]
+    fn results_go_to_their_row_and_unknown_ids_are_ignored() {
+        let a = InstanceId::new("A");
+        let mut fleet = Fleet::with_configured(&[(a.clone(), None)], t(0));
+        let nobody = InstanceId::new("nobody");
+        assert_eq!(fleet.apply_status(&nobody, Err("x".into()), t(1)), None);
+        fleet.instances[0].status = StatusCheck::Pending;
+        assert_eq!(fleet.status_not_asked(&a), Some(0));
+        assert_eq!(fleet.instances[0].status, StatusCheck::Never);
+        assert_eq!(
+            fleet.apply_registration(&a, Err("no".into()), t(1)),
+            Some(0)
+        );
+        assert_eq!(
+            fleet.instances[0].registration,
+            Registration::Failed("no".into())
+        );
+        assert!(fleet.ask_hooks(0));
+        assert!(!fleet.ask_hooks(0), "asked already");
+        fleet.apply_action(&a, InstanceAction::Restart, Ok(()), t(2));
+        assert_eq!(
+            fleet.instances[0].action.as_deref().map(|o| &o.state),
+            Some(&CallResult::Ok(t(2)))
+        );
+    }
+
+    #[test]
+    fn reconcile_keeps_what_is_known_and_drops_the_rest() {
+        let (a, b, c) = (
+            InstanceId::new("A"),
+            InstanceId::new("B"),
+            InstanceId::new("C"),
+        );
+        let mut fleet = Fleet::with_configured(&[(a.clone(), None), (b.clone(), None)], t(0));
+        fleet.apply_event(down("B", 1), t(1));
+        let removed = fleet.reconcile(&[(c.clone(), Some("new".into()))]);
+        assert_eq!(removed, 2);
+        // A was never heard of: gone; B stays, not configured; C is not added here
+        assert!(fleet.get(&a).is_none() && fleet.get(&c).is_none());
+        assert!(fleet.get(&b).is_some_and(|i| !i.configured));
+        assert_eq!(fleet.counts(), (0, 1, 0));
+        assert!(fleet.configured_ids().is_empty());
+    }
+}

@@ -230,8 +230,9 @@ impl Hub {
             tap: opts.tap,
             backend,
         };
+        // the replayed fleet is in the metrics before the task runs, as before
+        core.start(opts.poll_interval);
         tokio::spawn(async move {
-            core.start(opts.poll_interval);
             let mut requests_open = true;
             let mut batch = Vec::with_capacity(FEED_BATCH);
             loop {
