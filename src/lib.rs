@@ -14,7 +14,6 @@ pub mod config;
 mod fixtures;
 pub mod fleet;
 pub mod http_retry;
-pub mod hub;
 pub mod keys;
 pub mod listener;
 pub mod logfile;
@@ -50,4 +49,4 @@ pub mod webhook {
 }
 // moved into serve/; kept at their old paths while the other branches merge
 pub use crate::fleet::{health, poll, stats};
-pub use serve::{api, exposition, metrics};
+pub use serve::{api, exposition, hub, metrics};

@@ -2,7 +2,7 @@
 //! calls through — Z-API with the config's tokens ([`Services`]) or a remote
 //! `serve` ([`Backend::Remote`]) — plus history reads, alerts and URL masking.
 //! The dashboard's loop ([`crate::tui`]) and the headless server
-//! ([`crate::hub`], [`crate::serve::api`]) both use it; nothing here touches a terminal.
+//! ([`crate::serve::hub`], [`crate::serve::api`]) both use it; nothing here touches a terminal.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -5,59 +5,24 @@ use super::*;
 
 impl App {
     pub(super) fn on_event(&mut self, event: Event) -> (Vec<Command>, usize) {
-        self.fleet.events += 1;
         self.view.dirty = true;
-        let now = self.now;
-        let i = match self.fleet.index.get(&event.instance_id) {
-            Some(&i) => i,
-            None => self.insert(Instance::new(event.instance_id.clone(), None, false)),
-        };
-        let inst = &mut self.fleet.instances[i];
-        let before = inst.state;
-        let mut cmds = Vec::new();
-        inst.last_activity = Some(
-            inst.last_activity
-                .map_or(event.received, |t| t.max(event.received)),
-        );
-        if let Some(state) = event.kind.state() {
-            // Statistics take the event at its `momment`, but never later
-            // than it was received: a clock ahead of ours does not put
-            // changes in the future. Before their window only the newest
-            // matters (a replay of a month of log sets those aside).
-            let at = event.moment.min(event.received);
-            if at < now - chrono::Duration::days(STATS_WINDOW_DAYS) {
-                inst.transitions.record_old(at, state);
-                self.fleet.stats_unsettled = true;
-            } else {
-                inst.transitions.record(at, state);
-            }
-            // Webhooks of one instance are ordered by `momment`: a late, older
-            // event goes into the history but does not overwrite the state.
-            let newer = inst.last_webhook_moment.is_none_or(|m| event.moment >= m);
-            if newer {
-                inst.last_webhook_moment = Some(event.moment);
-                inst.webhook_state = Some((state, event.received));
-                let dated = inst.set_state(state, event.moment, Source::Webhook);
-                self.fleet.tally.change(before, state);
-                inst.take_details(&event.kind);
-                // a disconnect `/status` told undated is counted once dated
-                if dated && state == ConnState::Disconnected {
-                    self.fleet.disconnects_per_minute.add(event.moment, now);
-                }
-                if before != state {
-                    if state == ConnState::Disconnected {
-                        self.fleet.disconnects_per_minute.add(event.moment, now);
-                    }
-                    if let Some(cmd) = alert_for(self.settings.alerts, state, &event, inst.label())
-                    {
-                        cmds.push(cmd);
-                    }
-                }
-            }
-        }
         self.add_to_detail(&event);
-        self.fleet.instances[i].keep_in_history(event);
-        (cmds, i)
+        // the alert command carries the event; copied only when there is one
+        let alerts = self.settings.alerts;
+        let copy = (alerts != (false, false)).then(|| event.clone());
+        let applied = self.fleet.apply_event(event, self.now);
+        if applied.new_row {
+            // shown at once; sorted and filtered at the next view refresh
+            self.view.order.push(applied.row);
+        }
+        let label = self.fleet.instances[applied.row].label();
+        let cmds = match (applied.became, copy) {
+            (Some(state), Some(event)) => alert_for(alerts, state, &event, label)
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        (cmds, applied.row)
     }
 
     /// An event of the instance whose detail is open joins its history
@@ -100,14 +65,7 @@ impl App {
                 }
             }
         }
-        let rules = self.settings.rules;
-        let mut new_outage = false;
-        for inst in &mut self.fleet.instances {
-            if !inst.outage_announced && health::outage_since(inst, &rules, now).is_some() {
-                inst.outage_announced = true;
-                new_outage = true;
-            }
-        }
+        let new_outage = self.fleet.announce_outages(&self.settings.rules, now);
         if new_outage && self.switches.bell {
             cmds.push(Command::Bell);
         }
@@ -128,14 +86,11 @@ impl App {
         let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.fleet.instances[i];
-        let label = inst.label().to_string();
+        let label = self.fleet.instances[i].label().to_string();
         // A call that could not be made (no Client-Token, not configured)
         // failed nowhere: the row stays as it was; the header says why.
         if let Err(ApiError::Config(_)) = &result {
-            if inst.status == StatusCheck::Pending {
-                inst.status = StatusCheck::Never;
-            }
+            self.fleet.status_not_asked(&id);
             if let Some(batch) = &mut self.ops.status_batch {
                 batch.total = batch.total.saturating_sub(1);
                 if batch.finished() {
@@ -145,23 +100,13 @@ impl App {
             return;
         }
         let failed = result.is_err();
-        match result {
-            Ok(status) => {
-                let before = inst.state;
-                inst.apply_status(status, now);
-                self.fleet.tally.change(before, inst.state);
-            }
-            Err(e) => {
-                let text = e.to_string();
-                inst.status = StatusCheck::Failed {
-                    at: now,
-                    error: text.clone(),
-                };
-                if self.ops.status_batch.is_none() {
-                    self.notify(Level::Error, format!("status of {label} failed: {text}"));
-                }
-            }
+        let result = result.map_err(|e| e.to_string());
+        if let Err(text) = &result
+            && self.ops.status_batch.is_none()
+        {
+            self.notify(Level::Error, format!("status of {label} failed: {text}"));
         }
+        self.fleet.apply_status(&id, result, now);
         self.status_batch_step(failed);
     }
 
@@ -198,28 +143,24 @@ impl App {
         let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.fleet.instances[i];
-        let label = inst.label().to_string();
+        let label = self.fleet.instances[i].label().to_string();
         let notice = match &result {
-            Ok(()) => {
-                inst.registration = Registration::Ok(now);
-                Notice {
-                    level: Level::Ok,
-                    text: format!("webhooks of {label} registered"),
-                }
-            }
-            Err(e) => {
-                inst.registration = Registration::Failed(e.to_string());
-                Notice {
-                    level: Level::Error,
-                    text: format!("registering {label} failed: {e}"),
-                }
-            }
+            Ok(()) => Notice {
+                level: Level::Ok,
+                text: format!("webhooks of {label} registered"),
+            },
+            Err(e) => Notice {
+                level: Level::Error,
+                text: format!("registering {label} failed: {e}"),
+            },
         };
+        let failed = result.is_err();
+        self.fleet
+            .apply_registration(&id, result.map_err(|e| e.to_string()), now);
         match &mut self.ops.register_batch {
             Some(batch) => {
                 batch.done += 1;
-                batch.failed += usize::from(result.is_err());
+                batch.failed += usize::from(failed);
                 if batch.finished() {
                     let b = *batch;
                     self.ops.register_batch = None;
@@ -255,21 +196,8 @@ impl App {
     }
 
     pub(super) fn on_hooks(&mut self, id: InstanceId, result: Result<Hooks, ApiError>) {
-        let now = self.now;
-        let Some(&i) = self.fleet.index.get(&id) else {
-            return;
-        };
-        let inst = &mut self.fleet.instances[i];
-        inst.hooks = match result {
-            Ok(hooks) => HookCheck::Ok {
-                at: now,
-                hooks: Box::new(hooks),
-            },
-            Err(e) => HookCheck::Failed {
-                at: now,
-                error: e.to_string(),
-            },
-        };
+        self.fleet
+            .apply_hooks(&id, result.map_err(|e| e.to_string()), self.now);
     }
 
     pub(super) fn on_action_result(
@@ -282,35 +210,29 @@ impl App {
         let Some(&i) = self.fleet.index.get(&id) else {
             return;
         };
-        let inst = &mut self.fleet.instances[i];
-        let label = inst.label().to_string();
-        let (state, notice) = match result {
-            Ok(()) => (
-                CallResult::Ok(now),
-                Notice {
-                    level: Level::Ok,
-                    text: format!(
-                        "{} of {label} accepted by Z-API: its webhooks will tell how it went",
-                        action.word()
-                    ),
-                },
-            ),
-            Err(e) => (
-                CallResult::Failed(e.to_string()),
-                Notice {
-                    level: Level::Error,
-                    text: format!("{} of {label} failed: {e}", action.word()),
-                },
-            ),
+        let label = self.fleet.instances[i].label().to_string();
+        let notice = match &result {
+            Ok(()) => Notice {
+                level: Level::Ok,
+                text: format!(
+                    "{} of {label} accepted by Z-API: its webhooks will tell how it went",
+                    action.word()
+                ),
+            },
+            Err(e) => Notice {
+                level: Level::Error,
+                text: format!("{} of {label} failed: {e}", action.word()),
+            },
         };
-        inst.action = Some(Box::new(ActionOutcome { action, state }));
+        self.fleet
+            .apply_action(&id, action, result.map_err(|e| e.to_string()), now);
         self.ops.notice = Some(notice);
     }
 }
 
 /// The alert command the config (`alerts`: on_disconnect, on_connect)
 /// asks for when an instance goes to `state`.
-fn alert_for(
+pub(crate) fn alert_for(
     (on_disconnect, on_connect): (bool, bool),
     state: ConnState,
     event: &Event,

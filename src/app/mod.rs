@@ -12,7 +12,6 @@ use chrono::{DateTime, FixedOffset, Local, Utc};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use serde::{Deserialize, Serialize};
 
 /// Old name of [`CallResult`] (api's and store's have an `Outcome` too),
 /// kept while the #12 branches merge; the lead removes it.
@@ -22,7 +21,7 @@ use crate::fleet::health::{self, Rules};
 use crate::fleet::poll::PollSchedule;
 pub use crate::fleet::{
     ActionOutcome, CallResult, Fleet, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction,
-    Registration, STATS_WINDOW_DAYS, Source, StatusCheck,
+    Registration, STATS_WINDOW_DAYS, Snapshot, Source, StatusCheck,
 };
 use crate::keys::{Action, Keymap};
 use crate::model::{ConnState, Event, InstanceId, Status};
@@ -30,6 +29,7 @@ use crate::zapi::ApiError;
 
 mod calls;
 mod events;
+pub(crate) use events::alert_for;
 pub mod layout;
 mod operator;
 mod parts;
@@ -95,15 +95,6 @@ pub enum Msg {
     Row(Box<Instance>),
     /// `watch`: the link to the server came up or was cut.
     Link(Link),
-}
-
-/// The whole state as the HTTP API serves it: every row, the number of
-/// events, and the `seq` of the last event applied.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Snapshot {
-    pub seq: u64,
-    pub events: u64,
-    pub instances: Vec<Instance>,
 }
 
 /// The state of `watch`'s link to its server.
@@ -315,11 +306,7 @@ impl App {
 
     /// The state as the HTTP API serves it; `seq` is the last event applied.
     pub fn snapshot(&self, seq: u64) -> Snapshot {
-        Snapshot {
-            seq,
-            events: self.fleet.events,
-            instances: self.fleet.instances.clone(),
-        }
+        self.fleet.snapshot(seq)
     }
 
     /// Replaces every row with the server's, keeping the selection on the
@@ -422,35 +409,8 @@ impl App {
         &mut self,
         instances: Vec<(InstanceId, Option<String>)>,
     ) -> (Vec<Command>, usize, usize) {
-        let names: HashMap<InstanceId, Option<String>> = instances.iter().cloned().collect();
-        let mut removed = 0;
-        let mut rows = Vec::with_capacity(self.fleet.instances.len());
-        for mut inst in std::mem::take(&mut self.fleet.instances) {
-            match names.get(&inst.id) {
-                Some(name) => {
-                    inst.name.clone_from(name);
-                    inst.configured = true;
-                }
-                None if inst.configured => {
-                    removed += 1;
-                    let known = inst.last_activity.is_some() || inst.state != ConnState::Unknown;
-                    if !known {
-                        continue;
-                    }
-                    inst.configured = false;
-                }
-                None => {}
-            }
-            rows.push(inst);
-        }
-        self.fleet.tally = Tally::of(&rows);
-        self.fleet.index = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect();
-        self.view.order = (0..rows.len()).collect();
-        self.fleet.instances = rows;
+        let removed = self.fleet.reconcile(&instances);
+        self.view.order = (0..self.fleet.instances.len()).collect();
         self.view
             .marked
             .retain(|id| self.fleet.index.contains_key(id));
@@ -489,13 +449,7 @@ impl App {
 
     /// The `/status` poller over the configured instances, as the settings say.
     fn restart_poll(&mut self) {
-        let ids: Vec<InstanceId> = self
-            .fleet
-            .instances
-            .iter()
-            .filter(|i| i.configured)
-            .map(|i| i.id.clone())
-            .collect();
+        let ids = self.fleet.configured_ids();
         let on = self.setup.can_query_status
             && !self.settings.poll_interval.is_zero()
             && !ids.is_empty();
@@ -506,12 +460,7 @@ impl App {
     /// `/me`) of every configured instance; start the poller.
     pub fn init(&mut self) -> Vec<Command> {
         // outages already under way at start are not new: no bell for them
-        let rules = self.settings.rules;
-        for inst in &mut self.fleet.instances {
-            if health::outage_since(inst, &rules, self.now).is_some() {
-                inst.outage_announced = true;
-            }
-        }
+        self.fleet.announce_outages(&self.settings.rules, self.now);
         self.refresh_view();
         if self.setup.instances.is_empty() {
             return Vec::new();
@@ -521,15 +470,8 @@ impl App {
             return Vec::new();
         }
         if !self.settings.poll_interval.is_zero() {
-            let ids = self
-                .fleet
-                .instances
-                .iter()
-                .filter(|i| i.configured)
-                .map(|i| i.id.clone())
-                .collect();
             self.ops.poll = Some(PollSchedule::new(
-                ids,
+                self.fleet.configured_ids(),
                 self.settings.poll_interval,
                 self.now,
             ));

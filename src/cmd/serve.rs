@@ -10,13 +10,13 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use zapi_dash::api;
-use zapi_dash::app::{App, Msg};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::Config;
-use zapi_dash::hub::{Hub, HubHandle, HubOptions};
+use zapi_dash::fleet::Fleet;
 use zapi_dash::metrics::Metrics;
 use zapi_dash::reload::ReloadSignal;
 use zapi_dash::runner::Backend;
+use zapi_dash::serve::hub::{Hub, HubHandle, HubOptions, HubSettings};
 use zapi_dash::service::Service;
 use zapi_dash::signals;
 
@@ -38,9 +38,7 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let metrics = Arc::new(Metrics::new());
     let services = zapi_services(&config, opts.secret.clone())?;
     let can_query_status = services.client.is_some();
-    let mut settings = settings_for(&config, &services);
-    // the hub polls /status on its own clock; the app only judges
-    settings.poll_interval = Duration::ZERO;
+    let settings = HubSettings::new(&settings_for(&config, &services), can_query_status);
     let (hub, handle) = Hub::new(
         Backend::Zapi(Box::new(services)),
         Arc::clone(&metrics),
@@ -51,19 +49,20 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     opts.extra_routes = Some(api::router(handle, config.api_token.clone()));
     opts.metrics = Some(metrics);
 
-    let mut app = App::new(setup_for(&config, can_query_status, None), Utc::now());
-    app.configure(settings);
+    let configured = setup_for(&config, can_query_status, None).instances;
+    let mut fleet = Fleet::with_configured(&configured, Utc::now());
     let mut last_seq = 0;
     let (service, committed, replay) = Service::start(opts, |seq, event| {
         last_seq = seq;
-        app.update(Msg::Webhook(event), Utc::now());
+        fleet.apply_event(event, Utc::now());
     })
     .await?;
     // the hub writes the JSON lines of each batch it applies into one
     // buffer; this loop only copies the buffers to stdout
     let (lines, mut accepted) = mpsc::channel::<Vec<u8>>(64);
     let hub_task = hub.with_event_lines(lines).spawn(
-        app,
+        fleet,
+        settings,
         committed,
         HubOptions {
             poll_interval: Duration::from_secs(config.poll_interval),

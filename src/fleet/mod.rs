@@ -12,11 +12,13 @@ use chrono::{DateTime, Utc};
 use crate::model::InstanceId;
 use stats::PerMinute;
 
+mod apply;
 pub mod health;
 mod instance;
 pub mod poll;
 pub mod stats;
 
+pub use apply::{Applied, Snapshot};
 pub(crate) use instance::Tally;
 pub use instance::{
     ActionOutcome, CallResult, HookCheck, Hooks, Instance, InstanceAction, Registration, Source,

@@ -67,8 +67,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::hub::HubHandle;
 use crate::app::Msg;
-use crate::hub::HubHandle;
 use crate::model::{InstanceId, Secret};
 use crate::runner::Backend;
 use crate::zapi::ApiError;
@@ -509,9 +509,9 @@ mod tests {
     use std::time::Duration;
 
     use crate::app::Instance;
-    use crate::hub::HubEvent;
     use crate::model::Event;
     use crate::serve::events::{Out, STREAM_BUFFER, feed, settle};
+    use crate::serve::hub::HubEvent;
     use tokio::sync::{broadcast, mpsc};
 
     fn headers(auth: &[u8]) -> HeaderMap {
@@ -569,9 +569,9 @@ mod tests {
 
     impl TestHub {
         fn start(instances: Vec<(InstanceId, Option<String>)>) -> TestHub {
-            use crate::app::{App, Setup, TimeZone};
-            use crate::hub::{Hub, HubOptions};
+            use crate::fleet::Fleet;
             use crate::runner::Services;
+            use crate::serve::hub::{Hub, HubOptions, HubSettings};
 
             let dir = tempfile::tempdir().unwrap();
             let services = Services {
@@ -586,21 +586,16 @@ mod tests {
                 Arc::new(crate::serve::metrics::Metrics::new()),
                 dir.path().to_path_buf(),
             );
-            let setup = Setup {
-                listen: String::new(),
-                secret_paths: false,
-                config_file: None,
-                instances,
-                missing_for_register: None,
-                can_query_status: false,
-                tz: TimeZone::Local,
-                banner: None,
-                warnings: Vec::new(),
-            };
             let (committed, feed) = mpsc::channel(1024);
             let (tap_tx, tap) = mpsc::channel(1024);
             drop(hub.spawn(
-                App::new(setup, chrono::Utc::now()),
+                Fleet::with_configured(&instances, chrono::Utc::now()),
+                HubSettings {
+                    rules: Default::default(),
+                    alerts: (false, false),
+                    can_check_hooks: false,
+                    can_query_status: false,
+                },
                 feed,
                 HubOptions {
                     poll_interval: Duration::ZERO,
@@ -676,7 +671,7 @@ mod tests {
     /// goes by gets a fresh snapshot, then the live events after it.
     #[tokio::test]
     async fn a_lagging_stream_gets_a_fresh_snapshot() {
-        use crate::hub::BROADCAST_CAPACITY;
+        use crate::serve::hub::BROADCAST_CAPACITY;
 
         let TestHub {
             handle,

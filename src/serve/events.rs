@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 
+use super::hub::{HubEvent, HubHandle};
 use crate::app::{Instance, Snapshot};
-use crate::hub::{HubEvent, HubHandle};
 use crate::model::Event;
 use crate::store;
 

@@ -1,7 +1,8 @@
-//! The headless service's parts over the hub (`crate::hub`, moving here):
-//! the HTTP API and its event stream, and the metrics with their exposition.
+//! The headless service: the hub that owns its fleet ([`hub`]), the HTTP
+//! API and its event stream, and the metrics with their exposition.
 
 pub mod api;
 pub mod events;
 pub mod exposition;
+pub mod hub;
 pub mod metrics;

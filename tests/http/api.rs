@@ -18,10 +18,10 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use zapi_dash::api;
-use zapi_dash::app::{App, Msg, Setup};
-use zapi_dash::hub::{Hub, HubEvent, HubHandle, HubOptions};
+use zapi_dash::fleet::Fleet;
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
+use zapi_dash::serve::hub::{Hub, HubEvent, HubHandle, HubOptions, HubSettings};
 use zapi_dash::server::ServerOptions;
 use zapi_dash::service::{Service, ServiceOptions};
 use zapi_dash::sim::{self, Sim, SimInstance, SimOptions};
@@ -104,25 +104,27 @@ impl Server {
             metrics: Some(metrics),
             token_header: Default::default(),
         };
-        let setup = Setup {
-            instances: insts
-                .iter()
-                .map(|i| (InstanceId::new(&i.id), Some(i.name.clone())))
-                .collect(),
-            // no status calls at start: the sim sees only what a test asks
-            can_query_status: false,
-            ..Setup::default()
-        };
-        let mut app = App::new(setup, Utc::now());
+        let configured: Vec<_> = insts
+            .iter()
+            .map(|i| (InstanceId::new(&i.id), Some(i.name.clone())))
+            .collect();
+        let mut fleet = Fleet::with_configured(&configured, Utc::now());
         let mut last_seq = 0;
         let (service, committed, _) = Service::start(opts, |seq, event| {
             last_seq = seq;
-            app.update(Msg::Webhook(event), Utc::now());
+            fleet.apply_event(event, Utc::now());
         })
         .await
         .unwrap();
         let hub_task = hub.spawn(
-            app,
+            fleet,
+            // no status calls at start: the sim sees only what a test asks
+            HubSettings {
+                rules: Default::default(),
+                alerts: (false, false),
+                can_check_hooks: false,
+                can_query_status: false,
+            },
             committed,
             HubOptions {
                 poll_interval: Duration::ZERO,
