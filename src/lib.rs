@@ -7,7 +7,6 @@
 
 pub mod alert;
 pub mod app;
-pub mod certs;
 pub mod cli;
 pub mod completions;
 pub mod config;
@@ -18,6 +17,7 @@ pub mod hub;
 pub mod keys;
 pub mod listener;
 pub mod logfile;
+pub mod mask;
 pub mod model;
 pub mod probe;
 pub mod reload;

@@ -374,29 +374,3 @@ impl Services {
         client.restore_session(id, token).await
     }
 }
-
-/// A webhook URL fit to show: every path segment that looks like a token
-/// (16 or more letters, digits, `-` or `_`) is cut to its first four
-/// characters, so neither our secret path tokens nor another service's
-/// tokens reach the screen.
-pub fn mask_url(url: &str) -> String {
-    let (head, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => ("", url),
-    };
-    let masked: Vec<String> = rest
-        .split('/')
-        .map(|seg| {
-            let tokenish = seg.len() >= 16
-                && seg
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if tokenish {
-                crate::webhook::token_prefix(seg)
-            } else {
-                seg.to_string()
-            }
-        })
-        .collect();
-    format!("{head}{}", masked.join("/"))
-}

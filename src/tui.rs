@@ -25,7 +25,7 @@ use crate::store::EventLog;
 // moved to crate::runner; kept here while the other branches merge
 pub use crate::runner::{
     ALERT_CONCURRENCY, Alerts, Backend, DEFAULT_CONCURRENCY, NOT_CONFIGURED, Runner, Services,
-    mask_url, read_history,
+    read_history,
 };
 // moved to crate::signals (installed at once, not on first poll)
 pub use crate::signals::{shutdown_signal, stop_signal};

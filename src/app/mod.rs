@@ -38,7 +38,7 @@ mod setup;
 mod view;
 pub use parts::{Ops, Overlays, Switches};
 pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
-pub use setup::{Settings, Setup, TimeZone};
+pub use setup::{Reconfig, Settings, Setup, TimeZone};
 pub use view::TableView;
 
 /// Something that happened.
@@ -385,11 +385,7 @@ impl App {
     /// any instance that sends webhooks unasked); names, thresholds,
     /// polling, alerts and keys take the new values; the bell follows the
     /// config only when the config changed it. No event or state is lost.
-    pub fn reconfigure(
-        &mut self,
-        change: crate::reload::Reconfig,
-        now: DateTime<Utc>,
-    ) -> Vec<Command> {
+    pub fn reconfigure(&mut self, change: Reconfig, now: DateTime<Utc>) -> Vec<Command> {
         self.now = now;
         if change.settings.bell != self.settings.bell {
             self.switches.bell = change.settings.bell;
@@ -407,10 +403,7 @@ impl App {
         } else {
             Level::Warn
         };
-        self.notify(
-            level,
-            crate::reload::summary(added, removed, &change.needs_restart),
-        );
+        self.notify(level, setup::summary(added, removed, &change.needs_restart));
         self.view.dirty = true;
         cmds
     }

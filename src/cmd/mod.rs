@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use zapi_dash::app::Reconfig;
 use zapi_dash::app::{Settings, Setup, TimeZone};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{self, Config};
 use zapi_dash::health::Rules;
 use zapi_dash::logfile::{self, RotatingFile};
-use zapi_dash::reload::{self, Reconfig, Reload, ReloadSignal, Reloaded};
+use zapi_dash::reload::{self, Reload, ReloadSignal, Reloaded};
 use zapi_dash::runner::{self, Alerts, Backend, Services};
 use zapi_dash::server::{self, ServerOptions};
 use zapi_dash::service::{ServiceError, ServiceOptions};

@@ -32,12 +32,13 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::mask::token_prefix;
 use crate::metrics::Metrics;
 use crate::model::Event;
 use crate::store::{Appended, EventLog};
 
 use super::parse::{Parsed, Route, parse_webhook};
-use super::secret::{PATH_TOKEN_LEN, WebhookSecret, token_prefix};
+use super::secret::{PATH_TOKEN_LEN, WebhookSecret};
 use super::server::BodyTimeout;
 use super::token_header::{TokenHeaderCheck, TokenVerdict};
 
