@@ -129,7 +129,7 @@ pub fn keep_fixed(running: &Config, mut new: Config) -> Config {
 mod tests {
     use super::*;
     use crate::app::{App, Command, Level, Msg, Settings, Setup, TimeZone};
-    use crate::health::Rules;
+    use crate::fleet::health::Rules;
     use crate::model::InstanceId;
     use crate::model::{ConnState, Event, EventKind, Secret};
     use chrono::{TimeZone as _, Utc};

@@ -13,10 +13,12 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::alert::{AlertEvent, AlertKind};
-use crate::app::{Command, DETAIL_HISTORY, Hooks, InstanceAction, Msg};
+use crate::app::{Command, DETAIL_HISTORY, Msg};
+use crate::fleet::{Hooks, InstanceAction};
+use crate::listener::secret::WebhookSecret;
+use crate::model::Status;
 use crate::model::{Event, EventKind, InstanceId, Secret};
-use crate::webhook::WebhookSecret;
-use crate::zapi::{ApiError, Status, ZapiClient};
+use crate::zapi::{ApiError, ZapiClient};
 /// Z-API calls in flight at once (for `R` and `s` over a large fleet).
 ///
 /// A registration is two PUTs (sent together), so 32 registrations put 64
@@ -341,7 +343,7 @@ impl Services {
             .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
         let me = client.me(id, token).await?;
         let (disconnected, connected) =
-            crate::webhook::hook_urls(public_url, self.secret.as_ref(), id);
+            crate::listener::secret::hook_urls(public_url, self.secret.as_ref(), id);
         let foreign = crate::app::foreign_urls(
             [
                 me.disconnected_callback_url.as_deref(),

@@ -14,16 +14,16 @@ use crossterm::event::{
 };
 use serde::{Deserialize, Serialize};
 
-/// Old name of [`CallResult`] (api's and store's have an `Outcome` too),
-/// kept while the #12 branches merge; the lead removes it.
-pub use crate::fleet::CallResult as Outcome;
 use crate::fleet::Tally;
 use crate::fleet::health::{self, Rules};
 use crate::fleet::poll::PollSchedule;
-pub use crate::fleet::{
-    ActionOutcome, CallResult, Fleet, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction,
-    Registration, STATS_WINDOW_DAYS, Source, StatusCheck,
+use crate::fleet::{
+    ActionOutcome, CallResult, Fleet, HISTORY_LEN, HookCheck, Hooks, InstanceAction, Registration,
+    STATS_WINDOW_DAYS, Source,
 };
+// Old paths of what moved to crate::fleet, kept only for src/hub.rs (rewritten
+// on another branch at the same time); the lead removes them after the merge.
+pub use crate::fleet::{Instance, StatusCheck};
 use crate::keys::{Action, Keymap};
 use crate::model::{ConnState, Event, InstanceId, Status};
 use crate::zapi::ApiError;

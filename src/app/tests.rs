@@ -916,7 +916,7 @@ fn silence_longer_than_silence_alert_is_a_problem() {
         Some(
             format!(
                 "silent for {}",
-                crate::stats::short_duration(Some(chrono::Duration::seconds(301)))
+                crate::fleet::stats::short_duration(Some(chrono::Duration::seconds(301)))
             )
             .as_str()
         )

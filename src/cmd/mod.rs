@@ -19,13 +19,14 @@ use zapi_dash::app::Reconfig;
 use zapi_dash::app::{Settings, Setup, TimeZone};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{self, Config};
-use zapi_dash::health::Rules;
+use zapi_dash::fleet::health::Rules;
+use zapi_dash::listener::secret::WebhookSecret;
+use zapi_dash::listener::server::{self, ServerOptions};
+use zapi_dash::listener::token_header::TokenHeaderCheck;
+use zapi_dash::listener::{ListenerError, ListenerOptions};
 use zapi_dash::logfile::{self, RotatingFile};
 use zapi_dash::reload::{self, Reload, ReloadSignal, Reloaded};
 use zapi_dash::runner::{self, Alerts, Backend, Services};
-use zapi_dash::server::{self, ServerOptions};
-use zapi_dash::service::{ServiceError, ServiceOptions};
-use zapi_dash::webhook::{TokenHeaderCheck, WebhookSecret};
 use zapi_dash::zapi::ZapiClient;
 
 /// A reason to stop before or instead of running, with its exit code.
@@ -50,8 +51,8 @@ impl Fatal {
     }
 }
 
-impl From<ServiceError> for Fatal {
-    fn from(e: ServiceError) -> Self {
+impl From<ListenerError> for Fatal {
+    fn from(e: ListenerError) -> Self {
         Fatal::usage(e.to_string())
     }
 }
@@ -81,7 +82,7 @@ pub fn service_options(
     config: &Config,
     listen: SocketAddr,
     state: &Path,
-) -> Result<ServiceOptions, Fatal> {
+) -> Result<ListenerOptions, Fatal> {
     let origin = config
         .source
         .as_ref()
@@ -98,7 +99,7 @@ pub fn service_options(
         }
         None => None,
     };
-    Ok(ServiceOptions {
+    Ok(ListenerOptions {
         listen,
         log_dir: state.join("events"),
         retention_days: config.retention_days,

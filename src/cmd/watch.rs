@@ -9,7 +9,7 @@ use zapi_dash::app::Reconfig;
 use zapi_dash::app::{App, Settings, Setup, TimeZone};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{self, Config};
-use zapi_dash::health::Rules;
+use zapi_dash::fleet::health::Rules;
 use zapi_dash::model::Secret;
 use zapi_dash::reload::Reload;
 use zapi_dash::remote::{self, RemoteApi};

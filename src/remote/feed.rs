@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::app::{Instance, Link, Msg, Snapshot};
+use crate::app::{Link, Msg, Snapshot};
+use crate::fleet::Instance;
 use crate::http_retry;
 use crate::model::Event;
 

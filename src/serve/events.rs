@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::app::{Instance, Snapshot};
+use crate::app::Snapshot;
+use crate::fleet::Instance;
 use crate::hub::{HubEvent, HubHandle};
 use crate::model::Event;
 use crate::store;

@@ -1,7 +1,5 @@
 //! The headless service's parts over the hub (`crate::hub`, moving here):
-//! the HTTP API and its event stream, and the metrics with their exposition.
+//! the HTTP API and its event stream (the metrics are [`crate::metrics`]).
 
 pub mod api;
 pub mod events;
-pub mod exposition;
-pub mod metrics;

@@ -9,9 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
+use zapi_dash::listener::secret::{WebhookSecret, hook_urls};
 use zapi_dash::model::{InstanceId, Secret};
 use zapi_dash::sim::webhook_body_disconnected;
-use zapi_dash::webhook::{WebhookSecret, hook_urls};
 
 const SECRET: &str = "correct-horse-battery-staple-42";
 
