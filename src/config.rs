@@ -42,7 +42,9 @@ pub struct InstanceConfig {
     pub name: Option<String>,
 }
 
-/// The merged, validated configuration.
+/// The merged, validated configuration: what the file (with flags and
+/// environment) says. Not [`crate::app::Setup`] (what the screen was started
+/// with) nor [`crate::app::Settings`] (what a reload can change while running).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub listen: SocketAddr,

@@ -21,7 +21,9 @@ impl TimeZone {
     }
 }
 
-/// What the app needs to know about its setup. No secrets in here.
+/// What the app needs to know about its setup: what the program was started
+/// with, fixed until a restart (the file is [`crate::config::Config`], what a
+/// reload can change is [`Settings`]). No secrets in here.
 #[derive(Debug, Clone)]
 pub struct Setup {
     /// Base URL of the listener as shown in the header (`http://127.0.0.1:8787`).
@@ -44,7 +46,8 @@ pub struct Setup {
     pub warnings: Vec<String>,
 }
 
-/// What the config says beyond the [`Setup`]: set with [`App::configure`].
+/// What the config says beyond the [`Setup`]: what can change at runtime
+/// (set with [`App::configure`], changed by a reload through [`Reconfig`]).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Ask `/status` of every configured instance this often, spread over
