@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use zapi_dash::app::Reconfig;
-use zapi_dash::app::{Settings, Setup, TimeZone};
+use zapi_dash::app::{Reconfig, Settings, Setup, TimeZone};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{self, Config};
 use zapi_dash::fleet::health::Rules;
@@ -87,12 +86,7 @@ pub fn service_options(
         .source
         .as_ref()
         .map_or("configuration".to_string(), |p| p.display().to_string());
-    let secret = config
-        .webhook_secret
-        .as_ref()
-        .map(WebhookSecret::new)
-        .transpose()
-        .map_err(|e| Fatal::usage(format!("{origin}: key `webhook_secret`: {e}")))?;
+    let secret = webhook_secret(config, &format!("{origin}: key `webhook_secret`"))?;
     let tls = match &config.tls {
         Some((cert, key)) => {
             Some(server::load_tls(cert, key).map_err(|e| Fatal::usage(format!("{origin}: {e}")))?)
@@ -197,12 +191,7 @@ pub fn reload_config(
     let loaded = load_config(flags).and_then(|new| {
         let needs_restart = reload::needs_restart(running, &new);
         let config = reload::keep_fixed(running, new);
-        let secret = config
-            .webhook_secret
-            .as_ref()
-            .map(WebhookSecret::new)
-            .transpose()
-            .map_err(|e| Fatal::usage(format!("webhook_secret: {e}")))?;
+        let secret = webhook_secret(&config, "webhook_secret")?;
         let services = zapi_services(&config, secret)?;
         Ok((config, services, needs_restart))
     });
@@ -288,4 +277,15 @@ pub fn init_logging(dir: &Path, level: &str) {
         .with_ansi(false)
         .with_max_level(level)
         .try_init();
+}
+
+/// The config's `webhook_secret`, checked; an error starts with `what`
+/// (where the key stands, as the caller tells it).
+fn webhook_secret(config: &Config, what: &str) -> Result<Option<WebhookSecret>, Fatal> {
+    config
+        .webhook_secret
+        .as_ref()
+        .map(WebhookSecret::new)
+        .transpose()
+        .map_err(|e| Fatal::usage(format!("{what}: {e}")))
 }

@@ -5,8 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use zapi_dash::app::Reconfig;
-use zapi_dash::app::{App, Settings, Setup, TimeZone};
+use zapi_dash::app::{App, Reconfig, Settings, Setup, TimeZone};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{self, Config};
 use zapi_dash::fleet::health::Rules;

@@ -10,7 +10,7 @@ use crate::common;
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use chrono::{FixedOffset, TimeZone as _, Utc};
@@ -71,16 +71,7 @@ struct Server {
 impl Server {
     /// Starts `serve` and waits until it says it listens.
     fn start(config: &Path, state: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .arg("--state-dir")
-            .arg(state)
-            .env_remove("ZAPI_CLIENT_TOKEN")
-            .env_remove("ZAPI_DASH_WEBHOOK_SECRET")
-            .env_remove("ZAPI_DASH_API_TOKEN")
-            .stdin(Stdio::null())
+        let mut child = common::serve_command(config, state)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -5,7 +5,7 @@ use crate::common;
 use std::collections::HashMap;
 
 use std::io::BufReader;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -133,14 +133,7 @@ struct Serve {
 fn start_serve(dir: &std::path::Path) -> Serve {
     let config = dir.join("config.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .env_remove("ZAPI_CLIENT_TOKEN")
-        .env_remove("ZAPI_DASH_WEBHOOK_SECRET")
-        .stdin(Stdio::null())
+    let mut child = common::serve_command(&config, &dir.join("state"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
