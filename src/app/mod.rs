@@ -482,13 +482,7 @@ impl App {
 
     /// The `/status` poller over the configured instances, as the settings say.
     fn restart_poll(&mut self) {
-        let ids: Vec<InstanceId> = self
-            .fleet
-            .instances
-            .iter()
-            .filter(|i| i.configured)
-            .map(|i| i.id.clone())
-            .collect();
+        let ids = self.configured_ids();
         let on = self.setup.can_query_status
             && !self.settings.poll_interval.is_zero()
             && !ids.is_empty();
@@ -514,13 +508,7 @@ impl App {
             return Vec::new();
         }
         if !self.settings.poll_interval.is_zero() {
-            let ids = self
-                .fleet
-                .instances
-                .iter()
-                .filter(|i| i.configured)
-                .map(|i| i.id.clone())
-                .collect();
+            let ids = self.configured_ids();
             self.ops.poll = Some(PollSchedule::new(
                 ids,
                 self.settings.poll_interval,
@@ -528,6 +516,16 @@ impl App {
             ));
         }
         self.fetch_all_status()
+    }
+
+    /// The ids of the configured instances, in the fleet's order.
+    fn configured_ids(&self) -> Vec<InstanceId> {
+        self.fleet
+            .instances
+            .iter()
+            .filter(|i| i.configured)
+            .map(|i| i.id.clone())
+            .collect()
     }
 
     fn insert(&mut self, inst: Instance) -> usize {
