@@ -298,3 +298,18 @@ pub fn wait_file(path: &std::path::Path, pred: impl Fn(&str) -> bool) -> String 
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// What registering an instance sends Z-API with `public_url =
+/// "https://dash.example.com"` and no webhook secret, sorted by path: (the
+/// path after the instance's prefix, the JSON body).
+pub fn plain_registration() -> Vec<(String, serde_json::Value)> {
+    ["connected", "disconnected"]
+        .into_iter()
+        .map(|which| {
+            (
+                format!("update-webhook-{which}"),
+                serde_json::json!({"value": format!("https://dash.example.com/hooks/{which}")}),
+            )
+        })
+        .collect()
+}
