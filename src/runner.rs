@@ -30,7 +30,7 @@ use crate::zapi::{ApiError, ZapiClient};
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
 /// What the command runner needs to call Z-API. Tokens stay here; the
-/// [`App`] only ever sees instance ids.
+/// [`App`](crate::app::App) only ever sees instance ids.
 pub struct Services {
     /// `None` when no Client-Token is configured.
     pub client: Option<ZapiClient>,

@@ -674,7 +674,7 @@ impl App {
     }
 
     /// [`App::update`] with [`Msg::Webhook`], which also tells the index
-    /// in [`App::instances`] of the row the event went to (a new one if its
+    /// in the fleet's instances of the row the event went to (a new one if its
     /// instance was unknown): `serve`'s hub updates the metrics from that row
     /// without looking the id up again or keeping a copy of the event.
     pub fn apply_webhook(&mut self, event: Event, now: DateTime<Utc>) -> (Vec<Command>, usize) {

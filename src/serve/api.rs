@@ -9,7 +9,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /metrics` | the Prometheus exposition: OpenMetrics when `Accept` prefers it, else the text format 0.0.4 ([`crate::metrics::exposition`]) |
-//! | `GET /api/instances` | the [`Snapshot`]: `{"seq": N, "events": N, "instances": [Instance, …]}` |
+//! | `GET /api/instances` | the [`Snapshot`](crate::app::Snapshot): `{"seq": N, "events": N, "instances": [Instance, …]}` |
 //! | `GET /api/events` | Server-Sent Events, see below |
 //! | `POST /api/instances/{id}/register[?replace=true]` | both webhook PUTs on Z-API: `{"ok": true}`; 409 `{"error", "would_replace": [url, …]}` (masked) when `/me` shows a webhook pointing at another system, unless `?replace=true` |
 //! | `POST /api/instances/{id}/status` | `GET …/status` on Z-API: `{"ok": true, "status": Status}` |
@@ -28,9 +28,9 @@
 //!
 //! | SSE event | `id` | `data` |
 //! |---|---|---|
-//! | `snapshot` | the snapshot's `seq` | the [`Snapshot`] |
+//! | `snapshot` | the snapshot's `seq` | the [`Snapshot`](crate::app::Snapshot) |
 //! | `webhook` | the event's `seq` | `{"seq": N, "event": Event}` |
-//! | `row` | none | an [`Instance`] (a status or registration result changed it) |
+//! | `row` | none | an [`Instance`](crate::fleet::Instance) (a status or registration result changed it) |
 //!
 //! A fresh connection gets a `snapshot`, then every change after it. With
 //! `Last-Event-ID: L` it first gets every stored event with `L < seq ≤ S`
