@@ -233,7 +233,11 @@ async fn cmd_bare(flags: &Flags) -> Result<Value> {
     use axum::routing::post;
     let listen: SocketAddr = flags.get("listen", "127.0.0.1:0".parse()?)?;
     async fn handler(body: Bytes) -> (StatusCode, &'static str) {
-        match zapi_dash::webhook::parse_event(&body, zapi_dash::webhook::Route::Any, Utc::now()) {
+        match zapi_dash::listener::parse::parse_event(
+            &body,
+            zapi_dash::listener::parse::Route::Any,
+            Utc::now(),
+        ) {
             Ok(event) => {
                 std::hint::black_box(event);
                 (StatusCode::OK, "{\"ok\":true}")

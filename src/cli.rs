@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 /// A terminal dashboard for Z-API WhatsApp instances: it receives Z-API's
 /// connect/disconnect webhooks and shows every instance's state live.
@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "zapi-dash", version, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<Subcommand>,
 
     #[command(flatten)]
     pub flags: Flags,
@@ -65,8 +65,10 @@ impl Default for Flags {
     }
 }
 
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
+/// The subcommand given on the command line (not [`crate::app::Command`],
+/// which is what the dashboard asks its loop to do).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Subcommand {
     /// Run the dashboard (the default when no subcommand is given).
     Run,
     /// The listener, the event log, the Z-API poller and the HTTP API

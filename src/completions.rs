@@ -12,7 +12,7 @@
 //! - **fish, a subcommand's positional values**: the fish generator offers
 //!   none (`zapi-dash completions <Tab>` listed files); they are added.
 //!
-//! `tests/tools.rs` runs the scripts in real bash, zsh and fish.
+//! `tests/tools/shipped.rs` runs the scripts in real bash, zsh and fish.
 
 use std::collections::BTreeSet;
 

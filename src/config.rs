@@ -42,7 +42,9 @@ pub struct InstanceConfig {
     pub name: Option<String>,
 }
 
-/// The merged, validated configuration.
+/// The merged, validated configuration: what the file (with flags and
+/// environment) says. Not [`crate::app::Setup`] (what the screen was started
+/// with) nor [`crate::app::Settings`] (what a reload can change while running).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -85,7 +87,7 @@ pub struct Config {
     pub keys: crate::keys::Keymap,
     /// Refuse (401) a webhook of a configured instance whose `z-api-token`
     /// header is not that instance's token (see
-    /// [`crate::webhook::TokenHeaderCheck`]).
+    /// [`crate::listener::token_header::TokenHeaderCheck`]).
     pub check_token_header: bool,
 }
 
@@ -457,7 +459,7 @@ fn validate_command(command: &str) -> Result<String, String> {
 /// A webhook secret must be long enough not to be guessed (the listener's rule).
 fn validate_secret(secret: &str) -> Result<Secret, String> {
     let secret = Secret::new(secret);
-    crate::webhook::WebhookSecret::new(&secret).map_err(|e| e.to_string())?;
+    crate::listener::secret::WebhookSecret::new(&secret).map_err(|e| e.to_string())?;
     Ok(secret)
 }
 

@@ -7,7 +7,6 @@
 
 pub mod alert;
 pub mod app;
-pub mod certs;
 pub mod cli;
 pub mod completions;
 pub mod config;
@@ -17,6 +16,8 @@ pub mod http_retry;
 pub mod keys;
 pub mod listener;
 pub mod logfile;
+pub mod mask;
+pub mod metrics;
 pub mod model;
 pub mod probe;
 pub mod reload;
@@ -29,24 +30,3 @@ pub mod store;
 pub mod tui;
 pub mod ui;
 pub mod zapi;
-
-// Old paths of what moved into `listener`, kept while the other branches
-// merge; the lead removes them.
-pub use crate::listener::server;
-/// Old path of [`listener::Listener`] and its options.
-pub mod service {
-    pub use crate::listener::{
-        EVENT_CHANNEL, Listener as Service, ListenerError as ServiceError,
-        ListenerOptions as ServiceOptions,
-    };
-}
-/// Old path of the listener's routes, secret paths and parser.
-pub mod webhook {
-    pub use crate::listener::parse::*;
-    pub use crate::listener::routes::*;
-    pub use crate::listener::secret::*;
-    pub use crate::listener::token_header::*;
-}
-// moved into serve/; kept at their old paths while the other branches merge
-pub use crate::fleet::{health, poll, stats};
-pub use serve::{api, exposition, hub, metrics};

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use zapi_dash::cli::{Cli, Command};
+use zapi_dash::cli::{Cli, Subcommand};
 use zapi_dash::model::Secret;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Completions { shell }) = cli.command {
+    if let Some(Subcommand::Completions { shell }) = cli.command {
         return cmd::completions::run(shell);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -28,15 +28,17 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         let flags = &cli.flags;
         match cli.command {
-            Some(Command::Demo { instances }) => {
+            Some(Subcommand::Demo { instances }) => {
                 cmd::demo::run(flags, usize::from(instances)).await
             }
-            Some(Command::Serve) => cmd::serve::run(cmd::load_config(flags)?, flags).await,
-            Some(Command::Watch { remote, api_token }) => {
+            Some(Subcommand::Serve) => cmd::serve::run(cmd::load_config(flags)?, flags).await,
+            Some(Subcommand::Watch { remote, api_token }) => {
                 cmd::watch::run(flags, &remote, Secret::new(api_token)).await
             }
-            Some(Command::Completions { .. }) => Ok(()),
-            Some(Command::Run) | None => cmd::run::run(cmd::load_config(flags)?, flags, None).await,
+            Some(Subcommand::Completions { .. }) => Ok(()),
+            Some(Subcommand::Run) | None => {
+                cmd::run::run(cmd::load_config(flags)?, flags, None).await
+            }
         }
     });
     // tasks still running (calls in flight) must not hold the exit up

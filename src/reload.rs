@@ -14,9 +14,8 @@
 
 use std::time::Duration;
 
-use crate::app::Settings;
+use crate::app::Reconfig;
 use crate::config::Config;
-use crate::model::InstanceId;
 use crate::runner::{Alerts, Backend};
 
 /// Keys a running process keeps until it is restarted.
@@ -28,22 +27,6 @@ pub const FIXED_KEYS: [&str; 6] = [
     "retention_days",
     "api_token",
 ];
-
-/// What a new config changes in the [`crate::app::App`]; see
-/// [`crate::app::App::reconfigure`].
-#[derive(Debug, Clone)]
-pub struct Reconfig {
-    /// Configured instances (id, optional name), in config order; `None`
-    /// leaves the rows alone (`watch`: they are the server's).
-    pub instances: Option<Vec<(InstanceId, Option<String>)>>,
-    /// As in [`crate::app::Setup`].
-    pub missing_for_register: Option<&'static str>,
-    /// As in [`crate::app::Setup`].
-    pub can_query_status: bool,
-    pub settings: Settings,
-    /// Keys the file changed that only a restart applies.
-    pub needs_restart: Vec<&'static str>,
-}
 
 /// A reloaded config, ready to apply: to the app, and to whoever carries
 /// out its calls and alerts.
@@ -142,23 +125,12 @@ pub fn keep_fixed(running: &Config, mut new: Config) -> Config {
     new
 }
 
-/// The dashboard's "config reloaded" notice, or `serve`'s log line.
-pub fn summary(added: usize, removed: usize, needs_restart: &[&str]) -> String {
-    let mut text = format!("config reloaded: {added} instances added, {removed} removed");
-    if !needs_restart.is_empty() {
-        text.push_str(&format!(
-            "; needs a restart to change: {} (running as before)",
-            needs_restart.join(", ")
-        ));
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::{App, Command, Level, Msg, Setup, TimeZone};
-    use crate::health::Rules;
+    use crate::app::{App, Command, Level, Msg, Settings, Setup, TimeZone};
+    use crate::fleet::health::Rules;
+    use crate::model::InstanceId;
     use crate::model::{ConnState, Event, EventKind, Secret};
     use chrono::{TimeZone as _, Utc};
 

@@ -13,10 +13,12 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::alert::{AlertEvent, AlertKind};
-use crate::app::{Command, DETAIL_HISTORY, Hooks, InstanceAction, Msg};
+use crate::app::{Command, DETAIL_HISTORY, Msg};
+use crate::fleet::{Hooks, InstanceAction};
+use crate::listener::secret::WebhookSecret;
+use crate::model::Status;
 use crate::model::{Event, EventKind, InstanceId, Secret};
-use crate::webhook::WebhookSecret;
-use crate::zapi::{ApiError, Status, ZapiClient};
+use crate::zapi::{ApiError, ZapiClient};
 /// Z-API calls in flight at once (for `R` and `s` over a large fleet).
 ///
 /// A registration is two PUTs (sent together), so 32 registrations put 64
@@ -28,7 +30,7 @@ use crate::zapi::{ApiError, Status, ZapiClient};
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
 /// What the command runner needs to call Z-API. Tokens stay here; the
-/// [`App`] only ever sees instance ids.
+/// [`App`](crate::app::App) only ever sees instance ids.
 pub struct Services {
     /// `None` when no Client-Token is configured.
     pub client: Option<ZapiClient>,
@@ -341,7 +343,7 @@ impl Services {
             .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
         let me = client.me(id, token).await?;
         let (disconnected, connected) =
-            crate::webhook::hook_urls(public_url, self.secret.as_ref(), id);
+            crate::listener::secret::hook_urls(public_url, self.secret.as_ref(), id);
         let foreign = crate::app::foreign_urls(
             [
                 me.disconnected_callback_url.as_deref(),
@@ -373,30 +375,4 @@ impl Services {
         let (client, token) = self.call_ready(id)?;
         client.restore_session(id, token).await
     }
-}
-
-/// A webhook URL fit to show: every path segment that looks like a token
-/// (16 or more letters, digits, `-` or `_`) is cut to its first four
-/// characters, so neither our secret path tokens nor another service's
-/// tokens reach the screen.
-pub fn mask_url(url: &str) -> String {
-    let (head, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => ("", url),
-    };
-    let masked: Vec<String> = rest
-        .split('/')
-        .map(|seg| {
-            let tokenish = seg.len() >= 16
-                && seg
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if tokenish {
-                crate::webhook::token_prefix(seg)
-            } else {
-                seg.to_string()
-            }
-        })
-        .collect();
-    format!("{head}{}", masked.join("/"))
 }

@@ -13,15 +13,12 @@ use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
-/// Old name of [`CallResult`] (api's and store's have an `Outcome` too),
-/// kept while the #12 branches merge; the lead removes it.
-pub use crate::fleet::CallResult as Outcome;
 use crate::fleet::Tally;
 use crate::fleet::health::{self, Rules};
 use crate::fleet::poll::PollSchedule;
-pub use crate::fleet::{
+use crate::fleet::{
     ActionOutcome, CallResult, Fleet, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction,
-    Registration, STATS_WINDOW_DAYS, Snapshot, Source, StatusCheck,
+    Registration, STATS_WINDOW_DAYS, Snapshot, StatusCheck,
 };
 use crate::keys::{Action, Keymap};
 use crate::model::{ConnState, Event, InstanceId, Status};
@@ -38,7 +35,7 @@ mod setup;
 mod view;
 pub use parts::{Ops, Overlays, Switches};
 pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
-pub use setup::{Settings, Setup, TimeZone};
+pub use setup::{Reconfig, Settings, Setup, TimeZone, summary as reload_summary};
 pub use view::TableView;
 
 /// Something that happened.
@@ -372,11 +369,7 @@ impl App {
     /// any instance that sends webhooks unasked); names, thresholds,
     /// polling, alerts and keys take the new values; the bell follows the
     /// config only when the config changed it. No event or state is lost.
-    pub fn reconfigure(
-        &mut self,
-        change: crate::reload::Reconfig,
-        now: DateTime<Utc>,
-    ) -> Vec<Command> {
+    pub fn reconfigure(&mut self, change: Reconfig, now: DateTime<Utc>) -> Vec<Command> {
         self.now = now;
         if change.settings.bell != self.settings.bell {
             self.switches.bell = change.settings.bell;
@@ -394,10 +387,7 @@ impl App {
         } else {
             Level::Warn
         };
-        self.notify(
-            level,
-            crate::reload::summary(added, removed, &change.needs_restart),
-        );
+        self.notify(level, setup::summary(added, removed, &change.needs_restart));
         self.view.dirty = true;
         cmds
     }
@@ -625,7 +615,7 @@ impl App {
     }
 
     /// [`App::update`] with [`Msg::Webhook`], which also tells the index
-    /// in [`App::instances`] of the row the event went to (a new one if its
+    /// in the fleet's instances of the row the event went to (a new one if its
     /// instance was unknown): `serve`'s hub updates the metrics from that row
     /// without looking the id up again or keeping a copy of the event.
     pub fn apply_webhook(&mut self, event: Event, now: DateTime<Utc>) -> (Vec<Command>, usize) {

@@ -48,7 +48,7 @@ pub fn foreign_urls(urls: [Option<&str>; 2], public_url: &str) -> Vec<String> {
 }
 
 /// Another system's URL fit to show: path segments that look like tokens
-/// cut as the detail pane cuts them ([`crate::tui::mask_url`]), a
+/// cut as the detail pane cuts them ([`crate::mask::mask_url`]), a
 /// password in the URL and every query value longer than four characters
 /// cut to their first four, the fragment dropped.
 pub fn mask_foreign_url(url: &str) -> String {
@@ -72,13 +72,13 @@ pub fn mask_foreign_url(url: &str) -> String {
         }
         None => head.to_string(),
     };
-    let mut out = crate::tui::mask_url(&head);
+    let mut out = crate::mask::mask_url(&head);
     if let Some(q) = query {
         let pairs: Vec<String> = q
             .split('&')
             .map(|pair| match pair.split_once('=') {
                 Some((k, v)) if v.chars().count() > 4 => {
-                    format!("{k}={}", crate::webhook::token_prefix(v))
+                    format!("{k}={}", crate::mask::token_prefix(v))
                 }
                 Some((k, v)) => format!("{k}={v}"),
                 None => pair.to_string(),

@@ -1,5 +1,6 @@
 //! What the screen is told at start ([`Setup`]) and by the config
-//! ([`Settings`]), and how it shows times ([`TimeZone`]).
+//! ([`Settings`]), what a reloaded config changes ([`Reconfig`]), and how
+//! it shows times ([`TimeZone`]).
 
 use super::*;
 
@@ -20,7 +21,9 @@ impl TimeZone {
     }
 }
 
-/// What the app needs to know about its setup. No secrets in here.
+/// What the app needs to know about its setup: what the program was started
+/// with, fixed until a restart (the file is [`crate::config::Config`], what a
+/// reload can change is [`Settings`]). No secrets in here.
 #[derive(Debug, Clone)]
 pub struct Setup {
     /// Base URL of the listener as shown in the header (`http://127.0.0.1:8787`).
@@ -43,7 +46,8 @@ pub struct Setup {
     pub warnings: Vec<String>,
 }
 
-/// What the config says beyond the [`Setup`]: set with [`App::configure`].
+/// What the config says beyond the [`Setup`]: what can change at runtime
+/// (set with [`App::configure`], changed by a reload through [`Reconfig`]).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Ask `/status` of every configured instance this often, spread over
@@ -73,4 +77,32 @@ impl Default for Settings {
             keys: Keymap::default(),
         }
     }
+}
+
+/// What a new config changes in the [`App`]; see
+/// [`App::reconfigure`].
+#[derive(Debug, Clone)]
+pub struct Reconfig {
+    /// Configured instances (id, optional name), in config order; `None`
+    /// leaves the rows alone (`watch`: they are the server's).
+    pub instances: Option<Vec<(InstanceId, Option<String>)>>,
+    /// As in [`Setup`].
+    pub missing_for_register: Option<&'static str>,
+    /// As in [`Setup`].
+    pub can_query_status: bool,
+    pub settings: Settings,
+    /// Keys the file changed that only a restart applies.
+    pub needs_restart: Vec<&'static str>,
+}
+
+/// The dashboard's "config reloaded" notice, or `serve`'s log line.
+pub fn summary(added: usize, removed: usize, needs_restart: &[&str]) -> String {
+    let mut text = format!("config reloaded: {added} instances added, {removed} removed");
+    if !needs_restart.is_empty() {
+        text.push_str(&format!(
+            "; needs a restart to change: {} (running as before)",
+            needs_restart.join(", ")
+        ));
+    }
+    text
 }

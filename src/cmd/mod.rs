@@ -15,16 +15,17 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use zapi_dash::app::{Settings, Setup, TimeZone};
+use zapi_dash::app::{Reconfig, Settings, Setup, TimeZone};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{self, Config};
-use zapi_dash::health::Rules;
+use zapi_dash::fleet::health::Rules;
+use zapi_dash::listener::secret::WebhookSecret;
+use zapi_dash::listener::server::{self, ServerOptions};
+use zapi_dash::listener::token_header::TokenHeaderCheck;
+use zapi_dash::listener::{ListenerError, ListenerOptions};
 use zapi_dash::logfile::{self, RotatingFile};
-use zapi_dash::reload::{self, Reconfig, Reload, ReloadSignal, Reloaded};
+use zapi_dash::reload::{self, Reload, ReloadSignal, Reloaded};
 use zapi_dash::runner::{self, Alerts, Backend, Services};
-use zapi_dash::server::{self, ServerOptions};
-use zapi_dash::service::{ServiceError, ServiceOptions};
-use zapi_dash::webhook::{TokenHeaderCheck, WebhookSecret};
 use zapi_dash::zapi::ZapiClient;
 
 /// A reason to stop before or instead of running, with its exit code.
@@ -49,8 +50,8 @@ impl Fatal {
     }
 }
 
-impl From<ServiceError> for Fatal {
-    fn from(e: ServiceError) -> Self {
+impl From<ListenerError> for Fatal {
+    fn from(e: ListenerError) -> Self {
         Fatal::usage(e.to_string())
     }
 }
@@ -80,24 +81,19 @@ pub fn service_options(
     config: &Config,
     listen: SocketAddr,
     state: &Path,
-) -> Result<ServiceOptions, Fatal> {
+) -> Result<ListenerOptions, Fatal> {
     let origin = config
         .source
         .as_ref()
         .map_or("configuration".to_string(), |p| p.display().to_string());
-    let secret = config
-        .webhook_secret
-        .as_ref()
-        .map(WebhookSecret::new)
-        .transpose()
-        .map_err(|e| Fatal::usage(format!("{origin}: key `webhook_secret`: {e}")))?;
+    let secret = webhook_secret(config, &format!("{origin}: key `webhook_secret`"))?;
     let tls = match &config.tls {
         Some((cert, key)) => {
             Some(server::load_tls(cert, key).map_err(|e| Fatal::usage(format!("{origin}: {e}")))?)
         }
         None => None,
     };
-    Ok(ServiceOptions {
+    Ok(ListenerOptions {
         listen,
         log_dir: state.join("events"),
         retention_days: config.retention_days,
@@ -195,12 +191,7 @@ pub fn reload_config(
     let loaded = load_config(flags).and_then(|new| {
         let needs_restart = reload::needs_restart(running, &new);
         let config = reload::keep_fixed(running, new);
-        let secret = config
-            .webhook_secret
-            .as_ref()
-            .map(WebhookSecret::new)
-            .transpose()
-            .map_err(|e| Fatal::usage(format!("webhook_secret: {e}")))?;
+        let secret = webhook_secret(&config, "webhook_secret")?;
         let services = zapi_services(&config, secret)?;
         Ok((config, services, needs_restart))
     });
@@ -286,4 +277,15 @@ pub fn init_logging(dir: &Path, level: &str) {
         .with_ansi(false)
         .with_max_level(level)
         .try_init();
+}
+
+/// The config's `webhook_secret`, checked; an error starts with `what`
+/// (where the key stands, as the caller tells it).
+fn webhook_secret(config: &Config, what: &str) -> Result<Option<WebhookSecret>, Fatal> {
+    config
+        .webhook_secret
+        .as_ref()
+        .map(WebhookSecret::new)
+        .transpose()
+        .map_err(|e| Fatal::usage(format!("{what}: {e}")))
 }

@@ -10,9 +10,9 @@ use tokio::sync::mpsc;
 use zapi_dash::app::{App, Msg};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{self, Config};
+use zapi_dash::listener::{Listener, ListenerError};
 use zapi_dash::reload::Reloaded;
 use zapi_dash::runner::{Backend, Runner, Services};
-use zapi_dash::service::{Service, ServiceError};
 use zapi_dash::sim::{self, FleetOptions, Sim};
 use zapi_dash::store::ReplayStats;
 use zapi_dash::tui::{self, Feeds};
@@ -39,7 +39,7 @@ pub async fn run(config: Config, flags: &Flags, demo: Option<(Sim, String)>) -> 
     let mut app = new_app(&config, &services, banner);
     // one clock read for the whole replay, not one per event (a million at most)
     let replay_now = Utc::now();
-    let (service, events, replay) = Service::start_on(listener, opts, |_, event| {
+    let (service, events, replay) = Listener::start_on(listener, opts, |_, event| {
         app.update(Msg::Webhook(event), replay_now);
     })
     .await?;
@@ -91,7 +91,7 @@ async fn bind(config: &Config, demo: bool) -> Result<TcpListener, Fatal> {
         Err(_) if demo => TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .map_err(|e| Fatal::runtime(format!("cannot listen on 127.0.0.1: {e}"))),
-        Err(source) => Err(ServiceError::Bind {
+        Err(source) => Err(ListenerError::Bind {
             addr: config.listen,
             source,
         }

@@ -9,15 +9,15 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use zapi_dash::api;
 use zapi_dash::cli::Flags;
 use zapi_dash::config::Config;
 use zapi_dash::fleet::Fleet;
+use zapi_dash::listener::Listener;
 use zapi_dash::metrics::Metrics;
 use zapi_dash::reload::ReloadSignal;
 use zapi_dash::runner::Backend;
+use zapi_dash::serve::api;
 use zapi_dash::serve::hub::{Hub, HubHandle, HubOptions, HubSettings};
-use zapi_dash::service::Service;
 use zapi_dash::signals;
 
 use super::{
@@ -52,7 +52,7 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let configured = setup_for(&config, can_query_status, None).instances;
     let mut fleet = Fleet::with_configured(&configured, Utc::now());
     let mut last_seq = 0;
-    let (service, committed, replay) = Service::start(opts, |seq, event| {
+    let (service, committed, replay) = Listener::start(opts, |seq, event| {
         last_seq = seq;
         fleet.apply_event(event, Utc::now());
     })

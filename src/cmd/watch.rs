@@ -5,12 +5,12 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use zapi_dash::app::{App, Settings, Setup, TimeZone};
+use zapi_dash::app::{App, Reconfig, Settings, Setup, TimeZone};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{self, Config};
-use zapi_dash::health::Rules;
+use zapi_dash::fleet::health::Rules;
 use zapi_dash::model::Secret;
-use zapi_dash::reload::{Reconfig, Reload};
+use zapi_dash::reload::Reload;
 use zapi_dash::remote::{self, RemoteApi};
 use zapi_dash::runner::{Alerts, Backend, Runner};
 use zapi_dash::tui::{self, Feeds};

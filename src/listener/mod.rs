@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::model::Event;
 use crate::store::{self, EventLog, LogOptions, ReplayStats, StoreError};
 
+pub mod certs;
 pub mod parse;
 pub mod routes;
 pub mod secret;

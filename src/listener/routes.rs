@@ -1,11 +1,11 @@
 //! The listener's routes: the axum [`router`] that takes Z-API's webhook calls,
-//! [`parse_event`] that turns one body into a [`model::Event`](crate::model::Event),
+//! [`parse_event`](super::parse::parse_event) that turns one body into a [`model::Event`](crate::model::Event),
 //! and the hand-off of accepted events to the dashboard through an mpsc channel.
 //!
 //! With a [`WebhookSecret`] ([`router_with_secret`]) webhooks are taken only
 //! under per-instance secret paths `/hooks/{token}/...`, whose token is derived
 //! from the secret and the instance id ([`WebhookSecret::path_token`],
-//! [`hook_urls`]): Z-API does not sign its calls, so the URL is the only
+//! [`hook_urls`](super::secret::hook_urls)): Z-API does not sign its calls, so the URL is the only
 //! secret it can carry.
 //!
 //! Every answer is JSON: `{"ok": true}` on success, `{"error": "<what is wrong>"}`
@@ -32,12 +32,13 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::mask::token_prefix;
 use crate::metrics::Metrics;
 use crate::model::Event;
 use crate::store::{Appended, EventLog};
 
 use super::parse::{Parsed, Route, parse_webhook};
-use super::secret::{PATH_TOKEN_LEN, WebhookSecret, token_prefix};
+use super::secret::{PATH_TOKEN_LEN, WebhookSecret};
 use super::server::BodyTimeout;
 use super::token_header::{TokenHeaderCheck, TokenVerdict};
 
@@ -145,10 +146,10 @@ pub fn router_with_secret(state: ListenerState, secret: Option<WebhookSecret>) -
 ///
 /// Without a secret:
 /// - `POST /hooks/disconnected`, `POST /hooks/connected`, `POST /hooks`: parse
-///   the body (see [`parse_event`]), send the event, answer `{"ok": true}`.
+///   the body (see [`parse_event`](super::parse::parse_event)), send the event, answer `{"ok": true}`.
 ///
 /// With a secret, webhooks are taken only under the instance's path token
-/// (see [`WebhookSecret`] and [`hook_urls`]):
+/// (see [`WebhookSecret`] and [`hook_urls`](super::secret::hook_urls)):
 /// - `POST /hooks/{token}/disconnected`, `POST /hooks/{token}/connected`,
 ///   `POST /hooks/{token}`: as above, and the token must be the path token of
 ///   the body's `instanceId`. A token that is not 32 lowercase hex characters

@@ -64,7 +64,7 @@ impl WebhookSecret {
 
     /// The path token of instance `id`: HMAC-SHA256(secret, id) in lowercase
     /// hex, cut to [`PATH_TOKEN_LEN`] characters. It is a secret too: log at
-    /// most its first four characters ([`token_prefix`]).
+    /// most its first four characters ([`crate::mask::token_prefix`]).
     pub fn path_token(&self, id: &InstanceId) -> String {
         let mut mac = self.mac.clone();
         mac.update(id.as_str().as_bytes());
@@ -89,13 +89,6 @@ impl fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WebhookSecret(…)")
     }
-}
-
-/// The first four characters of a path token and `…`: all of a token that
-/// may appear in a log line.
-pub fn token_prefix(token: &str) -> String {
-    let head: String = token.chars().take(4).collect();
-    format!("{head}…")
 }
 
 /// The URLs re-registration must send to Z-API for instance `id`, as

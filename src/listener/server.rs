@@ -17,7 +17,7 @@
 //!   see a reset; a backlog that overflows makes clients retry their `SYN`.
 //! - **TLS** (optional, [`load_tls`]): each connection does the rustls
 //!   handshake first, within the header timeout, then HTTP. The certificate
-//!   is read again when its files change ([`crate::certs`]).
+//!   is read again when its files change ([`super::certs`]).
 //! - **Accept errors** (`EMFILE`, `ENFILE`, `ENOBUFS`...) never end the loop:
 //!   they are logged and retried after a short, growing pause (5 ms up to
 //!   1 s). Errors of a single connection (`ECONNABORTED`...) are skipped.
@@ -55,7 +55,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, ServerConfig};
 use tower::ServiceExt;
 
-use crate::certs::ReloadingCert;
+use super::certs::ReloadingCert;
 
 /// Default for [`ServerOptions::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -201,7 +201,7 @@ pub enum ServerError {
 /// certificate, no key, or a key that does not match the certificate.
 ///
 /// The configuration reads the files again when they change (a renewal),
-/// so new handshakes get the new certificate; see [`crate::certs`].
+/// so new handshakes get the new certificate; see [`super::certs`].
 pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, ServerError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let resolver = ReloadingCert::load(cert, key, Arc::clone(&provider))?;

@@ -8,8 +8,9 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
 use crate::http_retry;
+use crate::model::Status;
 use crate::model::{InstanceId, Secret};
-use crate::zapi::{ApiError, Status};
+use crate::zapi::ApiError;
 
 use super::REQUEST_TIMEOUT;
 

@@ -9,7 +9,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::app::{Instance, Link, Msg, Snapshot};
+use crate::app::{Link, Msg};
+use crate::fleet::Instance;
+use crate::fleet::Snapshot;
 use crate::http_retry;
 use crate::model::Event;
 

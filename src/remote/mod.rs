@@ -5,8 +5,8 @@
 //! (`POST /api/instances/{id}/register`, `…/status`, …), so the instance
 //! tokens never leave the server. [`spawn_feed`] follows the server's
 //! Server-Sent Events stream (`GET /api/events`) and turns it into the same
-//! [`Msg`]s a local dashboard gets: [`Msg::Snapshot`], [`Msg::Webhook`],
-//! [`Msg::Row`], and [`Msg::Link`] for the state of the link itself.
+//! [`Msg`](crate::app::Msg)s a local dashboard gets: [`Msg::Snapshot`](crate::app::Msg::Snapshot), [`Msg::Webhook`](crate::app::Msg::Webhook),
+//! [`Msg::Row`](crate::app::Msg::Row), and [`Msg::Link`](crate::app::Msg::Link) for the state of the link itself.
 //!
 //! When the stream is lost the feed reconnects by itself, with exponential
 //! backoff and jitter, and resumes with `Last-Event-ID` set to the `seq` of
@@ -15,7 +15,7 @@
 //! missed.
 //!
 //! The API token travels only in the `Authorization` header; it is kept as a
-//! [`Secret`] and a sensitive header value, and never appears in an error,
+//! [`Secret`](crate::model::Secret) and a sensitive header value, and never appears in an error,
 //! a log line or the screen.
 
 mod client;

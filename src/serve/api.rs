@@ -8,8 +8,8 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /metrics` | the Prometheus exposition: OpenMetrics when `Accept` prefers it, else the text format 0.0.4 ([`crate::serve::exposition`]) |
-//! | `GET /api/instances` | the [`Snapshot`]: `{"seq": N, "events": N, "instances": [Instance, …]}` |
+//! | `GET /metrics` | the Prometheus exposition: OpenMetrics when `Accept` prefers it, else the text format 0.0.4 ([`crate::metrics::exposition`]) |
+//! | `GET /api/instances` | the [`Snapshot`](crate::app::Snapshot): `{"seq": N, "events": N, "instances": [Instance, …]}` |
 //! | `GET /api/events` | Server-Sent Events, see below |
 //! | `POST /api/instances/{id}/register[?replace=true]` | both webhook PUTs on Z-API: `{"ok": true}`; 409 `{"error", "would_replace": [url, …]}` (masked) when `/me` shows a webhook pointing at another system, unless `?replace=true` |
 //! | `POST /api/instances/{id}/status` | `GET …/status` on Z-API: `{"ok": true, "status": Status}` |
@@ -28,9 +28,9 @@
 //!
 //! | SSE event | `id` | `data` |
 //! |---|---|---|
-//! | `snapshot` | the snapshot's `seq` | the [`Snapshot`] |
+//! | `snapshot` | the snapshot's `seq` | the [`Snapshot`](crate::app::Snapshot) |
 //! | `webhook` | the event's `seq` | `{"seq": N, "event": Event}` |
-//! | `row` | none | an [`Instance`] (a status or registration result changed it) |
+//! | `row` | none | an [`Instance`](crate::fleet::Instance) (a status or registration result changed it) |
 //!
 //! A fresh connection gets a `snapshot`, then every change after it. With
 //! `Last-Event-ID: L` it first gets every stored event with `L < seq ≤ S`
@@ -49,7 +49,7 @@
 //! after it. Its state is exact again; only its history misses the events it
 //! was too slow for (a `Last-Event-ID` reconnect would replay them).
 //!
-//! A comment is sent every [`KEEP_ALIVE`]. The stream ends when the client
+//! A comment is sent every [`super::events::KEEP_ALIVE`]. The stream ends when the client
 //! leaves or the hub stops (noticed within one keep-alive period); a server
 //! that shuts down closes it after its grace period, and the watcher resumes
 //! with `Last-Event-ID`.
@@ -74,8 +74,6 @@ use crate::runner::Backend;
 use crate::zapi::ApiError;
 
 use super::events::events;
-// the keep-alive period of the event stream, at its old path
-pub use super::events::KEEP_ALIVE;
 
 /// The API's routes; without an `api_token` they answer 404.
 pub fn router(hub: HubHandle, api_token: Option<Secret>) -> Router {
@@ -121,7 +119,7 @@ pub(super) struct Api {
 struct Auth {
     /// SHA-256 of the API token.
     digest: [u8; 32],
-    metrics: Arc<crate::serve::metrics::Metrics>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Auth {
@@ -190,10 +188,10 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     )
 }
 
-/// The exposition in the format the client prefers (see [`crate::serve::exposition`]).
+/// The exposition in the format the client prefers (see [`crate::metrics::exposition`]).
 async fn metrics(State(api): State<Api>, headers: HeaderMap) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let format = crate::serve::exposition::negotiate(accept);
+    let format = crate::metrics::exposition::negotiate(accept);
     (
         [
             (
@@ -270,7 +268,7 @@ async fn restore_session(state: State<Api>, id: IdPath) -> Response {
 
 /// What an action came to.
 enum ApiOutcome {
-    Done(Option<crate::zapi::Status>),
+    Done(Option<crate::model::Status>),
     /// Not sent: the webhooks point at another system (these URLs, masked).
     WouldReplace(Vec<String>),
     Failed(ApiError),
@@ -508,7 +506,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    use crate::app::Instance;
+    use crate::fleet::Instance;
     use crate::model::Event;
     use crate::serve::events::{Out, STREAM_BUFFER, feed, settle};
     use crate::serve::hub::HubEvent;
@@ -538,7 +536,7 @@ mod tests {
     fn token_comparison() {
         let auth = Auth {
             digest: Sha256::digest(b"0123456789abcdef").into(),
-            metrics: Arc::new(crate::serve::metrics::Metrics::new()),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         };
         assert!(auth.accepts("0123456789abcdef"));
         assert!(!auth.accepts("0123456789abcdeF"));
@@ -583,7 +581,7 @@ mod tests {
             };
             let (hub, handle) = Hub::new(
                 Backend::Zapi(Box::new(services)),
-                Arc::new(crate::serve::metrics::Metrics::new()),
+                Arc::new(crate::metrics::Metrics::new()),
                 dir.path().to_path_buf(),
             );
             let (committed, feed) = mpsc::channel(1024);
@@ -631,7 +629,7 @@ mod tests {
         handle
             .apply(Msg::StatusResult {
                 id: x.clone(),
-                result: Ok(crate::zapi::Status {
+                result: Ok(crate::model::Status {
                     connected: true,
                     error: None,
                     smartphone_connected: Some(true),

@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 
 use super::hub::{HubEvent, HubHandle};
-use crate::app::{Instance, Snapshot};
+use crate::fleet::{Instance, Snapshot};
 use crate::model::Event;
 use crate::store;
 

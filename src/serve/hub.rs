@@ -18,11 +18,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::metrics::Metrics;
 use crate::app::{Command, Msg, Settings};
 use crate::fleet::health::Rules;
 use crate::fleet::poll::PollSchedule;
 use crate::fleet::{Fleet, HookCheck, Instance, Snapshot, StatusCheck};
+use crate::metrics::Metrics;
 use crate::model::{Event, EventKind, InstanceId};
 use crate::reload::Reload;
 use crate::runner::{Alerts, Backend, Runner};
@@ -478,7 +478,7 @@ impl Core {
             self.metrics.set_instance(inst);
             let _ = self.changes.send(HubEvent::Row(Box::new(inst.clone())));
         }
-        let notice = crate::reload::summary(added, removed, &reconfig.needs_restart);
+        let notice = crate::app::reload_summary(added, removed, &reconfig.needs_restart);
         if reconfig.needs_restart.is_empty() {
             tracing::info!("{notice}");
         } else {

@@ -1,8 +1,7 @@
 //! The headless service: the hub that owns its fleet ([`hub`]), the HTTP
-//! API and its event stream, and the metrics with their exposition.
+//! API and its event stream (the metrics are [`crate::metrics`], which the
+//! listener counts into too).
 
 pub mod api;
 pub mod events;
-pub mod exposition;
 pub mod hub;
-pub mod metrics;

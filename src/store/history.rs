@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::record::{check_crc, decode_record, quick_instance_match};
-use super::segments::list_segments;
+use super::segments::{list_segments, open_or_skip};
 use super::{MAX_RECORD_BYTES, REV_CHUNK_BYTES, StoreError};
 use crate::model::{Event, InstanceId};
 
@@ -27,12 +27,8 @@ pub fn history(dir: &Path, id: &InstanceId, limit: usize) -> Result<Vec<(u64, Ev
     })?;
     let segments = list_segments(dir)?;
     for seg in segments.iter().rev() {
-        let mut file = match File::open(&seg.path) {
-            Ok(file) => file,
-            Err(e) => {
-                tracing::warn!(path = %seg.path.display(), error = %e, "event log: cannot open segment, skipped");
-                continue;
-            }
+        let Some(mut file) = open_or_skip(&seg.path) else {
+            continue;
         };
         let result = lines_backward(&mut file, |line| {
             let Some(json) = line.and_then(check_crc) else {

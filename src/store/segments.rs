@@ -101,12 +101,8 @@ pub(super) fn scan_tail(segments: &[Segment], want: usize, window: chrono::TimeD
         if done || tail.fps.len() >= want {
             break;
         }
-        let mut file = match File::open(&seg.path) {
-            Ok(file) => file,
-            Err(e) => {
-                tracing::warn!(path = %seg.path.display(), error = %e, "event log: cannot open segment, skipped");
-                continue;
-            }
+        let Some(mut file) = open_or_skip(&seg.path) else {
+            continue;
         };
         let result = lines_backward(&mut file, |line| {
             let Some((seq, fp, received)) = line.and_then(check_crc).and_then(decode_head) else {
@@ -249,6 +245,16 @@ pub(super) fn open_segment(dir: &Path, day: NaiveDate) -> Result<OpenSegment, St
         len,
         needs_newline,
     })
+}
+
+/// A segment opened for reading, or `None` (logged at warn) when it cannot
+/// be: reads skip it and go on with the others.
+pub(super) fn open_or_skip(path: &Path) -> Option<File> {
+    File::open(path)
+        .inspect_err(|e| {
+            tracing::warn!(path = %path.display(), error = %e, "event log: cannot open segment, skipped");
+        })
+        .ok()
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::fit;
-use crate::app::{App, Confirm, InstanceAction};
+use crate::app::{App, Confirm};
+use crate::fleet::InstanceAction;
 
 /// Instances named in the popup before "and N more".
 const NAMED: usize = 5;

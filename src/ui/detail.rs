@@ -14,10 +14,11 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::theme::Theme;
 use super::{fit, sanitize, when};
 use crate::app::TimeZone;
-use crate::app::{App, Detail, DetailHistory, HookCheck, Instance, StatusCheck};
-use crate::health::{self, Rules};
+use crate::app::{App, Detail, DetailHistory};
+use crate::fleet::health::{self, Rules};
+use crate::fleet::stats;
+use crate::fleet::{HookCheck, Instance, STATS_WINDOW_DAYS, Source, StatusCheck};
 use crate::model::{ConnState, Event, EventKind};
-use crate::stats;
 
 /// Width of the labels on the left.
 const LABEL: usize = 12;
@@ -104,8 +105,8 @@ fn state_lines(
         .map(|t| format!(" since {}", when(tz, now, t, true)))
         .unwrap_or_default();
     let source = match inst.source {
-        Some(crate::app::Source::Webhook) => " · from a webhook",
-        Some(crate::app::Source::Status) => " · from /status",
+        Some(Source::Webhook) => " · from a webhook",
+        Some(Source::Status) => " · from /status",
         None => "",
     };
     lines.push(labelled(
@@ -138,7 +139,7 @@ fn number_lines(
 ) {
     // numbers
     let day = now - Duration::hours(24);
-    let week = now - Duration::days(crate::app::STATS_WINDOW_DAYS);
+    let week = now - Duration::days(STATS_WINDOW_DAYS);
     let t = &inst.transitions;
     lines.push(labelled(
         "Uptime",

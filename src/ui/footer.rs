@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 use super::fit;
 use super::theme::Theme;
 use crate::app::{App, Level};
-use crate::health::{self, StepKeys};
+use crate::fleet::health::{self, StepKeys};
 use crate::keys::Action;
 
 /// The keys the next step names, as the keymap has them.

@@ -18,7 +18,7 @@ use unicode_width::UnicodeWidthChar;
 
 use crate::app::{App, TimeZone};
 
-pub use crate::app::layout::{FOOTER_LINES, HEADER_LINES, row_at, table_rows};
+use crate::app::layout::{FOOTER_LINES, HEADER_LINES};
 
 /// Draws the whole screen.
 pub fn draw(app: &App, frame: &mut Frame) {

@@ -9,10 +9,11 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
 use super::theme::Theme;
 use super::{age, fit, when};
-use crate::app::{App, HookCheck, Instance, Outcome, Registration, SortKey, StateFilter};
-use crate::health;
+use crate::app::{App, SortKey, StateFilter};
+use crate::fleet::health;
+use crate::fleet::stats;
+use crate::fleet::{CallResult, HookCheck, Instance, Registration};
 use crate::model::ConnState;
-use crate::stats;
 
 /// A column of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,13 +119,13 @@ fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
     }
     if let Some(a) = &inst.action {
         match &a.state {
-            Outcome::Pending => {
+            CallResult::Pending => {
                 return (format!("{}…", a.action.word()), Theme::INFO);
             }
-            Outcome::Failed(reason) => {
+            CallResult::Failed(reason) => {
                 return (format!("{} failed: {reason}", a.action.word()), Theme::BAD);
             }
-            Outcome::Ok(_) => {}
+            CallResult::Ok(_) => {}
         }
     }
     let tz = app.setup.tz;

@@ -124,7 +124,7 @@ impl ZapiClient {
     /// Points the disconnected and connected webhooks of an instance at the
     /// listener: `{public_url}/hooks/disconnected` and `…/connected`, or,
     /// with a webhook secret, the instance's secret paths
-    /// (see [`crate::webhook::hook_urls`]). Both calls run; if either fails,
+    /// (see [`crate::listener::secret::hook_urls`]). Both calls run; if either fails,
     /// the first one's error (in that order) is returned, its text saying
     /// which webhook failed.
     pub async fn register_webhooks(
@@ -132,9 +132,10 @@ impl ZapiClient {
         id: &InstanceId,
         token: &Secret,
         public_url: &str,
-        secret: Option<&crate::webhook::WebhookSecret>,
+        secret: Option<&crate::listener::secret::WebhookSecret>,
     ) -> Result<(), ApiError> {
-        let (disconnected_url, connected_url) = crate::webhook::hook_urls(public_url, secret, id);
+        let (disconnected_url, connected_url) =
+            crate::listener::secret::hook_urls(public_url, secret, id);
         let (disconnected, connected) = tokio::join!(
             self.update_webhook(id, token, Hook::Disconnected, &disconnected_url),
             self.update_webhook(id, token, Hook::Connected, &connected_url),

@@ -34,7 +34,7 @@ pub const MAX_ERROR_CHARS: usize = 200;
 
 const CLIENT_TOKEN: HeaderName = HeaderName::from_static("client-token");
 
-pub use crate::model::Status;
+use crate::model::Status;
 
 /// A failed Z-API call. The text never contains the request URL (which
 /// holds the instance token).

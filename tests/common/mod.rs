@@ -244,6 +244,23 @@ pub fn signal(pid: u32, sig: &str) {
     assert!(ok.success(), "kill -{sig} {pid}");
 }
 
+/// `zapi-dash serve --config <config> --state-dir <state>` with stdin closed
+/// and the secrets an outer environment could hold (client token, webhook
+/// secret, API token) removed, so that the test's config is all it sees. The
+/// caller sets stdout and stderr, and may add environment.
+pub fn serve_command(config: &Path, state: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zapi-dash"));
+    cmd.args(["serve", "--config"])
+        .arg(config)
+        .arg("--state-dir")
+        .arg(state)
+        .env_remove("ZAPI_CLIENT_TOKEN")
+        .env_remove("ZAPI_DASH_WEBHOOK_SECRET")
+        .env_remove("ZAPI_DASH_API_TOKEN")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
 /// Reads `zapi-dash serve`'s stderr up to the line that says where it
 /// listens (warnings may come first) and returns that line and the address.
 pub fn serve_listening(stderr: &mut impl std::io::BufRead) -> (String, std::net::SocketAddr) {
@@ -280,4 +297,19 @@ pub fn wait_file(path: &std::path::Path, pred: impl Fn(&str) -> bool) -> String 
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// What registering an instance sends Z-API with `public_url =
+/// "https://dash.example.com"` and no webhook secret, sorted by path: (the
+/// path after the instance's prefix, the JSON body).
+pub fn plain_registration() -> Vec<(String, serde_json::Value)> {
+    ["connected", "disconnected"]
+        .into_iter()
+        .map(|which| {
+            (
+                format!("update-webhook-{which}"),
+                serde_json::json!({"value": format!("https://dash.example.com/hooks/{which}")}),
+            )
+        })
+        .collect()
 }

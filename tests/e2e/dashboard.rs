@@ -38,6 +38,22 @@ fn write_config(dir: &std::path::Path, api_base: &str) -> String {
     config.to_str().unwrap().to_string()
 }
 
+/// A config of one instance (Sales) with `top` after the listen address,
+/// readable by its owner only (no start warning of a readable config).
+fn write_private_config(dir: &std::path::Path, top: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\n{top}\n[[instances]]\nid = \"{ID}\"\ntoken = \"{TOKEN}\"\nname = \"Sales\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    config
+}
+
 /// Posts a disconnect webhook that happened now.
 async fn post_disconnect(port: u16, error: &str) -> reqwest::StatusCode {
     let momment = chrono::Utc::now().timestamp();
@@ -97,19 +113,7 @@ async fn disconnect_register_quit_in_a_real_terminal() {
         })
         .collect();
     seen.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(
-        seen,
-        vec![
-            (
-                "update-webhook-connected".to_string(),
-                serde_json::json!({"value": "https://dash.example.com/hooks/connected"})
-            ),
-            (
-                "update-webhook-disconnected".to_string(),
-                serde_json::json!({"value": "https://dash.example.com/hooks/disconnected"})
-            ),
-        ]
-    );
+    assert_eq!(seen, common::plain_registration());
     assert!(
         puts.iter()
             .all(|c| c.client_token.as_deref() == Some(CLIENT_TOKEN))
@@ -539,18 +543,7 @@ async fn sigusr1_reloads_the_config_keeping_the_screen_and_the_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_public_url_is_a_lasting_header_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\npublic_url = \"http://dash.example.com\"\n\n[[instances]]\nid = \"{ID}\"\ntoken = \"{TOKEN}\"\nname = \"Sales\"\n"
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    let config = write_private_config(dir.path(), "public_url = \"http://dash.example.com\"\n");
     // the footer has the whole warning, the header a short one
     let footer = "public_url is plain http://: webhooks (and their secret paths)";
     let mut dash = Dash::spawn(&["--config", config.to_str().unwrap()], dir.path(), 160, 24);
@@ -577,18 +570,7 @@ async fn plain_http_public_url_is_a_lasting_header_warning() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_checks_the_z_api_token_header_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ncheck_token_header = true\n\n[[instances]]\nid = \"{ID}\"\ntoken = \"{TOKEN}\"\nname = \"Sales\"\n"
-        ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    let config = write_private_config(dir.path(), "check_token_header = true\n");
     let dash = Dash::spawn(&["--config", config.to_str().unwrap()], dir.path(), 160, 24);
     let port = dash.port();
     let post = |error: &'static str, header: Option<&'static str>| async move {

@@ -10,7 +10,7 @@ use crate::common;
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use chrono::{FixedOffset, TimeZone as _, Utc};
@@ -71,16 +71,7 @@ struct Server {
 impl Server {
     /// Starts `serve` and waits until it says it listens.
     fn start(config: &Path, state: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .arg("--state-dir")
-            .arg(state)
-            .env_remove("ZAPI_CLIENT_TOKEN")
-            .env_remove("ZAPI_DASH_WEBHOOK_SECRET")
-            .env_remove("ZAPI_DASH_API_TOKEN")
-            .stdin(Stdio::null())
+        let mut child = common::serve_command(config, state)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -357,19 +348,7 @@ async fn r_in_the_watcher_makes_the_server_register() {
         })
         .collect();
     puts.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(
-        puts,
-        vec![
-            (
-                "update-webhook-connected".to_string(),
-                serde_json::json!({"value": "https://dash.example.com/hooks/connected"})
-            ),
-            (
-                "update-webhook-disconnected".to_string(),
-                serde_json::json!({"value": "https://dash.example.com/hooks/disconnected"})
-            ),
-        ]
-    );
+    assert_eq!(puts, common::plain_registration());
     let text = watch.wait_for("the registration result", |s| {
         s.contains("webhooks of Sales registered") && row_has(s, "Sales", &["ok "])
     });

@@ -2,7 +2,7 @@
 //! by a Prometheus parser, `/api/instances`, the SSE stream (fresh and
 //! resumed) and the actions against the simulated Z-API.
 //!
-//! The pieces are started the way `serve` starts them: Service + Hub +
+//! The pieces are started the way `serve` starts them: Listener + Hub +
 //! `api::router`, with a simulated Z-API behind the hub's backend. Tests
 //! wait for what they need (a hub broadcast, the next SSE event, a sim
 //! call), never sleep; every wait is bounded by [`WAIT`] only so that a
@@ -17,15 +17,15 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use zapi_dash::api;
 use zapi_dash::fleet::Fleet;
+use zapi_dash::listener::server::ServerOptions;
+use zapi_dash::listener::{Listener, ListenerOptions};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::model::{InstanceId, Secret};
+use zapi_dash::runner::{Backend, Services};
+use zapi_dash::serve::api;
 use zapi_dash::serve::hub::{Hub, HubEvent, HubHandle, HubOptions, HubSettings};
-use zapi_dash::server::ServerOptions;
-use zapi_dash::service::{Service, ServiceOptions};
 use zapi_dash::sim::{self, Sim, SimInstance, SimOptions};
-use zapi_dash::tui::{Backend, Services};
 use zapi_dash::zapi::ZapiClient;
 
 const CLIENT_TOKEN: &str = "CT-0123456789abcdef";
@@ -46,7 +46,7 @@ struct Server {
     /// wrong token.
     insts: Vec<SimInstance>,
     http: reqwest::Client,
-    service: Option<Service>,
+    service: Option<Listener>,
     _hub_task: JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -94,7 +94,7 @@ impl Server {
             Arc::clone(&metrics),
             log_dir.clone(),
         );
-        let opts = ServiceOptions {
+        let opts = ListenerOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
             log_dir,
             retention_days: 30,
@@ -110,7 +110,7 @@ impl Server {
             .collect();
         let mut fleet = Fleet::with_configured(&configured, Utc::now());
         let mut last_seq = 0;
-        let (service, committed, _) = Service::start(opts, |seq, event| {
+        let (service, committed, _) = Listener::start(opts, |seq, event| {
             last_seq = seq;
             fleet.apply_event(event, Utc::now());
         })

@@ -13,11 +13,12 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{self, error::TryRecvError};
-use zapi_dash::model::{Event, EventKind, InstanceId, Secret, moment_from_raw};
-use zapi_dash::webhook::{
-    ListenerState, MAX_MESSAGE_BODY_BYTES, MAX_STATE_BODY_BYTES, UNTYPED_CALLBACK, WebhookSecret,
-    router, router_with_secret,
+use zapi_dash::listener::parse::UNTYPED_CALLBACK;
+use zapi_dash::listener::routes::{
+    ListenerState, MAX_MESSAGE_BODY_BYTES, MAX_STATE_BODY_BYTES, router, router_with_secret,
 };
+use zapi_dash::listener::secret::WebhookSecret;
+use zapi_dash::model::{Event, EventKind, InstanceId, Secret, moment_from_raw};
 
 const JSON: &str = "application/json";
 
@@ -765,9 +766,10 @@ async fn server_stays_up_after_bad_requests() {
 #[tokio::test]
 async fn the_simulated_fleet_passes_the_token_header_check() {
     use std::sync::Arc;
+    use zapi_dash::listener::routes::{HookOptions, router_with};
+    use zapi_dash::listener::token_header::TokenHeaderCheck;
     use zapi_dash::metrics::Metrics;
     use zapi_dash::sim::{FleetOptions, Sim, SimOptions, demo_instances, spawn_fleet};
-    use zapi_dash::webhook::{HookOptions, TokenHeaderCheck, router_with};
 
     let instances = demo_instances(3, 2);
     let sim = Sim::start(SimOptions {

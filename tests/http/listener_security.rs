@@ -1,5 +1,5 @@
 //! The listener's defences over real loopback connections, served by
-//! [`zapi_dash::server::serve`] as in production: per-instance secret paths,
+//! [`zapi_dash::listener::server::serve`] as in production: per-instance secret paths,
 //! header and body timeouts, the connection limit, graceful shutdown, accept
 //! errors, and TLS.
 //!
@@ -21,9 +21,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use zapi_dash::listener::routes::{ListenerState, router_with_secret};
+use zapi_dash::listener::secret::{WebhookSecret, hook_url_every, hook_urls};
+use zapi_dash::listener::server::{self, ServerError, ServerOptions, load_tls};
 use zapi_dash::model::{Event, EventKind, InstanceId, Secret};
-use zapi_dash::server::{self, ServerError, ServerOptions, load_tls};
-use zapi_dash::webhook::{self, ListenerState, WebhookSecret, hook_url_every, hook_urls};
 
 const SECRET: &str = "correct horse battery staple 42";
 /// Longest any single step may take before the test fails as hung.
@@ -55,7 +56,7 @@ struct Listener {
 impl Listener {
     async fn start(secret: Option<WebhookSecret>, opts: ServerOptions) -> Listener {
         let (tx, rx) = mpsc::channel(128);
-        let router = webhook::router_with_secret(ListenerState::channel(tx), secret);
+        let router = router_with_secret(ListenerState::channel(tx), secret);
         Self::start_router(router, rx, opts).await
     }
 

@@ -8,12 +8,14 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use zapi_dash::app::{Command, InstanceAction, Msg};
+use zapi_dash::app::{Command, Msg};
+use zapi_dash::fleet::InstanceAction;
+use zapi_dash::listener::secret::WebhookSecret;
+use zapi_dash::mask::mask_url;
 use zapi_dash::model::{Event, EventKind, InstanceId, Secret};
+use zapi_dash::runner::{Backend, Runner, Services};
 use zapi_dash::sim::{self, Sim, SimOptions};
 use zapi_dash::store::{self, EventLog, LogOptions};
-use zapi_dash::tui::{Backend, Runner, Services, mask_url};
-use zapi_dash::webhook::WebhookSecret;
 use zapi_dash::zapi::ZapiClient;
 
 const CLIENT_TOKEN: &str = "CT-0123456789abcdef";

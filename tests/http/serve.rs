@@ -9,9 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
+use zapi_dash::listener::secret::{WebhookSecret, hook_urls};
 use zapi_dash::model::{InstanceId, Secret};
 use zapi_dash::sim::webhook_body_disconnected;
-use zapi_dash::webhook::{WebhookSecret, hook_urls};
 
 const SECRET: &str = "correct-horse-battery-staple-42";
 
@@ -31,16 +31,8 @@ impl Drop for Serve {
 fn serve(dir: &std::path::Path, config: &str, env: &[(&str, &str)]) -> Serve {
     let path = dir.join("config.toml");
     std::fs::write(&path, config).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zapi-dash"));
-    cmd.args(["serve", "--config"])
-        .arg(&path)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .env_remove("ZAPI_CLIENT_TOKEN")
-        .env_remove("ZAPI_DASH_WEBHOOK_SECRET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = common::serve_command(&path, &dir.join("state"));
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use zapi_dash::model::Status;
 use zapi_dash::model::{InstanceId, Secret};
 use zapi_dash::sim::{self, Sim, SimCall, SimInstance, SimOptions};
-use zapi_dash::zapi::{ApiError, Hook, Status, ZapiClient};
+use zapi_dash::zapi::{ApiError, Hook, ZapiClient};
 
 const CLIENT_TOKEN: &str = "CT-0123456789abcdef";
 /// Generous upper bound for things that happen at once; never reached
@@ -121,9 +122,10 @@ async fn status_is_a_get_with_the_client_token_and_reads_the_answer() {
 #[tokio::test]
 async fn register_webhooks_with_a_secret_registers_the_instance_secret_paths() {
     let f = Fixture::new().await;
-    let secret =
-        zapi_dash::webhook::WebhookSecret::new(&Secret::new("a-webhook-secret-of-32-characters"))
-            .unwrap();
+    let secret = zapi_dash::listener::secret::WebhookSecret::new(&Secret::new(
+        "a-webhook-secret-of-32-characters",
+    ))
+    .unwrap();
     f.client
         .register_webhooks(&f.id, &f.token, "https://dash.example", Some(&secret))
         .await

@@ -5,16 +5,16 @@ use crate::common;
 use std::collections::HashMap;
 
 use std::io::BufReader;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
 use zapi_dash::app::{App, Msg, Setup};
+use zapi_dash::listener::server::ServerOptions;
+use zapi_dash::listener::{Listener, ListenerOptions};
 use zapi_dash::model::{ConnState, InstanceId};
-use zapi_dash::server::ServerOptions;
-use zapi_dash::service::{Service, ServiceOptions};
 use zapi_dash::sim::{webhook_body_connected, webhook_body_disconnected};
 use zapi_dash::store;
 
@@ -52,7 +52,7 @@ fn state_of(n: usize) -> ConnState {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_events_from_50_connections_are_all_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = ServiceOptions {
+    let opts = ListenerOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         log_dir: dir.path().join("events"),
         retention_days: 30,
@@ -62,7 +62,7 @@ async fn ten_thousand_events_from_50_connections_are_all_counted() {
         metrics: None,
         token_header: Default::default(),
     };
-    let (service, mut events, replay) = Service::start(opts, |_, _| {}).await.unwrap();
+    let (service, mut events, replay) = Listener::start(opts, |_, _| {}).await.unwrap();
     assert_eq!(replay.records, 0);
     let url = format!("http://{}/hooks", service.addr);
 
@@ -133,14 +133,7 @@ struct Serve {
 fn start_serve(dir: &std::path::Path) -> Serve {
     let config = dir.join("config.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .env_remove("ZAPI_CLIENT_TOKEN")
-        .env_remove("ZAPI_DASH_WEBHOOK_SECRET")
-        .stdin(Stdio::null())
+    let mut child = common::serve_command(&config, &dir.join("state"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -23,10 +23,10 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Map, Number, Value, json};
-use zapi_dash::model::{Event, EventKind, InstanceId};
-use zapi_dash::webhook::{
+use zapi_dash::listener::parse::{
     MOMENT_MAX_SECS, MOMENT_MIN_SECS, ParseError, Route, UNTYPED_CALLBACK, parse_event,
 };
+use zapi_dash::model::{Event, EventKind, InstanceId};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/zapi-examples");
 

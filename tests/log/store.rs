@@ -734,7 +734,7 @@ async fn events_without_a_fingerprint_are_always_written() {
 
 /// The listener with the durable log, on loopback, and what it replayed.
 struct Logged {
-    service: zapi_dash::service::Service,
+    service: zapi_dash::listener::Listener,
     events: tokio::sync::mpsc::Receiver<(u64, Event)>,
     replayed: Vec<Event>,
     client: reqwest::Client,
@@ -742,19 +742,19 @@ struct Logged {
 
 impl Logged {
     async fn start(dir: &Path) -> Logged {
-        let opts = zapi_dash::service::ServiceOptions {
+        let opts = zapi_dash::listener::ListenerOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
             log_dir: dir.to_path_buf(),
             retention_days: 0,
             secret: None,
-            server: zapi_dash::server::ServerOptions::default(),
+            server: zapi_dash::listener::server::ServerOptions::default(),
             extra_routes: None,
             metrics: None,
             token_header: Default::default(),
         };
         let mut replayed = Vec::new();
         let (service, events, _) =
-            zapi_dash::service::Service::start(opts, |_, e| replayed.push(e))
+            zapi_dash::listener::Listener::start(opts, |_, e| replayed.push(e))
                 .await
                 .unwrap();
         let client = reqwest::Client::builder().no_proxy().build().unwrap();

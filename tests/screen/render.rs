@@ -8,9 +8,11 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-use zapi_dash::app::{App, Hooks, Msg, Setup, TimeZone};
+use zapi_dash::app::{App, Msg, Setup, TimeZone};
+use zapi_dash::fleet::Hooks;
+use zapi_dash::model::Status;
 use zapi_dash::model::{Event, EventKind, InstanceId};
-use zapi_dash::zapi::{ApiError, Status};
+use zapi_dash::zapi::ApiError;
 
 /// Asserts the snapshot `tests/snapshots/render__<name>.snap`: the names
 /// these snapshots had when this file was its own test binary (insta would
@@ -168,7 +170,7 @@ fn help_overlay_lists_every_key_in_effect() {
         t(14, 6, 12),
     );
     let screen = text(&render(&app, 160, 40));
-    let lines = zapi_dash::ui::help::lines(&app);
+    let lines = zapi_dash::app::layout::help_lines(&app);
     assert!(lines.len() > 20, "every action has a line");
     for (keys, what) in &lines {
         assert!(
@@ -188,7 +190,7 @@ fn help_overlay_scrolls_on_a_short_terminal() {
     );
     let first = text(&render(&app, 80, 24));
     assert!(first.contains("↑↓ scroll"), "{first}");
-    let lines = zapi_dash::ui::help::lines(&app);
+    let lines = zapi_dash::app::layout::help_lines(&app);
     let (last_keys, last_what) = lines.last().unwrap();
     assert!(
         !first.contains(last_what.as_str()),
@@ -279,7 +281,7 @@ fn state_colours_are_right_and_words_are_there() {
     // with a longer alert_after, the same rows are only down
     let mut app = fleet(160, 40);
     let mut settings = app.settings.clone();
-    settings.rules = zapi_dash::health::Rules::from_secs(86_400, 0);
+    settings.rules = zapi_dash::fleet::health::Rules::from_secs(86_400, 0);
     app.configure(settings);
     app.prepare();
     let term = render(&app, 160, 40);

@@ -121,15 +121,7 @@ fn serve() -> Serve {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, fleet_config()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .env_remove("ZAPI_CLIENT_TOKEN")
-        .env_remove("ZAPI_DASH_WEBHOOK_SECRET")
-        .env_remove("ZAPI_DASH_API_TOKEN")
-        .stdin(Stdio::null())
+    let mut child = common::serve_command(&config, &dir.path().join("state"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -30,7 +30,7 @@
 //! - **Two formats**: [`Metrics::encode`] writes OpenMetrics (all that
 //!   prometheus-client writes); [`Metrics::encode_as`] converts to the
 //!   classic text format for clients that do not ask for OpenMetrics
-//!   ([`crate::serve::exposition`]).
+//!   ([`exposition`]).
 //! - **Labels are ids and names, never tokens.** Both are sanitised: control
 //!   characters dropped, at most [`MAX_LABEL_CHARS`] characters. At most
 //!   [`MAX_INSTANCE_SERIES`] instances get per-instance series, so webhooks
@@ -53,7 +53,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::app::Instance;
+pub mod exposition;
+
+use crate::fleet::Instance;
 use crate::model::{ConnState, EventKind, InstanceId};
 
 /// The content type of [`Metrics::encode`]'s output (OpenMetrics text, which
@@ -434,7 +436,7 @@ impl Metrics {
     }
 
     /// A webhook was accepted with `field` left out (see
-    /// [`crate::webhook::Parsed::ignored`]): `momment` counts in
+    /// [`crate::listener::parse::Parsed::ignored`]): `momment` counts in
     /// `zapi_webhooks_bad_moment_total`, the fields of [`BAD_FIELDS`] in
     /// `zapi_webhooks_bad_field_total{field}`, anything else nowhere.
     pub fn webhook_bad_field(&self, field: &str) {
@@ -465,14 +467,12 @@ impl Metrics {
         self.unauthorized.inc();
     }
 
-    /// The exposition in `format` (see [`crate::serve::exposition`]).
-    pub fn encode_as(&self, format: crate::serve::exposition::Format) -> String {
+    /// The exposition in `format` (see [`exposition`]).
+    pub fn encode_as(&self, format: exposition::Format) -> String {
         let openmetrics = self.encode();
         match format {
-            crate::serve::exposition::Format::OpenMetrics => openmetrics,
-            crate::serve::exposition::Format::Text => {
-                crate::serve::exposition::to_text_format(&openmetrics)
-            }
+            exposition::Format::OpenMetrics => openmetrics,
+            exposition::Format::Text => exposition::to_text_format(&openmetrics),
         }
     }
 

@@ -29,7 +29,7 @@ use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{self, InconsistentKeys};
 
-use crate::server::ServerError;
+use super::server::ServerError;
 
 /// What a file is now, as far as a change goes: a new file renamed or
 /// linked into place has another inode; one rewritten in place another size
@@ -99,7 +99,7 @@ impl fmt::Debug for ReloadingCert {
 }
 
 impl ReloadingCert {
-    /// Loads the pair now; an error names the file (as [`crate::server::load_tls`] does).
+    /// Loads the pair now; an error names the file (as [`super::server::load_tls`] does).
     pub fn load(
         cert: &Path,
         key: &Path,
