@@ -22,10 +22,8 @@ use crate::model::Event;
 use crate::reload::{Reload, Reloaded};
 use crate::store::EventLog;
 
+use crate::runner::Runner;
 use crate::signals::shutdown_signal;
-// Old paths of what moved to crate::runner, kept only for src/hub.rs (rewritten
-// on another branch at the same time); the lead removes them after the merge.
-pub use crate::runner::{Alerts, Backend, Runner, Services};
 
 /// At most ~60 frames per second, whatever the load.
 /// (16.667 ms: 16 ms would allow 62.5 frames per second.)
