@@ -143,8 +143,7 @@ pub fn note(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> Option<String
         ));
     }
     if inst.configured && hooks_here(inst) == Some(false) {
-        let none = matches!(&inst.hooks, HookCheck::Ok { hooks, .. }
-            if hooks.disconnected.is_none() && hooks.connected.is_none());
+        let none = inst.hooks.none_set();
         return Some(if none {
             "webhooks not registered".into()
         } else {
@@ -212,8 +211,7 @@ pub fn next_step(
         });
     }
     if configured && hooks_here(inst) == Some(false) {
-        let none = matches!(&inst.hooks, HookCheck::Ok { hooks, .. }
-            if hooks.disconnected.is_none() && hooks.connected.is_none());
+        let none = inst.hooks.none_set();
         return Some(if none {
             format!(
                 "Z-API has no webhook URL for this instance: {} registers them here",

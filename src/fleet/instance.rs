@@ -61,6 +61,15 @@ pub enum HookCheck {
     },
 }
 
+impl HookCheck {
+    /// `/me` answered and neither the disconnected nor the connected
+    /// webhook is set: never registered, rather than pointing elsewhere.
+    pub fn none_set(&self) -> bool {
+        matches!(self, HookCheck::Ok { hooks, .. }
+            if hooks.disconnected.is_none() && hooks.connected.is_none())
+    }
+}
+
 /// The last restart or restore of an instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionOutcome {

@@ -12,7 +12,7 @@ use super::{age, fit, when};
 use crate::app::{App, SortKey, StateFilter};
 use crate::fleet::health;
 use crate::fleet::stats;
-use crate::fleet::{CallResult, HookCheck, Instance, Registration};
+use crate::fleet::{CallResult, Instance, Registration};
 use crate::model::ConnState;
 
 /// A column of the table.
@@ -133,9 +133,7 @@ fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
         Registration::Pending => ("registering…".into(), Theme::INFO),
         Registration::Failed(reason) => (format!("failed: {reason}"), Theme::BAD),
         _ if health::hooks_here(inst) == Some(false) => (
-            if matches!(&inst.hooks, HookCheck::Ok { hooks, .. }
-                if hooks.disconnected.is_none() && hooks.connected.is_none())
-            {
+            if inst.hooks.none_set() {
                 "⚠ none set".into()
             } else {
                 "⚠ elsewhere".into()
