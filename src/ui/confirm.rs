@@ -3,11 +3,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::fit;
+use super::theme::Theme;
 use crate::app::{App, Confirm};
 use crate::fleet::InstanceAction;
 
@@ -36,7 +36,7 @@ pub fn draw(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rect) {
     let mut lines = vec![
         Line::from(Span::styled(
             format!(" {verb} {what}? ({call})"),
-            Style::new().add_modifier(Modifier::BOLD),
+            Theme::BOLD,
         )),
         Line::from(format!(" {effect}")),
         Line::from(""),
@@ -50,21 +50,12 @@ pub fn draw(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rect) {
     }
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
-        Span::styled(" y", Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(" y", Theme::BOLD),
         Span::raw(" sends it · "),
-        Span::styled("n", Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled("n", Theme::BOLD),
         Span::raw(" or "),
-        Span::styled("Esc", Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled("Esc", Theme::BOLD),
         Span::raw(" cancels · nothing is sent before y"),
     ]));
-    let popup = super::popup_area(frame, area, &lines);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::new()
-                .borders(Borders::ALL)
-                .border_style(Style::new().fg(Color::Yellow))
-                .title(" Confirm "),
-        ),
-        popup,
-    );
+    super::draw_popup(frame, area, lines, " Confirm ");
 }

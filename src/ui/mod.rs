@@ -52,6 +52,27 @@ pub fn draw(app: &App, frame: &mut Frame) {
     }
 }
 
+/// Draws a confirmation popup: `lines` in a yellow-bordered box titled
+/// `title`, centred in `area` and sized to its text.
+pub fn draw_popup(
+    frame: &mut Frame,
+    area: ratatui::layout::Rect,
+    lines: Vec<ratatui::text::Line<'_>>,
+    title: &str,
+) {
+    use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+    let popup = popup_area(frame, area, &lines);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::new()
+                .borders(Borders::ALL)
+                .border_style(theme::Theme::WARN)
+                .title(title),
+        ),
+        popup,
+    );
+}
+
 /// The centred rectangle a popup of these lines takes inside `area`
 /// (borders included), cleared so the popup covers what is under it.
 pub fn popup_area(

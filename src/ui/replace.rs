@@ -4,10 +4,10 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+use ratatui::text::{Line, Span};
+
+use super::theme::Theme;
 use super::{fit, sanitize};
 use crate::app::{App, ReplaceConfirm};
 
@@ -17,7 +17,7 @@ const NAMED: usize = 5;
 pub fn draw(app: &App, confirm: &ReplaceConfirm, frame: &mut Frame, area: Rect) {
     let n = confirm.foreign.len();
     let url_w = usize::from(area.width.saturating_sub(12)).clamp(20, 100);
-    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let bold = Theme::BOLD;
     let mut lines = vec![
         Line::from(Span::styled(
             if n == 1 {
@@ -36,7 +36,7 @@ pub fn draw(app: &App, confirm: &ReplaceConfirm, frame: &mut Frame, area: Rect) 
         for url in urls {
             lines.push(Line::from(Span::styled(
                 format!("       {}", fit(&sanitize(url), url_w)),
-                Style::new().fg(Color::Yellow),
+                Theme::WARN,
             )));
         }
     }
@@ -59,14 +59,5 @@ pub fn draw(app: &App, confirm: &ReplaceConfirm, frame: &mut Frame, area: Rect) 
         Span::styled("Esc", bold),
         Span::raw(" sends nothing"),
     ]));
-    let popup = super::popup_area(frame, area, &lines);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::new()
-                .borders(Borders::ALL)
-                .border_style(Style::new().fg(Color::Yellow))
-                .title(" Replace another system's webhooks? "),
-        ),
-        popup,
-    );
+    super::draw_popup(frame, area, lines, " Replace another system's webhooks? ");
 }
