@@ -8,11 +8,12 @@ use std::time::Duration;
 use common::{Dash, timeout};
 use zapi_dash::sim::{Sim, SimInstance, SimOptions, webhook_body_disconnected};
 
-const ID: &str = "3C8A1F00D2E94B7A9F15C0DE2A7B6E11";
-const TOKEN: &str = "INSTANCETOKEN0123456789";
-const CLIENT_TOKEN: &str = "CLIENTTOKENabcdefghij";
+pub(crate) const ID: &str = "3C8A1F00D2E94B7A9F15C0DE2A7B6E11";
+pub(crate) const TOKEN: &str = "INSTANCETOKEN0123456789";
+pub(crate) const CLIENT_TOKEN: &str = "CLIENTTOKENabcdefghij";
 
-async fn sim() -> Sim {
+/// A simulated Z-API with one instance, `Sales` (`ID`, `TOKEN`).
+pub(crate) async fn sim() -> Sim {
     Sim::start(SimOptions {
         client_token: CLIENT_TOKEN.into(),
         instances: vec![SimInstance {

@@ -11,7 +11,6 @@ use crate::common;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::Duration;
 
 use chrono::{FixedOffset, TimeZone as _, Utc};
 use ratatui::Terminal;
@@ -23,9 +22,7 @@ use common::{Dash, timeout};
 use zapi_dash::app::{App, Link, Msg, Setup, TimeZone};
 use zapi_dash::model::{EventKind, Secret};
 use zapi_dash::remote::{RemoteApi, spawn_feed};
-use zapi_dash::sim::{
-    Sim, SimInstance, SimOptions, webhook_body_connected, webhook_body_disconnected,
-};
+use zapi_dash::sim::{webhook_body_connected, webhook_body_disconnected};
 
 const API_TOKEN: &str = "watch-test-api-token-0123456789";
 /// `momment` of the first webhook (the test's start, so that a disconnect
@@ -293,20 +290,8 @@ async fn feed_resumes_after_the_last_seq_with_no_gap_and_no_repeat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_in_the_watcher_makes_the_server_register() {
-    const ID: &str = "3C8A1F00D2E94B7A9F15C0DE2A7B6E11";
-    const TOKEN: &str = "INSTANCETOKEN0123456789";
-    const CLIENT_TOKEN: &str = "CLIENTTOKENabcdefghij";
-    let sim = Sim::start(SimOptions {
-        client_token: CLIENT_TOKEN.into(),
-        instances: vec![SimInstance {
-            id: ID.into(),
-            token: TOKEN.into(),
-            name: "Sales".into(),
-        }],
-        latency: Duration::ZERO,
-    })
-    .await
-    .unwrap();
+    use crate::dashboard::{CLIENT_TOKEN, ID, TOKEN};
+    let sim = crate::dashboard::sim().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = write_config(
@@ -438,20 +423,8 @@ fn cut_off_banner_is_red_bold_and_worded_and_gone_when_up() {
 /// (`?replace=true`: without it the server refuses).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_in_the_watcher_asks_before_replacing_another_systems_webhook() {
-    const ID: &str = "3C8A1F00D2E94B7A9F15C0DE2A7B6E11";
-    const TOKEN: &str = "INSTANCETOKEN0123456789";
-    const CLIENT_TOKEN: &str = "CLIENTTOKENabcdefghij";
-    let sim = Sim::start(SimOptions {
-        client_token: CLIENT_TOKEN.into(),
-        instances: vec![SimInstance {
-            id: ID.into(),
-            token: TOKEN.into(),
-            name: "Sales".into(),
-        }],
-        latency: Duration::ZERO,
-    })
-    .await
-    .unwrap();
+    use crate::dashboard::{CLIENT_TOKEN, ID, TOKEN};
+    let sim = crate::dashboard::sim().await;
     let bot = "https://bot.example.net/flows/zapi-in";
     sim.set_webhook_urls(ID, Some(bot), None);
     let dir = tempfile::tempdir().unwrap();
