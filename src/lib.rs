@@ -29,4 +29,5 @@ pub mod sim;
 pub mod store;
 pub mod tui;
 pub mod ui;
+pub mod words;
 pub mod zapi;
