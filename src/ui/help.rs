@@ -3,7 +3,6 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
@@ -22,10 +21,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::styled(
-                    format!(" {k:<key_w$}  "),
-                    Style::new().add_modifier(Modifier::BOLD),
-                ),
+                Span::styled(format!(" {k:<key_w$}  "), super::theme::Theme::BOLD),
                 Span::raw(what.clone()),
             ])
         })
