@@ -37,7 +37,7 @@ pub struct Flags {
     #[arg(long, global = true, value_name = "URL")]
     pub api_base: Option<String>,
 
-    /// Directory for the diagnostics log (default: the platform's state dir for zapi-dash).
+    /// Directory for the event log (<dir>/events) and the diagnostics log (default: the platform's state dir for zapi-dash).
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
