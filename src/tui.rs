@@ -476,3 +476,52 @@ pub fn abort_after_panic_hook() {
         std::process::exit(101);
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+    fn key(code: KeyCode, modifiers: KeyModifiers, kind: KeyEventKind) -> TermEvent {
+        let mut k = KeyEvent::new(code, modifiers);
+        k.kind = kind;
+        TermEvent::Key(k)
+    }
+
+    #[test]
+    fn while_starting_only_q_and_ctrl_c_act_and_a_resize_redraws() {
+        use KeyEventKind::{Press, Release};
+        let none = KeyModifiers::NONE;
+        let quit = [
+            key(KeyCode::Char('q'), none, Press),
+            key(KeyCode::Char('c'), KeyModifiers::CONTROL, Press),
+        ];
+        for ev in quit {
+            assert_eq!(starting_input(&ev), StartingInput::Quit, "{ev:?}");
+        }
+        assert_eq!(
+            starting_input(&TermEvent::Resize(80, 24)),
+            StartingInput::Redraw
+        );
+        let ignored = [
+            key(KeyCode::Char('q'), none, Release),
+            key(KeyCode::Char('q'), KeyModifiers::ALT, Press),
+            key(KeyCode::Char('c'), none, Press),
+            key(KeyCode::Char('?'), none, Press),
+            key(KeyCode::Esc, none, Press),
+            key(KeyCode::Enter, none, Press),
+            key(KeyCode::Down, none, Press),
+            TermEvent::FocusGained,
+            TermEvent::Paste("q".into()),
+        ];
+        for ev in ignored {
+            assert_eq!(starting_input(&ev), StartingInput::Ignore, "{ev:?}");
+        }
+    }
+
+    #[test]
+    fn the_no_terminal_line_is_one_line_and_points_to_serve() {
+        assert!(!NO_TERMINAL.contains('\n'));
+        assert!(NO_TERMINAL.contains("zapi-dash serve") && NO_TERMINAL.contains("ssh -t"));
+    }
+}
