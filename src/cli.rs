@@ -37,7 +37,7 @@ pub struct Flags {
     #[arg(long, global = true, value_name = "URL")]
     pub api_base: Option<String>,
 
-    /// Directory for the diagnostics log (default: the platform's state dir for zapi-dash).
+    /// Directory for the event log (<dir>/events) and the diagnostics log (default: the platform's state dir for zapi-dash).
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
@@ -65,11 +65,18 @@ impl Default for Flags {
     }
 }
 
+/// `report --help`: what its exit codes mean, for scripts.
+pub const REPORT_EXIT_CODES: &str = "Exit codes: 0 the report was printed; \
+1 the event log could not be read; 2 a bad flag, --since or config; \
+3 no event log in the state dir (nothing recorded yet, or another --state-dir).";
+
 /// The subcommand given on the command line (not [`crate::app::Command`],
 /// which is what the dashboard asks its loop to do).
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Subcommand {
-    /// Run the dashboard (the default when no subcommand is given).
+    /// Run the dashboard (the default when no subcommand is given). It
+    /// needs a terminal: without one (ssh without -t, cron, a pipe) it
+    /// exits 2; use `serve` there.
     Run,
     /// The listener, the event log, the Z-API poller and the HTTP API
     /// (/metrics, /api/*) without a screen, for systemd or a container:
@@ -97,6 +104,20 @@ pub enum Subcommand {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Per instance and day, from the event log: uptime, disconnects, mean
+    /// time to reconnect, longest outage (days in UTC). Reads the log of
+    /// the config's state dir (or --state-dir) without disturbing a
+    /// running dashboard or `serve`.
+    #[command(after_help = REPORT_EXIT_CODES)]
+    Report {
+        /// How far back: a whole number of days, hours or minutes (7d, 24h, 30m).
+        #[arg(long, value_name = "DURATION", default_value = "7d",
+              value_parser = crate::report::parse_since)]
+        since: chrono::TimeDelta,
+        /// table (readable, the default), csv (one row per instance and day) or json.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = crate::report::format::Format::Table)]
+        format: crate::report::format::Format,
     },
     /// The whole product with no Z-API account: a simulated Z-API and a fleet
     /// of ~20 instances that disconnect and reconnect at random.

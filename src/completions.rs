@@ -163,6 +163,16 @@ mod tests {
     }
 
     #[test]
+    fn every_shell_completes_report_and_its_flags() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Elvish] {
+            let s = script(shell);
+            for word in ["report", "since", "format", "table", "csv", "json"] {
+                assert!(s.contains(word), "{shell} lacks {word}:\n{s}");
+            }
+        }
+    }
+
+    #[test]
     fn bash_case_arms_match_the_states_the_loop_builds() {
         let s = script(Shell::Bash);
         assert!(s.contains("cmd=\"zapi__dash__subcmd__serve\""), "{s}");

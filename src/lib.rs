@@ -22,6 +22,7 @@ pub mod model;
 pub mod probe;
 pub mod reload;
 pub mod remote;
+pub mod report;
 pub mod runner;
 pub mod serve;
 pub mod signals;

@@ -12,8 +12,12 @@ use zapi_dash::model::Secret;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Subcommand::Completions { shell }) = cli.command {
-        return cmd::completions::run(shell);
+    match cli.command {
+        Some(Subcommand::Completions { shell }) => return cmd::completions::run(shell),
+        Some(Subcommand::Report { since, format }) => {
+            return cmd::report::run(&cli.flags, since, format);
+        }
+        _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,9 +39,9 @@ fn main() -> ExitCode {
             Some(Subcommand::Watch { remote, api_token }) => {
                 cmd::watch::run(flags, &remote, Secret::new(api_token)).await
             }
-            Some(Subcommand::Completions { .. }) => Ok(()),
+            Some(Subcommand::Completions { .. } | Subcommand::Report { .. }) => Ok(()),
             Some(Subcommand::Run) | None => {
-                cmd::run::run(cmd::load_config(flags)?, flags, None).await
+                cmd::run::run(cmd::load_config(flags)?, flags, None, None).await
             }
         }
     });

@@ -105,32 +105,166 @@ pub struct Feeds {
     pub reloads: Option<mpsc::Receiver<Reloaded>>,
 }
 
-/// The dashboard on the real terminal (`run`, `demo` and `watch`): the
-/// stop signals installed, the terminal entered, the loop run until quit,
-/// the end of input or a signal, and the terminal restored — a panic
-/// restores it too. `debug_panic`: panic after the first frame (tested).
-pub async fn run(app: &mut App, feeds: Feeds, runner: Runner, debug_panic: bool) -> io::Result<()> {
-    let shutdown = shutdown_signal();
-    let mut screen = RealScreen(ratatui::init());
-    abort_after_panic_hook();
-    if let Ok(size) = screen.0.size() {
+/// Whether the dashboard has a terminal to draw on and read keys from:
+/// stdin and stdout both (not `ssh` without `-t`, cron, or a pipe).
+pub fn has_terminal() -> bool {
+    use std::io::IsTerminal;
+    io::stdin().is_terminal() && io::stdout().is_terminal()
+}
+
+/// Why the dashboard does not start without a terminal, and what to do.
+pub const NO_TERMINAL: &str = "the dashboard needs a terminal, but stdin or stdout is not one \
+     (ssh without -t, cron, a pipe?): run it in a terminal (ssh -t), or run \
+     `zapi-dash serve` for the service without a screen";
+
+/// The stop signals that end a dashboard: SIGTERM, SIGHUP, SIGINT.
+type Shutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The real terminal, entered: raw mode (so typed keys are never echoed),
+/// the alternate screen, the panic hooks and the stop signals. Dropping it
+/// restores the terminal, so an early return cannot leave it half set up.
+pub struct Term {
+    screen: RealScreen,
+    input: EventStream,
+    shutdown: Shutdown,
+}
+
+impl Term {
+    /// Installs the stop signals and enters the terminal; input typed
+    /// before this (keys pressed while the program started) is discarded.
+    /// Check [`has_terminal`] first.
+    pub fn enter() -> io::Result<Term> {
+        let shutdown: Shutdown = Box::pin(shutdown_signal());
+        let terminal = match ratatui::try_init() {
+            Ok(terminal) => terminal,
+            Err(e) => {
+                let _ = ratatui::try_restore();
+                return Err(e);
+            }
+        };
+        abort_after_panic_hook();
+        discard_pending_input();
+        Ok(Term {
+            screen: RealScreen(terminal),
+            input: EventStream::new(),
+            shutdown,
+        })
+    }
+
+    /// Draws the starting screen: `title` and what is being done.
+    pub fn show_starting(&mut self, title: &str, doing: &str) -> io::Result<()> {
+        self.screen
+            .0
+            .draw(|f| crate::ui::starting::draw(title, doing, f))
+            .map(|_| ())
+    }
+
+    /// Shows the starting screen while `work` runs, redrawn on resize. `q`
+    /// or ctrl-c (or a stop signal) ends the wait early: `None`, and `work`
+    /// is dropped; every other key typed meanwhile is ignored, never
+    /// replayed into the dashboard.
+    pub async fn while_starting<T>(
+        &mut self,
+        title: &str,
+        doing: &str,
+        work: impl std::future::Future<Output = T>,
+    ) -> io::Result<Option<T>> {
+        self.show_starting(title, doing)?;
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut self.shutdown => return Ok(None),
+                out = &mut work => return Ok(Some(out)),
+                ev = self.input.next() => match ev {
+                    Some(Ok(ev)) => match starting_input(&ev) {
+                        StartingInput::Quit => return Ok(None),
+                        StartingInput::Redraw => self.show_starting(title, doing)?,
+                        StartingInput::Ignore => {}
+                    },
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok(None),
+                },
+            }
+        }
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        release_mouse();
+        ratatui::restore();
+    }
+}
+
+/// What a terminal event does while the dashboard starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingInput {
+    /// `q` or ctrl-c: stop starting, exit.
+    Quit,
+    /// The terminal was resized.
+    Redraw,
+    /// Anything else: dropped.
+    Ignore,
+}
+
+/// What `ev` does on the starting screen.
+pub fn starting_input(ev: &TermEvent) -> StartingInput {
+    use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
+    match ev {
+        TermEvent::Resize(..) => StartingInput::Redraw,
+        TermEvent::Key(k) if k.kind == KeyEventKind::Press => match k.code {
+            KeyCode::Char('q') if k.modifiers.is_empty() => StartingInput::Quit,
+            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                StartingInput::Quit
+            }
+            _ => StartingInput::Ignore,
+        },
+        _ => StartingInput::Ignore,
+    }
+}
+
+/// Reads and drops whatever input is already waiting (keys typed before
+/// raw mode), without blocking; at most a few thousand events.
+fn discard_pending_input() {
+    use crossterm::event::{poll, read};
+    for _ in 0..4096 {
+        match poll(Duration::ZERO) {
+            Ok(true) => {
+                if read().is_err() {
+                    return;
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
+/// The dashboard on the entered terminal (`run`, `demo` and `watch`): the
+/// loop run until quit, the end of input or a stop signal, and the
+/// terminal restored — a panic restores it too. `debug_panic`: panic
+/// after the first frame (tested).
+pub async fn run(
+    mut term: Term,
+    app: &mut App,
+    feeds: Feeds,
+    runner: Runner,
+    debug_panic: bool,
+) -> io::Result<()> {
+    if let Ok(size) = term.screen.0.size() {
         app.update(Msg::Resize(size.width, size.height), Utc::now());
     }
     if debug_panic {
-        let _ = screen.draw_app(app);
+        let _ = term.screen.draw_app(app);
         panic!("--debug-panic: testing that a panic restores the terminal");
     }
-    let outcome = run_loop(
-        &mut screen,
-        app,
-        EventStream::new(),
-        feeds,
-        runner,
+    let Term {
+        screen,
+        input,
         shutdown,
-    )
-    .await;
-    release_mouse();
-    ratatui::restore();
+    } = &mut term;
+    let outcome = run_loop(screen, app, input, feeds, runner, shutdown).await;
+    drop(term);
     outcome
 }
 
@@ -341,4 +475,53 @@ pub fn abort_after_panic_hook() {
         previous(info);
         std::process::exit(101);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+    fn key(code: KeyCode, modifiers: KeyModifiers, kind: KeyEventKind) -> TermEvent {
+        let mut k = KeyEvent::new(code, modifiers);
+        k.kind = kind;
+        TermEvent::Key(k)
+    }
+
+    #[test]
+    fn while_starting_only_q_and_ctrl_c_act_and_a_resize_redraws() {
+        use KeyEventKind::{Press, Release};
+        let none = KeyModifiers::NONE;
+        let quit = [
+            key(KeyCode::Char('q'), none, Press),
+            key(KeyCode::Char('c'), KeyModifiers::CONTROL, Press),
+        ];
+        for ev in quit {
+            assert_eq!(starting_input(&ev), StartingInput::Quit, "{ev:?}");
+        }
+        assert_eq!(
+            starting_input(&TermEvent::Resize(80, 24)),
+            StartingInput::Redraw
+        );
+        let ignored = [
+            key(KeyCode::Char('q'), none, Release),
+            key(KeyCode::Char('q'), KeyModifiers::ALT, Press),
+            key(KeyCode::Char('c'), none, Press),
+            key(KeyCode::Char('?'), none, Press),
+            key(KeyCode::Esc, none, Press),
+            key(KeyCode::Enter, none, Press),
+            key(KeyCode::Down, none, Press),
+            TermEvent::FocusGained,
+            TermEvent::Paste("q".into()),
+        ];
+        for ev in ignored {
+            assert_eq!(starting_input(&ev), StartingInput::Ignore, "{ev:?}");
+        }
+    }
+
+    #[test]
+    fn the_no_terminal_line_is_one_line_and_points_to_serve() {
+        assert!(!NO_TERMINAL.contains('\n'));
+        assert!(NO_TERMINAL.contains("zapi-dash serve") && NO_TERMINAL.contains("ssh -t"));
+    }
 }

@@ -1,19 +1,53 @@
 //! `demo`: a simulated Z-API and fleet, and the dashboard pointed at them.
+//!
+//! The terminal is entered first and the starting screen drawn at once:
+//! with hundreds of instances the simulator takes a moment to start, and
+//! keys typed meanwhile must neither echo nor reach the dashboard.
 
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::StreamExt;
 
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{Config, InstanceConfig};
 use zapi_dash::model::{InstanceId, Secret};
-use zapi_dash::sim::{self, Sim, SimOptions};
+use zapi_dash::sim::{self, Sim, SimInstance, SimOptions};
+use zapi_dash::words::count;
 use zapi_dash::zapi::ZapiClient;
 
-use super::Fatal;
+use super::{Fatal, enter_terminal};
 
-/// Starts the simulated Z-API and fleet, then the dashboard pointed at them.
+/// The URL the demo's webhooks are registered under.
+const PUBLIC_URL: &str = "https://zapi-dash.demo.invalid";
+
+/// Registrations sent to the simulator at once while the demo starts.
+const REGISTER_CONCURRENCY: usize = 32;
+
+/// The text of the starting screen for `n` instances.
+pub fn starting_text(n: usize) -> String {
+    format!("starting {}…", count(n, "simulated instance"))
+}
+
+/// Enters the terminal, starts the simulated Z-API and fleet under the
+/// starting screen (`q` or ctrl-c leave meanwhile), then the dashboard
+/// pointed at them.
 pub async fn run(flags: &Flags, n: usize) -> Result<(), Fatal> {
+    let mut term = enter_terminal()?;
+    let started = term
+        .while_starting("zapi-dash demo", &starting_text(n), start(flags, n))
+        .await
+        .map_err(|e| Fatal::runtime(format!("terminal error: {e}")))?;
+    let Some(started) = started else {
+        // quit before the dashboard was up: nothing to clean but the terminal
+        return Ok(());
+    };
+    let (sim, config, banner) = started?;
+    super::run::run(config, flags, Some((sim, banner)), Some(term)).await
+}
+
+/// The simulator with its fleet set up, the config pointing at it, and the banner.
+async fn start(flags: &Flags, n: usize) -> Result<(Sim, Config, String), Fatal> {
     let seed = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(7);
     let instances = sim::demo_instances(n, seed);
     let client_token = format!("demo-{seed:x}");
@@ -30,21 +64,7 @@ pub async fn run(flags: &Flags, n: usize) -> Result<(), Fatal> {
             sim.set_connected(&inst.id, false, Some(error));
         }
     }
-    // nor all registered: most point at this dashboard already, one was never
-    // registered and one still points at an old server (drift, for `R`)
-    let public_url = "https://zapi-dash.demo.invalid";
-    if let Ok(client) = ZapiClient::new(&sim.base_url(), Secret::new(client_token.clone())) {
-        for (i, inst) in instances.iter().enumerate() {
-            let id = InstanceId::new(&inst.id);
-            let token = Secret::new(&inst.token);
-            let url = match i {
-                5 => continue,
-                8 => "https://old-dashboard.demo.invalid",
-                _ => public_url,
-            };
-            let _ = client.register_webhooks(&id, &token, url, None).await;
-        }
-    }
+    register(&sim, &client_token, &instances).await;
     // The demo keeps its own state dir, so it never mixes with a real log,
     // and starts from an empty log each time.
     let state = match &flags.state_dir {
@@ -57,7 +77,7 @@ pub async fn run(flags: &Flags, n: usize) -> Result<(), Fatal> {
         client_token: Some(Secret::new(client_token)),
         // Z-API only takes https webhook URLs; the simulator records this one
         // and its fleet posts to the real listener address.
-        public_url: Some(public_url.into()),
+        public_url: Some(PUBLIC_URL.into()),
         instances: instances
             .iter()
             .map(|i| InstanceConfig {
@@ -73,8 +93,48 @@ pub async fn run(flags: &Flags, n: usize) -> Result<(), Fatal> {
         config.listen = listen;
     }
     let banner = format!(
-        "DEMO · simulated Z-API at {} with {n} simulated instances · no real account is touched",
-        sim.base_url()
+        "DEMO · simulated Z-API at {} with {} · no real account is touched",
+        sim.base_url(),
+        count(n, "simulated instance")
     );
-    super::run::run(config, flags, Some((sim, banner))).await
+    Ok((sim, config, banner))
+}
+
+/// Registers the fleet's webhooks on the simulator, many at once (one
+/// after the other took a minute for 200 instances): most point at this
+/// dashboard already, one was never registered and one still points at an
+/// old server (drift, for `R`).
+async fn register(sim: &Sim, client_token: &str, instances: &[SimInstance]) {
+    let Ok(client) = ZapiClient::new(&sim.base_url(), Secret::new(client_token)) else {
+        return;
+    };
+    let client = &client;
+    futures::stream::iter(instances.iter().enumerate())
+        .filter_map(|(i, inst)| async move {
+            let url = match i {
+                5 => return None,
+                8 => "https://old-dashboard.demo.invalid",
+                _ => PUBLIC_URL,
+            };
+            Some((inst, url))
+        })
+        .map(|(inst, url)| async move {
+            let id = InstanceId::new(&inst.id);
+            let token = Secret::new(&inst.token);
+            let _ = client.register_webhooks(&id, &token, url, None).await;
+        })
+        .buffer_unordered(REGISTER_CONCURRENCY)
+        .collect::<()>()
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_starting_text_counts_the_instances() {
+        assert_eq!(starting_text(20), "starting 20 simulated instances…");
+        assert_eq!(starting_text(1), "starting 1 simulated instance…");
+    }
 }

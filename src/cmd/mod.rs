@@ -4,6 +4,7 @@
 
 pub mod completions;
 pub mod demo;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod watch;
@@ -26,6 +27,7 @@ use zapi_dash::listener::{ListenerError, ListenerOptions};
 use zapi_dash::logfile::{self, RotatingFile};
 use zapi_dash::reload::{self, Reload, ReloadSignal, Reloaded};
 use zapi_dash::runner::{self, Alerts, Backend, Services};
+use zapi_dash::tui::{self, Term};
 use zapi_dash::zapi::ZapiClient;
 
 /// A reason to stop before or instead of running, with its exit code.
@@ -54,6 +56,16 @@ impl From<ListenerError> for Fatal {
     fn from(e: ListenerError) -> Self {
         Fatal::usage(e.to_string())
     }
+}
+
+/// The terminal for a dashboard, entered; without one (stdin or stdout
+/// not a tty) exit code 2 and one line pointing to `serve`, before
+/// anything touches the terminal.
+pub fn enter_terminal() -> Result<Term, Fatal> {
+    if !tui::has_terminal() {
+        return Err(Fatal::usage(tui::NO_TERMINAL));
+    }
+    Term::enter().map_err(|e| Fatal::runtime(format!("cannot set up the terminal: {e}")))
 }
 
 pub fn load_config(flags: &Flags) -> Result<Config, Fatal> {

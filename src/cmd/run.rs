@@ -15,19 +15,35 @@ use zapi_dash::reload::Reloaded;
 use zapi_dash::runner::{Backend, Runner, Services};
 use zapi_dash::sim::{self, FleetOptions, Sim};
 use zapi_dash::store::ReplayStats;
-use zapi_dash::tui::{self, Feeds};
+use zapi_dash::tui::{self, Feeds, Term};
 
 use super::{
-    Fatal, alerts_of, init_logging, reload_config, service_options, settings_for, setup_for,
-    spawn_reloads, state_dir, zapi_services,
+    Fatal, alerts_of, enter_terminal, init_logging, reload_config, service_options, settings_for,
+    setup_for, spawn_reloads, state_dir, zapi_services,
 };
 
-/// Binds the listener, replays the log, runs the screen, and cleans up.
+/// Binds the listener, enters the terminal (unless the caller did: `term`),
+/// replays the log, runs the screen, and cleans up. Configuration errors
+/// and a taken port come first, then a missing terminal (exit code 2).
 /// `demo`: the simulated Z-API the config points at, and the banner.
-pub async fn run(config: Config, flags: &Flags, demo: Option<(Sim, String)>) -> Result<(), Fatal> {
+pub async fn run(
+    config: Config,
+    flags: &Flags,
+    demo: Option<(Sim, String)>,
+    term: Option<Term>,
+) -> Result<(), Fatal> {
     let state = state_dir(&config)?;
     init_logging(&state, &flags.log_level);
     let listener = bind(&config, demo.is_some()).await?;
+    let term = match term {
+        Some(term) => term,
+        None => {
+            let mut term = enter_terminal()?;
+            // the replay of a long log takes a moment: never a blank screen
+            let _ = term.show_starting("zapi-dash", "reading the event log…");
+            term
+        }
+    };
     let opts = service_options(&config, config.listen, &state)?;
     let log_dir = opts.log_dir.clone();
     let has_secret = opts.secret.is_some();
@@ -69,7 +85,7 @@ pub async fn run(config: Config, flags: &Flags, demo: Option<(Sim, String)>) -> 
         log: Some(service.log.clone()),
         reloads,
     };
-    let outcome = tui::run(&mut app, feeds, runner, flags.debug_panic).await;
+    let outcome = tui::run(term, &mut app, feeds, runner, flags.debug_panic).await;
 
     if let Some(fleet) = fleet {
         fleet.abort();

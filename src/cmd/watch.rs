@@ -15,7 +15,9 @@ use zapi_dash::remote::{self, RemoteApi};
 use zapi_dash::runner::{Alerts, Backend, Runner};
 use zapi_dash::tui::{self, Feeds};
 
-use super::{Fatal, init_logging, load_config, no_color, reload_failed, spawn_reloads};
+use super::{
+    Fatal, enter_terminal, init_logging, load_config, no_color, reload_failed, spawn_reloads,
+};
 
 /// What `watch` takes from the local config: keys, thresholds, bell.
 fn watch_settings(local: &Config) -> Settings {
@@ -73,6 +75,7 @@ pub async fn run(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(
     // server's own config decides what it polls and registers)
     let local = load_config(flags)?;
     app.configure(watch_settings(&local));
+    let term = enter_terminal()?;
     // SIGUSR1 reloads those
     let reload_flags = flags.clone();
     let reloads = spawn_reloads(move || watch_reload(&reload_flags));
@@ -90,7 +93,7 @@ pub async fn run(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(
         log: None,
         reloads: Some(reloads),
     };
-    let outcome = tui::run(&mut app, feeds, runner, false).await;
+    let outcome = tui::run(term, &mut app, feeds, runner, false).await;
     feed.abort();
     tracing::info!("stopped");
     outcome.map_err(|e| Fatal::runtime(format!("terminal error: {e}")))

@@ -99,12 +99,14 @@ mod dedup;
 mod history;
 mod record;
 mod replay;
+mod scan;
 mod segments;
 mod writer;
 
 pub use history::history;
 pub(crate) use record::write_event_json_sorted;
 pub use replay::{ReplayStats, replay, replay_after};
+pub use scan::{ScanStats, StateChange, scan_state_changes};
 
 use dedup::DedupFilter;
 use segments::{acquire_lock, apply_retention, list_segments, scan_tail};

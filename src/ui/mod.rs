@@ -8,6 +8,7 @@ mod footer;
 mod header;
 pub mod help;
 mod replace;
+pub mod starting;
 mod table;
 pub mod theme;
 

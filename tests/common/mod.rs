@@ -71,6 +71,23 @@ impl Screen {
         }
     }
 
+    /// Waits until the screen satisfies `pred` or `deadline` passes (for
+    /// a wait whose bound is the assertion); `None` at the deadline.
+    pub fn wait_for_until(&self, deadline: Instant, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let text = guard.0.screen().contents();
+            if pred(&text) {
+                return Some(text);
+            }
+            let now = Instant::now();
+            if now >= deadline || guard.1 {
+                return None;
+            }
+            guard = self.changed.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+    }
+
     /// Waits until the screen satisfies `pred`; panics with the screen if it never does.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout();

@@ -117,8 +117,27 @@ fn help_lists_every_flag_and_subcommand() {
         "--api-base",
         "--state-dir",
         "demo",
+        "report",
+        "needs a terminal",
     ] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+    let out = run(&["report", "--help"], dir.path());
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "--since",
+        "7d, 24h, 30m",
+        "--format",
+        "table",
+        "csv",
+        "json",
+        "--config",
+        "--state-dir",
+        "Exit codes: 0",
+        "3 no event log",
+    ] {
+        assert!(help.contains(word), "report --help lacks {word}:\n{help}");
     }
 }
 
@@ -138,6 +157,9 @@ fn completions_for_bash_zsh_and_fish_name_every_subcommand() {
             "serve",
             "demo",
             "completions",
+            "report",
+            "since",
+            "format",
             "config",
             "listen",
             "public-url",
@@ -151,5 +173,72 @@ fn completions_for_bash_zsh_and_fish_name_every_subcommand() {
         out.status.code(),
         Some(2),
         "an unknown shell is a usage error"
+    );
+}
+
+/// The binary with stdin from /dev/null and stdout and stderr piped, as
+/// cron, `ssh` without `-t` or a pipe run it.
+fn run_without_terminal(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zapi-dash"))
+        .args(args)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .env_remove("ZAPI_CLIENT_TOKEN")
+        .env_remove("ZAPI_DASH_API_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn without_a_terminal_each_dashboard_exits_2_with_one_line_pointing_to_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    for args in [
+        vec!["--config", config],
+        vec!["run", "--config", config],
+        vec!["demo"],
+        vec![
+            "watch",
+            "--config",
+            config,
+            "--remote",
+            "http://127.0.0.1:9",
+            "--api-token",
+            "APITOKEN",
+        ],
+    ] {
+        let out = run_without_terminal(&args, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {stderr}"
+        );
+        assert!(
+            stderr.contains("needs a terminal") && stderr.contains("zapi-dash serve"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        // nothing of a terminal set up: no escape sequence, nothing on stdout
+        assert!(out.stdout.is_empty(), "{args:?}: {:?}", out.stdout);
+        assert!(!stderr.contains('\u{1b}'), "{args:?}: {stderr:?}");
+    }
+}
+
+#[test]
+fn without_a_terminal_a_config_error_is_still_reported_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "listen = \n").unwrap();
+    let out = run_without_terminal(&["--config", config.to_str().unwrap()], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("config.toml") && !stderr.contains("terminal"),
+        "{stderr}"
     );
 }

@@ -10,4 +10,5 @@ mod common;
 
 mod cli;
 mod dashboard;
+mod starting;
 mod watch;

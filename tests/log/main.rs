@@ -10,4 +10,5 @@ mod common;
 
 mod durability;
 mod parser_props;
+mod report;
 mod store;

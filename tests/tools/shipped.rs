@@ -502,6 +502,8 @@ comp() {
 }
 comp zapi-dash serve --
 comp zapi-dash completions ''
+comp zapi-dash report --
+comp zapi-dash report --format ''
 comp zapi-dash ''
 "#;
 
@@ -539,8 +541,15 @@ fn bash_completes_after_a_subcommand() {
     for shell in ["bash", "zsh", "fish"] {
         assert!(shells.contains(&shell.to_owned()), "{shells:?}");
     }
+    let report = offered("zapi-dash report --");
+    for flag in ["--since", "--format", "--config", "--state-dir"] {
+        assert!(report.contains(&flag.to_owned()), "{report:?}");
+    }
+    let formats = offered("zapi-dash report --format ");
+    assert_eq!(formats, ["table", "csv", "json"], "{formats:?}");
     let top = offered("zapi-dash ");
     assert!(top.contains(&"serve".to_owned()), "{top:?}");
+    assert!(top.contains(&"report".to_owned()), "{top:?}");
 }
 
 /// An interactive shell in a pseudo-terminal, its screen kept by vt100.
