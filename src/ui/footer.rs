@@ -8,13 +8,7 @@ use ratatui::widgets::Paragraph;
 use super::fit;
 use super::theme::Theme;
 use crate::app::{App, FooterNotice, Level};
-use crate::fleet::health::StepKeys;
 use crate::keys::Action;
-
-/// The keys the next step names, as the keymap has them.
-pub fn step_keys(app: &App) -> StepKeys {
-    app.step_keys()
-}
 
 /// The first line: the filter prompt, a batch's progress, a pending
 /// warning or the last action's result.
