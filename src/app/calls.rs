@@ -129,8 +129,9 @@ impl App {
         if targets.is_empty() && !here.is_empty() {
             let text = if marked {
                 format!(
-                    "nothing sent: the {} already point here ({} re-registers them anyway)",
+                    "nothing sent: {} already {} here ({} re-registers anyway)",
                     count(here.len(), "marked instance"),
+                    crate::words::count_of(here.len(), "points", "point"),
                     self.settings.keys.keys_of(Action::Register)
                 )
             } else {
