@@ -125,7 +125,7 @@ impl Action {
             Action::Bell => "turn the bell on new outages on / off",
             Action::Mouse => "turn mouse capture on / off (off: select text to copy)",
             Action::MessageLog => {
-                "show / hide the message log: the last 300 notices with time and level"
+                "show / hide the message log (the last 300 notices)"
             }
             Action::Help => "show / hide this help",
             Action::Quit => "quit",

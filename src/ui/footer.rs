@@ -130,8 +130,7 @@ fn hints_line(app: &App, width: usize) -> Line<'static> {
                     (Some(Action::Down), "scroll"),
                     (Some(Action::PageDown), "page"),
                     (Some(Action::Bottom), "newest"),
-                    (None, "close"),
-                    (Some(Action::MessageLog), "close"),
+                    (Some(Action::MessageLog), "or Esc close"),
                 ]
             } else if app.overlays.detail.is_some() {
                 &[

@@ -96,9 +96,8 @@ pub fn draw(app: &App, view: &MessageView, frame: &mut Frame, area: Rect) {
                 start -= 1;
             }
             lines = stack.into_iter().rev().flatten().collect();
-            // an entry taller than the window shows its end
-            let cut = lines.len().saturating_sub(rows);
-            lines.drain(..cut);
+            // the newest alone taller than the window: its start (time, level)
+            lines.truncate(rows);
             (start, len)
         }
     };

@@ -154,14 +154,20 @@ pub fn wrap(s: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     let mut used = 0;
-    for word in clean.split(' ').filter(|w| !w.is_empty()) {
+    // runs of spaces stay (aligned columns), except where a line breaks
+    for (n, word) in clean.split(' ').enumerate() {
         let w: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
-        if used > 0 && used + 1 + w <= width {
-            line.push(' ');
-            used += 1;
-        } else if used > 0 {
-            lines.push(std::mem::take(&mut line));
-            used = 0;
+        if n > 0 {
+            if used + 1 + w <= width {
+                line.push(' ');
+                used += 1;
+            } else if used > 0 {
+                lines.push(std::mem::take(&mut line));
+                used = 0;
+            }
+        }
+        if used == 0 && word.is_empty() && !lines.is_empty() {
+            continue;
         }
         for c in word.chars() {
             let cw = c.width().unwrap_or(0);
@@ -236,6 +242,7 @@ mod tests {
         assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
         assert_eq!(wrap("a\x1b[2J b", 80), vec!["a\u{FFFD}[2J b"]);
         assert_eq!(wrap("x", 0), vec!["x"]);
+        assert_eq!(wrap("received     (none)", 80), vec!["received     (none)"]);
     }
 
     #[test]
