@@ -124,9 +124,7 @@ impl Action {
             }
             Action::Bell => "turn the bell on new outages on / off",
             Action::Mouse => "turn mouse capture on / off (off: select text to copy)",
-            Action::MessageLog => {
-                "show / hide the message log (the last 300 notices)"
-            }
+            Action::MessageLog => "show / hide the message log (the last 300 notices)",
             Action::Help => "show / hide this help",
             Action::Quit => "quit",
         }
@@ -524,7 +522,7 @@ mod tests {
             assert_eq!(Action::from_name(a.name()), Some(*a));
             assert!(!a.describe().is_empty());
         }
-        assert_eq!(Action::ALL.len(), 21);
+        assert_eq!(Action::ALL.len(), 22);
         assert_eq!(Action::ALL.first(), Some(&Action::Up));
         assert_eq!(Action::ALL.last(), Some(&Action::Quit));
         assert_eq!(Action::from_name("Up"), None);

@@ -286,17 +286,38 @@ impl Runner {
                 Command::FetchStatus(id) => {
                     let result = backend.status(&id).await;
                     let error = result.as_ref().err().cloned();
-                    (Msg::StatusResult { id: id.clone(), result }, id, error)
+                    (
+                        Msg::StatusResult {
+                            id: id.clone(),
+                            result,
+                        },
+                        id,
+                        error,
+                    )
                 }
                 Command::FetchHooks(id) => {
                     let result = backend.hooks(&id).await;
                     let error = result.as_ref().err().cloned();
-                    (Msg::HooksResult { id: id.clone(), result }, id, error)
+                    (
+                        Msg::HooksResult {
+                            id: id.clone(),
+                            result,
+                        },
+                        id,
+                        error,
+                    )
                 }
                 Command::Register(id) | Command::RegisterReplacing(id) => {
                     let result = backend.register(&id, replace).await;
                     let error = result.as_ref().err().cloned();
-                    (Msg::RegisterResult { id: id.clone(), result }, id, error)
+                    (
+                        Msg::RegisterResult {
+                            id: id.clone(),
+                            result,
+                        },
+                        id,
+                        error,
+                    )
                 }
                 Command::Act(id, action) => {
                     let result = backend.act(&id, action).await;
@@ -350,12 +371,7 @@ fn call_name(msg: &Msg) -> &'static str {
 /// name and id, the call, the whole error (which never holds a token: the
 /// client scrubs them). A call that could not be made (no Client-Token,
 /// not configured) is not a failure of Z-API's and says so at debug.
-fn log_failure(
-    names: &HashMap<InstanceId, String>,
-    id: &InstanceId,
-    call: &str,
-    error: &ApiError,
-) {
+fn log_failure(names: &HashMap<InstanceId, String>, id: &InstanceId, call: &str, error: &ApiError) {
     let name = names.get(id).map_or("", String::as_str);
     if let ApiError::Config(_) = error {
         tracing::debug!(instance = name, id = %id, call, error = %error, "Z-API call not made");

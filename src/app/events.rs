@@ -259,7 +259,10 @@ impl App {
                     action.word()
                 ),
             ),
-            Err(e) => (Level::Error, format!("{} of {label} failed: {e}", action.word())),
+            Err(e) => (
+                Level::Error,
+                format!("{} of {label} failed: {e}", action.word()),
+            ),
         };
         self.fleet
             .apply_action(&id, action, result.map_err(|e| e.to_string()), now);
@@ -298,8 +301,19 @@ pub(super) fn register_summary(notes: &RegisterNotes) -> (Level, String) {
     if notes.already_here > 0 {
         text.push_str(&format!(
             "; {} already pointed here{}",
-            count(notes.already_here, if notes.marked { "marked instance" } else { "instance" }),
-            if notes.marked { " (r registers them anyway)" } else { "" }
+            count(
+                notes.already_here,
+                if notes.marked {
+                    "marked instance"
+                } else {
+                    "instance"
+                }
+            ),
+            if notes.marked {
+                " (r registers them anyway)"
+            } else {
+                ""
+            }
         ));
     }
     let level = if notes.outcomes.failed.is_empty() {

@@ -38,10 +38,9 @@ impl App {
         let Some(f) = failed else {
             return Some(step);
         };
-        let at = f
-            .at
-            .map(|t| format!(" {}", self.setup.tz.format(t, "%H:%M")))
-            .unwrap_or_default();
+        let at =
+            f.at.map(|t| format!(" {}", self.setup.tz.format(t, "%H:%M")))
+                .unwrap_or_default();
         Some(format!(
             "{key} failed{at} ({reason}): {check}, then {key}",
             key = f.key,

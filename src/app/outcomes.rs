@@ -64,7 +64,7 @@ impl Outcomes {
             }
         }
         // stable: equal counts keep the order they came in
-        groups.sort_by(|a, b| b.1.cmp(&a.1));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.1));
         if let [(reason, _)] = groups.as_slice() {
             return (*reason).to_string();
         }
@@ -130,9 +130,15 @@ mod tests {
         let many: Vec<(String, String)> = (0..7)
             .map(|i| (format!("s{i}"), "timed out".to_string()))
             .collect();
-        let o = Outcomes { ok: 0, failed: many };
+        let o = Outcomes {
+            ok: 0,
+            failed: many,
+        };
         let text = o.named("registered");
-        assert!(text.starts_with("0 registered, 7 failed: s0 (timed out), s1"), "{text}");
+        assert!(
+            text.starts_with("0 registered, 7 failed: s0 (timed out), s1"),
+            "{text}"
+        );
         assert!(text.ends_with("s4 (timed out) and 2 more"), "{text}");
     }
 
@@ -142,7 +148,10 @@ mod tests {
             .map(|i| (format!("i{i}"), "connection refused".to_string()))
             .collect();
         let o = Outcomes { ok: 0, failed: all };
-        assert_eq!(o.status_summary(), "status: 100 of 100 failed: connection refused");
+        assert_eq!(
+            o.status_summary(),
+            "status: 100 of 100 failed: connection refused"
+        );
         let mixed = of(
             97,
             &[
@@ -156,7 +165,10 @@ mod tests {
             "status: 3 of 100 failed: 2 connection refused, 1 HTTP 404: Instance not found"
         );
         assert_eq!(of(1, &[]).status_summary(), "status: 1 instance answered");
-        assert_eq!(of(2, &[]).status_summary(), "status: all 2 instances answered");
+        assert_eq!(
+            of(2, &[]).status_summary(),
+            "status: all 2 instances answered"
+        );
         assert_eq!(were(1), "1 instance was");
         assert_eq!(were(2), "2 instances were");
     }

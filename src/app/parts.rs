@@ -1,9 +1,9 @@
 //! The groups App's state is made of, beside the fleet and the table
 //! view: the overlays, the operations in flight, the switches.
 
-use super::*;
 use super::outcomes::Outcomes;
 use super::zapi_link::ZapiLink;
+use super::*;
 
 /// What an `R` (or marked `r`) did beyond its answers: rows it left alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

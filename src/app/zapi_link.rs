@@ -32,11 +32,18 @@ pub enum LinkState {
         reason: String,
     },
     /// Z-API answers 401/403 or says the Client-Token is not allowed.
-    TokenRefused { status: u16 },
+    TokenRefused {
+        status: u16,
+    },
     /// Z-API answers 5xx (or 429) to everything.
-    Failing { since: DateTime<Utc>, status: u16 },
+    Failing {
+        since: DateTime<Utc>,
+        status: u16,
+    },
     /// Answers come, slowly: the median of the last calls.
-    Slow { p50: Duration },
+    Slow {
+        p50: Duration,
+    },
 }
 
 /// The link's memory: the current run of failures and recent durations.
@@ -88,7 +95,12 @@ fn kind(result: Result<(), &ApiError>) -> Kind {
 impl ZapiLink {
     /// One call ended at `now` with `result`; `took` is how long it took,
     /// when it was measured.
-    pub fn record(&mut self, result: Result<(), &ApiError>, took: Option<Duration>, now: DateTime<Utc>) {
+    pub fn record(
+        &mut self,
+        result: Result<(), &ApiError>,
+        took: Option<Duration>,
+        now: DateTime<Utc>,
+    ) {
         let kind = kind(result);
         if kind == Kind::NotSent {
             return;
@@ -203,13 +215,19 @@ pub fn short_reason_text(text: &str) -> String {
 /// What to check after a call failed for this (short) reason.
 pub fn what_to_check(reason: &str) -> &'static str {
     let lower = reason.to_lowercase();
-    if lower.contains("client-token") || lower.starts_with("http 401") || lower.starts_with("http 403") {
+    if lower.contains("client-token")
+        || lower.starts_with("http 401")
+        || lower.starts_with("http 403")
+    {
         "check client_token (Z-API panel → Security)"
     } else if lower.contains("instance not found") || lower.starts_with("http 404") {
         "check the instance's id and token in the config"
     } else if lower.starts_with("http 5") || lower.starts_with("http 429") {
         "Z-API is failing or busy: wait a little"
-    } else if lower.starts_with("http ") || lower.contains("unexpected answer") || lower == "z-api refused" {
+    } else if lower.starts_with("http ")
+        || lower.contains("unexpected answer")
+        || lower == "z-api refused"
+    {
         "see zapi-dash.log for Z-API's whole answer"
     } else {
         "check api_base and the network"
@@ -223,11 +241,19 @@ fn network_reason(text: &str) -> String {
         (&["connection refused"], "connection refused"),
         (&["connection reset"], "connection reset"),
         (
-            &["dns error", "failed to lookup", "name or service not known", "no such host"],
+            &[
+                "dns error",
+                "failed to lookup",
+                "name or service not known",
+                "no such host",
+            ],
             "host not found (DNS)",
         ),
         (&["certificate", "tls", "ssl", "handshake"], "TLS error"),
-        (&["network is unreachable", "no route to host"], "network unreachable"),
+        (
+            &["network is unreachable", "no route to host"],
+            "network unreachable",
+        ),
     ];
     if let Some(start) = lower.find("timed out after") {
         return text[start..]
@@ -290,8 +316,16 @@ mod tests {
     fn nothing_heard_is_unknown_and_an_answer_is_ok() {
         let mut l = ZapiLink::default();
         assert_eq!(l.state(), LinkState::Unknown);
-        l.record(Err(&ApiError::Config("client_token is not set".into())), None, t(0));
-        assert_eq!(l.state(), LinkState::Unknown, "a call not sent says nothing");
+        l.record(
+            Err(&ApiError::Config("client_token is not set".into())),
+            None,
+            t(0),
+        );
+        assert_eq!(
+            l.state(),
+            LinkState::Unknown,
+            "a call not sent says nothing"
+        );
         l.record(Ok(()), Some(Duration::from_millis(80)), t(1));
         assert_eq!(l.state(), LinkState::Ok);
     }
@@ -320,7 +354,11 @@ mod tests {
         let mut l = ZapiLink::default();
         l.record(Err(&http(403, "Client-Token X not allowed")), None, t(1));
         assert_eq!(l.state(), LinkState::TokenRefused { status: 403 });
-        l.record(Err(&http(400, "your client-token is not configured")), None, t(2));
+        l.record(
+            Err(&http(400, "your client-token is not configured")),
+            None,
+            t(2),
+        );
         assert_eq!(l.state(), LinkState::TokenRefused { status: 400 });
         l.record(Err(&http(404, "Instance not found")), None, t(3));
         assert_eq!(l.state(), LinkState::TokenRefused { status: 400 });
@@ -379,7 +417,10 @@ mod tests {
             "thing"
         );
         // the same from the text a row keeps
-        assert_eq!(short_reason_text(&refused().to_string()), "connection refused");
+        assert_eq!(
+            short_reason_text(&refused().to_string()),
+            "connection refused"
+        );
         assert_eq!(
             short_reason_text("HTTP 404: Instance not found"),
             "HTTP 404: Instance not found"

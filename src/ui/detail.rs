@@ -146,7 +146,13 @@ fn state_lines(
         }
     }
     if let Some(note) = health::note(inst, rules, now) {
-        wrapped("Warning", &format!("⚠ {note}"), Theme::WARN_BOLD, text_w, lines);
+        wrapped(
+            "Warning",
+            &format!("⚠ {note}"),
+            Theme::WARN_BOLD,
+            text_w,
+            lines,
+        );
     }
 }
 
@@ -285,7 +291,13 @@ fn hooks_lines(app: &App, inst: &Instance, text_w: usize, lines: &mut Vec<Line<'
                 wrapped("", &format!("{what:<13}{url}"), Theme::PLAIN, text_w, lines);
             }
             let received = received_text(app, inst, hooks.received.as_deref());
-            wrapped("", &format!("{:<13}{received}", "received"), Theme::PLAIN, text_w, lines);
+            wrapped(
+                "",
+                &format!("{:<13}{received}", "received"),
+                Theme::PLAIN,
+                text_w,
+                lines,
+            );
         }
         HookCheck::Pending => {
             lines.push(labelled("Webhooks", vec![Span::raw("asking Z-API (/me)…")]))

@@ -54,7 +54,14 @@ fn entry_lines(app: &App, m: &Message, width: usize) -> Vec<Line<'static>> {
             };
             Line::from(vec![
                 Span::styled(head, if n == 0 { style } else { Theme::PLAIN }),
-                Span::styled(part, if m.level == Level::Error { style } else { Theme::PLAIN }),
+                Span::styled(
+                    part,
+                    if m.level == Level::Error {
+                        style
+                    } else {
+                        Theme::PLAIN
+                    },
+                ),
             ])
         })
         .collect()

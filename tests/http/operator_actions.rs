@@ -307,9 +307,12 @@ async fn a_failed_call_is_written_to_the_diagnostics_log_without_a_token() {
         .local_addr()
         .unwrap()
         .port();
-    let client = ZapiClient::new(&format!("http://127.0.0.1:{port}"), Secret::new(CLIENT_TOKEN))
-        .unwrap()
-        .with_retry_base(Duration::from_millis(1));
+    let client = ZapiClient::new(
+        &format!("http://127.0.0.1:{port}"),
+        Secret::new(CLIENT_TOKEN),
+    )
+    .unwrap()
+    .with_retry_base(Duration::from_millis(1));
     let id = InstanceId::new("3C4F00AA11BB");
     let token = "InStAnCeToKeN0123456789";
     let services = Services {
@@ -344,7 +347,10 @@ async fn a_failed_call_is_written_to_the_diagnostics_log_without_a_token() {
         assert!(line.contains("instance=\"Shop 2\""), "{line}");
         assert!(line.contains("id=3C4F00AA11BB"), "{line}");
         assert!(line.contains(&format!("call=\"{call}\"")), "{line}");
-        assert!(line.contains("Connection refused"), "the whole error: {line}");
+        assert!(
+            line.contains("Connection refused"),
+            "the whole error: {line}"
+        );
     }
     assert!(lines[0].contains(&e.to_string()), "{}", lines[0]);
     assert!(!text.contains(token), "no instance token in the log");

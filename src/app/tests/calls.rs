@@ -40,7 +40,8 @@ fn status_error_is_reported_with_status_and_text() {
     assert_eq!(n.level, Level::Error);
     assert_eq!(
         n.text, "status: 1 of 2 failed: HTTP 400: Instance not found",
-        "{}", n.text
+        "{}",
+        n.text
     );
     assert_eq!(a.ops.notice, None, "the operator's slot is left alone");
     assert_eq!(
@@ -177,7 +178,8 @@ fn register_all_shows_progress_and_summary() {
     assert_eq!(n.level, Level::Error);
     assert_eq!(
         n.text, "register: 2 registered, 1 failed: Name 2 (HTTP 500: oops)",
-        "{}", n.text
+        "{}",
+        n.text
     );
 }
 

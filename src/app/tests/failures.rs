@@ -28,7 +28,11 @@ fn timed(ms: u64, msg: Msg) -> Msg {
 }
 
 fn own(a: &App) -> String {
-    a.ops.notice.as_ref().map(|n| n.text.clone()).unwrap_or_default()
+    a.ops
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -102,8 +106,16 @@ fn background_failures_are_one_line_and_never_cover_the_operators_own() {
             a.update(status_of(&format!("I{i}"), Err(refused())), t(3 + round));
         }
     }
-    assert_eq!(a.ops.messages.len(), logged, "the same summary is not repeated");
-    assert_eq!(own(&a), "restart: sent…", "background results never overwrite it");
+    assert_eq!(
+        a.ops.messages.len(),
+        logged,
+        "the same summary is not repeated"
+    );
+    assert_eq!(
+        own(&a),
+        "restart: sent…",
+        "background results never overwrite it"
+    );
     // the restart's answer is the operator's, a round with a new reason the background's
     a.update(
         Msg::ActionResult {
@@ -126,7 +138,10 @@ fn background_failures_are_one_line_and_never_cover_the_operators_own() {
         "status: 100 of 100 failed: 97 connection refused, 3 HTTP 404: Instance not found"
     );
     let shown = a.footer_notice().unwrap();
-    assert!(!shown.background, "the operator's fresh notice is shown first");
+    assert!(
+        !shown.background,
+        "the operator's fresh notice is shown first"
+    );
     assert!(shown.notice.text.starts_with("restart of Name 0 accepted"));
     assert_eq!(shown.unseen, 1, "the footer says one more is in the log");
     // once it is no longer fresh, the newer background line shows
@@ -204,7 +219,10 @@ fn r_on_marked_rows_reports_every_registration() {
     a.update(ch(' '), t(0));
     a.update(ch(' '), t(0));
     assert_eq!(a.update(ch('r'), t(1)).len(), 2);
-    for (id, result) in [("I0", Err(http_err(500, "update-webhook-connected: oops"))), ("I1", Ok(()))] {
+    for (id, result) in [
+        ("I0", Err(http_err(500, "update-webhook-connected: oops"))),
+        ("I1", Ok(())),
+    ] {
         a.update(
             Msg::RegisterResult {
                 id: InstanceId::new(id),
@@ -279,11 +297,7 @@ fn big_r_after_n_in_the_replace_popup_accounts_for_every_row() {
         foreign: vec!["https://bot.example/zapi".into()],
     };
     // I0 another system's, I1 unknown, I2 and I3 here
-    for (id, h) in [
-        ("I0", foreign),
-        ("I2", hooks(true)),
-        ("I3", hooks(true)),
-    ] {
+    for (id, h) in [("I0", foreign), ("I2", hooks(true)), ("I3", hooks(true))] {
         a.update(
             Msg::HooksResult {
                 id: InstanceId::new(id),
@@ -292,7 +306,10 @@ fn big_r_after_n_in_the_replace_popup_accounts_for_every_row() {
             t(1),
         );
     }
-    assert!(a.update(ch('R'), t(2)).is_empty(), "the replace popup first");
+    assert!(
+        a.update(ch('R'), t(2)).is_empty(),
+        "the replace popup first"
+    );
     assert_eq!(
         a.update(ch('n'), t(3)),
         vec![Command::Register(InstanceId::new("I1"))]
@@ -321,7 +338,12 @@ fn the_message_log_keeps_the_newest_notices_and_scrolls() {
     let texts: Vec<&str> = a.ops.messages.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts.first(), Some(&"problem 50"));
     assert_eq!(texts.last(), Some(&"problem 349"), "newest last");
-    assert!(a.ops.messages.iter().all(|m| m.level == Level::Error && m.background));
+    assert!(
+        a.ops
+            .messages
+            .iter()
+            .all(|m| m.level == Level::Error && m.background)
+    );
     // l opens it following the newest; ↑ scrolls back; End follows again
     a.update(ch('l'), t(400));
     assert_eq!(a.overlays.messages, Some(MessageView { top: None }));
