@@ -300,7 +300,7 @@ async fn operator_view_drift_outage_bell_alert_detail_and_restart() {
     // R takes the drifted instance and fixes it
     dash.send(b"R");
     dash.wait_for("the registration", |s| {
-        s.contains("re-registered all 1 instances") && !s.contains("webhooks not registered")
+        s.contains("register: 1 registered, 0 failed") && !s.contains("webhooks not registered")
     });
 
     // a disconnect: at once an outage (alert_after = 0), the bell, the command
@@ -439,7 +439,7 @@ async fn big_r_asks_before_replacing_another_systems_webhook() {
         Some(bot)
     );
 
-    dash.wait_for("the refresh", |s| s.contains("status refreshed"));
+    dash.wait_for("the refresh", |s| s.contains("status: 1 instance answered"));
     dash.send(b"R");
     dash.wait_for("the confirmation again", |s| {
         s.contains("point at another system")
