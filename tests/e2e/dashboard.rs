@@ -89,8 +89,9 @@ async fn disconnect_register_quit_in_a_real_terminal() {
         post_disconnect(port, "Device has been disconnected").await,
         200
     );
+    // the row leads with the warning (what to do), then the reason
     dash.wait_for("the disconnect", |s| {
-        s.contains("✗ disconnected") && s.contains("Device has been disconnected")
+        s.contains("✗ disconnected") && s.contains("⚠ webhooks not registered · Dev")
     });
 
     // `r` re-registers both webhooks on Z-API, and the row says so.
