@@ -35,6 +35,7 @@ pub enum Action {
     Restore,
     Bell,
     Mouse,
+    MessageLog,
     Help,
     Quit,
 }
@@ -61,6 +62,7 @@ impl Action {
         Action::Restore,
         Action::Bell,
         Action::Mouse,
+        Action::MessageLog,
         Action::Help,
         Action::Quit,
     ];
@@ -87,6 +89,7 @@ impl Action {
             Action::Restore => "restore",
             Action::Bell => "bell",
             Action::Mouse => "mouse",
+            Action::MessageLog => "message_log",
             Action::Help => "help",
             Action::Quit => "quit",
         }
@@ -121,6 +124,7 @@ impl Action {
             }
             Action::Bell => "turn the bell on new outages on / off",
             Action::Mouse => "turn mouse capture on / off (off: select text to copy)",
+            Action::MessageLog => "show / hide the message log (the last 300 notices)",
             Action::Help => "show / hide this help",
             Action::Quit => "quit",
         }
@@ -336,6 +340,7 @@ fn default_keys(a: Action) -> Vec<Key> {
         Action::Restore => vec![Char('e')],
         Action::Bell => vec![Char('b')],
         Action::Mouse => vec![Char('m')],
+        Action::MessageLog => vec![Char('l')],
         Action::Help => vec![Char('?')],
         Action::Quit => vec![Char('q')],
     }
@@ -346,7 +351,7 @@ impl Default for Keymap {
     /// top=[home,g] bottom=[end,G] detail=[enter] mark=[space] search=[/]
     /// sort=[o] state_filter=[f] register=[r] register_all=[R]
     /// register_all_force=[ctrl-r] refresh=[s] restart=[x] restore=[e] bell=[b]
-    /// mouse=[m] help=[?] quit=[q]
+    /// mouse=[m] message_log=[l] help=[?] quit=[q]
     fn default() -> Self {
         Keymap {
             keys: Action::ALL.iter().map(|a| default_keys(*a)).collect(),
@@ -517,7 +522,7 @@ mod tests {
             assert_eq!(Action::from_name(a.name()), Some(*a));
             assert!(!a.describe().is_empty());
         }
-        assert_eq!(Action::ALL.len(), 21);
+        assert_eq!(Action::ALL.len(), 22);
         assert_eq!(Action::ALL.first(), Some(&Action::Up));
         assert_eq!(Action::ALL.last(), Some(&Action::Quit));
         assert_eq!(Action::from_name("Up"), None);

@@ -52,6 +52,10 @@ pub struct Runner {
     log_dir: Option<PathBuf>,
     alerts: Option<Arc<Alerts>>,
     alert_permits: Arc<Semaphore>,
+    /// The instances' names, for the diagnostics log's lines.
+    names: Arc<HashMap<InstanceId, String>>,
+    /// Results come wrapped in [`Msg::Timed`] with how long the call took.
+    timed: bool,
 }
 
 /// The `on_disconnect` / `on_connect` commands of the config.
@@ -146,7 +150,27 @@ impl Runner {
             log_dir: None,
             alerts: None,
             alert_permits: Arc::new(Semaphore::new(ALERT_CONCURRENCY)),
+            names: Arc::new(HashMap::new()),
+            timed: false,
         }
+    }
+
+    /// Each call's result comes as [`Msg::Timed`], with how long the call
+    /// took (the dashboard's Z-API link state counts it).
+    pub fn timed(mut self) -> Self {
+        self.timed = true;
+        self
+    }
+
+    /// The instances' names (from the config), for the diagnostics log.
+    pub fn with_names(mut self, names: impl IntoIterator<Item = (InstanceId, String)>) -> Self {
+        self.set_names(names);
+        self
+    }
+
+    /// New names (a reloaded config); calls already running keep the old.
+    pub fn set_names(&mut self, names: impl IntoIterator<Item = (InstanceId, String)>) {
+        self.names = Arc::new(names.into_iter().collect());
     }
 
     /// The detail pane's history is read from the event log in `dir`.
@@ -246,39 +270,113 @@ impl Runner {
     }
 
     /// A call through the backend, within the concurrency bound; its
-    /// result comes back as a [`Msg`].
+    /// result comes back as a [`Msg`] (timed, when asked for); a failure
+    /// is written to the diagnostics log.
     fn spawn_call(&mut self, call: Command) {
         let results = self.results.clone();
         let backend = Arc::clone(&self.backend);
         let permits = Arc::clone(&self.permits);
+        let names = Arc::clone(&self.names);
+        let timed = self.timed;
         self.tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let msg = match call {
+            let started = std::time::Instant::now();
+            let replace = matches!(call, Command::RegisterReplacing(_));
+            let (msg, id, error) = match call {
                 Command::FetchStatus(id) => {
                     let result = backend.status(&id).await;
-                    Msg::StatusResult { id, result }
+                    let error = result.as_ref().err().cloned();
+                    (
+                        Msg::StatusResult {
+                            id: id.clone(),
+                            result,
+                        },
+                        id,
+                        error,
+                    )
                 }
                 Command::FetchHooks(id) => {
                     let result = backend.hooks(&id).await;
-                    Msg::HooksResult { id, result }
+                    let error = result.as_ref().err().cloned();
+                    (
+                        Msg::HooksResult {
+                            id: id.clone(),
+                            result,
+                        },
+                        id,
+                        error,
+                    )
                 }
-                Command::Register(id) => {
-                    let result = backend.register(&id, false).await;
-                    Msg::RegisterResult { id, result }
-                }
-                Command::RegisterReplacing(id) => {
-                    let result = backend.register(&id, true).await;
-                    Msg::RegisterResult { id, result }
+                Command::Register(id) | Command::RegisterReplacing(id) => {
+                    let result = backend.register(&id, replace).await;
+                    let error = result.as_ref().err().cloned();
+                    (
+                        Msg::RegisterResult {
+                            id: id.clone(),
+                            result,
+                        },
+                        id,
+                        error,
+                    )
                 }
                 Command::Act(id, action) => {
                     let result = backend.act(&id, action).await;
-                    Msg::ActionResult { id, action, result }
+                    let error = result.as_ref().err().cloned();
+                    let msg = Msg::ActionResult {
+                        id: id.clone(),
+                        action,
+                        result,
+                    };
+                    (msg, id, error)
                 }
                 _ => return,
+            };
+            let took = started.elapsed();
+            if let Some(error) = &error {
+                log_failure(&names, &id, call_name(&msg), error);
+            }
+            let msg = if timed {
+                Msg::Timed {
+                    took,
+                    msg: Box::new(msg),
+                }
+            } else {
+                msg
             };
             // the loop may be gone (quitting): nothing to report to then
             let _ = results.send(msg);
         });
+    }
+}
+
+/// The Z-API call a result answers, as the diagnostics log names it.
+fn call_name(msg: &Msg) -> &'static str {
+    match msg {
+        Msg::StatusResult { .. } => "status",
+        Msg::HooksResult { .. } => "me",
+        Msg::RegisterResult { .. } => "register webhooks",
+        Msg::ActionResult {
+            action: InstanceAction::Restart,
+            ..
+        } => "restart",
+        Msg::ActionResult {
+            action: InstanceAction::Restore,
+            ..
+        } => "restore-session",
+        _ => "call",
+    }
+}
+
+/// One line in the diagnostics log for a failed call: the instance's
+/// name and id, the call, the whole error (which never holds a token: the
+/// client scrubs them). A call that could not be made (no Client-Token,
+/// not configured) is not a failure of Z-API's and says so at debug.
+fn log_failure(names: &HashMap<InstanceId, String>, id: &InstanceId, call: &str, error: &ApiError) {
+    let name = names.get(id).map_or("", String::as_str);
+    if let ApiError::Config(_) = error {
+        tracing::debug!(instance = name, id = %id, call, error = %error, "Z-API call not made");
+    } else {
+        tracing::warn!(instance = name, id = %id, call, error = %error, "Z-API call failed");
     }
 }
 

@@ -430,6 +430,13 @@ fn apply_reloaded(app: &mut App, runner: &mut Runner, reloaded: Reloaded) -> Opt
                 ..
             } = *reload;
             runner.reconfigure(backend.map(Arc::new), alerts);
+            if let Some(instances) = &reconfig.instances {
+                runner.set_names(
+                    instances
+                        .iter()
+                        .filter_map(|(id, name)| name.clone().map(|n| (id.clone(), n))),
+                );
+            }
             for cmd in app.reconfigure(reconfig, Utc::now()) {
                 runner.run(cmd);
             }

@@ -1,10 +1,15 @@
 //! The calls the operator starts in bulk or one at a time: `/status` of all,
 //! registering the webhooks of one, the drifted or all.
 
+use super::outcomes::Outcomes;
 use super::*;
+use crate::words::count;
 
 impl App {
-    pub(super) fn fetch_all_status(&mut self) -> Vec<Command> {
+    /// `/status` (and `/me`) of every configured instance as one batch;
+    /// `own`: the operator's `s` (its summary goes to the operator's
+    /// footer slot), else the start's (the background slot).
+    pub(super) fn fetch_all_status(&mut self, own: bool) -> Vec<Command> {
         if self.ops.status_batch.is_some() {
             self.notify(Level::Info, "status refresh already running");
             return Vec::new();
@@ -29,10 +34,13 @@ impl App {
                 total,
                 ..Batch::default()
             });
-            self.notify(
-                Level::Info,
-                format!("asking Z-API the status of {total} instances…"),
-            );
+            self.ops.status_outcomes = (Outcomes::default(), own);
+            let text = format!("asking Z-API the status of {}…", count(total, "instance"));
+            if own {
+                self.notify(Level::Info, text);
+            } else {
+                self.notify_background(Level::Info, text);
+            }
         }
         cmds
     }
@@ -65,6 +73,10 @@ impl App {
         }
         if targets.len() > 1 {
             self.view.marked.clear();
+            self.ops.register_notes = RegisterNotes {
+                marked: true,
+                ..RegisterNotes::default()
+            };
             return self.register_batch_of(targets);
         }
         let inst = &self.fleet.instances[first];
@@ -91,36 +103,51 @@ impl App {
         Vec::new()
     }
 
-    /// `R`: the marked instances if any, else every configured instance
-    /// whose webhooks are not known to point here (drifted, never
-    /// registered, failed); `force` (`ctrl-r`): every configured instance.
+    /// `R`: among the marked instances if any, else among every configured
+    /// one, those whose webhooks are not known to point here (drifted,
+    /// never registered, failed); the others are counted in the summary as
+    /// already pointing here. `force` (`ctrl-r`): every configured instance.
     pub(super) fn register_all(&mut self, force: bool) -> Vec<Command> {
         if self.register_blocked() {
             return Vec::new();
         }
-        if !force && !self.view.marked.is_empty() {
+        let marked = !force && !self.view.marked.is_empty();
+        let pool: Vec<usize> = if marked {
             let targets = self.targets();
             self.view.marked.clear();
-            return self.register_batch_of(targets);
-        }
-        let targets: Vec<usize> = self
-            .fleet
-            .instances
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.configured && (force || health::hooks_here(i) != Some(true)))
-            .map(|(n, _)| n)
+            targets
+        } else {
+            (0..self.fleet.instances.len()).collect()
+        };
+        let configured: Vec<usize> = pool
+            .into_iter()
+            .filter(|&n| self.fleet.instances[n].configured)
             .collect();
-        if targets.is_empty() && !force && self.fleet.instances.iter().any(|i| i.configured) {
-            self.notify(
-                Level::Ok,
+        let (targets, here): (Vec<usize>, Vec<usize>) = configured
+            .iter()
+            .partition(|&&n| force || health::hooks_here(&self.fleet.instances[n]) != Some(true));
+        if targets.is_empty() && !here.is_empty() {
+            let text = if marked {
+                format!(
+                    "nothing sent: {} already {} here ({} re-registers anyway)",
+                    count(here.len(), "marked instance"),
+                    crate::words::count_of(here.len(), "points", "point"),
+                    self.settings.keys.keys_of(Action::Register)
+                )
+            } else {
                 format!(
                     "every instance's webhooks point here already ({} forces all)",
                     self.settings.keys.keys_of(Action::RegisterAllForce)
-                ),
-            );
+                )
+            };
+            self.notify(Level::Ok, text);
             return Vec::new();
         }
+        self.ops.register_notes = RegisterNotes {
+            already_here: here.len(),
+            marked,
+            ..RegisterNotes::default()
+        };
         self.register_batch_of(targets)
     }
 
@@ -165,7 +192,12 @@ impl App {
                 total,
                 ..Batch::default()
             });
-            self.ops.notice = None;
+            self.ops.register_notes.outcomes = Outcomes::default();
+            self.ops.register_notes.left_foreign = 0;
+            self.notify(
+                Level::Info,
+                format!("registering the webhooks of {}…", count(total, "instance")),
+            );
         }
         cmds
     }

@@ -1,7 +1,10 @@
 //! What comes from outside: webhook events, the clock tick, and the
 //! answers of Z-API calls (`/status`, registration, `/me`, restart/restore).
 
+use super::outcomes::Outcomes;
+use super::zapi_link::short_reason;
 use super::*;
+use crate::words::count;
 
 impl App {
     pub(super) fn on_event(&mut self, event: Event) -> (Vec<Command>, usize) {
@@ -81,12 +84,49 @@ impl App {
         cmds
     }
 
+    /// A Z-API call's result: the link state counts it (with how long it
+    /// took, when measured), then the row, the batch or the poller's round.
+    pub(super) fn on_call(&mut self, msg: Msg, took: Option<std::time::Duration>) -> Vec<Command> {
+        let now = self.now;
+        let link = &mut self.ops.zapi;
+        match msg {
+            Msg::StatusResult { id, result } => {
+                link.record(result.as_ref().map(|_| ()), took, now);
+                self.on_status(id, result);
+                self.view.dirty = true;
+                Vec::new()
+            }
+            Msg::RegisterResult { id, result } => {
+                link.record(result.as_ref().map(|_| ()), took, now);
+                self.on_register_result(id, result)
+            }
+            Msg::HooksResult { id, result } => {
+                link.record(result.as_ref().map(|_| ()), took, now);
+                self.on_hooks(id, result);
+                self.view.dirty = true;
+                Vec::new()
+            }
+            Msg::ActionResult { id, action, result } => {
+                link.record(result.as_ref().map(|_| ()), took, now);
+                self.on_action_result(id, action, result);
+                Vec::new()
+            }
+            other => self.update(other, now),
+        }
+    }
+
+    /// The row's name for a message, or its id when it is gone.
+    fn label_of(&self, id: &InstanceId) -> String {
+        self.get(id)
+            .map_or_else(|| id.to_string(), |i| i.label().to_string())
+    }
+
     pub(super) fn on_status(&mut self, id: InstanceId, result: Result<Status, ApiError>) {
         let now = self.now;
-        let Some(&i) = self.fleet.index.get(&id) else {
+        if !self.fleet.index.contains_key(&id) {
             return;
-        };
-        let label = self.fleet.instances[i].label().to_string();
+        }
+        let label = self.label_of(&id);
         // A call that could not be made (no Client-Token, not configured)
         // failed nowhere: the row stays as it was; the header says why.
         if let Err(ApiError::Config(_)) = &result {
@@ -94,104 +134,106 @@ impl App {
             if let Some(batch) = &mut self.ops.status_batch {
                 batch.total = batch.total.saturating_sub(1);
                 if batch.finished() {
-                    self.ops.status_batch = None;
+                    self.finish_status_batch();
                 }
             }
             return;
         }
-        let failed = result.is_err();
-        let result = result.map_err(|e| e.to_string());
-        if let Err(text) = &result
-            && self.ops.status_batch.is_none()
-        {
-            self.notify(Level::Error, format!("status of {label} failed: {text}"));
+        let reason = result.as_ref().err().map(short_reason);
+        self.fleet
+            .apply_status(&id, result.map_err(|e| e.to_string()), now);
+        if self.ops.status_batch.is_some() {
+            self.status_batch_step(&label, reason);
+        } else {
+            self.poll_round_step(&label, reason);
         }
-        self.fleet.apply_status(&id, result, now);
-        self.status_batch_step(failed);
     }
 
-    /// One more answer of an `s` run; its summary when it was the last.
-    fn status_batch_step(&mut self, failed: bool) {
-        if let Some(batch) = &mut self.ops.status_batch {
-            batch.done += 1;
-            batch.failed += usize::from(failed);
-            if batch.finished() {
-                let b = *batch;
-                self.ops.status_batch = None;
-                self.ops.notice = Some(if b.failed == 0 {
-                    Notice {
-                        level: Level::Ok,
-                        text: format!("status refreshed: {}/{}", b.done, b.total),
-                    }
-                } else {
-                    Notice {
-                        level: Level::Error,
-                        text: format!(
-                            "status refreshed: {}/{}, {} failed",
-                            b.done - b.failed,
-                            b.total,
-                            b.failed
-                        ),
-                    }
-                });
+    /// One more answer of an `s` run (or the start's); its summary when it
+    /// was the last.
+    fn status_batch_step(&mut self, label: &str, reason: Option<String>) {
+        let Some(batch) = &mut self.ops.status_batch else {
+            return;
+        };
+        batch.done += 1;
+        batch.failed += usize::from(reason.is_some());
+        let finished = batch.finished();
+        self.ops.status_outcomes.0.record(label, reason);
+        if finished {
+            self.finish_status_batch();
+        }
+    }
+
+    /// The status run's summary: in the operator's slot for `s`, in the
+    /// background one for the start's; it also ends the poller's round.
+    fn finish_status_batch(&mut self) {
+        self.ops.status_batch = None;
+        let (outcomes, own) = std::mem::take(&mut self.ops.status_outcomes);
+        self.ops.poll_round = (Outcomes::default(), None);
+        if outcomes.total() == 0 {
+            return;
+        }
+        let text = outcomes.status_summary();
+        let level = if outcomes.failed.is_empty() {
+            Level::Ok
+        } else {
+            self.ops.poll_round.1 = Some(text.clone());
+            Level::Error
+        };
+        if own {
+            self.notify(level, text);
+        } else {
+            self.notify_background(level, text);
+        }
+    }
+
+    /// One answer of the poller: counted with the others of its round; the
+    /// footer hears of a round once it is complete, and only when it
+    /// differs from the last (never one line per row).
+    fn poll_round_step(&mut self, label: &str, reason: Option<String>) {
+        let expected = self.setup.instances.len().max(1);
+        let round = &mut self.ops.poll_round;
+        round.0.record(label, reason);
+        if round.0.total() < expected {
+            return;
+        }
+        let outcomes = std::mem::take(&mut round.0);
+        let text = outcomes.status_summary();
+        if outcomes.failed.is_empty() {
+            if round.1.take().is_some() {
+                self.notify_background(Level::Ok, format!("{text} again"));
             }
+        } else if round.1.as_deref() != Some(text.as_str()) {
+            round.1 = Some(text.clone());
+            self.notify_background(Level::Error, text);
         }
     }
 
     pub(super) fn on_registered(&mut self, id: InstanceId, result: Result<(), ApiError>) {
         let now = self.now;
-        let Some(&i) = self.fleet.index.get(&id) else {
+        if !self.fleet.index.contains_key(&id) && self.ops.register_batch.is_none() {
             return;
+        }
+        let label = self.label_of(&id);
+        let single = match &result {
+            Ok(()) => (Level::Ok, format!("webhooks of {label} registered")),
+            Err(e) => (Level::Error, format!("registering {label} failed: {e}")),
         };
-        let label = self.fleet.instances[i].label().to_string();
-        let notice = match &result {
-            Ok(()) => Notice {
-                level: Level::Ok,
-                text: format!("webhooks of {label} registered"),
-            },
-            Err(e) => Notice {
-                level: Level::Error,
-                text: format!("registering {label} failed: {e}"),
-            },
-        };
-        let failed = result.is_err();
+        let reason = result.as_ref().err().map(short_reason);
         self.fleet
             .apply_registration(&id, result.map_err(|e| e.to_string()), now);
-        match &mut self.ops.register_batch {
-            Some(batch) => {
-                batch.done += 1;
-                batch.failed += usize::from(failed);
-                if batch.finished() {
-                    let b = *batch;
-                    self.ops.register_batch = None;
-                    let configured = self.fleet.instances.iter().filter(|i| i.configured).count();
-                    self.ops.notice = Some(if b.failed == 0 {
-                        Notice {
-                            level: Level::Ok,
-                            text: if b.total == configured {
-                                format!("re-registered all {} instances", b.total)
-                            } else {
-                                format!(
-                                    "re-registered {} instances (the other {} already pointed here)",
-                                    b.total,
-                                    configured.saturating_sub(b.total)
-                                )
-                            },
-                        }
-                    } else {
-                        Notice {
-                            level: Level::Error,
-                            text: format!(
-                                "re-registered {}/{}, {} failed (see the Webhooks column)",
-                                b.done - b.failed,
-                                b.total,
-                                b.failed
-                            ),
-                        }
-                    });
-                }
-            }
-            None => self.ops.notice = Some(notice),
+        let Some(batch) = &mut self.ops.register_batch else {
+            self.notify(single.0, single.1);
+            return;
+        };
+        batch.done += 1;
+        batch.failed += usize::from(reason.is_some());
+        let finished = batch.finished();
+        self.ops.register_notes.outcomes.record(&label, reason);
+        if finished {
+            self.ops.register_batch = None;
+            let (level, text) = register_summary(&self.ops.register_notes);
+            self.notify(level, text);
         }
     }
 
@@ -207,27 +249,79 @@ impl App {
         result: Result<(), ApiError>,
     ) {
         let now = self.now;
-        let Some(&i) = self.fleet.index.get(&id) else {
-            return;
-        };
-        let label = self.fleet.instances[i].label().to_string();
-        let notice = match &result {
-            Ok(()) => Notice {
-                level: Level::Ok,
-                text: format!(
+        let label = self.label_of(&id);
+        let reason = result.as_ref().err().map(short_reason);
+        let single = match &result {
+            Ok(()) => (
+                Level::Ok,
+                format!(
                     "{} of {label} accepted by Z-API: its webhooks will tell how it went",
                     action.word()
                 ),
-            },
-            Err(e) => Notice {
-                level: Level::Error,
-                text: format!("{} of {label} failed: {e}", action.word()),
-            },
+            ),
+            Err(e) => (
+                Level::Error,
+                format!("{} of {label} failed: {e}", action.word()),
+            ),
         };
         self.fleet
             .apply_action(&id, action, result.map_err(|e| e.to_string()), now);
-        self.ops.notice = Some(notice);
+        match &mut self.ops.action_batch {
+            Some((a, batch, outcomes)) if *a == action => {
+                batch.done += 1;
+                batch.failed += usize::from(reason.is_some());
+                outcomes.record(&label, reason);
+                if batch.finished() {
+                    let text = format!("{}: {}", action.word(), outcomes.named("accepted"));
+                    let level = if outcomes.failed.is_empty() {
+                        Level::Ok
+                    } else {
+                        Level::Error
+                    };
+                    self.ops.action_batch = None;
+                    self.notify(level, text);
+                }
+            }
+            _ => self.notify(single.0, single.1),
+        }
     }
+}
+
+/// The summary of a registration batch: every row it was asked about,
+/// registered, failed (named), left pointing at another system, or
+/// already pointing here.
+pub(super) fn register_summary(notes: &RegisterNotes) -> (Level, String) {
+    let mut text = format!("register: {}", notes.outcomes.named("registered"));
+    if notes.left_foreign > 0 {
+        text.push_str(&format!(
+            "; {} left pointing at another system",
+            count(notes.left_foreign, "instance")
+        ));
+    }
+    if notes.already_here > 0 {
+        text.push_str(&format!(
+            "; {} already pointed here{}",
+            count(
+                notes.already_here,
+                if notes.marked {
+                    "marked instance"
+                } else {
+                    "instance"
+                }
+            ),
+            if notes.marked {
+                " (r registers them anyway)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let level = if notes.outcomes.failed.is_empty() {
+        Level::Ok
+    } else {
+        Level::Error
+    };
+    (level, text)
 }
 
 /// The alert command the config (`alerts`: on_disconnect, on_connect)

@@ -28,12 +28,17 @@ mod calls;
 mod events;
 pub(crate) use events::alert_for;
 pub mod layout;
+mod messages;
+mod next;
 mod operator;
+pub mod outcomes;
 mod parts;
 mod register_guard;
 mod setup;
 mod view;
-pub use parts::{Ops, Overlays, Switches};
+pub mod zapi_link;
+pub use messages::{FooterNotice, MESSAGE_LOG_LEN, Message, MessageLog, MessageView};
+pub use parts::{Ops, Overlays, RegisterNotes, Switches};
 pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
 pub use setup::{Reconfig, Settings, Setup, TimeZone, summary as reload_summary};
 pub use view::TableView;
@@ -92,6 +97,13 @@ pub enum Msg {
     Row(Box<Instance>),
     /// `watch`: the link to the server came up or was cut.
     Link(Link),
+    /// A Z-API call's result (`StatusResult`, `RegisterResult`,
+    /// `HooksResult`, `ActionResult`) with how long the call took, as the
+    /// runner measured it: the header's Z-API link state counts it.
+    Timed {
+        took: std::time::Duration,
+        msg: Box<Msg>,
+    },
 }
 
 /// The state of `watch`'s link to its server.
@@ -145,6 +157,10 @@ pub enum Level {
 pub struct Notice {
     pub level: Level,
     pub text: String,
+    /// When it was set.
+    pub at: DateTime<Utc>,
+    /// Its number in the message log.
+    pub seq: u64,
 }
 
 /// Progress of an `R` (register all) or `s` (status all) run.
@@ -347,14 +363,6 @@ impl App {
         (!self.ops.warnings_seen).then(|| self.setup.warnings.join(" · "))
     }
 
-    /// Sets the footer's message.
-    fn notify(&mut self, level: Level, text: impl Into<String>) {
-        self.ops.notice = Some(Notice {
-            level,
-            text: text.into(),
-        });
-    }
-
     /// Applies what the config says beyond the setup (thresholds, polling,
     /// bell, keys). Call before [`App::init`].
     pub fn configure(&mut self, settings: Settings) {
@@ -466,7 +474,7 @@ impl App {
                 self.now,
             ));
         }
-        self.fetch_all_status()
+        self.fetch_all_status(false)
     }
 
     fn insert(&mut self, inst: Instance) -> usize {
@@ -518,21 +526,11 @@ impl App {
                 self.scroll_to_selected();
                 Vec::new()
             }
-            Msg::StatusResult { id, result } => {
-                self.on_status(id, result);
-                self.view.dirty = true;
-                Vec::new()
-            }
-            Msg::RegisterResult { id, result } => self.on_register_result(id, result),
-            Msg::HooksResult { id, result } => {
-                self.on_hooks(id, result);
-                self.view.dirty = true;
-                Vec::new()
-            }
-            Msg::ActionResult { id, action, result } => {
-                self.on_action_result(id, action, result);
-                Vec::new()
-            }
+            call @ (Msg::StatusResult { .. }
+            | Msg::RegisterResult { .. }
+            | Msg::HooksResult { .. }
+            | Msg::ActionResult { .. }) => self.on_call(call, None),
+            Msg::Timed { took, msg } => self.on_call(*msg, Some(took)),
             Msg::History { id, result } => {
                 self.on_history(id, result);
                 Vec::new()
@@ -542,11 +540,11 @@ impl App {
                 let label = self
                     .get(&id)
                     .map_or_else(|| id.to_string(), |i| i.label().to_string());
-                self.notify(Level::Error, format!("alert command for {label}: {error}"));
+                self.notify_background(Level::Error, format!("alert command for {label}: {error}"));
                 Vec::new()
             }
             Msg::Problem(text) => {
-                self.notify(Level::Error, text);
+                self.notify_background(Level::Error, text);
                 Vec::new()
             }
             Msg::Snapshot(snapshot) => {

@@ -24,6 +24,10 @@ impl App {
         if self.overlays.show_help {
             return self.on_help_key(&key);
         }
+        if self.overlays.messages.is_some() {
+            let action = self.settings.keys.action(&key);
+            return self.on_messages_key(key.code, action);
+        }
         if self.view.searching {
             self.on_search_key(key.code, ctrl);
             return Vec::new();
@@ -174,7 +178,7 @@ impl App {
                     );
                     return Vec::new();
                 }
-                return self.fetch_all_status();
+                return self.fetch_all_status(true);
             }
             Action::Restart => self.ask_confirm(InstanceAction::Restart),
             Action::Restore => self.ask_confirm(InstanceAction::Restore),
@@ -183,6 +187,7 @@ impl App {
                 let word = if self.switches.bell { "on" } else { "off" };
                 self.notify(Level::Info, format!("bell on new outages: {word}"));
             }
+            Action::MessageLog => self.toggle_messages(),
             Action::Mouse => {
                 self.switches.mouse = !self.switches.mouse;
                 let text = if self.switches.mouse {
@@ -323,12 +328,27 @@ impl App {
         }
         self.view.marked.clear();
         let n = cmds.len();
+        // several: one summary of every answer, the failures named
+        self.ops.action_batch = (n > 1).then(|| {
+            (
+                action,
+                Batch {
+                    total: n,
+                    ..Batch::default()
+                },
+                super::outcomes::Outcomes::default(),
+            )
+        });
         self.notify(
             Level::Info,
             match n {
                 0 => format!("{}: already running", action.word()),
                 1 => format!("{}: sent…", action.word()),
-                n => format!("{}: sent for {n} instances…", action.word()),
+                n => format!(
+                    "{}: sent for {}…",
+                    action.word(),
+                    crate::words::count(n, "instance")
+                ),
             },
         );
         cmds

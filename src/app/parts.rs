@@ -1,7 +1,21 @@
 //! The groups App's state is made of, beside the fleet and the table
 //! view: the overlays, the operations in flight, the switches.
 
+use super::outcomes::Outcomes;
+use super::zapi_link::ZapiLink;
 use super::*;
+
+/// What an `R` (or marked `r`) did beyond its answers: rows it left alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegisterNotes {
+    pub outcomes: Outcomes,
+    /// Rows left pointing at another system (`n` in the replace popup).
+    pub left_foreign: usize,
+    /// Rows not sent because their webhooks already point here.
+    pub already_here: usize,
+    /// The rows were marked (else `R` took the drifted ones).
+    pub marked: bool,
+}
 
 /// What is drawn over the table, each closed when `None`/`false`.
 #[derive(Debug, Clone, Default)]
@@ -16,14 +30,33 @@ pub struct Overlays {
     /// Registrations that would replace another system's webhooks, waiting
     /// for `y` (all), `n` (the others) or `Esc` (none).
     pub replace: Option<ReplaceConfirm>,
+    /// The message log (`l`), when open.
+    pub messages: Option<MessageView>,
 }
 
 /// Calls in flight, their progress, and what the footer and header say.
 #[derive(Debug, Clone)]
 pub struct Ops {
+    /// The result of the operator's own last action: background results
+    /// never overwrite it.
     pub notice: Option<Notice>,
+    /// The newest background notice: the poller's summary, an alert
+    /// command, the event log.
+    pub background: Option<Notice>,
+    /// Every notice of either kind, newest last (`l`).
+    pub messages: MessageLog,
+    /// How Z-API answers, from all calls together (the header).
+    pub zapi: ZapiLink,
     pub register_batch: Option<Batch>,
+    /// What the running (or last) registration batch did and did not do.
+    pub register_notes: RegisterNotes,
     pub status_batch: Option<Batch>,
+    /// The status batch's answers; it was the operator's `s` (else the start's).
+    pub status_outcomes: (Outcomes, bool),
+    /// The poller's answers since its last summary, and that summary.
+    pub poll_round: (Outcomes, Option<String>),
+    /// A restart or restore of several rows, and its answers so far.
+    pub action_batch: Option<(InstanceAction, Batch, Outcomes)>,
     /// The start warnings were acknowledged (a key was pressed).
     pub warnings_seen: bool,
     /// A warning the header keeps showing (not acknowledged by a key), e.g.
@@ -37,8 +70,15 @@ impl Ops {
     pub fn new() -> Ops {
         Ops {
             notice: None,
+            background: None,
+            messages: MessageLog::default(),
+            zapi: ZapiLink::default(),
             register_batch: None,
+            register_notes: RegisterNotes::default(),
             status_batch: None,
+            status_outcomes: (Outcomes::default(), false),
+            poll_round: (Outcomes::default(), None),
+            action_batch: None,
             warnings_seen: true,
             header_warning: None,
             poll: None,

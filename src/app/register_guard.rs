@@ -171,16 +171,25 @@ impl App {
         if targets.is_empty() {
             self.notify(
                 Level::Info,
-                format!("nothing sent: left {left} instance(s) pointing at another system"),
+                format!(
+                    "nothing sent: left {} pointing at another system",
+                    crate::words::count(left, "instance")
+                ),
             );
             return Vec::new();
         }
         if confirm.batch || targets.len() > 1 {
             let cmds = self.send_register_batch(targets, &replacing);
+            // the summary accounts for them too
+            self.ops.register_notes.left_foreign = left;
             if left > 0 && !cmds.is_empty() {
                 self.notify(
                     Level::Info,
-                    format!("left {left} instance(s) pointing at another system alone"),
+                    format!(
+                        "registering {}; left {} pointing at another system alone",
+                        crate::words::count(cmds.len(), "instance"),
+                        crate::words::count(left, "instance")
+                    ),
                 );
             }
             return cmds;

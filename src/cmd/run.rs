@@ -72,7 +72,13 @@ pub async fn run(
         )
     });
     let (results_tx, results_rx) = mpsc::unbounded_channel();
+    let names = config
+        .instances
+        .iter()
+        .filter_map(|i| i.name.clone().map(|n| (i.id.clone(), n)));
     let runner = Runner::new(Backend::Zapi(Box::new(services)), results_tx)
+        .timed()
+        .with_names(names)
         .with_history(log_dir)
         .with_alerts(alerts_of(&config));
     // SIGUSR1 reloads the config file (not the demo's, which has none)

@@ -39,6 +39,25 @@ fn labelled(label: &str, spans: Vec<Span<'static>>) -> Line<'static> {
     Line::from(v)
 }
 
+/// Lines a wrapped field takes at most (the history keeps the rest).
+const MAX_WRAPPED: usize = 6;
+
+/// `text` under `label`, wrapped to `text_w` (never cut, up to
+/// [`MAX_WRAPPED`] lines); the continuation lines are indented under it.
+fn wrapped(label: &str, text: &str, style: Style, text_w: usize, lines: &mut Vec<Line<'static>>) {
+    let mut parts = super::wrap(text, text_w.max(1));
+    if parts.len() > MAX_WRAPPED {
+        parts.truncate(MAX_WRAPPED);
+        if let Some(last) = parts.last_mut() {
+            *last = fit(&format!("{last} …"), text_w);
+        }
+    }
+    for (n, part) in parts.into_iter().enumerate() {
+        let label = if n == 0 { label } else { "" };
+        lines.push(labelled(label, vec![Span::styled(part, style)]));
+    }
+}
+
 fn yes_no(b: Option<bool>) -> &'static str {
     match b {
         Some(true) => "yes",
@@ -61,16 +80,13 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     state_lines(inst, &rules, now, tz, text_w, &mut lines);
     number_lines(inst, now, text_w, &mut lines);
     let status = status_text(inst, tz, now);
-    lines.push(labelled("/status", vec![Span::raw(fit(&status, text_w))]));
+    wrapped("/status", &status, Theme::PLAIN, text_w, &mut lines);
     hooks_lines(app, inst, text_w, &mut lines);
     if let Some(phone) = &inst.phone {
         lines.push(labelled("Phone", vec![Span::raw(fit(phone, text_w))]));
     }
-    if let Some(step) = health::next_step(inst, &rules, now, &super::footer::step_keys(app)) {
-        lines.push(labelled(
-            "Next",
-            vec![Span::styled(fit(&step, text_w), Theme::WARN)],
-        ));
+    if let Some(step) = app.next_step(inst) {
+        wrapped("Next", &step, Theme::WARN, text_w, &mut lines);
     }
     lines.push(Line::from(""));
 
@@ -117,16 +133,26 @@ fn state_lines(
         ],
     ));
     if let Some(e) = &inst.last_error {
-        lines.push(labelled("Last error", vec![Span::raw(fit(e, text_w))]));
+        match (inst.state, inst.last_change) {
+            // connected again: the error is the last disconnect's, not now's
+            (ConnState::Connected, since) => {
+                let when = since
+                    .map(|t| format!(" {}", super::when(tz, now, t, false)))
+                    .unwrap_or_default();
+                let text = format!("(before reconnecting{when}) {e}");
+                wrapped("Last error", &text, Theme::DIM, text_w, lines);
+            }
+            _ => wrapped("Last error", e, Theme::PLAIN, text_w, lines),
+        }
     }
     if let Some(note) = health::note(inst, rules, now) {
-        lines.push(labelled(
+        wrapped(
             "Warning",
-            vec![Span::styled(
-                fit(&format!("⚠ {note}"), text_w),
-                Theme::WARN_BOLD,
-            )],
-        ));
+            &format!("⚠ {note}"),
+            Theme::WARN_BOLD,
+            text_w,
+            lines,
+        );
     }
 }
 
@@ -260,25 +286,29 @@ fn hooks_lines(app: &App, inst: &Instance, text_w: usize, lines: &mut Vec<Line<'
             for (what, url) in [
                 ("disconnected", &hooks.disconnected),
                 ("connected", &hooks.connected),
-                ("received", &hooks.received),
             ] {
                 let url = url.as_deref().unwrap_or("(none)");
-                lines.push(labelled(
-                    "",
-                    vec![Span::raw(fit(&format!("{what:<13}{url}"), text_w))],
-                ));
+                wrapped("", &format!("{what:<13}{url}"), Theme::PLAIN, text_w, lines);
             }
+            let received = received_text(app, inst, hooks.received.as_deref());
+            wrapped(
+                "",
+                &format!("{:<13}{received}", "received"),
+                Theme::PLAIN,
+                text_w,
+                lines,
+            );
         }
         HookCheck::Pending => {
             lines.push(labelled("Webhooks", vec![Span::raw("asking Z-API (/me)…")]))
         }
-        HookCheck::Failed { at, error } => lines.push(labelled(
+        HookCheck::Failed { at, error } => wrapped(
             "Webhooks",
-            vec![Span::raw(fit(
-                &format!("/me at {}: failed: {error}", when(tz, app.now, *at, false)),
-                text_w,
-            ))],
-        )),
+            &format!("/me at {}: failed: {error}", when(tz, app.now, *at, false)),
+            Theme::PLAIN,
+            text_w,
+            lines,
+        ),
         HookCheck::Never => lines.push(labelled(
             "Webhooks",
             vec![Span::raw(fit(
@@ -290,6 +320,20 @@ fn hooks_lines(app: &App, inst: &Instance, text_w: usize, lines: &mut Vec<Line<'
                 text_w,
             ))],
         )),
+    }
+}
+
+/// The received-message webhook as `/me` has it, explained when it is
+/// not set: the dashboard does not need it, and message traffic seen
+/// here came through another of the instance's webhooks.
+fn received_text(app: &App, inst: &Instance, url: Option<&str>) -> String {
+    match (url, inst.last_activity) {
+        (Some(url), _) => url.to_string(),
+        (None, Some(seen)) => format!(
+            "(none) · Z-API sends no \"message received\" webhook; the traffic seen here ({}) came through another of this instance's webhooks",
+            super::age(app.now, seen)
+        ),
+        (None, None) => "(none) · Z-API sends no \"message received\" webhook; the dashboard does not need it (it only adds message traffic to Activity)".into(),
     }
 }
 

@@ -7,20 +7,8 @@ use ratatui::widgets::Paragraph;
 
 use super::fit;
 use super::theme::Theme;
-use crate::app::{App, Level};
-use crate::fleet::health::{self, StepKeys};
+use crate::app::{App, FooterNotice, Level};
 use crate::keys::Action;
-
-/// The keys the next step names, as the keymap has them.
-pub fn step_keys(app: &App) -> StepKeys {
-    let keys = &app.settings.keys;
-    StepKeys {
-        restore: keys.keys_of(Action::Restore),
-        restart: keys.keys_of(Action::Restart),
-        register: keys.keys_of(Action::Register),
-        refresh: keys.keys_of(Action::Refresh),
-    }
-}
 
 /// The first line: the filter prompt, a batch's progress, a pending
 /// warning or the last action's result.
@@ -59,25 +47,56 @@ fn status_line(app: &App, width: usize) -> Line<'static> {
             ),
             Theme::INFO,
         ))
+    } else if let Some((action, b, _)) = &app.ops.action_batch {
+        Line::from(Span::styled(
+            fit(
+                &format!(" ⟳ {}: {}/{} answered", action.word(), b.done, b.total),
+                width,
+            ),
+            Theme::INFO,
+        ))
     } else if let Some(w) = app.pending_warnings() {
         Line::from(Span::styled(
             fit(&format!(" ⚠ warning: {w} (any key hides this)"), width),
             Theme::WARN_BOLD,
         ))
-    } else if let Some(n) = &app.ops.notice {
-        let (word, style) = match n.level {
-            Level::Info => ("info", Theme::PLAIN),
-            Level::Ok => ("ok", Theme::GOOD),
-            Level::Warn => ("warning", Theme::WARN),
-            Level::Error => ("error", Theme::BAD_BOLD),
-        };
-        Line::from(Span::styled(
-            fit(&format!(" {word}: {}", n.text), width),
-            style,
-        ))
+    } else if let Some(shown) = app.footer_notice() {
+        notice_line(app, &shown, width)
     } else {
         Line::from("")
     }
+}
+
+/// A notice with its level in words, and how many more the log holds
+/// (`l` shows them).
+fn notice_line(app: &App, shown: &FooterNotice, width: usize) -> Line<'static> {
+    let n = shown.notice;
+    let (word, style) = match n.level {
+        Level::Info => ("info", Theme::PLAIN),
+        Level::Ok => ("ok", Theme::GOOD),
+        Level::Warn => ("warning", Theme::WARN),
+        Level::Error => ("error", Theme::BAD_BOLD),
+    };
+    let more = if shown.unseen > 0 {
+        format!(
+            " · {} more in the log ({})",
+            shown.unseen,
+            app.settings.keys.keys_of(Action::MessageLog)
+        )
+    } else {
+        String::new()
+    };
+    let more_w = more.chars().count();
+    // the notice keeps the room; the pointer to the log goes first
+    let (text_w, more) = if width >= more_w + 30 {
+        (width - more_w, more)
+    } else {
+        (width, String::new())
+    };
+    Line::from(vec![
+        Span::styled(fit(&format!(" {word}: {}", n.text), text_w), style),
+        Span::styled(more, Theme::DIM),
+    ])
 }
 
 /// The second line: the next step for the instance in view, or the keys
@@ -90,7 +109,9 @@ fn hints_line(app: &App, width: usize) -> Line<'static> {
         .as_ref()
         .and_then(|d| app.get(&d.id))
         .or_else(|| app.selected_instance())
-        .and_then(|inst| health::next_step(inst, &app.settings.rules, app.now, &step_keys(app)));
+        .and_then(|inst| app.next_step(inst))
+        // the message log covers the rows: its own keys
+        .filter(|_| app.overlays.messages.is_none());
     match step {
         Some(step) => Line::from(vec![
             Span::styled(" next: ", Theme::WARN_BOLD),
@@ -104,7 +125,14 @@ fn hints_line(app: &App, width: usize) -> Line<'static> {
         ]),
         None => {
             // the keys in effect, each with its word
-            let hints: &[(Option<Action>, &str)] = if app.overlays.detail.is_some() {
+            let hints: &[(Option<Action>, &str)] = if app.overlays.messages.is_some() {
+                &[
+                    (Some(Action::Down), "scroll"),
+                    (Some(Action::PageDown), "page"),
+                    (Some(Action::Bottom), "newest"),
+                    (Some(Action::MessageLog), "or Esc close"),
+                ]
+            } else if app.overlays.detail.is_some() {
                 &[
                     (Some(Action::Down), "scroll"),
                     (None, "back"),
@@ -123,6 +151,7 @@ fn hints_line(app: &App, width: usize) -> Line<'static> {
                     (Some(Action::Register), "register"),
                     (Some(Action::RegisterAll), "drifted"),
                     (Some(Action::Refresh), "status"),
+                    (Some(Action::MessageLog), "log"),
                     (Some(Action::Help), "help"),
                     (Some(Action::Quit), "quit"),
                 ]

@@ -108,9 +108,23 @@ fn second_line(app: &App) -> Line<'static> {
         )),
         _ => second,
     };
-    match (&app.ops.header_warning, &app.link) {
+    let second = match (&app.ops.header_warning, &app.link) {
         (Some(warning), None) => with_warning(warning, second),
         _ => second,
+    };
+    with_zapi_link(app, second)
+}
+
+/// `line` after the Z-API link state, when there is one to tell: it
+/// comes first, so a narrow terminal cuts the config line, not it.
+fn with_zapi_link(app: &App, line: Line<'static>) -> Line<'static> {
+    match super::link::span(app) {
+        Some(link) => {
+            let mut spans = vec![link, Span::raw("·")];
+            spans.extend(line.spans);
+            Line::from(spans)
+        }
+        None => line,
     }
 }
 

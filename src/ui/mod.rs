@@ -7,6 +7,8 @@ mod detail;
 mod footer;
 mod header;
 pub mod help;
+mod link;
+mod messages;
 mod replace;
 pub mod starting;
 mod table;
@@ -33,6 +35,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
     match app.overlays.detail.as_ref() {
         Some(d) => detail::draw(app, d, frame, middle),
         None => table::draw(app, frame, middle),
+    }
+    if let Some(view) = &app.overlays.messages {
+        messages::draw(app, view, frame, middle);
     }
     footer::draw(app, frame, bottom);
     if let Some(c) = &app.overlays.confirm {
@@ -141,6 +146,46 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// Sanitizes `s` and breaks it into lines of at most `width` terminal
+/// columns, between words where it can (a word longer than a line is
+/// broken inside). Never returns no line; long text is never cut.
+pub fn wrap(s: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let clean = sanitize(s);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    // runs of spaces stay (aligned columns), except where a line breaks
+    for (n, word) in clean.split(' ').enumerate() {
+        let w: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
+        if n > 0 {
+            if used + 1 + w <= width {
+                line.push(' ');
+                used += 1;
+            } else if used > 0 {
+                lines.push(std::mem::take(&mut line));
+                used = 0;
+            }
+        }
+        if used == 0 && word.is_empty() && !lines.is_empty() {
+            continue;
+        }
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > width && used > 0 {
+                lines.push(std::mem::take(&mut line));
+                used = 0;
+            }
+            line.push(c);
+            used += cw;
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// "12s ago", "3m ago", "5h ago", "2d ago"; "just now" for the future (clock skew).
 pub fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds();
@@ -186,6 +231,19 @@ mod tests {
         assert_eq!(fit("hello world", 6), "hello…");
         assert_eq!(fit("日本語テキスト", 5), "日本…");
         assert_eq!(fit("abc", 0), "");
+    }
+
+    #[test]
+    fn wrap_breaks_between_words_and_keeps_everything() {
+        assert_eq!(wrap("", 10), vec![String::new()]);
+        assert_eq!(
+            wrap("tcp connect error: Connection refused (os error 111)", 20),
+            vec!["tcp connect error:", "Connection refused", "(os error 111)"]
+        );
+        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("a\x1b[2J b", 80), vec!["a\u{FFFD}[2J b"]);
+        assert_eq!(wrap("x", 0), vec!["x"]);
+        assert_eq!(wrap("received     (none)", 80), vec!["received     (none)"]);
     }
 
     #[test]

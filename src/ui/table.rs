@@ -248,13 +248,14 @@ fn cell(app: &App, inst: &Instance, col: Col, w: usize, marked: bool, wide: bool
         Col::Error => match health::note(inst, &rules, app.now) {
             Some(note) => {
                 let text = match inst.last_error.as_deref() {
-                    // a down row's own error first: it says why;
-                    // unless the state itself is in doubt
+                    // the warning first (it says what to do), then a down
+                    // row's own error (why); the detail pane shows both
+                    // whole; not when the state itself is in doubt
                     Some(e)
                         if inst.state == ConnState::Disconnected
                             && health::disagreement(inst).is_none() =>
                     {
-                        format!("{e} · ⚠ {note}")
+                        format!("⚠ {note} · {e}")
                     }
                     _ => format!("⚠ {note}"),
                 };

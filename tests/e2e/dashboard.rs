@@ -89,8 +89,9 @@ async fn disconnect_register_quit_in_a_real_terminal() {
         post_disconnect(port, "Device has been disconnected").await,
         200
     );
+    // the row leads with the warning (what to do), then the reason
     dash.wait_for("the disconnect", |s| {
-        s.contains("✗ disconnected") && s.contains("Device has been disconnected")
+        s.contains("✗ disconnected") && s.contains("⚠ webhooks not registered · Dev")
     });
 
     // `r` re-registers both webhooks on Z-API, and the row says so.
@@ -300,7 +301,7 @@ async fn operator_view_drift_outage_bell_alert_detail_and_restart() {
     // R takes the drifted instance and fixes it
     dash.send(b"R");
     dash.wait_for("the registration", |s| {
-        s.contains("re-registered all 1 instances") && !s.contains("webhooks not registered")
+        s.contains("register: 1 registered, 0 failed") && !s.contains("webhooks not registered")
     });
 
     // a disconnect: at once an outage (alert_after = 0), the bell, the command
@@ -439,7 +440,7 @@ async fn big_r_asks_before_replacing_another_systems_webhook() {
         Some(bot)
     );
 
-    dash.wait_for("the refresh", |s| s.contains("status refreshed"));
+    dash.wait_for("the refresh", |s| s.contains("status: 1 instance answered"));
     dash.send(b"R");
     dash.wait_for("the confirmation again", |s| {
         s.contains("point at another system")

@@ -282,3 +282,77 @@ async fn me_names_another_systems_urls_masked_and_not_ours() {
         Some(hooks.foreign[0].as_str())
     );
 }
+
+/// Every failed Z-API call leaves one line in the diagnostics log (the
+/// rotating `zapi-dash.log`, as the dashboard writes it): the instance's
+/// name and id, the call and the whole error; never a token.
+#[tokio::test]
+async fn a_failed_call_is_written_to_the_diagnostics_log_without_a_token() {
+    use std::sync::Mutex;
+    use zapi_dash::logfile::{DEFAULT_KEEP, DEFAULT_MAX_BYTES, RotatingFile};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zapi-dash.log");
+    let file = RotatingFile::open(&path, DEFAULT_MAX_BYTES, DEFAULT_KEEP).unwrap();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .finish();
+    // the test's runtime has one thread: the runner's tasks log here too
+    let _log = tracing::subscriber::set_default(subscriber);
+
+    // a port nothing listens on: connection refused
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = ZapiClient::new(
+        &format!("http://127.0.0.1:{port}"),
+        Secret::new(CLIENT_TOKEN),
+    )
+    .unwrap()
+    .with_retry_base(Duration::from_millis(1));
+    let id = InstanceId::new("3C4F00AA11BB");
+    let token = "InStAnCeToKeN0123456789";
+    let services = Services {
+        client: Some(client),
+        tokens: HashMap::from([(id.clone(), Secret::new(token))]),
+        public_url: Some("https://dash.example".into()),
+        secret: None,
+        concurrency: 1,
+    };
+    let (tx, mut results) = mpsc::unbounded_channel();
+    let mut runner = Runner::new(Backend::Zapi(Box::new(services)), tx)
+        .timed()
+        .with_names([(id.clone(), "Shop 2".to_string())]);
+    runner.run(Command::FetchStatus(id.clone()));
+    let Msg::Timed { msg, .. } = next(&mut results).await else {
+        panic!("a timed result")
+    };
+    let Msg::StatusResult { result: Err(e), .. } = *msg else {
+        panic!("a failed status call")
+    };
+    runner.run(Command::Act(id.clone(), InstanceAction::Restart));
+    next(&mut results).await;
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Z-API call failed"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for (line, call) in lines.iter().zip(["status", "restart"]) {
+        assert!(line.contains("WARN"), "{line}");
+        assert!(line.contains("instance=\"Shop 2\""), "{line}");
+        assert!(line.contains("id=3C4F00AA11BB"), "{line}");
+        assert!(line.contains(&format!("call=\"{call}\"")), "{line}");
+        assert!(
+            line.contains("Connection refused"),
+            "the whole error: {line}"
+        );
+    }
+    assert!(lines[0].contains(&e.to_string()), "{}", lines[0]);
+    assert!(!text.contains(token), "no instance token in the log");
+    assert!(!text.contains(CLIENT_TOKEN), "no Client-Token in the log");
+}

@@ -413,7 +413,8 @@ fn operator_table_sorted_problems_first_160x40() {
         "{screen}"
     );
     assert!(
-        screen.contains("Device has been disconnected · ⚠ webhoo"),
+        // the warning first (what to do), then the down row's reason
+        screen.contains("⚠ webhook points elsewhere · Device has"),
         "{screen}"
     );
     assert!(screen.contains("✗ OUTAGE"), "{screen}");

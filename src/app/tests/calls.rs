@@ -35,9 +35,15 @@ fn status_error_is_reported_with_status_and_text() {
         },
         t(2),
     );
-    let n = a.ops.notice.clone().unwrap();
+    // the start's batch is background: its summary names the reason
+    let n = a.ops.background.clone().unwrap();
     assert_eq!(n.level, Level::Error);
-    assert!(n.text.contains("1 failed"), "{}", n.text);
+    assert_eq!(
+        n.text, "status: 1 of 2 failed: HTTP 400: Instance not found",
+        "{}",
+        n.text
+    );
+    assert_eq!(a.ops.notice, None, "the operator's slot is left alone");
     assert_eq!(
         inst(&a, "I0").state,
         ConnState::Unknown,
@@ -170,7 +176,11 @@ fn register_all_shows_progress_and_summary() {
     assert_eq!(a.ops.register_batch, None);
     let n = a.ops.notice.clone().unwrap();
     assert_eq!(n.level, Level::Error);
-    assert!(n.text.contains("2/3"), "{}", n.text);
+    assert_eq!(
+        n.text, "register: 2 registered, 1 failed: Name 2 (HTTP 500: oops)",
+        "{}",
+        n.text
+    );
 }
 
 #[test]
@@ -228,7 +238,7 @@ fn start_warnings_and_problems_reach_the_footer() {
         "a key acknowledges the warnings"
     );
     a.update(Msg::Problem("event log: disk full".into()), t(1));
-    let n = a.ops.notice.clone().unwrap();
+    let n = a.ops.background.clone().unwrap();
     assert_eq!(
         (n.level, n.text.as_str()),
         (Level::Error, "event log: disk full")

@@ -136,7 +136,7 @@ fn status_answer_is_applied_when_it_arrives() {
     );
     assert_eq!(i.status, StatusCheck::Ok { at: t(5), status });
     assert_eq!(a.ops.status_batch, None);
-    assert_eq!(a.ops.notice.as_ref().unwrap().level, Level::Ok);
+    assert_eq!(a.ops.background.as_ref().unwrap().level, Level::Ok);
 
     // a later answer that differs is a change we saw happen
     let ok = Status {

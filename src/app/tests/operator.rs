@@ -271,7 +271,7 @@ fn big_r_takes_the_drifted_and_ctrl_r_takes_all() {
             .as_ref()
             .unwrap()
             .text
-            .contains("re-registered 2"),
+            .contains("register: 2 registered, 0 failed; 1 instance already pointed here"),
         "{:?}",
         a.ops.notice
     );
@@ -471,7 +471,7 @@ fn state_changes_ask_for_the_alert_commands_configured() {
         },
         t(6),
     );
-    let n = a.ops.notice.clone().unwrap();
+    let n = a.ops.background.clone().unwrap();
     assert_eq!(n.level, Level::Error);
     assert!(n.text.contains("Name 0") && n.text.contains("code 7"));
 }
