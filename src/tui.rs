@@ -20,7 +20,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::app::{App, Command, Msg};
 use crate::model::Event;
 use crate::reload::{Reload, Reloaded};
-use crate::store::EventLog;
+use crate::store::{Ack, EventLog};
 
 use crate::runner::Runner;
 use crate::signals::shutdown_signal;
@@ -41,6 +41,42 @@ pub trait Screen {
     fn set_mouse(&mut self, _on: bool) -> io::Result<()> {
         Ok(())
     }
+    /// Puts `text` on the terminal's clipboard ([`osc52`]).
+    fn clipboard(&mut self, _text: &str) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The OSC 52 sequence that asks the terminal to put `text` on the
+/// system clipboard: `ESC ] 52 ; c ; <base64 of text> BEL`. Terminals that
+/// do not allow it ignore it (tmux needs `set -g set-clipboard on`).
+pub fn osc52(text: &str) -> Vec<u8> {
+    let mut out = b"\x1b]52;c;".to_vec();
+    out.extend_from_slice(base64(text.as_bytes()).as_bytes());
+    out.push(0x07);
+    out
+}
+
+/// Standard base64 (RFC 4648, with `=` padding).
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 impl<B: TermBackend> Screen for Terminal<B>
@@ -79,6 +115,13 @@ impl Screen for RealScreen {
         } else {
             crossterm::execute!(io::stdout(), DisableMouseCapture)
         }
+    }
+
+    fn clipboard(&mut self, text: &str) -> io::Result<()> {
+        use std::io::Write;
+        let mut out = io::stdout();
+        out.write_all(&osc52(text))?;
+        out.flush()
     }
 }
 
@@ -205,7 +248,7 @@ where
             },
         }
         dirty |= !msgs.is_empty();
-        if apply(app, screen, &mut runner, msgs) {
+        if apply(app, screen, &mut runner, log.as_ref(), msgs) {
             let _ = screen.set_mouse(false);
             return Ok(());
         }
@@ -250,7 +293,13 @@ fn draw_frame<S: Screen>(
 
 /// Folds `msgs` into the app and carries out what it asks; `true` when it
 /// asks to quit (the rest of the batch is dropped then, as before).
-fn apply<S: Screen>(app: &mut App, screen: &mut S, runner: &mut Runner, msgs: Vec<Msg>) -> bool {
+fn apply<S: Screen>(
+    app: &mut App,
+    screen: &mut S,
+    runner: &mut Runner,
+    log: Option<&EventLog>,
+    msgs: Vec<Msg>,
+) -> bool {
     for msg in msgs {
         for cmd in app.update(msg, Utc::now()) {
             match cmd {
@@ -261,6 +310,14 @@ fn apply<S: Screen>(app: &mut App, screen: &mut S, runner: &mut Runner, msgs: Ve
                 Command::MouseCapture(on) => {
                     let _ = screen.set_mouse(on);
                 }
+                Command::Clipboard(text) => {
+                    if let Err(e) = screen.clipboard(&text) {
+                        tracing::warn!(error = %e, "cannot write to the terminal's clipboard");
+                    }
+                }
+                Command::RecordAck { id, acked, at } => {
+                    store_ack(log, runner, Ack { instance_id: id, acked, at });
+                }
                 cmd => {
                     if runner.run(cmd) {
                         return true;
@@ -270,6 +327,28 @@ fn apply<S: Screen>(app: &mut App, screen: &mut S, runner: &mut Runner, msgs: Ve
         }
     }
     false
+}
+
+/// Appends an acknowledgement to the event log on a task; a failure (or
+/// no log: `watch`) comes back as a problem for the footer.
+fn store_ack(log: Option<&EventLog>, runner: &Runner, ack: Ack) {
+    let results = runner.results();
+    let Some(log) = log.cloned() else {
+        let _ = results.send(Msg::Problem(format!(
+            "no event log here: the ack of {} lasts until you quit",
+            ack.instance_id
+        )));
+        return;
+    };
+    tokio::spawn(async move {
+        let id = ack.instance_id.clone();
+        if let Err(e) = log.append_ack(ack).await {
+            tracing::warn!(instance = %id, error = %e, "ack not stored");
+            let _ = results.send(Msg::Problem(format!(
+                "the ack of {id} could not be stored (it lasts until you quit): {e}"
+            )));
+        }
+    });
 }
 
 /// A problem for the footer when more webhooks failed to be stored since

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::model::Event;
 
-use super::record::{check_crc, decode_record, quick_seq};
+use super::record::{Record, check_crc, decode_other, decode_record, quick_seq};
 use super::segments::{first_segment_after, list_segments};
 use super::{CHUNK_BYTES, MAX_RECORD_BYTES, MAX_WORKERS, StoreError};
 
@@ -26,15 +26,30 @@ pub struct ReplayStats {
     pub last_seq: u64,
 }
 
-/// Streams every intact record of the log in `dir`, oldest first, into `f`
-/// with its sequence number, without holding them all in memory.
+/// Streams every intact event of the log in `dir`, oldest first, into `f`
+/// with its sequence number, without holding them all in memory. Records
+/// of other kinds (acknowledgements, see [`replay_records`], and kinds a
+/// newer version wrote) are passed by.
 ///
 /// Torn or corrupt records are skipped and counted, and so are segments that
 /// cannot be read (with a warning in the diagnostics log); only a directory
 /// that exists but cannot be listed is an error. A missing directory is an
 /// empty log.
-pub fn replay(dir: &Path, f: impl FnMut(u64, Event)) -> Result<ReplayStats, StoreError> {
-    replay_after(dir, 0, f)
+pub fn replay(dir: &Path, mut f: impl FnMut(u64, Event)) -> Result<ReplayStats, StoreError> {
+    replay_inner(dir, 0, false, |seq, record| {
+        if let Record::Event(event) = record {
+            f(seq, event);
+        }
+    })
+}
+
+/// Like [`replay`], but with the acknowledgements too ([`Record::Ack`]),
+/// in `seq` order with the events: what the dashboard rebuilds its state from.
+pub fn replay_records(
+    dir: &Path,
+    f: impl FnMut(u64, Record),
+) -> Result<ReplayStats, StoreError> {
+    replay_inner(dir, 0, true, f)
 }
 
 /// Like [`replay`], but only records with `seq > after`, oldest first: for
@@ -46,6 +61,21 @@ pub fn replay_after(
     dir: &Path,
     after: u64,
     mut f: impl FnMut(u64, Event),
+) -> Result<ReplayStats, StoreError> {
+    replay_inner(dir, after, false, |seq, record| {
+        if let Record::Event(event) = record {
+            f(seq, event);
+        }
+    })
+}
+
+/// The replays above: records with `seq > after`, acknowledgements only
+/// when `acks` (otherwise neither passed nor counted).
+fn replay_inner(
+    dir: &Path,
+    after: u64,
+    acks: bool,
+    mut f: impl FnMut(u64, Record),
 ) -> Result<ReplayStats, StoreError> {
     let segments = list_segments(dir)?;
     let start = if after == 0 {
@@ -70,10 +100,13 @@ pub fn replay_after(
             .is_ok_and(|m| m.len() > 2 * CHUNK_BYTES as u64);
         let mut emit = |decoded: Decoded| {
             stats.corrupt += decoded.corrupt;
-            for (seq, event) in decoded.records {
+            for (seq, record) in decoded.records {
+                if !acks && matches!(record, Record::Ack(_)) {
+                    continue;
+                }
                 stats.records += 1;
                 stats.last_seq = stats.last_seq.max(seq);
-                f(seq, event);
+                f(seq, record);
             }
         };
         let mut file = file;
@@ -144,7 +177,7 @@ pub(super) fn resume_offset(file: &mut File, after: u64) -> u64 {
 
 /// The intact records of a run of lines, and how many lines were not.
 pub(super) struct Decoded {
-    records: Vec<(u64, Event)>,
+    records: Vec<(u64, Record)>,
     corrupt: u64,
 }
 
@@ -164,9 +197,15 @@ pub(super) fn decode_chunk(chunk: &[u8], after: u64) -> Decoded {
             return;
         }
         match decode_record(json) {
-            Some((seq, event)) if seq > after => out.records.push((seq, event)),
+            Some((seq, event)) if seq > after => out.records.push((seq, Record::Event(event))),
             Some(_) => {}
-            None => out.corrupt += 1,
+            // not an event: an acknowledgement, a kind a newer version
+            // wrote (skipped, not corrupt), or damage
+            None => match decode_other(json) {
+                Some((seq, Some(ack))) if seq > after => out.records.push((seq, Record::Ack(ack))),
+                Some(_) => {}
+                None => out.corrupt += 1,
+            },
         }
     });
     out
@@ -408,7 +447,10 @@ mod tests {
             let mut bad = 0;
             let mut emit = |d: Decoded| {
                 bad += d.corrupt;
-                got.extend(d.records);
+                got.extend(d.records.into_iter().map(|(seq, r)| match r {
+                    Record::Event(e) => (seq, e),
+                    Record::Ack(a) => panic!("no acks were written: {a:?}"),
+                }));
             };
             let mut reader = ChunkReader::new(File::open(&path).unwrap());
             if workers == 1 {
