@@ -9,9 +9,10 @@ impl App {
             return Vec::new();
         }
         self.ops.warnings_seen = true;
-        // the operator is at the keys: rows stay where they are meanwhile
-        self.note_input();
+        // what the screen shows is what the key acts on; from now on the
+        // operator is at the keys and rows stay where they are
         self.refresh_if_dirty();
+        self.note_input();
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
             return vec![Command::Quit];
@@ -370,10 +371,10 @@ impl App {
         {
             return Vec::new();
         }
+        self.refresh_if_dirty();
         if !matches!(ev.kind, MouseEventKind::Moved) {
             self.note_input();
         }
-        self.refresh_if_dirty();
         match ev.kind {
             MouseEventKind::ScrollDown => {
                 if let Some(d) = &mut self.overlays.detail {

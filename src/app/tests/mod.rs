@@ -5,6 +5,7 @@ use crossterm::event::KeyEventState;
 
 mod calls;
 mod events;
+mod keys;
 mod operator;
 
 pub(super) fn t(secs: i64) -> DateTime<Utc> {
