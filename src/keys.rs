@@ -122,7 +122,7 @@ impl Action {
             Action::Mark => "mark / unmark the row for R, x, e",
             Action::MarkAll => "mark every row shown (after the filter)",
             Action::ClearMarks => "clear the marks",
-            Action::Search => "filter rows by name, id or error (Esc clears)",
+            Action::Search => "a new filter by name, id or error (Enter keeps, Esc clears)",
             Action::Sort => "cycle the sort: problems first, name, disconnects, last change",
             Action::StateFilter => "cycle the state filter: all, down, up, drifted",
             Action::Register => "re-register the selected (or marked) instances' webhooks",
@@ -134,7 +134,7 @@ impl Action {
                 "restore the session of the selected (or marked) instances (asks first)"
             }
             Action::Ack => {
-                "acknowledge a down number: no bell, not a problem until it changes (again: undo)"
+                "acknowledge a down number: no bell or problem until it changes; again undoes"
             }
             Action::CopyId => "copy the selected instance's id to the clipboard (OSC 52)",
             Action::Bell => "turn the bell on new outages on / off",

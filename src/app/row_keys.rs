@@ -38,7 +38,10 @@ impl App {
         let text = if n == 0 {
             "no marks to clear".to_string()
         } else {
-            format!("cleared the marks of {}", crate::words::count(n, "instance"))
+            format!(
+                "cleared the marks of {}",
+                crate::words::count(n, "instance")
+            )
         };
         self.notify(Level::Info, text);
     }
@@ -60,10 +63,7 @@ impl App {
         };
         self.notify(
             Level::Ok,
-            format!(
-                "copied id {} (the terminal must allow OSC 52)",
-                id
-            ),
+            format!("copied id {} (the terminal must allow OSC 52)", id),
         );
         vec![Command::Clipboard(id)]
     }

@@ -108,7 +108,8 @@ impl Fleet {
                 inst.last_webhook_moment = Some(event.moment);
                 inst.webhook_state = Some((state, event.received));
                 // a disconnect dated after the acknowledgement is a new one
-                if state == ConnState::Disconnected && inst.acked.is_some_and(|at| event.moment > at)
+                if state == ConnState::Disconnected
+                    && inst.acked.is_some_and(|at| event.moment > at)
                 {
                     inst.acked = None;
                 }

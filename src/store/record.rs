@@ -694,14 +694,20 @@ mod tests {
         assert_eq!(decode_head(unknown[0]), Some((3, 0, None)));
         let damaged = [
             // a known kind with a missing field
-            &br#"{"seq":5,"fp":"0000000000000000","event":{"instance_id":"A","kind":"connected"}}"#[..],
+            &br#"{"seq":5,"fp":"0000000000000000","event":{"instance_id":"A","kind":"connected"}}"#
+                [..],
             // an ack without its time
             br#"{"seq":6,"fp":"0000000000000000","ack":{"instance_id":"A","acked":true}}"#,
             br#"{"fp":"0000000000000000"}"#,
             b"not json",
         ];
         for json in damaged {
-            assert_eq!(decode_other(json), None, "{}", String::from_utf8_lossy(json));
+            assert_eq!(
+                decode_other(json),
+                None,
+                "{}",
+                String::from_utf8_lossy(json)
+            );
         }
     }
 

@@ -45,10 +45,7 @@ pub fn replay(dir: &Path, mut f: impl FnMut(u64, Event)) -> Result<ReplayStats, 
 
 /// Like [`replay`], but with the acknowledgements too ([`Record::Ack`]),
 /// in `seq` order with the events: what the dashboard rebuilds its state from.
-pub fn replay_records(
-    dir: &Path,
-    f: impl FnMut(u64, Record),
-) -> Result<ReplayStats, StoreError> {
+pub fn replay_records(dir: &Path, f: impl FnMut(u64, Record)) -> Result<ReplayStats, StoreError> {
     replay_inner(dir, 0, true, f)
 }
 
@@ -428,7 +425,9 @@ mod tests {
             r#"{"seq":3,"fp":"0000000000000000","note":{"text":"hi"}}"#,
             r#"{"seq":4,"fp":"0000000000000000","event":{"instance_id":"A","kind":"presence","moment":"2023-11-14T22:13:20Z","received":"2023-11-14T22:13:20Z"}}"#,
         ] {
-            bytes.extend_from_slice(format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes())).as_bytes());
+            bytes.extend_from_slice(
+                format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes())).as_bytes(),
+            );
         }
         bytes.extend_from_slice(b"deadbeef {\"seq\":5}\n");
         fs::write(dir.path().join("events-2023-11-14.log"), &bytes).unwrap();

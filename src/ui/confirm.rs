@@ -28,7 +28,10 @@ pub fn connected_warning(action: InstanceAction, connected: usize, n: usize) -> 
     let who = if n == 1 {
         "it is connected".to_string()
     } else {
-        format!("{connected} of them {} connected", count_of(connected, "is", "are"))
+        format!(
+            "{connected} of them {} connected",
+            count_of(connected, "is", "are")
+        )
     };
     let them = count_of(connected, "it", "them");
     Some(match action {
@@ -60,18 +63,24 @@ pub fn draw(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rect) {
         .iter()
         .filter(|(_, i)| i.is_some_and(|i| i.state == ConnState::Connected))
         .count();
+    // the state is never cut: a narrow terminal shortens the names
+    let room = usize::from(area.width).saturating_sub(4 + 5 + 2 + 14);
     let label_w = rows
         .iter()
         .map(|(id, i)| i.map_or(id.as_str(), |i| i.label()).chars().count())
         .max()
         .unwrap_or(0)
-        .min(30);
+        .min(30)
+        .min(room.max(6));
     let items = rows
         .iter()
         .take(NAMED)
         .map(|(id, inst)| {
             let label = fit(inst.map_or(id.as_str(), |i| i.label()), label_w);
-            let (word, style) = super::table::state_cell(inst.map_or(ConnState::Unknown, |i| i.state));
+            let (word, style) = match inst {
+                Some(inst) => super::table::row_state(app, inst),
+                None => super::table::state_cell(ConnState::Unknown),
+            };
             vec![Line::from(vec![
                 Span::raw(format!("   • {label:<label_w$}  ")),
                 Span::styled(word, style),

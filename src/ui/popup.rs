@@ -168,7 +168,12 @@ pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup<'_>) {
     let inner_h = usize::from(area.height.saturating_sub(2));
     let lines = rows(popup, inner_w, inner_h);
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let rect = super::centred(frame, area, u16::try_from(width).unwrap_or(u16::MAX), height);
+    let rect = super::centred(
+        frame,
+        area,
+        u16::try_from(width).unwrap_or(u16::MAX),
+        height,
+    );
     frame.render_widget(
         Paragraph::new(lines).block(
             Block::new()
@@ -229,7 +234,10 @@ mod tests {
         assert_eq!(rows[2], "   • Name 0");
         assert_eq!(rows[3], "   • Name 1");
         assert_eq!(rows[4], "   … and 10 more");
-        assert_eq!(rows[5], " y sends it · n or Esc cancels · nothing is sent before y");
+        assert_eq!(
+            rows[5],
+            " y sends it · n or Esc cancels · nothing is sent before y"
+        );
         // a narrow one takes the short keys
         let narrow = text(&super::rows(&popup(5), 30, 10));
         assert_eq!(narrow.last().unwrap(), " y sends · n/Esc cancels");
@@ -241,6 +249,9 @@ mod tests {
         let rows = shown;
         assert!(rows.iter().any(|r| r.contains("drops its WhatsApp")));
         assert!(rows.iter().any(|r| r == "   … and 7 more"), "{rows:?}");
-        assert!(rows.iter().filter(|r| r.is_empty()).count() >= 2, "{rows:?}");
+        assert!(
+            rows.iter().filter(|r| r.is_empty()).count() >= 2,
+            "{rows:?}"
+        );
     }
 }

@@ -106,7 +106,7 @@ pub fn state_cell(state: ConnState) -> (String, Style) {
 }
 
 /// The state cell of a row: an outage is its own word, highlighted.
-fn row_state(app: &App, inst: &Instance) -> (String, Style) {
+pub(super) fn row_state(app: &App, inst: &Instance) -> (String, Style) {
     if health::acked(inst) {
         // known to be down (`a`): said, not alarmed
         return ("✗ acked".into(), Theme::BAD);

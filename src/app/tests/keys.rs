@@ -20,7 +20,14 @@ fn big_a_marks_every_row_shown_and_big_u_clears() {
     let mut marked: Vec<&str> = a.view.marked.iter().map(|id| id.as_str()).collect();
     marked.sort_unstable();
     assert_eq!(marked, ["I1", "I10", "I11"], "only the rows shown");
-    assert!(a.ops.notice.as_ref().unwrap().text.contains("marked 3 instances"));
+    assert!(
+        a.ops
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("marked 3 instances")
+    );
     // x then acts on exactly those
     a.update(ch('x'), t(3));
     assert_eq!(a.overlays.confirm.as_ref().unwrap().targets.len(), 3);
@@ -54,7 +61,10 @@ fn esc_clears_the_filter_then_the_marks_and_never_quits() {
     assert!(a.view.marked.is_empty());
     // 3: nothing, however often
     for s in 3..6 {
-        assert!(a.update(key(KeyCode::Esc), t(s)).is_empty(), "Esc never quits");
+        assert!(
+            a.update(key(KeyCode::Esc), t(s)).is_empty(),
+            "Esc never quits"
+        );
     }
     // q quits; ctrl-c quits at once, from anywhere (the filter prompt too)
     assert_eq!(a.clone().update(ch('q'), t(7)), vec![Command::Quit]);
@@ -102,13 +112,19 @@ fn rows_do_not_resort_while_the_operator_moves_and_do_on_the_pause() {
 fn big_y_copies_the_selected_id_through_the_terminal() {
     let mut a = app(2);
     a.update(ch('j'), t(0));
-    assert_eq!(a.update(ch('Y'), t(1)), vec![Command::Clipboard("I1".into())]);
+    assert_eq!(
+        a.update(ch('Y'), t(1)),
+        vec![Command::Clipboard("I1".into())]
+    );
     let n = a.ops.notice.clone().unwrap();
     assert!(n.text.starts_with("copied id I1"), "{}", n.text);
     // in the detail: the detail's instance
     a.update(key(KeyCode::Enter), t(2));
     a.update(key(KeyCode::Home), t(2)); // scrolls the history, not the table
-    assert_eq!(a.update(ch('Y'), t(3)), vec![Command::Clipboard("I1".into())]);
+    assert_eq!(
+        a.update(ch('Y'), t(3)),
+        vec![Command::Clipboard("I1".into())]
+    );
     // nothing to copy without rows
     let mut empty = App::new(setup(0, None), t(0));
     assert!(empty.update(ch('Y'), t(1)).is_empty());
@@ -193,5 +209,8 @@ fn an_ack_read_back_from_the_log_is_applied_and_a_connected_row_refuses_it() {
         },
         t(101),
     );
-    assert!(inst(&a, "I1").acked.is_none(), "only a down row can be acked");
+    assert!(
+        inst(&a, "I1").acked.is_none(),
+        "only a down row can be acked"
+    );
 }

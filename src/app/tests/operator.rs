@@ -122,7 +122,10 @@ fn slash_filters_as_you_type_and_esc_clears() {
     a.update(key(KeyCode::Esc), t(14));
     assert_eq!(a.view.order.len(), 12);
     assert!(a.view.replaced_search.is_empty());
-    assert!(a.update(key(KeyCode::Esc), t(14)).is_empty(), "Esc never quits");
+    assert!(
+        a.update(key(KeyCode::Esc), t(14)).is_empty(),
+        "Esc never quits"
+    );
 }
 
 #[test]
@@ -522,7 +525,11 @@ fn enter_opens_the_detail_with_history_from_the_log() {
     a.update(ch('j'), t(101));
     assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 21);
     a.update(ch('k'), t(101));
-    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 20, "no dead keys");
+    assert_eq!(
+        a.overlays.detail.as_ref().unwrap().scroll,
+        20,
+        "no dead keys"
+    );
     a.update(key(KeyCode::PageUp), t(101));
     assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 10);
     a.update(ch('g'), t(101));
