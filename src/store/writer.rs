@@ -151,16 +151,7 @@ impl Writer {
             };
             self.day = Some(day);
             if runs.last().is_none_or(|run| run.day != day) {
-                let mut run = self.spare_runs.pop().unwrap_or_else(|| Run {
-                    day,
-                    buf: Vec::with_capacity(64 * 1024),
-                    fps: Vec::new(),
-                    last_seq: 0,
-                    waiters: Vec::new(),
-                    events: Vec::new(),
-                });
-                run.day = day;
-                runs.push(run);
+                runs.push(self.new_run(day));
             }
             let index = runs.len() - 1;
             let Some(run) = runs.last_mut() else {
@@ -206,6 +197,20 @@ impl Writer {
                 self.spare_runs.push(run);
             }
         }
+    }
+
+    /// An empty run for `day`, reusing an earlier batch's buffers.
+    fn new_run(&mut self, day: NaiveDate) -> Run {
+        let mut run = self.spare_runs.pop().unwrap_or_else(|| Run {
+            day,
+            buf: Vec::with_capacity(64 * 1024),
+            fps: Vec::new(),
+            last_seq: 0,
+            waiters: Vec::new(),
+            events: Vec::new(),
+        });
+        run.day = day;
+        run
     }
 
     /// Writes and syncs one run of a batch, then answers its appends.

@@ -214,3 +214,43 @@ fn an_ack_read_back_from_the_log_is_applied_and_a_connected_row_refuses_it() {
         "only a down row can be acked"
     );
 }
+
+#[test]
+fn the_detail_scrolls_back_from_its_last_page_without_dead_keys() {
+    let mut a = app(1);
+    a.update(key(KeyCode::Enter), t(1));
+    let events = (0..31)
+        .map(|m| Event {
+            instance_id: InstanceId::new("I0"),
+            kind: EventKind::Connected { phone: None },
+            moment: t(m),
+            received: t(m),
+        })
+        .collect();
+    a.update(
+        Msg::History {
+            id: InstanceId::new("I0"),
+            result: Ok(events),
+        },
+        t(2),
+    );
+    // the view had room for 10 history lines: End shows 22–31
+    a.overlays.detail.as_ref().unwrap().history_rows.set(10);
+    a.update(ch('G'), t(3));
+    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 21);
+    a.update(ch('k'), t(3));
+    assert_eq!(
+        a.overlays.detail.as_ref().unwrap().scroll,
+        20,
+        "moves at once"
+    );
+    a.update(key(KeyCode::PageUp), t(3));
+    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 10);
+    a.update(key(KeyCode::PageDown), t(3));
+    a.update(key(KeyCode::PageDown), t(3));
+    assert_eq!(
+        a.overlays.detail.as_ref().unwrap().scroll,
+        21,
+        "never past the last page"
+    );
+}

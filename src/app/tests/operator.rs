@@ -524,14 +524,6 @@ fn enter_opens_the_detail_with_history_from_the_log() {
     assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 21);
     a.update(ch('j'), t(101));
     assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 21);
-    a.update(ch('k'), t(101));
-    assert_eq!(
-        a.overlays.detail.as_ref().unwrap().scroll,
-        20,
-        "no dead keys"
-    );
-    a.update(key(KeyCode::PageUp), t(101));
-    assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 10);
     a.update(ch('g'), t(101));
     assert_eq!(a.overlays.detail.as_ref().unwrap().scroll, 0);
     assert_eq!(
