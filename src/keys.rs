@@ -24,6 +24,8 @@ pub enum Action {
     Bottom,
     Detail,
     Mark,
+    MarkAll,
+    ClearMarks,
     Search,
     Sort,
     StateFilter,
@@ -33,6 +35,8 @@ pub enum Action {
     Refresh,
     Restart,
     Restore,
+    Ack,
+    CopyId,
     Bell,
     Mouse,
     MessageLog,
@@ -51,6 +55,8 @@ impl Action {
         Action::Bottom,
         Action::Detail,
         Action::Mark,
+        Action::MarkAll,
+        Action::ClearMarks,
         Action::Search,
         Action::Sort,
         Action::StateFilter,
@@ -60,6 +66,8 @@ impl Action {
         Action::Refresh,
         Action::Restart,
         Action::Restore,
+        Action::Ack,
+        Action::CopyId,
         Action::Bell,
         Action::Mouse,
         Action::MessageLog,
@@ -78,6 +86,8 @@ impl Action {
             Action::Bottom => "bottom",
             Action::Detail => "detail",
             Action::Mark => "mark",
+            Action::MarkAll => "mark_all",
+            Action::ClearMarks => "clear_marks",
             Action::Search => "search",
             Action::Sort => "sort",
             Action::StateFilter => "state_filter",
@@ -87,6 +97,8 @@ impl Action {
             Action::Refresh => "refresh",
             Action::Restart => "restart",
             Action::Restore => "restore",
+            Action::Ack => "ack",
+            Action::CopyId => "copy_id",
             Action::Bell => "bell",
             Action::Mouse => "mouse",
             Action::MessageLog => "message_log",
@@ -111,7 +123,9 @@ impl Action {
             Action::Bottom => "last row",
             Action::Detail => "open the selected instance's detail (Esc back)",
             Action::Mark => "mark / unmark the row for R, x, e",
-            Action::Search => "filter rows by name, id or error (Esc clears)",
+            Action::MarkAll => "mark every row shown (after the filter)",
+            Action::ClearMarks => "clear the marks",
+            Action::Search => "a new filter by name, id or error (Enter keeps, Esc clears)",
             Action::Sort => "cycle the sort: problems first, name, disconnects, last change",
             Action::StateFilter => "cycle the state filter: all, down, up, drifted",
             Action::Register => "re-register the selected (or marked) instances' webhooks",
@@ -122,6 +136,10 @@ impl Action {
             Action::Restore => {
                 "restore the session of the selected (or marked) instances (asks first)"
             }
+            Action::Ack => {
+                "acknowledge a down number: no bell or problem until it changes; again undoes"
+            }
+            Action::CopyId => "copy the selected instance's id to the clipboard (OSC 52)",
             Action::Bell => "turn the bell on new outages on / off",
             Action::Mouse => "turn mouse capture on / off (off: select text to copy)",
             Action::MessageLog => "show / hide the message log (the last 300 notices)",
@@ -329,6 +347,8 @@ fn default_keys(a: Action) -> Vec<Key> {
         Action::Bottom => vec![End, Char('G')],
         Action::Detail => vec![Enter],
         Action::Mark => vec![Space],
+        Action::MarkAll => vec![Char('A')],
+        Action::ClearMarks => vec![Char('U')],
         Action::Search => vec![Char('/')],
         Action::Sort => vec![Char('o')],
         Action::StateFilter => vec![Char('f')],
@@ -338,6 +358,8 @@ fn default_keys(a: Action) -> Vec<Key> {
         Action::Refresh => vec![Char('s')],
         Action::Restart => vec![Char('x')],
         Action::Restore => vec![Char('e')],
+        Action::Ack => vec![Char('a')],
+        Action::CopyId => vec![Char('Y')],
         Action::Bell => vec![Char('b')],
         Action::Mouse => vec![Char('m')],
         Action::MessageLog => vec![Char('l')],
@@ -348,10 +370,11 @@ fn default_keys(a: Action) -> Vec<Key> {
 
 impl Default for Keymap {
     /// up=[up,k] down=[down,j] page_up=[pageup] page_down=[pagedown]
-    /// top=[home,g] bottom=[end,G] detail=[enter] mark=[space] search=[/]
-    /// sort=[o] state_filter=[f] register=[r] register_all=[R]
-    /// register_all_force=[ctrl-r] refresh=[s] restart=[x] restore=[e] bell=[b]
-    /// mouse=[m] message_log=[l] help=[?] quit=[q]
+    /// top=[home,g] bottom=[end,G] detail=[enter] mark=[space] mark_all=[A]
+    /// clear_marks=[U] search=[/] sort=[o] state_filter=[f] register=[r]
+    /// register_all=[R] register_all_force=[ctrl-r] refresh=[s] restart=[x]
+    /// restore=[e] ack=[a] copy_id=[Y] bell=[b] mouse=[m] message_log=[l]
+    /// help=[?] quit=[q]
     fn default() -> Self {
         Keymap {
             keys: Action::ALL.iter().map(|a| default_keys(*a)).collect(),
@@ -522,7 +545,7 @@ mod tests {
             assert_eq!(Action::from_name(a.name()), Some(*a));
             assert!(!a.describe().is_empty());
         }
-        assert_eq!(Action::ALL.len(), 22);
+        assert_eq!(Action::ALL.len(), 26);
         assert_eq!(Action::ALL.first(), Some(&Action::Up));
         assert_eq!(Action::ALL.last(), Some(&Action::Quit));
         assert_eq!(Action::from_name("Up"), None);
@@ -548,6 +571,16 @@ mod tests {
             ),
             (press(KeyCode::Enter, plain), Action::Detail),
             (ch(' '), Action::Mark),
+            (
+                press(KeyCode::Char('A'), KeyModifiers::SHIFT),
+                Action::MarkAll,
+            ),
+            (ch('U'), Action::ClearMarks),
+            (ch('a'), Action::Ack),
+            (
+                press(KeyCode::Char('Y'), KeyModifiers::SHIFT),
+                Action::CopyId,
+            ),
             (ch('/'), Action::Search),
             (ch('o'), Action::Sort),
             (ch('f'), Action::StateFilter),

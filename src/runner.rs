@@ -187,6 +187,11 @@ impl Runner {
         self
     }
 
+    /// Where results go back to the loop, for work the loop starts itself.
+    pub fn results(&self) -> mpsc::UnboundedSender<Msg> {
+        self.results.clone()
+    }
+
     /// The backend, for callers that run other actions (the HTTP API).
     pub fn backend(&self) -> Arc<Backend> {
         Arc::clone(&self.backend)
@@ -209,7 +214,11 @@ impl Runner {
         let results = self.results.clone();
         match cmd {
             Command::Quit => return true,
-            Command::Bell | Command::MouseCapture(_) => {}
+            // the terminal's and the event log's: the loop carries them out
+            Command::Bell
+            | Command::MouseCapture(_)
+            | Command::Clipboard(_)
+            | Command::RecordAck { .. } => {}
             Command::LoadHistory(id) => {
                 let dir = self.log_dir.clone();
                 let backend = Arc::clone(&self.backend);

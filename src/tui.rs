@@ -20,7 +20,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::app::{App, Command, Msg};
 use crate::model::Event;
 use crate::reload::{Reload, Reloaded};
-use crate::store::EventLog;
+use crate::store::{Ack, EventLog};
 
 use crate::runner::Runner;
 use crate::signals::shutdown_signal;
@@ -41,6 +41,42 @@ pub trait Screen {
     fn set_mouse(&mut self, _on: bool) -> io::Result<()> {
         Ok(())
     }
+    /// Puts `text` on the terminal's clipboard ([`osc52`]).
+    fn clipboard(&mut self, _text: &str) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The OSC 52 sequence that asks the terminal to put `text` on the
+/// system clipboard: `ESC ] 52 ; c ; <base64 of text> BEL`. Terminals that
+/// do not allow it ignore it (tmux needs `set -g set-clipboard on`).
+pub fn osc52(text: &str) -> Vec<u8> {
+    let mut out = b"\x1b]52;c;".to_vec();
+    out.extend_from_slice(base64(text.as_bytes()).as_bytes());
+    out.push(0x07);
+    out
+}
+
+/// Standard base64 (RFC 4648, with `=` padding).
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 impl<B: TermBackend> Screen for Terminal<B>
@@ -79,6 +115,13 @@ impl Screen for RealScreen {
         } else {
             crossterm::execute!(io::stdout(), DisableMouseCapture)
         }
+    }
+
+    fn clipboard(&mut self, text: &str) -> io::Result<()> {
+        use std::io::Write;
+        let mut out = io::stdout();
+        out.write_all(&osc52(text))?;
+        out.flush()
     }
 }
 
@@ -339,7 +382,7 @@ where
             },
         }
         dirty |= !msgs.is_empty();
-        if apply(app, screen, &mut runner, msgs) {
+        if apply(app, screen, &mut runner, log.as_ref(), msgs) {
             let _ = screen.set_mouse(false);
             return Ok(());
         }
@@ -384,7 +427,13 @@ fn draw_frame<S: Screen>(
 
 /// Folds `msgs` into the app and carries out what it asks; `true` when it
 /// asks to quit (the rest of the batch is dropped then, as before).
-fn apply<S: Screen>(app: &mut App, screen: &mut S, runner: &mut Runner, msgs: Vec<Msg>) -> bool {
+fn apply<S: Screen>(
+    app: &mut App,
+    screen: &mut S,
+    runner: &mut Runner,
+    log: Option<&EventLog>,
+    msgs: Vec<Msg>,
+) -> bool {
     for msg in msgs {
         for cmd in app.update(msg, Utc::now()) {
             match cmd {
@@ -395,6 +444,20 @@ fn apply<S: Screen>(app: &mut App, screen: &mut S, runner: &mut Runner, msgs: Ve
                 Command::MouseCapture(on) => {
                     let _ = screen.set_mouse(on);
                 }
+                Command::Clipboard(text) => {
+                    if let Err(e) = screen.clipboard(&text) {
+                        tracing::warn!(error = %e, "cannot write to the terminal's clipboard");
+                    }
+                }
+                Command::RecordAck { id, acked, at } => {
+                    let ack = Ack {
+                        instance_id: id,
+                        acked,
+                        at,
+                    };
+                    // the answer comes back as a message if it failed
+                    let _ = store_ack(log, runner, ack);
+                }
                 cmd => {
                     if runner.run(cmd) {
                         return true;
@@ -404,6 +467,32 @@ fn apply<S: Screen>(app: &mut App, screen: &mut S, runner: &mut Runner, msgs: Ve
         }
     }
     false
+}
+
+/// Appends an acknowledgement to the event log on a task (its handle); a
+/// failure (or no log: `watch`) comes back as a problem for the footer.
+fn store_ack(
+    log: Option<&EventLog>,
+    runner: &Runner,
+    ack: Ack,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let results = runner.results();
+    let Some(log) = log.cloned() else {
+        let _ = results.send(Msg::Problem(format!(
+            "no event log here: the ack of {} lasts until you quit",
+            ack.instance_id
+        )));
+        return None;
+    };
+    Some(tokio::spawn(async move {
+        let id = ack.instance_id.clone();
+        if let Err(e) = log.append_ack(ack).await {
+            tracing::warn!(instance = %id, error = %e, "ack not stored");
+            let _ = results.send(Msg::Problem(format!(
+                "the ack of {id} could not be stored (it lasts until you quit): {e}"
+            )));
+        }
+    }))
 }
 
 /// A problem for the footer when more webhooks failed to be stored since
@@ -486,6 +575,169 @@ pub fn abort_after_panic_hook() {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::app::Setup;
+    use crate::model::{EventKind, InstanceId};
+    use crate::runner::{Backend, Services};
+    use crate::store::{LogOptions, Record};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    /// A screen that keeps what it was asked to put on the clipboard.
+    #[derive(Default)]
+    struct Recorder {
+        clipboard: Vec<String>,
+    }
+
+    impl Screen for Recorder {
+        fn draw_app(&mut self, _app: &App) -> io::Result<()> {
+            Ok(())
+        }
+        fn clipboard(&mut self, text: &str) -> io::Result<()> {
+            self.clipboard.push(text.to_string());
+            Ok(())
+        }
+    }
+
+    fn runner() -> (Runner, mpsc::UnboundedReceiver<Msg>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let services = Services {
+            client: None,
+            tokens: Default::default(),
+            public_url: None,
+            secret: None,
+            concurrency: 1,
+        };
+        (Runner::new(Backend::Zapi(Box::new(services)), tx), rx)
+    }
+
+    fn app() -> App {
+        let setup = Setup {
+            instances: vec![(InstanceId::new("3C8A1F00D2E94B7A"), Some("Sales".into()))],
+            ..Setup::default()
+        };
+        App::new(setup, Utc::now())
+    }
+
+    fn key(c: char) -> Msg {
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn osc52_is_esc_52_c_base64_bel() {
+        assert_eq!(osc52("I1"), b"\x1b]52;c;STE=\x07");
+        assert_eq!(
+            osc52("3C8A1F00D2E94B7A"),
+            b"\x1b]52;c;M0M4QTFGMDBEMkU5NEI3QQ==\x07"
+        );
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("foobar", "Zm9vYmFy"),
+            ("ação", "YcOnw6Nv"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
+        }
+    }
+
+    #[test]
+    fn big_y_reaches_the_terminal_as_a_clipboard_write() {
+        let (mut runner, _results) = runner();
+        let mut app = app();
+        let mut screen = Recorder::default();
+        let quit = apply(&mut app, &mut screen, &mut runner, None, vec![key('Y')]);
+        assert!(!quit);
+        assert_eq!(screen.clipboard, ["3C8A1F00D2E94B7A"]);
+    }
+
+    /// `a` is stored in the event log, and a fresh app that replays the log
+    /// (as `run` does) has the number acked: it survives a restart.
+    #[tokio::test]
+    async fn an_ack_is_stored_and_a_fresh_app_replays_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(LogOptions::new(dir.path())).unwrap();
+        let (runner, mut results) = runner();
+        let id = InstanceId::new("3C8A1F00D2E94B7A");
+        let at = Utc::now() - chrono::Duration::minutes(10);
+        let event = Event {
+            instance_id: id.clone(),
+            kind: EventKind::Disconnected {
+                error: Some("Device has been disconnected".into()),
+            },
+            moment: at,
+            received: at,
+        };
+        log.append(event.clone(), crate::store::fingerprint(b"down"))
+            .await
+            .unwrap();
+        let mut first = app();
+        first.update(Msg::Webhook(event), Utc::now());
+        let cmds = first.update(key('a'), Utc::now());
+        let [Command::RecordAck { id, acked, at }] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        let ack = Ack {
+            instance_id: id.clone(),
+            acked: *acked,
+            at: *at,
+        };
+        store_ack(Some(&log), &runner, ack.clone())
+            .expect("a task")
+            .await
+            .unwrap();
+        assert!(results.try_recv().is_err(), "no problem reported");
+        log.close().await.unwrap();
+
+        let mut fresh = app();
+        let stats = crate::store::replay_records(dir.path(), |_, record| {
+            let msg = match record {
+                Record::Event(e) => Msg::Webhook(e),
+                Record::Ack(a) => Msg::Acked {
+                    id: a.instance_id,
+                    acked: a.acked,
+                    at: a.at,
+                },
+            };
+            fresh.update(msg, Utc::now());
+        })
+        .unwrap();
+        assert_eq!((stats.records, stats.corrupt), (2, 0));
+        let row = fresh.get(id).unwrap();
+        assert_eq!(row.acked, Some(ack.at));
+        assert!(crate::fleet::health::acked(row));
+        // the readers of events pass it by: replay, and the detail's history
+        let mut events = 0;
+        let stats = crate::store::replay(dir.path(), |_, _| events += 1).unwrap();
+        assert_eq!((events, stats.records, stats.corrupt), (1, 1, 0));
+        let history = crate::store::history(dir.path(), id, 10).unwrap();
+        assert_eq!(history.len(), 1);
+        // and the writer continues after it: the next seq is new
+        let log = EventLog::open(LogOptions::new(dir.path())).unwrap();
+        assert_eq!(log.stats().last_seq, 2);
+        log.close().await.unwrap();
+    }
+
+    #[test]
+    fn without_a_log_an_ack_says_it_lasts_until_quit() {
+        let (runner, mut results) = runner();
+        let ack = Ack {
+            instance_id: InstanceId::new("X"),
+            acked: true,
+            at: Utc::now(),
+        };
+        assert!(store_ack(None, &runner, ack).is_none());
+        let Ok(Msg::Problem(text)) = results.try_recv() else {
+            panic!("a problem for the footer");
+        };
+        assert!(text.contains("lasts until you quit"), "{text}");
+    }
+}
+
+/// The starting screen's input and the no-terminal line.
+#[cfg(test)]
+mod starting_tests {
     use super::*;
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 

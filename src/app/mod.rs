@@ -34,6 +34,7 @@ mod operator;
 pub mod outcomes;
 mod parts;
 mod register_guard;
+mod row_keys;
 mod setup;
 mod view;
 pub mod zapi_link;
@@ -104,6 +105,13 @@ pub enum Msg {
         took: std::time::Duration,
         msg: Box<Msg>,
     },
+    /// An acknowledgement read back from the event log at start (`a` makes
+    /// them): the instance is known to be down, `acked` or no longer.
+    Acked {
+        id: InstanceId,
+        acked: bool,
+        at: DateTime<Utc>,
+    },
 }
 
 /// The state of `watch`'s link to its server.
@@ -139,6 +147,15 @@ pub enum Command {
     Bell,
     /// Turn mouse capture on or off.
     MouseCapture(bool),
+    /// Put this text on the terminal's clipboard (OSC 52; `Y`).
+    Clipboard(String),
+    /// Store an acknowledgement (`a`) in the event log, so it survives a
+    /// restart.
+    RecordAck {
+        id: InstanceId,
+        acked: bool,
+        at: DateTime<Utc>,
+    },
     /// Leave: restore the terminal, exit 0.
     Quit,
 }
@@ -270,6 +287,11 @@ pub struct Detail {
     /// First history line shown.
     pub scroll: usize,
     pub history: DetailHistory,
+    /// How many history lines the view last had room for: written as it
+    /// draws, read by the keys (the view records where it drew things and
+    /// input asks it, as oxker's `gui_state`), so `G` and `PgDn` end on a
+    /// full last page whatever the pane above the history takes.
+    pub history_rows: std::cell::Cell<usize>,
 }
 
 /// The detail pane's history, read from the event log.
@@ -518,7 +540,9 @@ impl App {
             Msg::Webhook(event) => self.on_event(event).0,
             Msg::Tick => {
                 let cmds = self.on_tick();
-                self.refresh_view();
+                // ages move ranks: re-sort, unless the operator is moving
+                self.view.dirty = true;
+                self.refresh_if_dirty();
                 cmds
             }
             Msg::Resize(w, h) => {
@@ -558,6 +582,11 @@ impl App {
             }
             Msg::Link(link) => {
                 self.link = Some(link);
+                Vec::new()
+            }
+            Msg::Acked { id, acked, at } => {
+                self.fleet.apply_ack(&id, acked, at);
+                self.view.dirty = true;
                 Vec::new()
             }
         }

@@ -9,7 +9,10 @@ impl App {
             return Vec::new();
         }
         self.ops.warnings_seen = true;
+        // what the screen shows is what the key acts on; from now on the
+        // operator is at the keys and rows stay where they are
         self.refresh_if_dirty();
+        self.note_input();
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(key.code, KeyCode::Char('c')) {
             return vec![Command::Quit];
@@ -90,9 +93,13 @@ impl App {
             KeyCode::Esc => {
                 self.view.searching = false;
                 self.view.search.clear();
+                self.view.replaced_search.clear();
                 self.view.dirty = true;
             }
-            KeyCode::Enter => self.view.searching = false,
+            KeyCode::Enter => {
+                self.view.searching = false;
+                self.view.replaced_search.clear();
+            }
             KeyCode::Backspace => {
                 self.view.search.pop();
                 self.view.dirty = true;
@@ -108,19 +115,25 @@ impl App {
             KeyCode::Down => self.select(self.view.selected.saturating_add(1)),
             _ => {}
         }
-        self.refresh_if_dirty();
+        // what the operator types shows at once
+        if self.view.dirty {
+            self.refresh_view();
+        }
     }
 
-    /// Esc on the table: close the detail, else clear the search, else quit.
+    /// Esc on the table: close the detail, else clear the filter (the
+    /// search and the state filter), else the marks, else nothing. It
+    /// never quits: `q` does.
     fn on_esc(&mut self) -> Vec<Command> {
         if self.overlays.detail.is_some() {
             self.overlays.detail = None;
-        } else if !self.view.search.is_empty() {
+        } else if !self.view.search.is_empty() || self.view.state_filter != StateFilter::All {
             self.view.search.clear();
-            self.view.dirty = true;
-            self.refresh_if_dirty();
-        } else {
-            return vec![Command::Quit];
+            self.view.state_filter = StateFilter::All;
+            self.refresh_view();
+            self.notify(Level::Info, "filter cleared: showing all instances");
+        } else if !self.view.marked.is_empty() {
+            self.clear_marks();
         }
         Vec::new()
     }
@@ -149,19 +162,24 @@ impl App {
                     self.select(self.view.selected.saturating_add(1));
                 }
             }
+            Action::MarkAll => self.mark_all(),
+            Action::ClearMarks => self.clear_marks(),
+            Action::CopyId => return self.copy_id(),
+            Action::Ack => return self.toggle_ack(),
             Action::Search => {
+                // `/` always starts a new filter; the prompt names the one it replaces
+                self.view.replaced_search = std::mem::take(&mut self.view.search);
                 self.view.searching = true;
+                self.refresh_view();
             }
             Action::Sort => {
                 self.view.sort = self.view.sort.next();
-                self.view.dirty = true;
-                self.refresh_if_dirty();
+                self.refresh_view();
                 self.notify(Level::Info, format!("sorted by {}", self.view.sort.word()));
             }
             Action::StateFilter => {
                 self.view.state_filter = self.view.state_filter.next();
-                self.view.dirty = true;
-                self.refresh_if_dirty();
+                self.refresh_view();
                 self.notify(
                     Level::Info,
                     format!("showing {} instances", self.view.state_filter.word()),
@@ -202,21 +220,26 @@ impl App {
         Vec::new()
     }
 
-    /// Keys in the detail pane: movement scrolls the history; the rest
-    /// acts as on the table (on this instance). `None`: not handled here.
+    /// Keys in the detail pane: movement scrolls the history (never past
+    /// its last full page); the rest acts as on the table (on this
+    /// instance). `None`: not handled here.
     pub(super) fn on_detail_key(&mut self, action: Action) -> Option<Vec<Command>> {
-        let page = self.page_rows().max(1);
+        let fallback = self.page_rows().max(1);
         let d = self.overlays.detail.as_mut()?;
         let len = match &d.history {
             DetailHistory::Loaded(events) => events.len(),
             _ => HISTORY_LEN,
         };
-        let max = len.saturating_sub(1);
+        let page = match d.history_rows.get() {
+            0 => fallback,
+            drawn => drawn,
+        };
+        let max = len.saturating_sub(page);
         d.scroll = match action {
             Action::Down => (d.scroll + 1).min(max),
-            Action::Up => d.scroll.saturating_sub(1),
+            Action::Up => d.scroll.min(max).saturating_sub(1),
             Action::PageDown => (d.scroll + page).min(max),
-            Action::PageUp => d.scroll.saturating_sub(page),
+            Action::PageUp => d.scroll.min(max).saturating_sub(page),
             Action::Top => 0,
             Action::Bottom => max,
             Action::Detail => {
@@ -224,7 +247,12 @@ impl App {
                 return Some(Vec::new());
             }
             // about the table, not this instance: nothing to do here
-            Action::Mark | Action::Search | Action::Sort | Action::StateFilter => {
+            Action::Mark
+            | Action::MarkAll
+            | Action::ClearMarks
+            | Action::Search
+            | Action::Sort
+            | Action::StateFilter => {
                 return Some(Vec::new());
             }
             _ => return None,
@@ -242,6 +270,7 @@ impl App {
             id: id.clone(),
             scroll: 0,
             history: DetailHistory::Loading,
+            history_rows: std::cell::Cell::new(0),
         });
         vec![Command::LoadHistory(id)]
     }
@@ -363,6 +392,9 @@ impl App {
             return Vec::new();
         }
         self.refresh_if_dirty();
+        if !matches!(ev.kind, MouseEventKind::Moved) {
+            self.note_input();
+        }
         match ev.kind {
             MouseEventKind::ScrollDown => {
                 if let Some(d) = &mut self.overlays.detail {

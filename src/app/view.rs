@@ -1,7 +1,11 @@
 //! The table view: the order of rows (sort, filter, search), the selection
-//! and the scroll.
+//! and the scroll; the order held while the operator moves or marks.
 
 use super::*;
+
+/// While the operator moved or marked within this, rows are not re-sorted
+/// under the cursor: the new order waits for the first tick after it.
+pub const HOLD_ORDER: chrono::Duration = chrono::Duration::seconds(2);
 
 /// The table's view of the fleet: which rows, in what order, which one is
 /// selected and where the window is scrolled to. Indexes into the fleet,
@@ -22,12 +26,19 @@ pub struct TableView {
     pub search: String,
     /// Typing into the `/` filter.
     pub searching: bool,
+    /// The filter a new `/` replaced, named in the prompt while typing.
+    pub replaced_search: String,
     /// Rows marked with Space, for `R`, `x` and `e`.
     pub marked: HashSet<InstanceId>,
     /// Problems (rank ≥ 2) in the fleet, as of the last view refresh.
     pub problems: usize,
     /// `order` needs to be rebuilt (a state, the sort or a filter changed).
     pub(crate) dirty: bool,
+    /// When the operator last moved, marked or clicked in the table.
+    pub(crate) last_input: Option<DateTime<Utc>>,
+    /// A new order is waiting for the operator to pause ([`HOLD_ORDER`]);
+    /// the table's title says so.
+    pub held: bool,
     pub(crate) last_click: Option<(DateTime<Utc>, usize)>,
 }
 
@@ -42,9 +53,12 @@ impl TableView {
             state_filter: StateFilter::default(),
             search: String::new(),
             searching: false,
+            replaced_search: String::new(),
             marked: HashSet::new(),
             problems: 0,
             dirty: true,
+            last_input: None,
+            held: false,
             last_click: None,
         }
     }
@@ -63,16 +77,48 @@ impl App {
         self.refresh_if_dirty();
     }
 
+    /// Rebuilds the order if something changed, unless the operator is
+    /// moving or marking ([`HOLD_ORDER`]): then the rows stay where they
+    /// are (only the problems count follows) and the order is held.
     pub(super) fn refresh_if_dirty(&mut self) {
-        if self.view.dirty {
-            self.refresh_view();
+        if !self.view.dirty {
+            return;
         }
+        if self.order_held() {
+            self.view.held = true;
+            self.view.problems = self.count_problems();
+            return;
+        }
+        self.refresh_view();
+    }
+
+    /// The operator moved or marked within [`HOLD_ORDER`] of now.
+    pub(super) fn order_held(&self) -> bool {
+        self.view
+            .last_input
+            .is_some_and(|at| self.now.signed_duration_since(at) < HOLD_ORDER)
+    }
+
+    /// The operator moved, marked or clicked now: hold the order.
+    pub(super) fn note_input(&mut self) {
+        self.view.last_input = Some(self.now);
+    }
+
+    /// Problems (rank ≥ 2) in the fleet now.
+    fn count_problems(&self) -> usize {
+        let rules = self.settings.rules;
+        self.fleet
+            .instances
+            .iter()
+            .filter(|inst| health::rank(inst, &rules, self.now) >= 2)
+            .count()
     }
 
     /// The display order: the filter, then the sort, as indexes into
     /// `instances`; the selection stays on the same instance.
     pub(super) fn refresh_view(&mut self) {
         self.view.dirty = false;
+        self.view.held = false;
         if self.fleet.stats_unsettled {
             self.fleet.stats_unsettled = false;
             for inst in &mut self.fleet.instances {

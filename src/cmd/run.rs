@@ -14,7 +14,7 @@ use zapi_dash::listener::{Listener, ListenerError};
 use zapi_dash::reload::Reloaded;
 use zapi_dash::runner::{Backend, Runner, Services};
 use zapi_dash::sim::{self, FleetOptions, Sim};
-use zapi_dash::store::ReplayStats;
+use zapi_dash::store::{Record, ReplayStats};
 use zapi_dash::tui::{self, Feeds, Term};
 
 use super::{
@@ -55,8 +55,17 @@ pub async fn run(
     let mut app = new_app(&config, &services, banner);
     // one clock read for the whole replay, not one per event (a million at most)
     let replay_now = Utc::now();
-    let (service, events, replay) = Listener::start_on(listener, opts, |_, event| {
-        app.update(Msg::Webhook(event), replay_now);
+    let (service, events, replay) = Listener::start_on_records(listener, opts, |_, record| {
+        let msg = match record {
+            Record::Event(event) => Msg::Webhook(event),
+            // the operator's `a`, in log order with the events it follows
+            Record::Ack(ack) => Msg::Acked {
+                id: ack.instance_id,
+                acked: ack.acked,
+                at: ack.at,
+            },
+        };
+        app.update(msg, replay_now);
     })
     .await?;
     after_replay(&mut app, &config, service.addr, has_secret, &replay);

@@ -107,6 +107,12 @@ impl Fleet {
             if newer {
                 inst.last_webhook_moment = Some(event.moment);
                 inst.webhook_state = Some((state, event.received));
+                // a disconnect dated after the acknowledgement is a new one
+                if state == ConnState::Disconnected
+                    && inst.acked.is_some_and(|at| event.moment > at)
+                {
+                    inst.acked = None;
+                }
                 let dated = inst.set_state(state, event.moment, Source::Webhook);
                 self.tally.change(before, state);
                 inst.take_details(&event.kind);
@@ -211,6 +217,19 @@ impl Fleet {
         Some(i)
     }
 
+    /// The operator's acknowledgement that a down number is known to be
+    /// down (`acked`), or its withdrawal, at `at`. Only a disconnected row
+    /// can be acknowledged; the row, when it was changed.
+    pub fn apply_ack(&mut self, id: &InstanceId, acked: bool, at: DateTime<Utc>) -> Option<usize> {
+        let &i = self.index.get(id)?;
+        let inst = &mut self.instances[i];
+        if acked && inst.state != ConnState::Disconnected {
+            return None;
+        }
+        inst.acked = acked.then_some(at);
+        Some(i)
+    }
+
     /// Marks `/me` of the row asked again; false when it already is.
     pub fn ask_hooks(&mut self, row: usize) -> bool {
         let Some(inst) = self.instances.get_mut(row) else {
@@ -228,7 +247,10 @@ impl Fleet {
     pub fn announce_outages(&mut self, rules: &Rules, now: DateTime<Utc>) -> bool {
         let mut new_outage = false;
         for inst in &mut self.instances {
-            if !inst.outage_announced && health::outage_since(inst, rules, now).is_some() {
+            if !inst.outage_announced
+                && inst.acked.is_none()
+                && health::outage_since(inst, rules, now).is_some()
+            {
                 inst.outage_announced = true;
                 new_outage = true;
             }

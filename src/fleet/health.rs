@@ -106,7 +106,10 @@ pub fn drifted(inst: &Instance) -> bool {
 
 /// How bad a row is, for "problems first": higher is worse.
 pub fn rank(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> u8 {
-    if outage_since(inst, rules, now).is_some() {
+    if acked(inst) {
+        // known to be down: out of the problems, above the healthy rows
+        1
+    } else if outage_since(inst, rules, now).is_some() {
         6
     } else if inst.state == ConnState::Disconnected {
         5
@@ -124,6 +127,11 @@ pub fn rank(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> u8 {
     } else {
         0
     }
+}
+
+/// The operator acknowledged that this number is down (`a`), and it still is.
+pub fn acked(inst: &Instance) -> bool {
+    inst.acked.is_some() && inst.state == ConnState::Disconnected
 }
 
 /// A row counts as a problem (the header's count, the "down" filter's

@@ -167,6 +167,10 @@ pub struct Instance {
     /// The bell has rung for the current outage.
     #[serde(skip)]
     pub outage_announced: bool,
+    /// The operator acknowledged at this time that the number is down
+    /// (`a`): no bell, not a problem, until it connects or disconnects again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked: Option<DateTime<Utc>>,
 }
 
 impl Instance {
@@ -192,6 +196,7 @@ impl Instance {
             history: VecDeque::new(),
             transitions: Transitions::default(),
             outage_announced: false,
+            acked: None,
         }
     }
 
@@ -280,6 +285,8 @@ impl Instance {
             self.last_change = if first_status { None } else { Some(at) };
             self.change_dated = source == Source::Webhook;
             self.state = state;
+            // an acknowledgement is of the state it was given in
+            self.acked = None;
             if state != ConnState::Disconnected {
                 self.outage_announced = false;
             }

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::metrics::Metrics;
 use crate::model::Event;
-use crate::store::{self, EventLog, LogOptions, ReplayStats, StoreError};
+use crate::store::{self, EventLog, LogOptions, Record, ReplayStats, StoreError};
 
 pub mod certs;
 pub mod parse;
@@ -106,7 +106,22 @@ impl Listener {
     pub async fn start_on(
         listener: TcpListener,
         opts: ListenerOptions,
-        on_replay: impl FnMut(u64, Event),
+        mut on_replay: impl FnMut(u64, Event),
+    ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
+        Self::start_on_records(listener, opts, |seq, record| {
+            if let Record::Event(event) = record {
+                on_replay(seq, event);
+            }
+        })
+        .await
+    }
+
+    /// [`Listener::start_on`] that replays every record, the dashboard's
+    /// acknowledgements with the events ([`store::replay_records`]).
+    pub async fn start_on_records(
+        listener: TcpListener,
+        opts: ListenerOptions,
+        on_replay: impl FnMut(u64, Record),
     ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
         let addr = listener
             .local_addr()
@@ -122,7 +137,7 @@ impl Listener {
         })?;
         // Blocking file reads, once, before any webhook is taken (and
         // before anything else runs on this task).
-        let stats = store::replay(&opts.log_dir, on_replay)?;
+        let stats = store::replay_records(&opts.log_dir, on_replay)?;
 
         let router = routes::router_with(
             ListenerState::logged(log.clone()),

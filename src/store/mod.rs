@@ -34,6 +34,12 @@
 //!   [`model::Event`](crate::model::Event) as its serde implementation writes
 //!   it). Writers emit the keys in this order; readers use the order only
 //!   for shortcuts and parse the JSON whenever a line is not in that shape.
+//! - An acknowledgement record (the dashboard's `a`, [`EventLog::append_ack`])
+//!   has `ack` in place of `event`: `{"instance_id":…,"acked":true,"at":…}`.
+//!   Readers skip records of a kind they do not know (neither `event` nor
+//!   `ack`, or an event of an unknown `kind`) without counting them as
+//!   corrupt, so a newer writer's records do not alarm an older reader;
+//!   the writer still counts their `seq`.
 //! - A line whose CRC or JSON does not check out (a write torn by a crash, bit
 //!   rot, a full disk, garbage) is skipped and counted in
 //!   [`ReplayStats::corrupt`], never an error. So is a line longer than
@@ -105,7 +111,8 @@ mod writer;
 
 pub use history::history;
 pub(crate) use record::write_event_json_sorted;
-pub use replay::{ReplayStats, replay, replay_after};
+pub use record::{Ack, Record};
+pub use replay::{ReplayStats, replay, replay_after, replay_records};
 pub use scan::{ScanStats, StateChange, scan_state_changes};
 
 use dedup::DedupFilter;
@@ -329,6 +336,12 @@ enum Request {
         fp: Option<u64>,
         reply: AppendReply,
     },
+    /// An acknowledgement: written like an event, never a duplicate, not
+    /// sent to [`LogOptions::committed`] (its maker has applied it).
+    Ack {
+        ack: Ack,
+        reply: AppendReply,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -464,6 +477,24 @@ impl EventLog {
         let sent = self.tx.send(request).await;
         drop(arrival);
         if sent.is_err() {
+            return Err(StoreError::Closed {
+                dir: self.dir.to_path_buf(),
+            });
+        }
+        match answer.await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::WriterGone {
+                dir: self.dir.to_path_buf(),
+            }),
+        }
+    }
+
+    /// Appends an acknowledgement record (the dashboard's `a`) and returns
+    /// once the `fsync` that covers it is done. [`replay_records`] reads it
+    /// back; [`replay`], [`replay_after`] and [`history`] pass it by.
+    pub async fn append_ack(&self, ack: Ack) -> Result<Appended, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Request::Ack { ack, reply }).await.is_err() {
             return Err(StoreError::Closed {
                 dir: self.dir.to_path_buf(),
             });

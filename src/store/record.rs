@@ -64,18 +64,120 @@ pub(super) struct RecordIn {
     event: Event,
 }
 
-/// Just enough of a record to prime the writer.
+/// Just enough of a record to prime the writer: its `seq`, `fp` and
+/// when it was received (an event's receipt, an acknowledgement's time;
+/// none for a kind of record this version does not know).
 #[derive(Deserialize)]
 pub(super) struct RecordHead {
     seq: u64,
     fp: FpHex,
-    event: HeadEvent,
+    #[serde(default)]
+    event: Option<HeadEvent>,
+    #[serde(default)]
+    ack: Option<HeadAck>,
 }
 
 /// Of the event, only when it was received.
 #[derive(Deserialize)]
 pub(super) struct HeadEvent {
     received: FastTime,
+}
+
+/// Of the acknowledgement, only when it was given.
+#[derive(Deserialize)]
+pub(super) struct HeadAck {
+    at: FastTime,
+}
+
+/// The operator's acknowledgement (`a` on the dashboard) that an
+/// instance's number is known to be down (`acked`), or its withdrawal.
+/// Stored as its own kind of record, so that it survives a restart:
+/// `{"seq":N,"fp":"0000000000000000","ack":{"instance_id":"…","acked":true,"at":"…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub instance_id: InstanceId,
+    pub acked: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// One record of the log: a webhook event or an acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Event(Event),
+    Ack(Ack),
+}
+
+impl Record {
+    /// When it happened here: an event's receipt, an acknowledgement's time.
+    /// Picks the segment (day) it is written to.
+    pub(super) fn received(&self) -> DateTime<Utc> {
+        match self {
+            Record::Event(e) => e.received,
+            Record::Ack(a) => a.at,
+        }
+    }
+}
+
+/// Appends one acknowledgement record line to `buf` (no fingerprint: it is
+/// never a retry). Rare, so serde writes it. On error `buf` is left as it was.
+pub(super) fn encode_ack_record(
+    buf: &mut Vec<u8>,
+    dir: &Path,
+    seq: u64,
+    ack: &Ack,
+) -> Result<(), StoreError> {
+    #[derive(Serialize)]
+    struct AckRecordOut<'a> {
+        seq: u64,
+        fp: FpHex,
+        ack: &'a Ack,
+    }
+    let json = serde_json::to_vec(&AckRecordOut {
+        seq,
+        fp: FpHex(0),
+        ack,
+    })
+    .map_err(|e| StoreError::Encode {
+        dir: dir.to_path_buf(),
+        source: std::sync::Arc::new(e),
+    })?;
+    let crc = crc32fast::hash(&json);
+    let mut digits = [0u8; 8];
+    hex_into(u64::from(crc), &mut digits);
+    buf.extend_from_slice(&digits);
+    buf.push(b' ');
+    buf.extend_from_slice(&json);
+    buf.push(b'\n');
+    Ok(())
+}
+
+/// A record that [`decode_record`] did not take as an event: an
+/// acknowledgement (`Some((seq, Some(ack)))`), a kind of record or of
+/// event this version does not know, written by a newer one (`Some((seq,
+/// None))`: skipped, not corrupt), or not a record at all (`None`).
+pub(super) fn decode_other(json: &[u8]) -> Option<(u64, Option<Ack>)> {
+    #[derive(Deserialize)]
+    struct OtherRecord {
+        seq: u64,
+        #[serde(default)]
+        event: Option<serde_json::Value>,
+        #[serde(default)]
+        ack: Option<serde_json::Value>,
+    }
+    let record: OtherRecord = serde_json::from_slice(json).ok()?;
+    match (record.event, record.ack) {
+        (None, Some(ack)) => serde_json::from_value::<Ack>(ack)
+            .ok()
+            .map(|ack| (record.seq, Some(ack))),
+        (Some(event), None) => {
+            // an event of a known kind that did not decode is damaged
+            let kind = event.get("kind")?.as_str()?;
+            let known = matches!(kind, "connected" | "disconnected" | "activity");
+            (!known).then_some((record.seq, None))
+        }
+        (None, None) => Some((record.seq, None)),
+        (Some(_), Some(_)) => None,
+    }
 }
 
 pub(super) const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -496,10 +598,16 @@ pub(super) fn parse_utc_fast(s: &[u8]) -> Option<DateTime<Utc>> {
     Some(date.and_hms_nano_opt(hour, min, sec, nano)?.and_utc())
 }
 
-/// A record's `seq`, `fp` and receipt time.
-pub(super) fn decode_head(json: &[u8]) -> Option<(u64, u64, DateTime<Utc>)> {
+/// A record's `seq`, `fp` and receipt time (none for a kind of record this
+/// version does not know: its `seq` still counts).
+pub(super) fn decode_head(json: &[u8]) -> Option<(u64, u64, Option<DateTime<Utc>>)> {
     let head: RecordHead = serde_json::from_slice(json).ok()?;
-    Some((head.seq, head.fp.0, head.event.received.0))
+    let received = match (head.event, head.ack) {
+        (Some(event), _) => Some(event.received.0),
+        (None, Some(ack)) => Some(ack.at.0),
+        (None, None) => None,
+    };
+    Some((head.seq, head.fp.0, received))
 }
 
 /// The `seq` of a record as this module writes it (`{"seq":N,...`), without
@@ -546,6 +654,64 @@ mod tests {
     }
 
     #[test]
+    fn an_ack_is_its_own_kind_of_record_and_reads_back() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let ack = Ack {
+            instance_id: InstanceId::new("A\"b"),
+            acked: true,
+            at,
+        };
+        let mut buf = Vec::new();
+        encode_ack_record(&mut buf, Path::new("d"), 7, &ack).unwrap();
+        assert_eq!(buf.last(), Some(&b'\n'));
+        let json = check_crc(&buf[..buf.len() - 1]).expect("crc checks out");
+        assert!(
+            json.starts_with(b"{\"seq\":7,\"fp\":\"0000000000000000\",\"ack\":{"),
+            "{}",
+            String::from_utf8_lossy(json)
+        );
+        // not an event: the event readers pass it by (history, old replays)
+        assert_eq!(decode_record(json), None);
+        assert_eq!(quick_instance_match(json, b"\"A\""), None);
+        assert_eq!(decode_other(json), Some((7, Some(ack))));
+        assert_eq!(decode_head(json), Some((7, 0, Some(at))));
+        assert_eq!(quick_seq(json), Some(7));
+    }
+
+    #[test]
+    fn unknown_kinds_are_skipped_and_damaged_records_are_not() {
+        let unknown = [
+            // a kind of record from a newer version
+            &br#"{"seq":3,"fp":"0000000000000000","note":{"text":"hi"}}"#[..],
+            // a kind of event from a newer version
+            br#"{"seq":4,"fp":"0000000000000000","event":{"instance_id":"A","kind":"presence","moment":"2026-01-02T03:04:05Z","received":"2026-01-02T03:04:05Z"}}"#,
+        ];
+        for (json, seq) in unknown.into_iter().zip([3, 4]) {
+            assert_eq!(decode_record(json), None);
+            assert_eq!(decode_other(json), Some((seq, None)));
+        }
+        // its seq counts for the writer even though its time is unknown
+        assert_eq!(decode_head(unknown[0]), Some((3, 0, None)));
+        let damaged = [
+            // a known kind with a missing field
+            &br#"{"seq":5,"fp":"0000000000000000","event":{"instance_id":"A","kind":"connected"}}"#
+                [..],
+            // an ack without its time
+            br#"{"seq":6,"fp":"0000000000000000","ack":{"instance_id":"A","acked":true}}"#,
+            br#"{"fp":"0000000000000000"}"#,
+            b"not json",
+        ];
+        for json in damaged {
+            assert_eq!(
+                decode_other(json),
+                None,
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+    }
+
+    #[test]
     fn record_round_trip_and_crc() {
         let mut buf = Vec::new();
         encode_record(
@@ -566,7 +732,7 @@ mod tests {
         assert_eq!(decode_record(json), Some((42, event("A"))));
         assert_eq!(
             decode_head(json),
-            Some((42, 0x00ab_cdef_0123_4567, event("A").received))
+            Some((42, 0x00ab_cdef_0123_4567, Some(event("A").received)))
         );
         assert_eq!(quick_seq(json), Some(42));
         assert_eq!(quick_instance_match(json, br#""A""#), Some(true));
@@ -832,7 +998,10 @@ mod tests {
             received: at,
         };
         assert_eq!(decode_record(json), Some((1, event.clone())));
-        assert_eq!(decode_head(json), Some((1, 0x00a1_b2c3_d4e5_f607, at)));
+        assert_eq!(
+            decode_head(json),
+            Some((1, 0x00a1_b2c3_d4e5_f607, Some(at)))
+        );
         let mut buf = Vec::new();
         encode_record(&mut buf, Path::new("d"), 1, 0x00a1_b2c3_d4e5_f607, &event).unwrap();
         assert_eq!(&buf[..buf.len() - 1], &line[..]);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::model::Event;
 
-use super::record::{check_crc, decode_record, quick_seq};
+use super::record::{Record, check_crc, decode_other, decode_record, quick_seq};
 use super::segments::{first_segment_after, list_segments};
 use super::{CHUNK_BYTES, MAX_RECORD_BYTES, MAX_WORKERS, StoreError};
 
@@ -26,15 +26,27 @@ pub struct ReplayStats {
     pub last_seq: u64,
 }
 
-/// Streams every intact record of the log in `dir`, oldest first, into `f`
-/// with its sequence number, without holding them all in memory.
+/// Streams every intact event of the log in `dir`, oldest first, into `f`
+/// with its sequence number, without holding them all in memory. Records
+/// of other kinds (acknowledgements, see [`replay_records`], and kinds a
+/// newer version wrote) are passed by.
 ///
 /// Torn or corrupt records are skipped and counted, and so are segments that
 /// cannot be read (with a warning in the diagnostics log); only a directory
 /// that exists but cannot be listed is an error. A missing directory is an
 /// empty log.
-pub fn replay(dir: &Path, f: impl FnMut(u64, Event)) -> Result<ReplayStats, StoreError> {
-    replay_after(dir, 0, f)
+pub fn replay(dir: &Path, mut f: impl FnMut(u64, Event)) -> Result<ReplayStats, StoreError> {
+    replay_inner(dir, 0, false, |seq, record| {
+        if let Record::Event(event) = record {
+            f(seq, event);
+        }
+    })
+}
+
+/// Like [`replay`], but with the acknowledgements too ([`Record::Ack`]),
+/// in `seq` order with the events: what the dashboard rebuilds its state from.
+pub fn replay_records(dir: &Path, f: impl FnMut(u64, Record)) -> Result<ReplayStats, StoreError> {
+    replay_inner(dir, 0, true, f)
 }
 
 /// Like [`replay`], but only records with `seq > after`, oldest first: for
@@ -46,6 +58,21 @@ pub fn replay_after(
     dir: &Path,
     after: u64,
     mut f: impl FnMut(u64, Event),
+) -> Result<ReplayStats, StoreError> {
+    replay_inner(dir, after, false, |seq, record| {
+        if let Record::Event(event) = record {
+            f(seq, event);
+        }
+    })
+}
+
+/// The replays above: records with `seq > after`, acknowledgements only
+/// when `acks` (otherwise neither passed nor counted).
+fn replay_inner(
+    dir: &Path,
+    after: u64,
+    acks: bool,
+    mut f: impl FnMut(u64, Record),
 ) -> Result<ReplayStats, StoreError> {
     let segments = list_segments(dir)?;
     let start = if after == 0 {
@@ -70,10 +97,13 @@ pub fn replay_after(
             .is_ok_and(|m| m.len() > 2 * CHUNK_BYTES as u64);
         let mut emit = |decoded: Decoded| {
             stats.corrupt += decoded.corrupt;
-            for (seq, event) in decoded.records {
+            for (seq, record) in decoded.records {
+                if !acks && matches!(record, Record::Ack(_)) {
+                    continue;
+                }
                 stats.records += 1;
                 stats.last_seq = stats.last_seq.max(seq);
-                f(seq, event);
+                f(seq, record);
             }
         };
         let mut file = file;
@@ -144,7 +174,7 @@ pub(super) fn resume_offset(file: &mut File, after: u64) -> u64 {
 
 /// The intact records of a run of lines, and how many lines were not.
 pub(super) struct Decoded {
-    records: Vec<(u64, Event)>,
+    records: Vec<(u64, Record)>,
     corrupt: u64,
 }
 
@@ -164,9 +194,15 @@ pub(super) fn decode_chunk(chunk: &[u8], after: u64) -> Decoded {
             return;
         }
         match decode_record(json) {
-            Some((seq, event)) if seq > after => out.records.push((seq, event)),
+            Some((seq, event)) if seq > after => out.records.push((seq, Record::Event(event))),
             Some(_) => {}
-            None => out.corrupt += 1,
+            // not an event: an acknowledgement, a kind a newer version
+            // wrote (skipped, not corrupt), or damage
+            None => match decode_other(json) {
+                Some((seq, Some(ack))) if seq > after => out.records.push((seq, Record::Ack(ack))),
+                Some(_) => {}
+                None => out.corrupt += 1,
+            },
         }
     });
     out
@@ -366,6 +402,53 @@ mod tests {
     use std::fs;
 
     #[test]
+    fn acks_and_unknown_kinds_are_records_not_corruption() {
+        use crate::store::record::{Ack, encode_ack_record};
+        let dir = tempfile::tempdir().unwrap();
+        let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let event = Event {
+            instance_id: InstanceId::new("A"),
+            kind: EventKind::Disconnected { error: None },
+            moment: at,
+            received: at,
+        };
+        let ack = Ack {
+            instance_id: InstanceId::new("A"),
+            acked: true,
+            at,
+        };
+        let mut bytes = Vec::new();
+        encode_record(&mut bytes, dir.path(), 1, 0, &event).unwrap();
+        encode_ack_record(&mut bytes, dir.path(), 2, &ack).unwrap();
+        // what a newer version may write: a record kind and an event kind unknown here
+        for json in [
+            r#"{"seq":3,"fp":"0000000000000000","note":{"text":"hi"}}"#,
+            r#"{"seq":4,"fp":"0000000000000000","event":{"instance_id":"A","kind":"presence","moment":"2023-11-14T22:13:20Z","received":"2023-11-14T22:13:20Z"}}"#,
+        ] {
+            bytes.extend_from_slice(
+                format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes())).as_bytes(),
+            );
+        }
+        bytes.extend_from_slice(b"deadbeef {\"seq\":5}\n");
+        fs::write(dir.path().join("events-2023-11-14.log"), &bytes).unwrap();
+
+        let mut all = Vec::new();
+        let stats = replay_records(dir.path(), |seq, r| all.push((seq, r))).unwrap();
+        assert_eq!(
+            all,
+            vec![(1, Record::Event(event.clone())), (2, Record::Ack(ack))]
+        );
+        assert_eq!((stats.records, stats.corrupt, stats.last_seq), (2, 1, 2));
+        let mut events = Vec::new();
+        let stats = replay(dir.path(), |seq, e| events.push((seq, e))).unwrap();
+        assert_eq!(events, vec![(1, event)]);
+        assert_eq!((stats.records, stats.corrupt), (1, 1));
+        let mut after = Vec::new();
+        replay_after(dir.path(), 1, |seq, _| after.push(seq)).unwrap();
+        assert!(after.is_empty(), "no events after 1: {after:?}");
+    }
+
+    #[test]
     fn parallel_replay_matches_sequential_on_a_big_damaged_segment() {
         let dir = tempfile::tempdir().unwrap();
         let mut bytes = Vec::new();
@@ -408,7 +491,10 @@ mod tests {
             let mut bad = 0;
             let mut emit = |d: Decoded| {
                 bad += d.corrupt;
-                got.extend(d.records);
+                got.extend(d.records.into_iter().map(|(seq, r)| match r {
+                    Record::Event(e) => (seq, e),
+                    Record::Ack(a) => panic!("no acks were written: {a:?}"),
+                }));
             };
             let mut reader = ChunkReader::new(File::open(&path).unwrap());
             if workers == 1 {

@@ -112,6 +112,10 @@ pub(super) fn scan_tail(segments: &[Segment], want: usize, window: chrono::TimeD
                 tail.last_seq = seq;
                 tail.last_day = Some(seg.day);
             }
+            // a kind of record this version does not know: its seq counts, no more
+            let Some(received) = received else {
+                return ControlFlow::Continue(());
+            };
             let horizon = *horizon.get_or_insert(received - window - chrono::TimeDelta::minutes(1));
             if received < horizon {
                 done = true;

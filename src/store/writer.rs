@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{mpsc, watch};
 
 use super::dedup::DedupFilter;
-use super::record::encode_record;
+use super::record::{Record, encode_ack_record, encode_record};
 use super::segments::{OpenSegment, apply_retention, list_segments, open_segment};
 use super::{
     AppendReply, Appended, Counters, LINGER, LINGER_STEP, NO_FINGERPRINT, Request, StoreError,
@@ -69,7 +69,10 @@ impl Writer {
             loop {
                 while let Some(request) = next.take() {
                     match request {
-                        Request::Append { event, fp, reply } => batch.push((event, fp, reply)),
+                        Request::Append { event, fp, reply } => {
+                            batch.push((Record::Event(event), fp, reply))
+                        }
+                        Request::Ack { ack, reply } => batch.push((Record::Ack(ack), None, reply)),
                         Request::Shutdown { reply } => {
                             shutdowns.push(reply);
                             stop = true;
@@ -99,7 +102,7 @@ impl Writer {
         rx.close();
         while let Some(request) = rx.blocking_recv() {
             match request {
-                Request::Append { reply, .. } => {
+                Request::Append { reply, .. } | Request::Ack { reply, .. } => {
                     let _ = reply.send(Err(StoreError::Closed {
                         dir: self.dir.clone(),
                     }));
@@ -118,7 +121,7 @@ impl Writer {
     /// Writes one batch: every append is answered once its run is synced.
     fn commit(
         &mut self,
-        batch: &mut Vec<(Event, Option<u64>, AppendReply)>,
+        batch: &mut Vec<(Record, Option<u64>, AppendReply)>,
         pending: &mut HashMap<u64, usize>,
     ) {
         Counters::add(&self.counters.batches, 1);
@@ -127,8 +130,9 @@ impl Writer {
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         pending.clear();
         let mut runs: Vec<Run> = Vec::new();
-        for (event, fp, reply) in batch.drain(..) {
-            if fp.is_some_and(|fp| self.filter.is_retry(fp, event.received)) {
+        for (record, fp, reply) in batch.drain(..) {
+            let received = record.received();
+            if fp.is_some_and(|fp| self.filter.is_retry(fp, received)) {
                 Counters::add(&self.counters.duplicates, 1);
                 let _ = reply.send(Ok(Appended::Duplicate));
                 continue;
@@ -140,23 +144,14 @@ impl Writer {
                 }
                 continue;
             }
-            let event_day = event.received.date_naive();
+            let event_day = received.date_naive();
             let day = match self.day {
                 Some(newest) if newest > event_day => newest,
                 _ => event_day,
             };
             self.day = Some(day);
             if runs.last().is_none_or(|run| run.day != day) {
-                let mut run = self.spare_runs.pop().unwrap_or_else(|| Run {
-                    day,
-                    buf: Vec::with_capacity(64 * 1024),
-                    fps: Vec::new(),
-                    last_seq: 0,
-                    waiters: Vec::new(),
-                    events: Vec::new(),
-                });
-                run.day = day;
-                runs.push(run);
+                runs.push(self.new_run(day));
             }
             let index = runs.len() - 1;
             let Some(run) = runs.last_mut() else {
@@ -164,14 +159,21 @@ impl Writer {
             };
             let seq = self.next_seq;
             let written_fp = fp.unwrap_or(NO_FINGERPRINT);
-            match encode_record(&mut run.buf, &self.dir, seq, written_fp, &event) {
+            let encoded = match &record {
+                Record::Event(event) => {
+                    encode_record(&mut run.buf, &self.dir, seq, written_fp, event)
+                }
+                Record::Ack(ack) => encode_ack_record(&mut run.buf, &self.dir, seq, ack),
+            };
+            match encoded {
                 Ok(()) => {
                     // Saturating: only a crafted log can bring seq near u64::MAX.
                     self.next_seq = self.next_seq.saturating_add(1);
-                    run.fps.push((fp, event.received));
+                    run.fps.push((fp, received));
                     run.last_seq = seq;
                     run.waiters.push((reply, Appended::Written { seq }));
-                    if self.committed.is_some() {
+                    // the committed feed carries events; an ack's maker applied it
+                    if let (Some(_), Record::Event(event)) = (&self.committed, record) {
                         run.events.push((seq, event));
                     }
                     if let Some(fp) = fp {
@@ -195,6 +197,20 @@ impl Writer {
                 self.spare_runs.push(run);
             }
         }
+    }
+
+    /// An empty run for `day`, reusing an earlier batch's buffers.
+    fn new_run(&mut self, day: NaiveDate) -> Run {
+        let mut run = self.spare_runs.pop().unwrap_or_else(|| Run {
+            day,
+            buf: Vec::with_capacity(64 * 1024),
+            fps: Vec::new(),
+            last_seq: 0,
+            waiters: Vec::new(),
+            events: Vec::new(),
+        });
+        run.day = day;
+        run
     }
 
     /// Writes and syncs one run of a batch, then answers its appends.

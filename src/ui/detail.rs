@@ -113,6 +113,7 @@ fn state_lines(
 ) {
     // state, and since when
     let (word, style) = match health::outage_since(inst, rules, now) {
+        _ if health::acked(inst) => ("✗ acked".to_string(), Theme::BAD),
         Some(_) => ("✗ OUTAGE".to_string(), Theme::ALARM),
         None => super::table::state_cell(inst.state),
     };
@@ -144,6 +145,16 @@ fn state_lines(
             }
             _ => wrapped("Last error", e, Theme::PLAIN, text_w, lines),
         }
+    }
+    if let Some(at) = inst.acked.filter(|_| health::acked(inst)) {
+        let text = format!(
+            "{}: known to be down; no bell, not a problem until it connects or drops again",
+            when(tz, now, at, false)
+        );
+        lines.push(labelled(
+            "Acked",
+            vec![Span::styled(fit(&text, text_w), Theme::DIM)],
+        ));
     }
     if let Some(note) = health::note(inst, rules, now) {
         wrapped(
@@ -254,15 +265,30 @@ fn history_lines(
             format!("the newest {} kept in memory ({e})", inst.history.len()),
         ),
     };
+    // one line for the heading; the rest is the history's
+    let room = usize::from(area.height.saturating_sub(2))
+        .saturating_sub(lines.len() + 1)
+        .max(1);
+    detail.history_rows.set(room);
+    // the last page is always a full one (`G` lands there)
+    let start = detail.scroll.min(events.len().saturating_sub(room));
+    let end = (start + room).min(events.len());
+    let position = if events.len() > room {
+        format!(" · {}–{end} of {}", start + 1, events.len())
+    } else {
+        String::new()
+    };
     lines.push(Line::from(Span::styled(
-        fit(&format!(" History, newest first · {note}"), inner_w),
+        fit(
+            &format!(" History, newest first · {note}{position}"),
+            inner_w,
+        ),
         Theme::HEADING,
     )));
-    let room = usize::from(area.height.saturating_sub(2)).saturating_sub(lines.len());
     if events.is_empty() {
         lines.push(Line::from(" no events yet"));
     }
-    for ev in events.iter().skip(detail.scroll).take(room) {
+    for ev in &events[start..end] {
         lines.push(history_line(app, ev, inner_w));
     }
 }

@@ -14,11 +14,20 @@ use crate::keys::Action;
 /// warning or the last action's result.
 fn status_line(app: &App, width: usize) -> Line<'static> {
     if app.view.searching {
+        // `/` always starts a new filter: say which one it replaces
+        let replaces = if app.view.replaced_search.is_empty() {
+            String::new()
+        } else {
+            format!(" · replaces \"{}\"", fit(&app.view.replaced_search, 16))
+        };
         Line::from(vec![
-            Span::styled(" filter / ", Theme::BOLD),
-            Span::raw(fit(&app.view.search, width.saturating_sub(40))),
+            Span::styled(" new filter / ", Theme::BOLD),
+            Span::raw(fit(&app.view.search, width.saturating_sub(44))),
             Span::styled("▏", Theme::CURSOR),
-            Span::styled("  Enter keeps it · Esc clears it", Theme::DIM),
+            Span::styled(
+                format!("  Enter keeps it · Esc clears it{replaces}"),
+                Theme::DIM,
+            ),
         ])
     } else if let Some(b) = app.ops.register_batch {
         let failed = if b.failed > 0 {

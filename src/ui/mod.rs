@@ -9,6 +9,7 @@ mod header;
 pub mod help;
 mod link;
 mod messages;
+mod popup;
 mod replace;
 pub mod starting;
 mod table;
@@ -58,27 +59,6 @@ pub fn draw(app: &App, frame: &mut Frame) {
     }
 }
 
-/// Draws a confirmation popup: `lines` in a yellow-bordered box titled
-/// `title`, centred in `area` and sized to its text.
-pub fn draw_popup(
-    frame: &mut Frame,
-    area: ratatui::layout::Rect,
-    lines: Vec<ratatui::text::Line<'_>>,
-    title: &str,
-) {
-    use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
-    let popup = popup_area(frame, area, &lines);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::new()
-                .borders(Borders::ALL)
-                .border_style(theme::Theme::WARN)
-                .title(title),
-        ),
-        popup,
-    );
-}
-
 /// The centred rectangle a popup of these lines takes inside `area`
 /// (borders included), cleared so the popup covers what is under it.
 pub fn popup_area(
@@ -86,19 +66,34 @@ pub fn popup_area(
     area: ratatui::layout::Rect,
     lines: &[ratatui::text::Line],
 ) -> ratatui::layout::Rect {
-    use ratatui::layout::Flex;
-    let width = (lines
+    let width = lines
         .iter()
         .map(ratatui::text::Line::width)
         .max()
-        .unwrap_or(0) as u16
-        + 3)
-    .min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .unwrap_or(0)
+        .saturating_add(3);
+    let height = lines.len().saturating_add(2);
+    centred(
+        frame,
+        area,
+        u16::try_from(width).unwrap_or(u16::MAX),
+        u16::try_from(height).unwrap_or(u16::MAX),
+    )
+}
+
+/// A `width` × `height` rectangle centred in `area` (cut to it), cleared
+/// so what is drawn there covers what is under it.
+pub fn centred(
+    frame: &mut Frame,
+    area: ratatui::layout::Rect,
+    width: u16,
+    height: u16,
+) -> ratatui::layout::Rect {
+    use ratatui::layout::Flex;
+    let [popup] = Layout::horizontal([Constraint::Length(width.min(area.width))])
         .flex(Flex::Center)
         .areas(area);
-    let [popup] = Layout::vertical([Constraint::Length(height)])
+    let [popup] = Layout::vertical([Constraint::Length(height.min(area.height))])
         .flex(Flex::Center)
         .areas(popup);
     frame.render_widget(ratatui::widgets::Clear, popup);

@@ -106,7 +106,11 @@ pub fn state_cell(state: ConnState) -> (String, Style) {
 }
 
 /// The state cell of a row: an outage is its own word, highlighted.
-fn row_state(app: &App, inst: &Instance) -> (String, Style) {
+pub(super) fn row_state(app: &App, inst: &Instance) -> (String, Style) {
+    if health::acked(inst) {
+        // known to be down (`a`): said, not alarmed
+        return ("✗ acked".into(), Theme::BAD);
+    }
     if health::outage_since(inst, &app.settings.rules, app.now).is_some() {
         return ("✗ OUTAGE".into(), Theme::ALARM);
     }
@@ -169,6 +173,10 @@ fn title(app: &App) -> String {
     }
     if !app.view.marked.is_empty() {
         parts.push(format!("{} marked", app.view.marked.len()));
+    }
+    if app.view.held {
+        // rows stay put while the operator moves; the new order comes on a pause
+        parts.push("order held".to_string());
     }
     format!(" Instances ({}) ", parts.join(" · "))
 }

@@ -620,3 +620,123 @@ fn the_header_keeps_the_plain_http_warning() {
     let app = fleet(80, 24);
     assert!(!text(&render(&app, 80, 24)).contains("plain http"));
 }
+
+/// The restart confirmation at every size: the rows it acts on with their
+/// state, a warning for the connected one, and the key line always there
+/// (at 40×10 the list shrinks to a count, never the keys).
+#[test]
+fn confirmation_lists_rows_with_state_and_keeps_its_keys_at_every_size() {
+    for (w, h) in [(200, 50), (120, 35), (80, 24), (40, 10)] {
+        let mut app = fleet(w, h);
+        key(&mut app, KeyCode::Char('A')); // every row shown
+        key(&mut app, KeyCode::Char('x'));
+        let screen = text(&render(&app, w, h));
+        assert!(
+            screen.contains("y sends"),
+            "{w}×{h}: the key line:\n{screen}"
+        );
+        assert!(screen.contains("? unknown"), "{w}×{h}: states:\n{screen}");
+        if w >= 80 {
+            assert!(
+                screen.contains("Restart 4 instances?"),
+                "{w}×{h}:\n{screen}"
+            );
+            assert!(
+                screen.contains("1 of them is connected: restarting drops it"),
+                "{w}×{h}:\n{screen}"
+            );
+            assert!(screen.contains("● connected"), "{w}×{h}:\n{screen}");
+            assert!(screen.contains("✗ OUTAGE"), "{w}×{h}:\n{screen}");
+        }
+        let name = format!("confirmation_lists_rows_{w}x{h}");
+        insta::with_settings!({
+            snapshot_path => "../snapshots",
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!(format!("render__{name}"), screen);
+        });
+    }
+}
+
+/// The replace confirmation keeps its keys on a 40×10 terminal too.
+#[test]
+fn replace_confirmation_keeps_its_keys_at_40x10() {
+    let mut app = operator_fleet(40, 10);
+    key(&mut app, KeyCode::Char('R'));
+    let screen = text(&render(&app, 40, 10));
+    assert!(screen.contains("y all"), "{screen}");
+    assert!(screen.contains("Esc nothing"), "{screen}");
+    assert_screen!("replace_confirmation_40x10", screen);
+}
+
+/// Moving holds the order (the title says so); an acked row says `acked`.
+#[test]
+fn held_order_and_acked_rows_are_said_on_screen() {
+    let now = t(14, 6, 12);
+    let mut app = fleet(120, 35);
+    key(&mut app, KeyCode::Down);
+    app.update(
+        webhook(
+            "3C8A1F00D2E94B7A9F15C0DE2A7B6E11",
+            EventKind::Disconnected {
+                error: Some("Device has been disconnected".into()),
+            },
+            now,
+        ),
+        now,
+    );
+    app.prepare();
+    let screen = text(&render(&app, 120, 35));
+    assert!(screen.contains("order held"), "{screen}");
+    // Support is down since 14:03:12: acked, it says so and is no problem
+    let support = InstanceId::new("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B");
+    app.update(
+        Msg::Acked {
+            id: support,
+            acked: true,
+            at: now,
+        },
+        now,
+    );
+    app.update(Msg::Tick, t(14, 6, 20));
+    let screen = text(&render(&app, 120, 35));
+    assert!(!screen.contains("order held"), "{screen}");
+    assert!(screen.contains("✗ acked"), "{screen}");
+    assert_screen!("held_order_then_acked_120x35", screen);
+}
+
+/// `G` in the detail's history: the last page, and where it is.
+#[test]
+fn big_g_in_the_history_shows_the_last_page_and_its_position() {
+    let mut app = operator_fleet(120, 35);
+    open_detail_of(&mut app, "Support");
+    let support = InstanceId::new("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B");
+    let events: Vec<Event> = (0..65)
+        .map(|i| Event {
+            instance_id: support.clone(),
+            kind: EventKind::Activity {
+                callback: format!("ReceivedCallback #{}", 65 - i),
+            },
+            moment: t(14, 5, 0) - chrono::Duration::seconds(i),
+            received: t(14, 5, 0) - chrono::Duration::seconds(i),
+        })
+        .collect();
+    app.update(
+        Msg::History {
+            id: support,
+            result: Ok(events),
+        },
+        t(14, 6, 12),
+    );
+    render(&app, 120, 35); // the view says how many lines it has room for
+    key(&mut app, KeyCode::Char('G'));
+    let screen = text(&render(&app, 120, 35));
+    let rows = app.overlays.detail.as_ref().unwrap().history_rows.get();
+    let want = format!("{}–65 of 65", 66 - rows);
+    assert!(screen.contains(&want), "{want}:\n{screen}");
+    assert!(
+        screen.contains("ReceivedCallback #1 "),
+        "the oldest:\n{screen}"
+    );
+    assert_screen!("detail_history_last_page_120x35", screen);
+}

@@ -6,6 +6,7 @@ use crossterm::event::KeyEventState;
 mod calls;
 mod events;
 mod failures;
+mod keys;
 mod operator;
 
 pub(super) fn t(secs: i64) -> DateTime<Utc> {
