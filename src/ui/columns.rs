@@ -88,14 +88,21 @@ impl Col {
     }
 
     /// How wide a column that shrinks is first made before the columns
-    /// after it get their turn.
-    fn first_share(self) -> u16 {
+    /// after it get their turn, and how wide it grows before the phone
+    /// and the id get theirs.
+    fn shares(self) -> (u16, u16) {
         match self {
-            Col::Name => 14,
-            Col::Error => 16,
-            Col::Webhooks => 12,
-            _ => u16::MAX,
+            Col::Name => (14, 20),
+            Col::Error => (16, 40),
+            Col::Webhooks => (12, 24),
+            _ => (u16::MAX, u16::MAX),
         }
+    }
+
+    /// The phone and the id: shown only when the other columns have had
+    /// their room.
+    fn extra(self) -> bool {
+        matches!(self, Col::Phone | Col::Id)
     }
 }
 
@@ -117,70 +124,111 @@ const SHRINK_MIN: u16 = 8;
 /// borders and the selection marker), in drawing order. One column of
 /// space between columns.
 ///
-/// In order of priority, each column is given its short form (a shrinking
-/// column: up to its first share, at least [`SHRINK_MIN`]); the first that
-/// does not fit ends the table there. What is left grows the columns, in
-/// order of priority, to their long forms, and what is still left widens
-/// the error column (which then never cuts anything).
+/// 1. In order of priority, each column but the phone and the id gets its
+///    short form (a shrinking column: its first share, at least
+///    [`SHRINK_MIN`]); the first that does not fit ends the table there.
+/// 2. The state gets its long words; the error, the webhooks and the name
+///    grow to their second share.
+/// 3. The phone and the id, if they fit whole.
+/// 4. The error, the webhooks and the name grow to what their rows hold,
+///    then the dates to their long form; what is still left widens the
+///    error column (which then cuts nothing).
 pub fn allocate(needs: &[Need], avail: u16) -> Vec<(Col, u16)> {
-    let mut needs: Vec<Need> = needs.to_vec();
+    let mut needs: Vec<Need> = needs.iter().filter(|n| n.short > 0).copied().collect();
     needs.sort_by_key(|n| n.col);
-    let mut cols: Vec<(Need, u16)> = Vec::new();
-    let mut used: u16 = 0;
-    for n in needs.into_iter().filter(|n| n.short > 0) {
-        let title_min = super::fitting::width(n.col.title(0)) as u16;
-        let gap = u16::from(!cols.is_empty());
-        let (first, least) = if n.col.shrinks() {
-            let first = n.short.min(n.col.first_share()).max(title_min);
-            (first, first.min(SHRINK_MIN.max(title_min)))
-        } else {
-            let w = n.short.max(title_min);
-            (w, w)
-        };
-        if used + gap + first <= avail {
-            used += gap + first;
-            cols.push((n, first));
-        } else if used + gap + least <= avail {
-            used += gap + least;
-            cols.push((n, least));
-        } else {
+    let mut t = Table {
+        cols: Vec::new(),
+        left: avail,
+    };
+    let mut all_in = true;
+    for &n in needs.iter().filter(|n| !n.col.extra()) {
+        if !t.include(n) {
+            all_in = false;
             break;
         }
     }
-    let mut left = avail.saturating_sub(used);
-    // then the long forms, by priority; the error before the name (a
-    // name cut short is still told apart, an error often is not)
-    let mut growing: Vec<&mut (Need, u16)> = cols.iter_mut().collect();
-    growing.sort_by_key(|(n, _)| match n.col {
-        Col::Error => (Col::Name, 0),
-        Col::Name => (Col::Name, 1),
-        c => (c, 0),
-    });
-    for (n, w) in growing {
-        let want = n.long.max(n.short);
-        if *w >= want {
-            continue;
-        }
-        if n.col.shrinks() {
-            let more = (want - *w).min(left);
-            *w += more;
-            left -= more;
-        } else if want - *w <= left {
-            left -= want - *w;
-            *w = want;
+    t.grow(|c| c == Col::State, |n| n.long, false);
+    for col in [Col::Error, Col::Webhooks, Col::Name] {
+        t.grow(|c| c == col, |n| n.long.min(n.col.shares().1), true);
+    }
+    if all_in {
+        for &n in needs.iter().filter(|n| n.col.extra()) {
+            let title = title_min(n.col);
+            t.include_whole(n, n.long.max(title));
         }
     }
+    for col in [Col::Error, Col::Webhooks, Col::Name] {
+        t.grow(|c| c == col, |n| n.long, true);
+    }
+    t.grow(|c| !c.shrinks(), |n| n.long, false);
     // what nobody needs: the error column, else the name
-    let spare = cols
+    let spare = [Col::Error, Col::Name]
         .iter()
-        .position(|(n, _)| n.col == Col::Error)
-        .or_else(|| cols.iter().position(|(n, _)| n.col == Col::Name));
+        .find_map(|&c| t.cols.iter().position(|(n, _)| n.col == c));
     if let Some(i) = spare {
-        cols[i].1 += left;
+        t.cols[i].1 += t.left;
     }
-    let mut out: Vec<(Col, u16)> = cols.into_iter().map(|(n, w)| (n.col, w)).collect();
+    let mut out: Vec<(Col, u16)> = t.cols.into_iter().map(|(n, w)| (n.col, w)).collect();
     out.sort_by_key(|(c, _)| c.place());
     out
+}
+
+/// The narrowest title of a column.
+fn title_min(col: Col) -> u16 {
+    u16::try_from(super::fitting::width(col.title(0))).unwrap_or(u16::MAX)
+}
+
+/// The columns chosen so far and the room left.
+struct Table {
+    cols: Vec<(Need, u16)>,
+    left: u16,
+}
+
+impl Table {
+    /// Takes `w` columns (and a gap before all but the first) if left.
+    fn take(&mut self, n: Need, w: u16) -> bool {
+        let cost = w.saturating_add(u16::from(!self.cols.is_empty()));
+        if cost > self.left {
+            return false;
+        }
+        self.left -= cost;
+        self.cols.push((n, w));
+        true
+    }
+
+    /// A column at its first width, else its least; false if neither fits.
+    fn include(&mut self, n: Need) -> bool {
+        let title = title_min(n.col);
+        if n.col.shrinks() {
+            let first = n.short.min(n.col.shares().0).max(title);
+            self.take(n, first) || self.take(n, first.min(SHRINK_MIN.max(title)))
+        } else {
+            self.take(n, n.short.max(title))
+        }
+    }
+
+    /// A column at exactly `w`, if it fits.
+    fn include_whole(&mut self, n: Need, w: u16) -> bool {
+        self.take(n, w)
+    }
+
+    /// Grows the columns `which` towards `to`: by what is left (`partly`),
+    /// or only if all of it is left (fixed forms).
+    fn grow(&mut self, which: impl Fn(Col) -> bool, to: impl Fn(&Need) -> u16, partly: bool) {
+        for (n, w) in &mut self.cols {
+            if !which(n.col) {
+                continue;
+            }
+            let more = to(n).saturating_sub(*w);
+            if more <= self.left {
+                *w += more;
+                self.left -= more;
+            } else if partly {
+                *w += self.left;
+                self.left = 0;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -75,11 +75,16 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     lines.push(Line::from(""));
 
     history_lines(app, detail, inst, area, &mut lines);
-    let title = format!(
-        " {} · {} · Esc back ",
-        fit(inst.label(), 30),
-        fit(inst.id.as_str(), 40)
-    );
+    // a name equal to the id is shown once
+    let title = if super::table::named(inst) {
+        format!(
+            " {} · {} · Esc back ",
+            fit(inst.label(), 30),
+            fit(inst.id.as_str(), 40)
+        )
+    } else {
+        format!(" {} · Esc back ", fit(inst.id.as_str(), 40))
+    };
     frame.render_widget(
         Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(title)),
         area,

@@ -62,16 +62,6 @@ pub fn fit_words(s: &str, w: usize) -> String {
     }
 }
 
-/// The text of `s` that best fits `w` columns: `s` whole, else its
-/// [`terse`] form, else the terse form cut by whole words.
-pub fn shorten(s: &str, w: usize) -> String {
-    let clean = sanitize(s);
-    if width(&clean) <= w {
-        return clean;
-    }
-    fit_words(&terse(&clean), w)
-}
-
 /// One part of a line that may lose parts to fit: its forms from the
 /// longest to the shortest, each with the priority at which it is given
 /// up (lower goes first); after the last form the part is dropped whole.
@@ -211,23 +201,6 @@ mod tests {
         assert_eq!(
             fit_words("tcp connect error: refused", 19),
             "tcp connect error…"
-        );
-    }
-
-    #[test]
-    fn shorten_tells_similar_errors_apart_in_a_narrow_column() {
-        let a = shorten("You need to restore the session.", 12);
-        let b = shorten("You are not connected.", 12);
-        assert_eq!(a, "restore…");
-        assert_eq!(b, "not…");
-        assert_eq!(
-            shorten("You need to restore the session.", 15),
-            "restore session"
-        );
-        assert_eq!(shorten("You are not connected.", 15), "not connected");
-        assert_eq!(
-            shorten("You are not connected.", 30),
-            "You are not connected."
         );
     }
 

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
 use super::columns::{Col, Need, allocate};
-use super::fitting::{fit_words, shorten, terse, width};
+use super::fitting::{fit_words, terse, width};
 use super::theme::Theme;
 use super::{age, fit, when};
 use crate::app::{App, SortKey, StateFilter};
@@ -173,12 +173,18 @@ impl Text {
         }
     }
 
-    /// The text for a column `w` wide: the long form if it fits, else the
-    /// short one, else the short one cut (by whole words where `words`).
+    /// The text for a column `w` wide: the long form if it fits; for text
+    /// of words, its [`terse`] form; else the short one, cut (by whole
+    /// words where `words`).
     fn fitted(&self, w: usize, words: bool) -> String {
         if width(&self.long) <= w {
-            self.long.clone()
-        } else if words {
+            return self.long.clone();
+        }
+        if words {
+            let terse = terse(&self.long);
+            if width(&terse) <= w {
+                return terse;
+            }
             fit_words(&self.short, w)
         } else {
             fit(&self.short, w)
@@ -193,6 +199,8 @@ fn error_text(app: &App, inst: &Instance) -> Text {
     let error = inst.last_error.as_deref().map(super::sanitize);
     match health::note(inst, &app.settings.rules, app.now) {
         Some(note) => {
+            // narrow: the warning alone (it says what to do)
+            let short = terse(&format!("⚠ {note}"));
             let long = match error {
                 // a down row's own error first: it says why;
                 // unless the state itself is in doubt
@@ -205,7 +213,7 @@ fn error_text(app: &App, inst: &Instance) -> Text {
                 _ => format!("⚠ {note}"),
             };
             Text {
-                short: terse(&long),
+                short,
                 long,
                 style: Theme::WARN_BOLD,
             }
@@ -356,10 +364,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         let cells = cols.iter().map(|&(col, w)| {
             let t = &row[index(col)];
             let words = matches!(col, Col::Error | Col::Webhooks);
-            let text = match col {
-                Col::Error if width(&t.long) > usize::from(w) => shorten(&t.long, usize::from(w)),
-                _ => t.fitted(usize::from(w), words),
-            };
+            let text = t.fitted(usize::from(w), words);
             Cell::from(Span::styled(text, t.style))
         });
         Row::new(cells.collect::<Vec<_>>())

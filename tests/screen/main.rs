@@ -5,3 +5,4 @@
 //! `cargo test --test screen render::`.
 
 mod render;
+mod sizes;
