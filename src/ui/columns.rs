@@ -161,6 +161,8 @@ pub fn allocate(needs: &[Need], avail: u16) -> Vec<(Col, u16)> {
         t.grow(|c| c == col, |n| n.long, true);
     }
     t.grow(|c| !c.shrinks(), |n| n.long, false);
+    // whole titles where the rows are narrower than them
+    t.grow(|_| true, |n| title_max(n.col), false);
     // what nobody needs: the error column, else the name
     let spare = [Col::Error, Col::Name]
         .iter()
@@ -171,6 +173,11 @@ pub fn allocate(needs: &[Need], avail: u16) -> Vec<(Col, u16)> {
     let mut out: Vec<(Col, u16)> = t.cols.into_iter().map(|(n, w)| (n.col, w)).collect();
     out.sort_by_key(|(c, _)| c.place());
     out
+}
+
+/// The widest title of a column.
+fn title_max(col: Col) -> u16 {
+    u16::try_from(super::fitting::width(col.title(u16::MAX))).unwrap_or(u16::MAX)
 }
 
 /// The narrowest title of a column.

@@ -98,6 +98,17 @@ fn spans_width(spans: &[Span]) -> usize {
     spans.iter().map(|s| width(&s.content)).sum()
 }
 
+/// What goes before a part: its separator, or at the start of the line a
+/// one-column margin (none for a part whose separator is empty: it opens
+/// the line itself).
+fn lead(sep: &'static str, first: bool) -> &'static str {
+    match (first, sep.is_empty()) {
+        (false, _) => sep,
+        (true, true) => "",
+        (true, false) => " ",
+    }
+}
+
 /// The line of `parts` (in their order) that fits `w` columns: while it
 /// is too wide, the form with the lowest priority is given up (the next
 /// shorter form, or the part dropped); on a tie the rightmost goes first.
@@ -110,9 +121,7 @@ pub fn fit_parts(parts: &[Part], w: usize) -> Line<'static> {
         let mut first = true;
         for (p, &i) in parts.iter().zip(at) {
             if let Some((_, spans)) = p.forms.get(i) {
-                if !first {
-                    sum += width(p.sep);
-                }
+                sum += width(lead(p.sep, first));
                 first = false;
                 sum += spans_width(spans);
             }
@@ -134,8 +143,9 @@ pub fn fit_parts(parts: &[Part], w: usize) -> Line<'static> {
     let mut spans = Vec::new();
     for (p, &i) in parts.iter().zip(&at) {
         if let Some((_, form)) = p.forms.get(i) {
-            if !spans.is_empty() {
-                spans.push(Span::raw(p.sep));
+            let sep = lead(p.sep, spans.is_empty());
+            if !sep.is_empty() {
+                spans.push(Span::raw(sep));
             }
             spans.extend(form.iter().cloned());
         }
@@ -218,9 +228,10 @@ mod tests {
         ];
         assert_eq!(text(&fit_parts(&parts, 100)), "alpha  beta long  gamma");
         // alpha goes first, then beta shortens, then gamma goes
-        assert_eq!(text(&fit_parts(&parts, 18)), "beta long  gamma");
-        assert_eq!(text(&fit_parts(&parts, 15)), "beta  gamma");
-        assert_eq!(text(&fit_parts(&parts, 10)), "beta");
+        // a line that no longer starts with the first part gets a margin
+        assert_eq!(text(&fit_parts(&parts, 18)), " beta long  gamma");
+        assert_eq!(text(&fit_parts(&parts, 15)), " beta  gamma");
+        assert_eq!(text(&fit_parts(&parts, 10)), " beta");
         assert_eq!(text(&fit_parts(&parts, 3)), "");
         for w in 0..30 {
             assert!(fit_parts(&parts, w).width() <= w);

@@ -81,18 +81,28 @@ fn title_line(app: &App, width: u16) -> Line<'static> {
 
 /// The second line: the config in use or a banner, what is missing, the
 /// CUT OFF banner of `watch`, a lasting warning.
-fn second_line(app: &App) -> Line<'static> {
+fn second_line(app: &App, width: usize) -> Line<'static> {
     let second = match (&app.setup.banner, &app.setup.config_file) {
         (Some(banner), _) => Line::from(Span::styled(format!(" {banner}"), Theme::BANNER)),
-        (None, Some(file)) => Line::from(Span::styled(
-            format!(
-                " config {} · {} · {}",
-                super::sanitize(file),
-                count(app.fleet.instances.len(), "instance"),
-                events(app.fleet.events)
-            ),
-            Theme::DIM,
-        )),
+        // the counts outlast the file's path
+        (None, Some(file)) => fit_parts(
+            &[
+                Part::one(
+                    " ",
+                    10,
+                    format!("config {}", super::sanitize(file)),
+                    Theme::DIM,
+                ),
+                Part::one(
+                    " · ",
+                    30,
+                    count(app.fleet.instances.len(), "instance"),
+                    Theme::DIM,
+                ),
+                Part::one(" · ", 20, events(app.fleet.events), Theme::DIM),
+            ],
+            width,
+        ),
         (None, None) => Line::from(Span::styled(
             format!(
                 " no config file: waiting for webhooks on {}/hooks · {}",
@@ -146,7 +156,6 @@ fn second_line(app: &App) -> Line<'static> {
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let title = title_line(app, area.width);
-    let second = second_line(app);
     frame.render_widget(
         Paragraph::new(title),
         Rect {
@@ -171,6 +180,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         ..area
     });
     // free text: cut at a word, never inside one
+    let second = second_line(app, usize::from(left.width));
     frame.render_widget(
         Paragraph::new(cut_line(second, usize::from(left.width))),
         left,
