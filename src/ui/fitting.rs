@@ -54,8 +54,7 @@ pub fn fit_words(s: &str, w: usize) -> String {
         .char_indices()
         .filter(|&(_, c)| c == ' ')
         .map(|(i, _)| clean[..i].trim_end_matches([' ', ',', ';', ':', '·']))
-        .filter(|p| !p.trim_start().is_empty() && width(p) < w)
-        .last();
+        .rfind(|p| !p.trim_start().is_empty() && width(p) < w);
     match best {
         Some(p) => format!("{p}…"),
         None => fit(&clean, w),
