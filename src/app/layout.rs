@@ -68,3 +68,84 @@ pub fn help_lines(app: &App) -> Vec<(String, String)> {
     );
     out
 }
+
+/// The help's rows as drawn in a terminal `app.size.0` wide: (keys, text),
+/// each text wrapped by words to the room beside the keys, its further
+/// rows with no keys. The view draws these; scrolling counts them.
+pub fn help_rows(app: &App) -> Vec<(String, String)> {
+    let lines = help_lines(app);
+    let key_w = lines
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    // the borders, the margins around the keys and the popup's slack
+    let room = usize::from(app.size.0).saturating_sub(key_w + 7).max(12);
+    let mut out = Vec::new();
+    for (keys, what) in lines {
+        for (i, row) in wrap_words(&what, room).into_iter().enumerate() {
+            out.push((if i == 0 { keys.clone() } else { String::new() }, row));
+        }
+    }
+    out
+}
+
+/// `text` in rows of at most `width` characters, broken between words (a
+/// word longer than a row gets a row of its own, cut by the drawing).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
+    for word in text.split_whitespace() {
+        if !row.is_empty() && row.chars().count() + 1 + word.chars().count() > width {
+            rows.push(std::mem::take(&mut row));
+        }
+        if !row.is_empty() {
+            row.push(' ');
+        }
+        row.push_str(word);
+    }
+    if !row.is_empty() || rows.is_empty() {
+        rows.push(row);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_words_breaks_between_words() {
+        assert_eq!(wrap_words("one two three", 20), vec!["one two three"]);
+        assert_eq!(wrap_words("one two three", 7), vec!["one two", "three"]);
+        assert_eq!(wrap_words("", 7), vec![""]);
+        assert_eq!(
+            wrap_words("unbreakable word", 5),
+            vec!["unbreakable", "word"]
+        );
+    }
+
+    #[test]
+    fn the_help_wraps_on_a_narrow_terminal_and_keeps_every_word() {
+        let mut app = App::new(super::super::Setup::default(), chrono::Utc::now());
+        app.size = (200, 50);
+        let wide = help_rows(&app);
+        assert_eq!(wide.len(), help_lines(&app).len());
+        app.size = (40, 10);
+        let narrow = help_rows(&app);
+        assert!(narrow.len() > wide.len());
+        let words = |rows: &[(String, String)]| -> Vec<String> {
+            rows.iter()
+                .flat_map(|(_, t)| t.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                .collect()
+        };
+        assert_eq!(words(&narrow), words(&wide));
+        let key_w = narrow.iter().map(|(k, _)| k.chars().count()).max().unwrap();
+        for (_, t) in &narrow {
+            assert!(
+                t.chars().count() + key_w + 7 <= 40 || !t.contains(' '),
+                "{t}"
+            );
+        }
+    }
+}

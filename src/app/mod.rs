@@ -372,7 +372,8 @@ impl App {
                 .iter()
                 .position(|&i| self.fleet.instances[i].id == id)
         });
-        self.select(pos.unwrap_or(0));
+        // an untouched selection stays on the top row
+        self.place(pos.filter(|_| self.view.chosen).unwrap_or(0));
     }
 
     /// Shows the setup's warnings (if any) in the footer, until a key is pressed.

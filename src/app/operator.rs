@@ -75,7 +75,7 @@ impl App {
             }
             (_, Some(Action::Down)) => {
                 // no further than the last line
-                let lines = layout::help_lines(self).len() + 2;
+                let lines = layout::help_rows(self).len() + 2;
                 let max = u16::try_from(lines).unwrap_or(u16::MAX);
                 self.overlays.help_scroll = self.overlays.help_scroll.saturating_add(1).min(max);
             }

@@ -39,6 +39,10 @@ pub struct TableView {
     /// A new order is waiting for the operator to pause ([`HOLD_ORDER`]);
     /// the table's title says so.
     pub held: bool,
+    /// The operator has moved the selection: it follows its instance when
+    /// rows re-sort. Until then it stays on the top row, so a fleet whose
+    /// rows move while they start up never opens scrolled down.
+    pub(crate) chosen: bool,
     pub(crate) last_click: Option<(DateTime<Utc>, usize)>,
 }
 
@@ -59,6 +63,7 @@ impl TableView {
             dirty: true,
             last_input: None,
             held: false,
+            chosen: false,
             last_click: None,
         }
     }
@@ -165,11 +170,22 @@ impl App {
         self.view.problems = problems;
         self.view.order.clear();
         self.view.order.extend(keyed.into_iter().map(|(_, i)| i));
-        let pos = selected.and_then(|s| self.view.order.iter().position(|&i| i == s));
-        self.select(pos.unwrap_or(self.view.selected));
+        let pos = match self.view.chosen {
+            true => selected.and_then(|s| self.view.order.iter().position(|&i| i == s)),
+            false => Some(0),
+        };
+        self.place(pos.unwrap_or(self.view.selected));
     }
 
+    /// The operator selects the row at `pos` (clamped): from now on the
+    /// selection follows its instance.
     pub(super) fn select(&mut self, pos: usize) {
+        self.view.chosen = true;
+        self.place(pos);
+    }
+
+    /// Puts the selection at `pos` (clamped) and scrolls to it.
+    pub(super) fn place(&mut self, pos: usize) {
         self.view.selected = pos.min(self.view.order.len().saturating_sub(1));
         self.scroll_to_selected();
     }

@@ -91,15 +91,32 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     lines.push(Line::from(""));
 
     history_lines(app, detail, inst, area, &mut lines);
-    let title = format!(
-        " {} · {} · Esc back ",
-        fit(inst.label(), 30),
-        fit(inst.id.as_str(), 40)
-    );
+    let title = title(inst, usize::from(area.width.saturating_sub(2)));
     frame.render_widget(
         Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(title)),
         area,
     );
+}
+
+/// The pane's title: the name, the id (once, when the name is the id) and
+/// how to go back; the id goes first when the width runs out, then the
+/// way back, and nothing is cut inside a word.
+fn title(inst: &Instance, width: usize) -> Line<'static> {
+    use super::fitting::{Part, fit_parts};
+    let mut parts = Vec::new();
+    if super::table::named(inst) {
+        parts.push(Part::one(" ", 30, sanitize(inst.label()), Theme::PLAIN));
+    }
+    parts.push(Part::one(
+        " · ",
+        10,
+        sanitize(inst.id.as_str()),
+        Theme::PLAIN,
+    ));
+    parts.push(Part::one(" · ", 20, "Esc back".into(), Theme::PLAIN));
+    let mut line = fit_parts(&parts, width.saturating_sub(1));
+    line.spans.push(Span::raw(" "));
+    line
 }
 
 /// The state (or OUTAGE) and since when, the last error, the warning.

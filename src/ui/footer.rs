@@ -173,7 +173,7 @@ fn hints_line(app: &App, width: usize) -> Line<'static> {
                 })
                 .collect();
             let text = format!(" {}", text.join(" · "));
-            Line::from(Span::styled(fit(&text, width), Theme::DIM))
+            with_switches(app, text, width)
         }
     }
 }
@@ -183,4 +183,32 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let status = status_line(app, width);
     let hints = hints_line(app, width);
     frame.render_widget(Paragraph::new(vec![status, hints]), area);
+}
+
+/// The key hints `hints`, then the switches' keys with their state (`b
+/// bell on · m mouse off`: what the key would change is plain to see).
+/// The switches stay at the end when the hints are cut, from 60 columns up;
+/// below that the hints keep the room.
+fn with_switches(app: &App, hints: String, width: usize) -> Line<'static> {
+    use super::fitting::{fit_words, width as cols};
+    let keys = &app.settings.keys;
+    let on_off = |on: bool| if on { "on" } else { "off" };
+    let switches = format!(
+        " · {} bell {} · {} mouse {}",
+        keys.keys_of(Action::Bell),
+        on_off(app.switches.bell),
+        keys.keys_of(Action::Mouse),
+        on_off(app.switches.mouse)
+    );
+    let text = if cols(&hints) + cols(&switches) <= width {
+        format!("{hints}{switches}")
+    } else if width >= 60 {
+        format!(
+            "{}{switches}",
+            fit_words(&hints, width.saturating_sub(cols(&switches)))
+        )
+    } else {
+        fit_words(&hints, width)
+    };
+    Line::from(Span::styled(text, Theme::DIM))
 }

@@ -8,66 +8,106 @@ use ratatui::widgets::{Paragraph, Sparkline};
 
 use chrono::{DateTime, Utc};
 
+use super::fitting::{Part, cut_line, fit_parts};
 use super::theme::Theme;
 use crate::app::{App, Link};
+use crate::words::count;
 
-/// The first line: the name, the listen address, the state counts and the
-/// problems.
-fn title_line(app: &App, width: u16) -> Line<'static> {
+/// The first line's parts, in the order drawn: the name, the listen
+/// address, the state counts, the problems, then [`extra_parts`]. Each
+/// form says at which priority it is given up to fit the width (lower goes
+/// first): the address and the name go before the counts shorten, the
+/// problems count and the state counts are the last to go, and nothing is
+/// ever cut mid-word.
+fn title_parts(app: &App) -> Vec<Part> {
     let (up, down, unknown) = app.counts();
-    Line::from(vec![
-        Span::styled(" zapi-dash ", Theme::TITLE),
-        Span::raw(if app.setup.listen.is_empty() {
-            // `watch`: no local listener (the banner names the server)
-            " ".to_string()
-        } else if width >= 115 {
-            format!(" listening on {} ", app.setup.listen)
+    let mut parts = vec![Part::one("", 20, " zapi-dash ".into(), Theme::TITLE)];
+    if !app.setup.listen.is_empty() {
+        // `watch` has no local listener (the banner names the server)
+        parts.push(Part::two(
+            " ",
+            (10, format!("listening on {} │", app.setup.listen)),
+            (15, format!("{} │", app.setup.listen)),
+            Theme::PLAIN,
+        ));
+    }
+    parts.push(Part::two(
+        " ",
+        (40, format!("● {up} connected")),
+        (70, format!("● {up} up")),
+        Theme::GOOD,
+    ));
+    parts.push(Part::two(
+        "  ",
+        (50, format!("✗ {down} disconnected")),
+        (80, format!("✗ {down} down")),
+        if down > 0 {
+            Theme::BAD_BOLD
         } else {
-            format!(" {} ", app.setup.listen)
-        }),
-        Span::raw("│ "),
-        Span::styled(format!("● {up} connected"), Theme::GOOD),
-        Span::raw("  "),
-        Span::styled(
-            format!("✗ {down} disconnected"),
-            if down > 0 {
-                Theme::BAD_BOLD
-            } else {
-                Theme::BAD
-            },
-        ),
-        Span::raw("  "),
-        Span::styled(format!("? {unknown} unknown"), Theme::WARN),
-        Span::raw("  "),
-        if app.view.problems > 0 {
-            Span::styled(
-                format!("⚠ {} problems", app.view.problems),
-                Theme::WARN_BOLD,
-            )
-        } else {
-            Span::raw("")
+            Theme::BAD
         },
-    ])
+    ));
+    parts.push(Part::two(
+        "  ",
+        (40, format!("? {unknown} unknown")),
+        (60, format!("? {unknown}")),
+        Theme::WARN,
+    ));
+    let problems = app.view.problems;
+    if problems > 0 {
+        parts.push(Part::two(
+            "  ",
+            (65, format!("⚠ {}", count(problems, "problem"))),
+            (90, format!("⚠ {problems}")),
+            Theme::WARN_BOLD,
+        ));
+    }
+    parts.extend(extra_parts(app));
+    parts
+}
+
+/// More parts of the first line, after the problems count, each with the
+/// priorities of its forms (see [`title_parts`]: 65 and up outlives the
+/// state counts' long forms, 90 outlives everything but the problems
+/// count). The slot for what the header says beyond the fleet's states.
+fn extra_parts(_app: &App) -> Vec<Part> {
+    Vec::new()
+}
+
+/// The first line: [`title_parts`] fitted to the width.
+fn title_line(app: &App, width: u16) -> Line<'static> {
+    fit_parts(&title_parts(app), usize::from(width))
 }
 
 /// The second line: the config in use or a banner, what is missing, the
 /// CUT OFF banner of `watch`, a lasting warning.
-fn second_line(app: &App) -> Line<'static> {
+fn second_line(app: &App, width: usize) -> Line<'static> {
     let second = match (&app.setup.banner, &app.setup.config_file) {
         (Some(banner), _) => Line::from(Span::styled(format!(" {banner}"), Theme::BANNER)),
-        (None, Some(file)) => Line::from(Span::styled(
-            format!(
-                " config {} · {} instances · {} events",
-                super::sanitize(file),
-                app.fleet.instances.len(),
-                app.fleet.events
-            ),
-            Theme::DIM,
-        )),
+        // the counts outlast the file's path
+        (None, Some(file)) => fit_parts(
+            &[
+                Part::one(
+                    " ",
+                    10,
+                    format!("config {}", super::sanitize(file)),
+                    Theme::DIM,
+                ),
+                Part::one(
+                    " · ",
+                    30,
+                    count(app.fleet.instances.len(), "instance"),
+                    Theme::DIM,
+                ),
+                Part::one(" · ", 20, events(app.fleet.events), Theme::DIM),
+            ],
+            width,
+        ),
         (None, None) => Line::from(Span::styled(
             format!(
-                " no config file: waiting for webhooks on {}/hooks · {} events",
-                app.setup.listen, app.fleet.events
+                " no config file: waiting for webhooks on {}/hooks · {}",
+                app.setup.listen,
+                events(app.fleet.events)
             ),
             Theme::WARN,
         )),
@@ -100,9 +140,9 @@ fn second_line(app: &App) -> Line<'static> {
         ) => cut_off(app, banner.as_deref(), *since, error, *retry_at),
         (_, Some(banner)) if app.setup.listen.is_empty() => Line::from(Span::styled(
             format!(
-                " {banner} · {} instances · {} events",
-                app.fleet.instances.len(),
-                app.fleet.events
+                " {banner} · {} · {}",
+                count(app.fleet.instances.len(), "instance"),
+                events(app.fleet.events)
             ),
             Theme::BANNER,
         )),
@@ -130,7 +170,6 @@ fn with_zapi_link(app: &App, line: Line<'static>) -> Line<'static> {
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let title = title_line(app, area.width);
-    let second = second_line(app);
     frame.render_widget(
         Paragraph::new(title),
         Rect {
@@ -154,10 +193,23 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         height: area.height.saturating_sub(1),
         ..area
     });
-    frame.render_widget(Paragraph::new(second), left);
+    // free text: cut at a word, never inside one
+    let second = second_line(app, usize::from(left.width));
+    frame.render_widget(
+        Paragraph::new(cut_line(second, usize::from(left.width))),
+        left,
+    );
     if right.width > 0 {
         sparkline(app, frame, right);
     }
+}
+
+/// "1 event", "3 events".
+fn events(n: u64) -> String {
+    format!(
+        "{n} {}",
+        crate::words::plural(usize::try_from(n).unwrap_or(usize::MAX), "event")
+    )
 }
 
 /// `line` after a lasting warning (yellow, bold, and `⚠` says it too).

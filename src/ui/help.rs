@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::App;
 
-use crate::app::layout::help_lines as lines;
+use crate::app::layout::help_rows as lines;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let entries = lines(app);

@@ -2,8 +2,10 @@
 //! never mutates, never reads the clock (the app carries `now`), never does I/O.
 //! One file per widget.
 
+mod columns;
 mod confirm;
 mod detail;
+mod fitting;
 mod footer;
 mod header;
 pub mod help;

@@ -7,6 +7,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
+use super::columns::{Col, Need, allocate};
+use super::fitting::{fit_words, terse, width};
 use super::theme::Theme;
 use super::{age, fit, when};
 use crate::app::{App, SortKey, StateFilter};
@@ -14,87 +16,6 @@ use crate::fleet::health;
 use crate::fleet::stats;
 use crate::fleet::{CallResult, Instance, Registration};
 use crate::model::ConnState;
-
-/// A column of the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Col {
-    Name,
-    State,
-    /// Uptime over 24 h.
-    Uptime,
-    /// Disconnects in 24 h.
-    Disconnects,
-    /// The row's warning, else its last error.
-    Error,
-    Changed,
-    /// Last webhook of any type.
-    Activity,
-    Webhooks,
-}
-
-impl Col {
-    fn title(self, wide: bool) -> &'static str {
-        match self {
-            Col::Name => "Name",
-            Col::State => "State",
-            Col::Uptime if wide => "Up 24h",
-            Col::Uptime => "Up%",
-            Col::Disconnects => "Dn",
-            Col::Error if wide => "Problem / last error",
-            Col::Error => "Last error",
-            Col::Changed => "Changed",
-            Col::Activity => "Activity",
-            Col::Webhooks => "Webhooks",
-        }
-    }
-}
-
-/// The columns and their widths for a table `inner` columns wide (inside
-/// the borders). The error column takes what is left; narrow terminals
-/// drop the columns that matter least.
-pub fn columns(inner: u16) -> Vec<(Col, u16)> {
-    let mut cols = if inner >= 150 {
-        vec![
-            (Col::Name, 24),
-            (Col::State, 14),
-            (Col::Uptime, 7),
-            (Col::Disconnects, 3),
-            (Col::Error, 0),
-            (Col::Changed, 30),
-            (Col::Activity, 9),
-            (Col::Webhooks, 22),
-        ]
-    } else if inner >= 100 {
-        vec![
-            (Col::Name, 16),
-            (Col::State, 14),
-            (Col::Uptime, 6),
-            (Col::Disconnects, 3),
-            (Col::Error, 0),
-            (Col::Changed, 16),
-            (Col::Activity, 8),
-            (Col::Webhooks, 13),
-        ]
-    } else {
-        vec![
-            (Col::Name, 13),
-            (Col::State, 14),
-            (Col::Uptime, 5),
-            (Col::Error, 0),
-            (Col::Changed, 14),
-            (Col::Webhooks, 13),
-        ]
-    };
-    // 2 for the selection marker, one column between columns
-    let fixed: u16 = 2 + cols.len() as u16 - 1 + cols.iter().map(|(_, w)| w).sum::<u16>();
-    let rest = inner.saturating_sub(fixed);
-    for (c, w) in &mut cols {
-        if *c == Col::Error {
-            *w = rest;
-        }
-    }
-    cols
-}
 
 /// The state word with its symbol, so state never rests on colour alone.
 pub fn state_cell(state: ConnState) -> (String, Style) {
@@ -105,16 +26,36 @@ pub fn state_cell(state: ConnState) -> (String, Style) {
     }
 }
 
+/// The state word in few columns: `✗ down`, `● up`; never cut.
+pub fn state_short(state: ConnState) -> &'static str {
+    match state {
+        ConnState::Connected => "● up",
+        ConnState::Disconnected => "✗ down",
+        ConnState::Unknown => "? unknown",
+    }
+}
+
 /// The state cell of a row: an outage is its own word, highlighted.
-pub(super) fn row_state(app: &App, inst: &Instance) -> (String, Style) {
+pub(super) fn row_state(app: &App, inst: &Instance) -> Text {
     if health::acked(inst) {
         // known to be down (`a`): said, not alarmed
-        return ("✗ acked".into(), Theme::BAD);
+        return Text::same("✗ acked".into(), Theme::BAD);
     }
     if health::outage_since(inst, &app.settings.rules, app.now).is_some() {
-        return ("✗ OUTAGE".into(), Theme::ALARM);
+        return Text::same("✗ OUTAGE".into(), Theme::ALARM);
     }
-    state_cell(inst.state)
+    let (long, style) = state_cell(inst.state);
+    Text {
+        long,
+        short: state_short(inst.state).into(),
+        style,
+    }
+}
+
+/// Whether the row has a name of its own (not none, not its id): only
+/// then are both shown.
+pub fn named(inst: &Instance) -> bool {
+    inst.name.as_deref().is_some_and(|n| n != inst.id.as_str())
 }
 
 fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
@@ -222,10 +163,90 @@ fn placeholder(app: &App) -> Option<Vec<Line<'static>>> {
     None
 }
 
-/// One cell of an instance's row.
-fn cell(app: &App, inst: &Instance, col: Col, w: usize, marked: bool, wide: bool) -> Cell<'static> {
-    let rules = app.settings.rules;
+/// A cell's text: its long form, a shorter one for narrow columns, and
+/// its style.
+#[derive(Debug, Clone)]
+struct Text {
+    long: String,
+    short: String,
+    style: Style,
+}
+
+impl Text {
+    fn same(text: String, style: Style) -> Text {
+        Text {
+            short: text.clone(),
+            long: text,
+            style,
+        }
+    }
+
+    /// The text for a column `w` wide: the long form if it fits; for text
+    /// of words, its [`terse`] form; else the short one, cut (by whole
+    /// words where `words`).
+    fn fitted(&self, w: usize, words: bool) -> String {
+        if width(&self.long) <= w {
+            return self.long.clone();
+        }
+        if words {
+            let terse = terse(&self.long);
+            if width(&terse) <= w {
+                return terse;
+            }
+            fit_words(&self.short, w)
+        } else {
+            fit(&self.short, w)
+        }
+    }
+}
+
+/// The error column: a warning (and, on a down row, the error that says
+/// why); a connected row's error is the last disconnect's, dimmed and
+/// labelled as old.
+fn error_text(app: &App, inst: &Instance) -> Text {
+    let error = inst.last_error.as_deref().map(super::sanitize);
+    match health::note(inst, &app.settings.rules, app.now) {
+        Some(note) => {
+            // narrow: the warning alone (it says what to do)
+            let short = terse(&format!("⚠ {note}"));
+            let long = match error {
+                // the warning first (what to do), then a down row's own
+                // error (why); the detail pane shows both whole; not when
+                // the state itself is in doubt
+                Some(e)
+                    if inst.state == ConnState::Disconnected
+                        && health::disagreement(inst).is_none() =>
+                {
+                    format!("⚠ {note} · {e}")
+                }
+                _ => format!("⚠ {note}"),
+            };
+            Text {
+                short,
+                long,
+                style: Theme::WARN_BOLD,
+            }
+        }
+        None => match error {
+            Some(e) if inst.state == ConnState::Connected => Text {
+                long: format!("last down: {e}"),
+                short: format!("last down: {}", terse(&e)),
+                style: Theme::DIM,
+            },
+            Some(e) => Text {
+                short: terse(&e),
+                long: e,
+                style: Theme::PLAIN,
+            },
+            None => Text::same(String::new(), Theme::PLAIN),
+        },
+    }
+}
+
+/// The text of one cell of an instance's row, in every form.
+fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool) -> Text {
     let day_ago = app.now - Duration::hours(24);
+    let plain = |s: String| Text::same(s, Theme::PLAIN);
     match col {
         Col::Name => {
             let mut style = if inst.configured {
@@ -233,67 +254,86 @@ fn cell(app: &App, inst: &Instance, col: Col, w: usize, marked: bool, wide: bool
             } else {
                 Theme::DIM
             };
+            let label = super::sanitize(inst.label());
             let text = if marked {
                 style = style.patch(Theme::BOLD);
-                fit(&format!("◆ {}", inst.label()), w)
+                format!("◆ {label}")
             } else {
-                fit(inst.label(), w)
+                label
             };
-            Cell::from(Span::styled(text, style))
+            Text::same(text, style)
         }
-        Col::State => {
-            let (text, style) = row_state(app, inst);
-            Cell::from(Span::styled(text, style))
-        }
-        Col::Uptime => Cell::from(fit(
-            &stats::percent(inst.transitions.uptime(day_ago, app.now)),
-            w,
-        )),
-        Col::Disconnects => {
-            let n = inst.transitions.disconnects(day_ago, app.now);
-            Cell::from(fit(&n.to_string(), w))
-        }
-        Col::Error => match health::note(inst, &rules, app.now) {
-            Some(note) => {
-                let text = match inst.last_error.as_deref() {
-                    // the warning first (it says what to do), then a down
-                    // row's own error (why); the detail pane shows both
-                    // whole; not when the state itself is in doubt
-                    Some(e)
-                        if inst.state == ConnState::Disconnected
-                            && health::disagreement(inst).is_none() =>
-                    {
-                        format!("⚠ {note} · {e}")
-                    }
-                    _ => format!("⚠ {note}"),
-                };
-                Cell::from(Span::styled(fit(&text, w), Theme::WARN_BOLD))
-            }
-            None => Cell::from(fit(inst.last_error.as_deref().unwrap_or(""), w)),
+        Col::State => row_state(app, inst),
+        Col::Uptime => plain(stats::percent(inst.transitions.uptime(day_ago, app.now))),
+        Col::Disconnects => plain(inst.transitions.disconnects(day_ago, app.now).to_string()),
+        Col::Error => error_text(app, inst),
+        Col::Changed => match inst.last_change {
+            Some(t) => Text {
+                long: when(app.setup.tz, app.now, t, true),
+                short: when(app.setup.tz, app.now, t, false),
+                style: Theme::PLAIN,
+            },
+            None => plain("—".into()),
         },
-        Col::Changed => {
-            let changed = inst
-                .last_change
-                .map(|t| when(app.setup.tz, app.now, t, wide))
-                .unwrap_or_else(|| "—".into());
-            Cell::from(fit(&changed, w))
-        }
-        Col::Activity => {
-            let text = inst
-                .last_activity
+        Col::Activity => plain(
+            inst.last_activity
                 .map(|t| age(app.now, t))
-                .unwrap_or_else(|| "—".into());
-            Cell::from(fit(&text, w))
-        }
+                .unwrap_or_else(|| "—".into()),
+        ),
         Col::Webhooks => {
             let (hooks, style) = hooks_text(app, inst);
-            Cell::from(Span::styled(fit(&hooks, w), style))
+            let hooks = super::sanitize(&hooks);
+            Text {
+                short: terse(&hooks),
+                long: hooks,
+                style,
+            }
         }
+        Col::Phone => plain(
+            inst.phone
+                .as_deref()
+                .map(super::sanitize)
+                .unwrap_or_default(),
+        ),
+        // the name column already shows the id of a row without a name
+        Col::Id if named(inst) => plain(inst.id.as_str().to_string()),
+        Col::Id => plain(String::new()),
     }
 }
 
+/// What the visible rows need of each column (see [`Need`]).
+fn needs(rows: &[Vec<Text>]) -> Vec<Need> {
+    Col::BY_PRIORITY
+        .iter()
+        .enumerate()
+        .map(|(k, &col)| {
+            let widest = |f: fn(&Text) -> &String| {
+                rows.iter()
+                    .map(|r| width(f(&r[k])))
+                    .max()
+                    .unwrap_or(0)
+                    .min(usize::from(u16::MAX)) as u16
+            };
+            let (long, short) = (widest(|t| &t.long), widest(|t| &t.short));
+            // the table's own columns stay when empty; phone and id only
+            // appear when a row has one
+            let keep = !matches!(col, Col::Phone | Col::Id | Col::Activity);
+            Need {
+                col,
+                long,
+                short: if keep { short.max(1) } else { short },
+            }
+        })
+        .collect()
+}
+
+/// The hidden rows above and below the window, said in the border.
+fn more_marker(n: usize, arrow: &str) -> Option<Line<'static>> {
+    (n > 0).then(|| Line::from(format!(" {arrow} {n} more ")).right_aligned())
+}
+
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
-    let block = Block::new()
+    let mut block = Block::new()
         .borders(Borders::ALL)
         .title(Line::from(title(app)));
     if let Some(text) = placeholder(app) {
@@ -305,22 +345,40 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    let inner = area.width.saturating_sub(2);
-    let cols = columns(inner);
-    let wide = inner >= 150;
     let rows_visible = area.height.saturating_sub(3) as usize;
     let end = (app.view.offset + rows_visible).min(app.view.order.len());
     let start = app.view.offset.min(end);
-
-    let rows = app.view.order[start..end].iter().map(|&i| {
-        let inst = &app.fleet.instances[i];
-        let marked = app.view.marked.contains(&inst.id);
-        let cells = cols
-            .iter()
-            .map(|&(col, w)| cell(app, inst, col, usize::from(w), marked, wide));
+    if let Some(up) = more_marker(start, "↑") {
+        block = block.title_top(up);
+    }
+    if let Some(down) = more_marker(app.view.order.len() - end, "↓") {
+        block = block.title_bottom(down);
+    }
+    let texts: Vec<Vec<Text>> = app.view.order[start..end]
+        .iter()
+        .map(|&i| {
+            let inst = &app.fleet.instances[i];
+            let marked = app.view.marked.contains(&inst.id);
+            Col::BY_PRIORITY
+                .iter()
+                .map(|&col| cell_text(app, inst, col, marked))
+                .collect()
+        })
+        .collect();
+    // inside the borders, less the selection marker
+    let avail = area.width.saturating_sub(2 + 2);
+    let cols = allocate(&needs(&texts), avail);
+    let index = |c: Col| Col::BY_PRIORITY.iter().position(|&x| x == c).unwrap_or(0);
+    let rows = texts.iter().map(|row| {
+        let cells = cols.iter().map(|&(col, w)| {
+            let t = &row[index(col)];
+            let words = matches!(col, Col::Error | Col::Webhooks);
+            let text = t.fitted(usize::from(w), words);
+            Cell::from(Span::styled(text, t.style))
+        });
         Row::new(cells.collect::<Vec<_>>())
     });
-    let header = Row::new(cols.iter().map(|(c, _)| c.title(wide))).style(Theme::HEADING);
+    let header = Row::new(cols.iter().map(|&(c, w)| c.title(w))).style(Theme::HEADING);
     let table = Table::new(rows, cols.iter().map(|&(_, w)| Constraint::Length(w)))
         .header(header)
         .block(block)

@@ -72,7 +72,9 @@ async fn disconnect_register_quit_in_a_real_terminal() {
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &sim.base_url());
-    let mut dash = Dash::spawn(&["--config", &config], dir.path(), 100, 24);
+    // wide enough for the row's error beside its warning (narrower, the
+    // table shows the warning alone: it says what to do)
+    let mut dash = Dash::spawn(&["--config", &config], dir.path(), 160, 24);
 
     // The first frame: the configured instance, and the status Z-API gave at start.
     let text = dash.wait_for("the status answer", |s| {
@@ -269,7 +271,7 @@ async fn start_warns_of_corrupt_log_records_and_a_readable_config() {
         "{screen}"
     );
     assert!(
-        screen.contains("1 events"),
+        screen.contains("1 event "),
         "the replayed event is in the state:\n{screen}"
     );
     common::signal(dash.pid(), "TERM");

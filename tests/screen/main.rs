@@ -6,3 +6,4 @@
 
 mod failures;
 mod render;
+mod sizes;

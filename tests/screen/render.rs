@@ -1,5 +1,6 @@
-//! Screen rendering: insta snapshots of the main screen, the help overlay
-//! and the empty state at 80×24 and 160×40, with the clock and time zone
+//! Screen rendering: what each state of the screen shows (the snapshots of
+//! every size are in `sizes.rs`), insta snapshots of the empty state, the
+//! filtered table, the popups and `NO_COLOR`, with the clock and time zone
 //! injected; cell-style checks where colour carries meaning.
 
 use chrono::{DateTime, FixedOffset, TimeZone as _, Utc};
@@ -29,11 +30,11 @@ macro_rules! assert_screen {
     };
 }
 
-fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+pub(super) fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, h, m, s).unwrap()
 }
 
-fn setup(config_file: Option<&str>, instances: &[(&str, Option<&str>)]) -> Setup {
+pub(super) fn setup(config_file: Option<&str>, instances: &[(&str, Option<&str>)]) -> Setup {
     Setup {
         listen: "http://127.0.0.1:8787".into(),
         config_file: config_file.map(Into::into),
@@ -47,7 +48,7 @@ fn setup(config_file: Option<&str>, instances: &[(&str, Option<&str>)]) -> Setup
     }
 }
 
-fn webhook(id: &str, kind: EventKind, at: DateTime<Utc>) -> Msg {
+pub(super) fn webhook(id: &str, kind: EventKind, at: DateTime<Utc>) -> Msg {
     Msg::Webhook(Event {
         instance_id: InstanceId::new(id),
         kind,
@@ -57,7 +58,7 @@ fn webhook(id: &str, kind: EventKind, at: DateTime<Utc>) -> Msg {
 }
 
 /// A fleet in every state the table can show.
-fn fleet(w: u16, h: u16) -> App {
+pub(super) fn fleet(w: u16, h: u16) -> App {
     let now = t(14, 6, 12);
     let mut app = App::new(
         setup(
@@ -132,13 +133,13 @@ fn fleet(w: u16, h: u16) -> App {
     app
 }
 
-fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+pub(super) fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal.draw(|f| zapi_dash::ui::draw(app, f)).unwrap();
     terminal
 }
 
-fn text(terminal: &Terminal<TestBackend>) -> String {
+pub(super) fn text(terminal: &Terminal<TestBackend>) -> String {
     let buf = terminal.backend().buffer();
     let mut out = String::new();
     for y in 0..buf.area.height {
@@ -148,18 +149,6 @@ fn text(terminal: &Terminal<TestBackend>) -> String {
         out.push('\n');
     }
     out
-}
-
-#[test]
-fn main_screen_80x24() {
-    let app = fleet(80, 24);
-    assert_screen!("main_screen_80x24", text(&render(&app, 80, 24)));
-}
-
-#[test]
-fn main_screen_160x40() {
-    let app = fleet(160, 40);
-    assert_screen!("main_screen_160x40", text(&render(&app, 160, 40)));
 }
 
 #[test]
@@ -178,7 +167,6 @@ fn help_overlay_lists_every_key_in_effect() {
             "help lacks {keys}: {what}"
         );
     }
-    assert_screen!("help_overlay_lists_every_key_in_effect", screen);
 }
 
 #[test]
@@ -207,7 +195,6 @@ fn help_overlay_scrolls_on_a_short_terminal() {
         scrolled.contains(last_what.as_str()) && scrolled.contains(last_keys.as_str()),
         "{scrolled}"
     );
-    assert_screen!("help_overlay_scrolls_on_a_short_terminal", first);
 }
 
 #[test]
@@ -250,7 +237,7 @@ fn no_escape_sequence_or_token_reaches_the_screen() {
 }
 
 /// Finds the cell where `needle` starts and returns its foreground colour.
-fn fg_of(terminal: &Terminal<TestBackend>, needle: &str) -> Color {
+pub(super) fn fg_of(terminal: &Terminal<TestBackend>, needle: &str) -> Color {
     let buf = terminal.backend().buffer();
     let lines = text(terminal);
     for (y, line) in lines.lines().enumerate() {
@@ -313,7 +300,7 @@ fn any_size_renders_without_panic() {
 
 // ---- the operator's view ------------------------------------------------
 
-fn key(app: &mut App, code: KeyCode) {
+pub(super) fn key(app: &mut App, code: KeyCode) {
     app.update(
         Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
         t(14, 6, 12),
@@ -322,7 +309,7 @@ fn key(app: &mut App, code: KeyCode) {
 
 /// The fleet with a day of history for "Support" (flapping), `/me` answers
 /// (one pointing elsewhere) and a zombie (webhook up, Z-API down).
-fn operator_fleet(w: u16, h: u16) -> App {
+pub(super) fn operator_fleet(w: u16, h: u16) -> App {
     let mut app = fleet(w, h);
     let now = t(14, 6, 12);
     let support = "7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B";
@@ -390,7 +377,7 @@ fn operator_fleet(w: u16, h: u16) -> App {
     app
 }
 
-fn open_detail_of(app: &mut App, label: &str) {
+pub(super) fn open_detail_of(app: &mut App, label: &str) {
     let pos = app
         .view
         .order
@@ -405,9 +392,9 @@ fn open_detail_of(app: &mut App, label: &str) {
 }
 
 #[test]
-fn operator_table_sorted_problems_first_160x40() {
-    let app = operator_fleet(160, 40);
-    let screen = text(&render(&app, 160, 40));
+fn operator_table_sorted_problems_first() {
+    let app = operator_fleet(200, 50);
+    let screen = text(&render(&app, 200, 50));
     assert!(
         screen.contains("webhook says up, Z-API says down"),
         "{screen}"
@@ -418,8 +405,7 @@ fn operator_table_sorted_problems_first_160x40() {
         "{screen}"
     );
     assert!(screen.contains("✗ OUTAGE"), "{screen}");
-    assert!(screen.contains("problems"), "{screen}");
-    assert_screen!("operator_table_sorted_problems_first_160x40", screen);
+    assert!(screen.contains("4 problems"), "{screen}");
 }
 
 #[test]
@@ -444,49 +430,12 @@ fn filtered_and_sorted_table_80x24() {
 }
 
 #[test]
-fn detail_pane_160x40() {
-    let mut app = operator_fleet(160, 40);
-    open_detail_of(&mut app, "Support");
-    let support = InstanceId::new("7D2B9E11A4C34F0E8B6A1D2C3E4F5A6B");
-    let history: Vec<Event> = app
-        .get(&support)
-        .unwrap()
-        .history
-        .iter()
-        .rev()
-        .cloned()
-        .collect();
-    app.update(
-        Msg::History {
-            id: support,
-            result: Ok(history),
-        },
-        t(14, 6, 12),
-    );
-    let screen = text(&render(&app, 160, 40));
-    for want in [
-        "Uptime",
-        "disconnects 24 h: 3",
-        "Last 24 h",
-        "https://old-server.example/hooks/disc",
-        "point elsewhere",
-        "History, newest first",
-        "Device has been disconnected",
-        "Next",
-    ] {
-        assert!(screen.contains(want), "{want}:\n{screen}");
-    }
-    assert_screen!("detail_pane_160x40", screen);
-}
-
-#[test]
 fn detail_pane_80x24_and_tiny_sizes() {
     let mut app = operator_fleet(80, 24);
     open_detail_of(&mut app, "Sales");
     let screen = text(&render(&app, 80, 24));
     assert!(screen.contains("smartphone connected NO"), "{screen}");
     assert!(screen.contains("reading the log"), "{screen}");
-    assert_screen!("detail_pane_80x24_and_tiny_sizes", screen);
     for (w, h) in [(20, 5), (1, 1), (300, 100)] {
         let mut a = app.clone();
         a.update(Msg::Resize(w, h), t(14, 6, 12));

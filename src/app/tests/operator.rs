@@ -83,6 +83,39 @@ fn selection_follows_its_instance_when_the_order_changes() {
     );
 }
 
+/// The demo at 80×24 opened scrolled down: the untouched selection
+/// followed the first instance, which sorted to the bottom while the other
+/// rows were still unknown, and the window scrolled after it and stayed.
+#[test]
+fn an_untouched_selection_stays_on_the_top_row_so_the_table_opens_at_the_top() {
+    let mut a = app(20);
+    a.update(Msg::Resize(80, 24), t(0));
+    let page = a.page_rows();
+    assert!(page < 20, "rows are hidden at this size");
+    // I0 answers first: connected, below the 19 unknown rows
+    a.update(up("I0", 1), t(1));
+    a.prepare();
+    assert_eq!((a.view.selected, a.view.offset), (0, 0));
+    // then the others: I5 down goes to the top, the rest connected
+    for i in 1..20 {
+        let id = format!("I{i}");
+        if i == 5 {
+            a.update(down(&id, 2, "x"), t(2));
+        } else {
+            a.update(up(&id, 2), t(2));
+        }
+    }
+    a.prepare();
+    assert_eq!((a.view.selected, a.view.offset), (0, 0), "opens at the top");
+    assert_eq!(a.selected_instance().unwrap().id.as_str(), "I5");
+    // once the operator moves, the selection follows its instance
+    a.update(key(KeyCode::Down), t(3));
+    let chosen = a.selected_instance().unwrap().id.clone();
+    a.update(down("I0", 4, "y"), t(4));
+    a.prepare();
+    assert_eq!(a.selected_instance().unwrap().id, chosen);
+}
+
 #[test]
 fn slash_filters_as_you_type_and_esc_clears() {
     let mut a = app(12);
