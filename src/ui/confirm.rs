@@ -78,7 +78,7 @@ pub fn draw(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rect) {
         .map(|(id, inst)| {
             let label = fit(inst.map_or(id.as_str(), |i| i.label()), label_w);
             let (word, style) = match inst {
-                Some(inst) => super::table::row_state(app, inst),
+                Some(inst) => super::table::row_state_word(app, inst),
                 None => super::table::state_cell(ConnState::Unknown),
             };
             vec![Line::from(vec![

@@ -36,7 +36,7 @@ pub fn state_short(state: ConnState) -> &'static str {
 }
 
 /// The state cell of a row: an outage is its own word, highlighted.
-pub(super) fn row_state(app: &App, inst: &Instance) -> Text {
+fn row_state(app: &App, inst: &Instance) -> Text {
     if health::acked(inst) {
         // known to be down (`a`): said, not alarmed
         return Text::same("✗ acked".into(), Theme::BAD);
@@ -50,6 +50,13 @@ pub(super) fn row_state(app: &App, inst: &Instance) -> Text {
         short: state_short(inst.state).into(),
         style,
     }
+}
+
+/// A row's state word in full, as the table's wide form shows it (the
+/// confirmation popup lists rows with it).
+pub(super) fn row_state_word(app: &App, inst: &Instance) -> (String, Style) {
+    let t = row_state(app, inst);
+    (t.long, t.style)
 }
 
 /// Whether the row has a name of its own (not none, not its id): only
