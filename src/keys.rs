@@ -31,6 +31,7 @@ pub enum Action {
     RegisterAll,
     RegisterAllForce,
     Refresh,
+    Connect,
     Restart,
     Restore,
     Bell,
@@ -57,6 +58,7 @@ impl Action {
         Action::RegisterAll,
         Action::RegisterAllForce,
         Action::Refresh,
+        Action::Connect,
         Action::Restart,
         Action::Restore,
         Action::Bell,
@@ -83,6 +85,7 @@ impl Action {
             Action::RegisterAll => "register_all",
             Action::RegisterAllForce => "register_all_force",
             Action::Refresh => "refresh",
+            Action::Connect => "connect",
             Action::Restart => "restart",
             Action::Restore => "restore",
             Action::Bell => "bell",
@@ -115,6 +118,9 @@ impl Action {
             Action::RegisterAll => "re-register every drifted or never-registered instance",
             Action::RegisterAllForce => "re-register every configured instance",
             Action::Refresh => "ask Z-API the status and webhooks of every instance",
+            Action::Connect => {
+                "link the selected (or marked) numbers again: QR code on screen, p for a pairing code"
+            }
             Action::Restart => "restart the selected (or marked) instances (asks first)",
             Action::Restore => {
                 "restore the session of the selected (or marked) instances (asks first)"
@@ -332,6 +338,7 @@ fn default_keys(a: Action) -> Vec<Key> {
         Action::RegisterAll => vec![Char('R')],
         Action::RegisterAllForce => vec![Ctrl('r')],
         Action::Refresh => vec![Char('s')],
+        Action::Connect => vec![Char('c')],
         Action::Restart => vec![Char('x')],
         Action::Restore => vec![Char('e')],
         Action::Bell => vec![Char('b')],
@@ -345,7 +352,7 @@ impl Default for Keymap {
     /// up=[up,k] down=[down,j] page_up=[pageup] page_down=[pagedown]
     /// top=[home,g] bottom=[end,G] detail=[enter] mark=[space] search=[/]
     /// sort=[o] state_filter=[f] register=[r] register_all=[R]
-    /// register_all_force=[ctrl-r] refresh=[s] restart=[x] restore=[e] bell=[b]
+    /// register_all_force=[ctrl-r] refresh=[s] connect=[c] restart=[x] restore=[e] bell=[b]
     /// mouse=[m] help=[?] quit=[q]
     fn default() -> Self {
         Keymap {
@@ -556,6 +563,7 @@ mod tests {
                 Action::RegisterAllForce,
             ),
             (ch('s'), Action::Refresh),
+            (ch('c'), Action::Connect),
             (ch('x'), Action::Restart),
             (ch('e'), Action::Restore),
             (ch('b'), Action::Bell),

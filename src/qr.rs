@@ -188,9 +188,10 @@ impl fmt::Debug for Modules {
 }
 
 impl Modules {
-    /// Encodes `payload` (medium error correction, as WhatsApp's own codes).
+    /// Encodes `payload` with low error correction: the smallest code, so it
+    /// fits more terminals (a terminal draws it crisp, unlike a print).
     pub fn encode(payload: &str) -> Result<Modules, QrError> {
-        let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::M)
+        let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::L)
             .map_err(|e| QrError::Encode(e.to_string()))?;
         let size = code.width();
         let dark = code

@@ -22,9 +22,14 @@ use crate::fleet::{
 };
 use crate::keys::{Action, Keymap};
 use crate::model::{ConnState, Event, InstanceId, Status};
-use crate::zapi::ApiError;
+use crate::qr::Credential;
+use crate::zapi::{ApiError, Device, QrAnswer};
 
 mod calls;
+mod connect;
+pub use connect::{
+    CLOSE_AFTER_SECS, Code, Connect, DeviceView, QR_EVERY_SECS, QR_MAX_CODES, Stage,
+};
 mod events;
 pub(crate) use events::alert_for;
 pub mod layout;
@@ -92,6 +97,21 @@ pub enum Msg {
     Row(Box<Instance>),
     /// `watch`: the link to the server came up or was cut.
     Link(Link),
+    /// Answer of `GET …/qr-code/image` for the Connect popup.
+    QrResult {
+        id: InstanceId,
+        result: Result<QrAnswer, ApiError>,
+    },
+    /// Answer of `GET …/phone-code/{phone}` for the Connect popup.
+    PhoneCodeResult {
+        id: InstanceId,
+        result: Result<Credential, ApiError>,
+    },
+    /// Answer of `GET …/device` for the detail pane.
+    DeviceResult {
+        id: InstanceId,
+        result: Result<Device, ApiError>,
+    },
 }
 
 /// The state of `watch`'s link to its server.
@@ -121,6 +141,12 @@ pub enum Command {
     Act(InstanceId, InstanceAction),
     /// Read the instance's history from the event log (the detail pane).
     LoadHistory(InstanceId),
+    /// `GET …/qr-code/image` for the Connect popup (never while it is closed).
+    FetchQr(InstanceId),
+    /// `GET …/phone-code/{phone}` for the Connect popup.
+    PhoneCode(InstanceId, String),
+    /// `GET …/device` for the detail pane.
+    FetchDevice(InstanceId),
     /// Run the `on_disconnect` / `on_connect` command for this state change.
     Alert { event: Event, name: String },
     /// Ring the terminal bell (a new outage).
@@ -254,6 +280,8 @@ pub struct Detail {
     /// First history line shown.
     pub scroll: usize,
     pub history: DetailHistory,
+    /// What `GET …/device` answered, and when.
+    pub device: DeviceView,
 }
 
 /// The detail pane's history, read from the event log.
@@ -507,9 +535,15 @@ impl App {
             Msg::Key(key) => self.on_key(key),
             // The view is refreshed before the next frame (`prepare`), not
             // per event: a burst or a replay of a million costs one sort.
-            Msg::Webhook(event) => self.on_event(event).0,
+            Msg::Webhook(event) => {
+                if let crate::model::EventKind::Connected { phone } = &event.kind {
+                    self.connect_saw_connected(&event.instance_id, phone.clone());
+                }
+                self.on_event(event).0
+            }
             Msg::Tick => {
-                let cmds = self.on_tick();
+                let mut cmds = self.on_tick();
+                cmds.extend(self.connect_tick());
                 self.refresh_view();
                 cmds
             }
@@ -519,6 +553,9 @@ impl App {
                 Vec::new()
             }
             Msg::StatusResult { id, result } => {
+                if matches!(&result, Ok(s) if s.connected) {
+                    self.connect_saw_connected(&id, None);
+                }
                 self.on_status(id, result);
                 self.view.dirty = true;
                 Vec::new()
@@ -560,6 +597,18 @@ impl App {
             }
             Msg::Link(link) => {
                 self.link = Some(link);
+                Vec::new()
+            }
+            Msg::QrResult { id, result } => {
+                self.on_qr(id, result);
+                Vec::new()
+            }
+            Msg::PhoneCodeResult { id, result } => {
+                self.on_phone_code(id, result);
+                Vec::new()
+            }
+            Msg::DeviceResult { id, result } => {
+                self.on_device(id, result);
                 Vec::new()
             }
         }

@@ -17,6 +17,9 @@ impl App {
         if self.overlays.replace.is_some() {
             return self.on_replace_key(key.code);
         }
+        if self.overlays.connect.is_some() {
+            return self.on_connect_key(&key);
+        }
         if let Some(confirm) = &self.overlays.confirm {
             let confirm = confirm.clone();
             return self.on_confirm_key(key.code, confirm);
@@ -176,6 +179,7 @@ impl App {
                 }
                 return self.fetch_all_status();
             }
+            Action::Connect => return self.open_connect(),
             Action::Restart => self.ask_confirm(InstanceAction::Restart),
             Action::Restore => self.ask_confirm(InstanceAction::Restore),
             Action::Bell => {
@@ -233,12 +237,22 @@ impl App {
             self.notify(Level::Info, "no instance selected");
             return Vec::new();
         };
+        let ask_device = self.setup.can_query_status && self.get(&id).is_some_and(|i| i.configured);
         self.overlays.detail = Some(Detail {
             id: id.clone(),
             scroll: 0,
             history: DetailHistory::Loading,
+            device: if ask_device {
+                DeviceView::Loading
+            } else {
+                DeviceView::Unavailable
+            },
         });
-        vec![Command::LoadHistory(id)]
+        let mut cmds = vec![Command::LoadHistory(id.clone())];
+        if ask_device {
+            cmds.push(Command::FetchDevice(id));
+        }
+        cmds
     }
 
     /// The instances an action applies to: the marked ones if any, else
@@ -338,6 +352,7 @@ impl App {
         if !self.switches.mouse
             || self.overlays.confirm.is_some()
             || self.overlays.replace.is_some()
+            || self.overlays.connect.is_some()
             || self.overlays.show_help
         {
             return Vec::new();

@@ -16,6 +16,8 @@ pub struct Overlays {
     /// Registrations that would replace another system's webhooks, waiting
     /// for `y` (all), `n` (the others) or `Esc` (none).
     pub replace: Option<ReplaceConfirm>,
+    /// The Connect popup (`c`): its QR code or pairing code.
+    pub connect: Option<Connect>,
 }
 
 /// Calls in flight, their progress, and what the footer and header say.

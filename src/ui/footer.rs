@@ -19,6 +19,7 @@ pub fn step_keys(app: &App) -> StepKeys {
         restart: keys.keys_of(Action::Restart),
         register: keys.keys_of(Action::Register),
         refresh: keys.keys_of(Action::Refresh),
+        connect: keys.keys_of(Action::Connect),
     }
 }
 

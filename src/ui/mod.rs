@@ -3,6 +3,7 @@
 //! One file per widget.
 
 mod confirm;
+mod connect;
 mod detail;
 mod footer;
 mod header;
@@ -40,6 +41,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
     if let Some(r) = &app.overlays.replace {
         replace::draw(app, r, frame, frame.area());
     }
+    if let Some(c) = &app.overlays.connect {
+        connect::draw(app, c, frame, frame.area());
+    }
     if app.overlays.show_help {
         help::draw(app, frame, frame.area());
     }
@@ -49,6 +53,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
             cell.fg = ratatui::style::Color::Reset;
             cell.bg = ratatui::style::Color::Reset;
         }
+        connect::keep_code_contrast(app, frame);
     }
 }
 
