@@ -110,7 +110,7 @@ impl Action {
             Action::Top => "first row",
             Action::Bottom => "last row",
             Action::Detail => "open the selected instance's detail (Esc back)",
-            Action::Mark => "mark / unmark the row for R, x, e",
+            Action::Mark => "mark / unmark the row for R, x, e, c",
             Action::Search => "filter rows by name, id or error (Esc clears)",
             Action::Sort => "cycle the sort: problems first, name, disconnects, last change",
             Action::StateFilter => "cycle the state filter: all, down, up, drifted",
@@ -118,9 +118,7 @@ impl Action {
             Action::RegisterAll => "re-register every drifted or never-registered instance",
             Action::RegisterAllForce => "re-register every configured instance",
             Action::Refresh => "ask Z-API the status and webhooks of every instance",
-            Action::Connect => {
-                "link the selected (or marked) numbers again: QR code on screen, p for a pairing code"
-            }
+            Action::Connect => "link the number again: its QR code here (or marked, in turn)",
             Action::Restart => "restart the selected (or marked) instances (asks first)",
             Action::Restore => {
                 "restore the session of the selected (or marked) instances (asks first)"

@@ -94,17 +94,17 @@ pub fn draw(app: &App, c: &Connect, frame: &mut Frame, area: Rect) {
         let (w, h) = needed(&code.modules);
         let lines = vec![
             Line::styled(
-                format!(
-                    "The QR code needs a terminal of at least {w}×{h}; this one is {}×{}.",
-                    area.width, area.height
-                ),
+                format!("The QR code needs a terminal of at least {w}×{h};"),
                 Theme::WARN_BOLD,
             ),
-            Line::from("Enlarge the terminal (or zoom out) to see it, or"),
-            Line::from(format!(
-                "press p to link with a pairing code instead · Esc close · {}",
-                rotation(app, c)
-            )),
+            Line::styled(
+                format!("this one is {}×{}.", area.width, area.height),
+                Theme::WARN_BOLD,
+            ),
+            Line::from("Enlarge it (or zoom out) to see the code,"),
+            Line::from("or press p to link with a pairing code."),
+            Line::styled(rotation(app, c), Theme::INFO),
+            Line::styled("Esc close".to_string(), Theme::DIM),
         ];
         draw_text(frame, area, lines, &title);
         return;

@@ -21,6 +21,10 @@ use crate::app::{App, TimeZone};
 
 use crate::app::layout::{FOOTER_LINES, HEADER_LINES};
 
+/// The terminal size (columns, rows) the Connect popup needs to draw this
+/// QR code whole.
+pub use connect::needed as connect_size;
+
 /// Draws the whole screen.
 pub fn draw(app: &App, frame: &mut Frame) {
     let [top, middle, bottom] = Layout::vertical([

@@ -4,4 +4,5 @@
 //! binaries with modules build faster than one per file). Filter by module:
 //! `cargo test --test screen render::`.
 
+mod connect;
 mod render;
