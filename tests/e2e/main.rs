@@ -9,5 +9,6 @@
 mod common;
 
 mod cli;
+mod connect;
 mod dashboard;
 mod watch;
