@@ -245,8 +245,25 @@ impl App {
             .filter(|p| !p.is_empty())
     }
 
+    /// The answers of the calls the popup and the detail's device make.
+    pub(super) fn on_connect_result(&mut self, msg: Msg) {
+        match msg {
+            Msg::QrResult { id, result } => self.on_qr(id, result),
+            Msg::PhoneCodeResult { id, result } => self.on_phone_code(id, result),
+            Msg::DeviceResult { id, result } => self.on_device(id, result),
+            _ => {}
+        }
+    }
+
+    /// A webhook: a `ConnectedCallback` of the popup's instance ends it.
+    pub(super) fn connect_saw_event(&mut self, event: &Event) {
+        if let crate::model::EventKind::Connected { phone } = &event.kind {
+            self.connect_saw_connected(&event.instance_id, phone.clone());
+        }
+    }
+
     /// Z-API's answer to a QR call, if the popup still waits for it.
-    pub(super) fn on_qr(&mut self, id: InstanceId, result: Result<QrAnswer, ApiError>) {
+    fn on_qr(&mut self, id: InstanceId, result: Result<QrAnswer, ApiError>) {
         let now = self.now;
         let Some(c) = self.overlays.connect.as_mut().filter(|c| c.id == id) else {
             return; // closed meanwhile: the answer is dropped
@@ -275,7 +292,7 @@ impl App {
     }
 
     /// Z-API's answer to a pairing-code call, if the popup still waits.
-    pub(super) fn on_phone_code(&mut self, id: InstanceId, result: Result<Credential, ApiError>) {
+    fn on_phone_code(&mut self, id: InstanceId, result: Result<Credential, ApiError>) {
         let Some(c) = self.overlays.connect.as_mut().filter(|c| c.id == id) else {
             return;
         };
@@ -293,11 +310,7 @@ impl App {
     }
 
     /// `/device`'s answer for the detail pane, if it is still open on it.
-    pub(super) fn on_device(
-        &mut self,
-        id: InstanceId,
-        result: Result<crate::zapi::Device, ApiError>,
-    ) {
+    fn on_device(&mut self, id: InstanceId, result: Result<crate::zapi::Device, ApiError>) {
         let at = self.now;
         if let Some(d) = self.overlays.detail.as_mut().filter(|d| d.id == id) {
             d.device = match result {

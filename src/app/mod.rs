@@ -536,9 +536,7 @@ impl App {
             // The view is refreshed before the next frame (`prepare`), not
             // per event: a burst or a replay of a million costs one sort.
             Msg::Webhook(event) => {
-                if let crate::model::EventKind::Connected { phone } = &event.kind {
-                    self.connect_saw_connected(&event.instance_id, phone.clone());
-                }
+                self.connect_saw_event(&event);
                 self.on_event(event).0
             }
             Msg::Tick => {
@@ -599,16 +597,10 @@ impl App {
                 self.link = Some(link);
                 Vec::new()
             }
-            Msg::QrResult { id, result } => {
-                self.on_qr(id, result);
-                Vec::new()
-            }
-            Msg::PhoneCodeResult { id, result } => {
-                self.on_phone_code(id, result);
-                Vec::new()
-            }
-            Msg::DeviceResult { id, result } => {
-                self.on_device(id, result);
+            msg @ (Msg::QrResult { .. }
+            | Msg::PhoneCodeResult { .. }
+            | Msg::DeviceResult { .. }) => {
+                self.on_connect_result(msg);
                 Vec::new()
             }
         }
