@@ -394,6 +394,47 @@ mod tests {
         assert_eq!(pixel_luma(&[0, 0, 0, 255]), 0);
     }
 
+    /// The decoder's `catch_unwind` hides a panic from the caller, but the
+    /// dashboard's panic hook ends the process first: so no panic at all.
+    fn no_panic(r: &Result<Credential, QrError>) -> bool {
+        !matches!(r, Err(QrError::Unreadable(m)) if m == "the decoder failed")
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn noise_and_damaged_codes_never_panic_the_decoder(
+            w in 1usize..90,
+            h in 1usize..90,
+            seed in proptest::prelude::any::<u64>(),
+            flips in 0usize..400,
+        ) {
+            let mut state = seed | 1;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let noise: Vec<u8> = (0..w * h).map(|_| (next() & 0xff) as u8).collect();
+            proptest::prop_assert!(no_panic(&payload_from_luma(w, h, &noise)));
+            // a real code with pixels flipped at random
+            let m = Modules::encode("2@damaged,code,for,the,decoder").unwrap();
+            let (cw, ch, mut px) = bitmap_from_half_blocks(&m.half_blocks(), 2).unwrap();
+            for _ in 0..flips {
+                let i = (next() as usize) % px.len();
+                px[i] = 255 - px[i];
+            }
+            proptest::prop_assert!(no_panic(&payload_from_luma(cw, ch, &px)));
+        }
+
+        #[test]
+        fn any_answer_text_is_read_or_refused(s in ".{0,300}") {
+            proptest::prop_assert!(no_panic(&payload_from_answer(&s)));
+        }
+    }
+
     #[test]
     fn credentials_never_print() {
         let c = Credential::new("2@secret-payload");

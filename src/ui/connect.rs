@@ -74,7 +74,7 @@ pub fn draw(app: &App, c: &Connect, frame: &mut Frame, area: Rect) {
             let top = Rect::new(inner.x, inner.y, inner.width, TEXT_ABOVE);
             frame.render_widget(
                 Paragraph::new(fit(
-                    "On the phone: WhatsApp → Linked devices → Link a device, then scan:",
+                    "On the phone: WhatsApp → Linked devices → Link a device",
                     usize::from(inner.width),
                 ))
                 .centered(),
