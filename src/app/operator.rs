@@ -237,7 +237,10 @@ impl App {
             self.notify(Level::Info, "no instance selected");
             return Vec::new();
         };
-        let ask_device = self.setup.can_query_status && self.get(&id).is_some_and(|i| i.configured);
+        // `/device` is asked here, not through `watch`'s server
+        let ask_device = self.setup.can_query_status
+            && self.link.is_none()
+            && self.get(&id).is_some_and(|i| i.configured);
         self.overlays.detail = Some(Detail {
             id: id.clone(),
             scroll: 0,

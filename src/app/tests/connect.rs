@@ -284,3 +284,17 @@ fn the_detail_pane_asks_for_the_device() {
     a.update(ch('p'), t(2));
     assert!(matches!(stage(&a), Stage::Phone { digits, .. } if digits == "5544111111111"));
 }
+
+#[test]
+fn watch_does_not_ask_for_the_device() {
+    let mut a = app(1);
+    a.update(Msg::Link(Link::Up), t(0));
+    assert_eq!(
+        a.update(key(KeyCode::Enter), t(0)),
+        vec![Command::LoadHistory(id("I0"))]
+    );
+    assert_eq!(
+        a.overlays.detail.as_ref().unwrap().device,
+        DeviceView::Unavailable
+    );
+}
