@@ -324,11 +324,23 @@ impl App {
     /// says as whom.
     pub(super) fn connect_saw_connected(&mut self, id: &InstanceId, phone: Option<String>) {
         let now = self.now;
-        if let Some(c) = self.overlays.connect.as_mut().filter(|c| &c.id == id)
-            && !matches!(c.stage, Stage::Connected { .. })
-        {
-            let phone = phone.or_else(|| self.fleet.get(id).and_then(|i| i.phone.clone()));
-            c.stage = Stage::Connected { phone, at: now };
+        let known = self.fleet.get(id).and_then(|i| i.phone.clone());
+        let Some(c) = self.overlays.connect.as_mut().filter(|c| &c.id == id) else {
+            return;
+        };
+        match &mut c.stage {
+            // said already: the webhook may still tell the phone
+            Stage::Connected { phone: shown, .. } => {
+                if shown.is_none() {
+                    *shown = phone;
+                }
+            }
+            stage => {
+                *stage = Stage::Connected {
+                    phone: phone.or(known),
+                    at: now,
+                }
+            }
         }
     }
 

@@ -298,3 +298,23 @@ fn watch_does_not_ask_for_the_device() {
         DeviceView::Unavailable
     );
 }
+
+#[test]
+fn no_code_after_one_was_shown_means_it_was_read_and_the_webhook_tells_the_phone() {
+    let mut a = open_with_code();
+    a.update(Msg::Tick, t(15));
+    a.update(
+        Msg::QrResult {
+            id: id("I0"),
+            result: Ok(QrAnswer::Connected),
+        },
+        t(15),
+    );
+    assert!(matches!(stage(&a), Stage::Connected { phone: None, at } if *at == t(15)));
+    a.update(up("I0", 16), t(16));
+    assert!(
+        matches!(stage(&a), Stage::Connected { phone: Some(p), at } if p == "5544999999999" && *at == t(15))
+    );
+    a.update(Msg::Tick, t(17));
+    assert!(a.overlays.connect.is_none(), "2 s after it was first seen");
+}
