@@ -84,8 +84,8 @@ pub enum Subcommand {
     Serve,
     /// The dashboard fed by a remote `zapi-dash serve` over its HTTP API
     /// instead of a local listener: live over Server-Sent Events, with
-    /// reconnection by itself; the action keys (r, R, s) are carried out by
-    /// the server, so the tokens stay there.
+    /// reconnection by itself; the action keys (r, R, s, x, e, and c with its
+    /// QR and pairing codes) are carried out by the server, so the tokens stay there.
     Watch {
         /// The server's base URL, e.g. https://dash.example.com or http://127.0.0.1:8787.
         #[arg(long, value_name = "URL")]

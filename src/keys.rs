@@ -33,6 +33,7 @@ pub enum Action {
     RegisterAll,
     RegisterAllForce,
     Refresh,
+    Connect,
     Restart,
     Restore,
     Ack,
@@ -64,6 +65,7 @@ impl Action {
         Action::RegisterAll,
         Action::RegisterAllForce,
         Action::Refresh,
+        Action::Connect,
         Action::Restart,
         Action::Restore,
         Action::Ack,
@@ -95,6 +97,7 @@ impl Action {
             Action::RegisterAll => "register_all",
             Action::RegisterAllForce => "register_all_force",
             Action::Refresh => "refresh",
+            Action::Connect => "connect",
             Action::Restart => "restart",
             Action::Restore => "restore",
             Action::Ack => "ack",
@@ -122,7 +125,7 @@ impl Action {
             Action::Top => "first row",
             Action::Bottom => "last row",
             Action::Detail => "open the selected instance's detail (Esc back)",
-            Action::Mark => "mark / unmark the row for R, x, e",
+            Action::Mark => "mark / unmark the row for R, x, e, c",
             Action::MarkAll => "mark every row shown (after the filter)",
             Action::ClearMarks => "clear the marks",
             Action::Search => "a new filter by name, id or error (Enter keeps, Esc clears)",
@@ -132,6 +135,7 @@ impl Action {
             Action::RegisterAll => "re-register every drifted or never-registered instance",
             Action::RegisterAllForce => "re-register every configured instance",
             Action::Refresh => "ask Z-API the status and webhooks of every instance",
+            Action::Connect => "link the number again: its QR code here (or marked, in turn)",
             Action::Restart => "restart the selected (or marked) instances (asks first)",
             Action::Restore => {
                 "restore the session of the selected (or marked) instances (asks first)"
@@ -356,6 +360,7 @@ fn default_keys(a: Action) -> Vec<Key> {
         Action::RegisterAll => vec![Char('R')],
         Action::RegisterAllForce => vec![Ctrl('r')],
         Action::Refresh => vec![Char('s')],
+        Action::Connect => vec![Char('c')],
         Action::Restart => vec![Char('x')],
         Action::Restore => vec![Char('e')],
         Action::Ack => vec![Char('a')],
@@ -372,7 +377,8 @@ impl Default for Keymap {
     /// up=[up,k] down=[down,j] page_up=[pageup] page_down=[pagedown]
     /// top=[home,g] bottom=[end,G] detail=[enter] mark=[space] mark_all=[A]
     /// clear_marks=[U] search=[/] sort=[o] state_filter=[f] register=[r]
-    /// register_all=[R] register_all_force=[ctrl-r] refresh=[s] restart=[x]
+    /// register_all=[R] register_all_force=[ctrl-r] refresh=[s] connect=[c]
+    /// restart=[x]
     /// restore=[e] ack=[a] copy_id=[Y] bell=[b] mouse=[m] message_log=[l]
     /// help=[?] quit=[q]
     fn default() -> Self {
@@ -545,7 +551,7 @@ mod tests {
             assert_eq!(Action::from_name(a.name()), Some(*a));
             assert!(!a.describe().is_empty());
         }
-        assert_eq!(Action::ALL.len(), 26);
+        assert_eq!(Action::ALL.len(), 27);
         assert_eq!(Action::ALL.first(), Some(&Action::Up));
         assert_eq!(Action::ALL.last(), Some(&Action::Quit));
         assert_eq!(Action::from_name("Up"), None);
@@ -594,6 +600,7 @@ mod tests {
                 Action::RegisterAllForce,
             ),
             (ch('s'), Action::Refresh),
+            (ch('c'), Action::Connect),
             (ch('x'), Action::Restart),
             (ch('e'), Action::Restore),
             (ch('b'), Action::Bell),

@@ -20,6 +20,7 @@ pub mod mask;
 pub mod metrics;
 pub mod model;
 pub mod probe;
+pub mod qr;
 pub mod reload;
 pub mod remote;
 pub mod report;

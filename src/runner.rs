@@ -18,7 +18,8 @@ use crate::fleet::{Hooks, InstanceAction};
 use crate::listener::secret::WebhookSecret;
 use crate::model::Status;
 use crate::model::{Event, EventKind, InstanceId, Secret};
-use crate::zapi::{ApiError, ZapiClient};
+use crate::qr::Credential;
+use crate::zapi::{ApiError, Device, QrAnswer, ZapiClient};
 /// Z-API calls in flight at once (for `R` and `s` over a large fleet).
 ///
 /// A registration is two PUTs (sent together), so 32 registrations put 64
@@ -131,6 +132,40 @@ impl Backend {
         }
     }
 
+    /// The QR code to link the number again (`serve` asks Z-API for `watch`).
+    pub async fn qr_code(&self, id: &InstanceId) -> Result<QrAnswer, ApiError> {
+        match self {
+            Backend::Zapi(s) => {
+                let (client, token) = s.call_ready(id)?;
+                client.qr_code(id, token).await
+            }
+            Backend::Remote(r) => r.qr_code(id).await,
+        }
+    }
+
+    /// A pairing code for `phone` (digits only).
+    pub async fn phone_code(&self, id: &InstanceId, phone: &str) -> Result<Credential, ApiError> {
+        match self {
+            Backend::Zapi(s) => {
+                let (client, token) = s.call_ready(id)?;
+                client.phone_code(id, token, phone).await
+            }
+            Backend::Remote(r) => r.phone_code(id, phone).await,
+        }
+    }
+
+    async fn device(&self, id: &InstanceId) -> Result<Device, ApiError> {
+        match self {
+            Backend::Zapi(s) => {
+                let (client, token) = s.call_ready(id)?;
+                client.device(id, token).await
+            }
+            Backend::Remote(_) => Err(ApiError::Config(
+                "the device is asked on the server, not through watch".into(),
+            )),
+        }
+    }
+
     fn concurrency(&self) -> usize {
         match self {
             Backend::Zapi(s) => s.concurrency,
@@ -232,7 +267,10 @@ impl Runner {
             | Command::FetchHooks(_)
             | Command::Register(_)
             | Command::RegisterReplacing(_)
-            | Command::Act(..)) => self.spawn_call(call),
+            | Command::Act(..)
+            | Command::FetchQr(_)
+            | Command::PhoneCode(..)
+            | Command::FetchDevice(_)) => self.spawn_call(call),
         }
         // reap finished tasks so the set does not grow over weeks
         while self.tasks.try_join_next().is_some() {}
@@ -338,6 +376,34 @@ impl Runner {
                     };
                     (msg, id, error)
                 }
+                // the answers are credentials: only the error is logged
+                Command::FetchQr(id) => {
+                    let result = backend.qr_code(&id).await;
+                    let error = result.as_ref().err().cloned();
+                    let msg = Msg::QrResult {
+                        id: id.clone(),
+                        result,
+                    };
+                    (msg, id, error)
+                }
+                Command::PhoneCode(id, phone) => {
+                    let result = backend.phone_code(&id, &phone).await;
+                    let error = result.as_ref().err().cloned();
+                    let msg = Msg::PhoneCodeResult {
+                        id: id.clone(),
+                        result,
+                    };
+                    (msg, id, error)
+                }
+                Command::FetchDevice(id) => {
+                    let result = backend.device(&id).await;
+                    let error = result.as_ref().err().cloned();
+                    let msg = Msg::DeviceResult {
+                        id: id.clone(),
+                        result,
+                    };
+                    (msg, id, error)
+                }
                 _ => return,
             };
             let took = started.elapsed();
@@ -372,6 +438,9 @@ fn call_name(msg: &Msg) -> &'static str {
             action: InstanceAction::Restore,
             ..
         } => "restore-session",
+        Msg::QrResult { .. } => "qr-code",
+        Msg::PhoneCodeResult { .. } => "phone-code",
+        Msg::DeviceResult { .. } => "device",
         _ => "call",
     }
 }

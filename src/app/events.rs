@@ -92,6 +92,9 @@ impl App {
         match msg {
             Msg::StatusResult { id, result } => {
                 link.record(result.as_ref().map(|_| ()), took, now);
+                if matches!(&result, Ok(s) if s.connected) {
+                    self.connect_saw_connected(&id, None);
+                }
                 self.on_status(id, result);
                 self.view.dirty = true;
                 Vec::new()

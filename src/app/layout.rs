@@ -45,6 +45,10 @@ pub const FIXED_KEYS: &[(&str, &str)] = &[
         "y / n / Esc",
         "when r/R would replace another system's webhook URL: all / only the others / none",
     ),
+    (
+        "p",
+        "in the connect popup (c): a pairing code to type on the phone instead",
+    ),
     ("Ctrl-C", "quit"),
     (
         "mouse",

@@ -22,9 +22,14 @@ use crate::fleet::{
 };
 use crate::keys::{Action, Keymap};
 use crate::model::{ConnState, Event, InstanceId, Status};
-use crate::zapi::ApiError;
+use crate::qr::Credential;
+use crate::zapi::{ApiError, Device, QrAnswer};
 
 mod calls;
+mod connect;
+pub use connect::{
+    CLOSE_AFTER_SECS, Code, Connect, DeviceView, QR_EVERY_SECS, QR_MAX_CODES, Stage,
+};
 mod events;
 pub(crate) use events::alert_for;
 pub mod layout;
@@ -112,6 +117,21 @@ pub enum Msg {
         acked: bool,
         at: DateTime<Utc>,
     },
+    /// Answer of `GET …/qr-code/image` for the Connect popup.
+    QrResult {
+        id: InstanceId,
+        result: Result<QrAnswer, ApiError>,
+    },
+    /// Answer of `GET …/phone-code/{phone}` for the Connect popup.
+    PhoneCodeResult {
+        id: InstanceId,
+        result: Result<Credential, ApiError>,
+    },
+    /// Answer of `GET …/device` for the detail pane.
+    DeviceResult {
+        id: InstanceId,
+        result: Result<Device, ApiError>,
+    },
 }
 
 /// The state of `watch`'s link to its server.
@@ -141,6 +161,12 @@ pub enum Command {
     Act(InstanceId, InstanceAction),
     /// Read the instance's history from the event log (the detail pane).
     LoadHistory(InstanceId),
+    /// `GET …/qr-code/image` for the Connect popup (never while it is closed).
+    FetchQr(InstanceId),
+    /// `GET …/phone-code/{phone}` for the Connect popup.
+    PhoneCode(InstanceId, String),
+    /// `GET …/device` for the detail pane.
+    FetchDevice(InstanceId),
     /// Run the `on_disconnect` / `on_connect` command for this state change.
     Alert { event: Event, name: String },
     /// Ring the terminal bell (a new outage).
@@ -292,6 +318,8 @@ pub struct Detail {
     /// input asks it, as oxker's `gui_state`), so `G` and `PgDn` end on a
     /// full last page whatever the pane above the history takes.
     pub history_rows: std::cell::Cell<usize>,
+    /// What `GET …/device` answered, and when.
+    pub device: DeviceView,
 }
 
 /// The detail pane's history, read from the event log.
@@ -538,9 +566,13 @@ impl App {
             Msg::Key(key) => self.on_key(key),
             // The view is refreshed before the next frame (`prepare`), not
             // per event: a burst or a replay of a million costs one sort.
-            Msg::Webhook(event) => self.on_event(event).0,
+            Msg::Webhook(event) => {
+                self.connect_saw_event(&event);
+                self.on_event(event).0
+            }
             Msg::Tick => {
-                let cmds = self.on_tick();
+                let mut cmds = self.on_tick();
+                cmds.extend(self.connect_tick());
                 // ages move ranks: re-sort, unless the operator is moving
                 self.view.dirty = true;
                 self.refresh_if_dirty();
@@ -588,6 +620,12 @@ impl App {
             Msg::Acked { id, acked, at } => {
                 self.fleet.apply_ack(&id, acked, at);
                 self.view.dirty = true;
+                Vec::new()
+            }
+            msg @ (Msg::QrResult { .. }
+            | Msg::PhoneCodeResult { .. }
+            | Msg::DeviceResult { .. }) => {
+                self.on_connect_result(msg);
                 Vec::new()
             }
         }

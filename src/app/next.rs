@@ -25,6 +25,7 @@ impl App {
             restart: keys.keys_of(Action::Restart),
             register: keys.keys_of(Action::Register),
             refresh: keys.keys_of(Action::Refresh),
+            connect: keys.keys_of(Action::Connect),
         }
     }
 

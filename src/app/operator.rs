@@ -20,6 +20,9 @@ impl App {
         if self.overlays.replace.is_some() {
             return self.on_replace_key(key.code);
         }
+        if self.overlays.connect.is_some() {
+            return self.on_connect_key(&key);
+        }
         if let Some(confirm) = &self.overlays.confirm {
             let confirm = confirm.clone();
             return self.on_confirm_key(key.code, confirm);
@@ -198,6 +201,7 @@ impl App {
                 }
                 return self.fetch_all_status(true);
             }
+            Action::Connect => return self.open_connect(),
             Action::Restart => self.ask_confirm(InstanceAction::Restart),
             Action::Restore => self.ask_confirm(InstanceAction::Restore),
             Action::Bell => {
@@ -266,13 +270,26 @@ impl App {
             self.notify(Level::Info, "no instance selected");
             return Vec::new();
         };
+        // `/device` is asked here, not through `watch`'s server
+        let ask_device = self.setup.can_query_status
+            && self.link.is_none()
+            && self.get(&id).is_some_and(|i| i.configured);
         self.overlays.detail = Some(Detail {
             id: id.clone(),
             scroll: 0,
             history: DetailHistory::Loading,
             history_rows: std::cell::Cell::new(0),
+            device: if ask_device {
+                DeviceView::Loading
+            } else {
+                DeviceView::Unavailable
+            },
         });
-        vec![Command::LoadHistory(id)]
+        let mut cmds = vec![Command::LoadHistory(id.clone())];
+        if ask_device {
+            cmds.push(Command::FetchDevice(id));
+        }
+        cmds
     }
 
     /// The instances an action applies to: the marked ones if any, else
@@ -387,6 +404,7 @@ impl App {
         if !self.switches.mouse
             || self.overlays.confirm.is_some()
             || self.overlays.replace.is_some()
+            || self.overlays.connect.is_some()
             || self.overlays.show_help
         {
             return Vec::new();

@@ -32,6 +32,8 @@ pub struct Overlays {
     pub replace: Option<ReplaceConfirm>,
     /// The message log (`l`), when open.
     pub messages: Option<MessageView>,
+    /// The Connect popup (`c`): its QR code or pairing code.
+    pub connect: Option<Connect>,
 }
 
 /// Calls in flight, their progress, and what the footer and header say.

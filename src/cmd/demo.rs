@@ -58,6 +58,8 @@ async fn start(flags: &Flags, n: usize) -> Result<(Sim, Config, String), Fatal> 
     })
     .await
     .map_err(|e| Fatal::runtime(format!("cannot start the simulated Z-API: {e}")))?;
+    // `c` on a red row: a simulated phone scans the code a few seconds later
+    sim.scan_codes_after(Duration::from_secs(4));
     // a fleet is never all green: two numbers start out down
     for (i, error) in [(3, sim::ERR_RESTORE_SESSION), (11, sim::ERR_NOT_CONNECTED)] {
         if let Some(inst) = instances.get(i) {

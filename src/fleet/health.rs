@@ -211,11 +211,11 @@ pub fn next_step(
         }
         return Some(if configured {
             format!(
-                "disconnected: {} restarts the instance; if it stays down, read the QR code in the Z-API panel",
-                keys.restart
+                "disconnected: {} restarts the instance; if it stays down, {} shows the QR code to link it again",
+                keys.restart, keys.connect
             )
         } else {
-            "disconnected: read the QR code in the Z-API panel".into()
+            "disconnected: read the QR code in the Z-API panel (add the instance to the config to do it here)".into()
         });
     }
     if configured && hooks_here(inst) == Some(false) {
@@ -257,6 +257,7 @@ pub struct StepKeys {
     pub restart: String,
     pub register: String,
     pub refresh: String,
+    pub connect: String,
 }
 
 impl Default for StepKeys {
@@ -266,6 +267,7 @@ impl Default for StepKeys {
             restart: "x".into(),
             register: "r".into(),
             refresh: "s".into(),
+            connect: "c".into(),
         }
     }
 }

@@ -24,7 +24,7 @@ pub struct RemoteApi {
     token: Secret,
     auth: HeaderValue,
     /// For the actions: every request times out after [`REQUEST_TIMEOUT`].
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// For the event stream: no overall timeout (it is meant to last).
     stream: reqwest::Client,
 }
@@ -128,7 +128,7 @@ impl RemoteApi {
     }
 
     /// `{base}/api/…`, each segment percent-encoded.
-    fn url(&self, segments: &[&str]) -> Result<Url, ApiError> {
+    pub(super) fn url(&self, segments: &[&str]) -> Result<Url, ApiError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .map_err(|()| ApiError::Config("the server URL cannot take a path".into()))?
@@ -146,7 +146,7 @@ impl RemoteApi {
 
     /// Sends a request with the token; the body of a 2xx answer, or the
     /// error with the server's text.
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, ApiError> {
+    pub(super) async fn send(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, ApiError> {
         let resp = req
             .header(AUTHORIZATION, self.auth.clone())
             .header(ACCEPT, "application/json")

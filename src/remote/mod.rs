@@ -19,6 +19,7 @@
 //! a log line or the screen.
 
 mod client;
+mod connect;
 mod feed;
 mod sse;
 

@@ -15,6 +15,12 @@
 //! | `POST /api/instances/{id}/status` | `GET …/status` on Z-API: `{"ok": true, "status": Status}` |
 //! | `POST /api/instances/{id}/restart` | `GET …/restart`: `{"ok": true}` |
 //! | `POST /api/instances/{id}/restore-session` | `GET …/restore-session`: `{"ok": true}` |
+//! | `POST /api/instances/{id}/qr-code` | `GET …/qr-code/image`, the payload read out of it: `{"connected": false, "payload": "…"}`, or `{"connected": true}` (no code: connected already) |
+//! | `POST /api/instances/{id}/phone-code` | body `{"phone": "<digits>"}`; `GET …/phone-code/{phone}`: `{"code": "…"}`; 400 for a phone that is not 8–15 digits |
+//!
+//! The QR payload and the pairing code are credentials (whoever holds one can
+//! link the number): they are answered with `Cache-Control: no-store` to the
+//! caller only, and never go to the state, SSE, the metrics or a log line.
 //!
 //! Errors are `{"error": "<what>"}`: 401 token, 404 unknown route or
 //! instance, 405 wrong method, 409 the instance is not configured, a setting
@@ -101,6 +107,11 @@ pub fn router(hub: HubHandle, api_token: Option<Secret>) -> Router {
         .route("/api/instances/{id}/restart", post(restart))
         .route("/api/instances/{id}/restore-session", post(restore_session))
         .route("/api/instances/{id}/history", get(history))
+        .route("/api/instances/{id}/qr-code", post(super::connect::qr_code))
+        .route(
+            "/api/instances/{id}/phone-code",
+            post(super::connect::phone_code),
+        )
         .route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
@@ -169,7 +180,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     Some(value.to_str().map_or("\u{0}", |s| s[7..].trim()))
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
@@ -312,11 +323,11 @@ async fn history(State(api): State<Api>, id: IdPath) -> Response {
 
 /// The `{id}` of an action's path; a path that cannot be decoded names no
 /// instance (404).
-type IdPath = Result<Path<String>, axum::extract::rejection::PathRejection>;
+pub(super) type IdPath = Result<Path<String>, axum::extract::rejection::PathRejection>;
 
 /// The instance a path names, if the server knows it; else the answer to
 /// give (404, or 503 while stopping).
-async fn known_instance(api: &Api, id: IdPath) -> Result<InstanceId, Response> {
+pub(super) async fn known_instance(api: &Api, id: IdPath) -> Result<InstanceId, Response> {
     let Ok(Path(id)) = id else {
         return Err(error(StatusCode::NOT_FOUND, "no such instance"));
     };

@@ -3,5 +3,6 @@
 //! listener counts into too).
 
 pub mod api;
+mod connect;
 pub mod events;
 pub mod hub;

@@ -18,6 +18,11 @@
 //! | PUT without `Content-Type: application/json` | 415 | `{"error": "Content-Type must be application/json"}` |
 //! | PUT body not `{"value": "<string>"}` | 400 | `{"error": "…"}` |
 //! | webhook URL not `https://` | 400 | `{"error": "Invalid URL: …"}` |
+//! | `phone-code` of a connected instance, or of a phone that is not digits | 400 | `{"error": "Instance already connected"}`, `{"error": "Phone number invalid"}` |
+//!
+//! `qr-code/image` serves a real PNG of a random WhatsApp-like payload, new
+//! every 20 s (`{"connected": true}` once connected); `qr-code` the payload
+//! itself; `phone-code/{phone}` a code `ABCD-EFGH`; `device` the phone.
 //!
 //! A wrong instance token answers exactly like an unknown id, so the sim
 //! does not reveal which ids exist (Z-API's own answer to both is an
@@ -32,6 +37,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use tokio::sync::{Notify, watch};
 
+mod connect;
 mod fleet;
 mod rest;
 mod state;
@@ -317,6 +323,20 @@ impl Sim {
             remaining: times,
             retry_after,
         });
+    }
+
+    /// In the demo: a simulated phone links an instance `delay` after its QR
+    /// code or pairing code was served, and its `ConnectedCallback` goes to
+    /// the fleet's listener.
+    pub fn scan_codes_after(&self, delay: Duration) {
+        self.shared.lock().scan_after = Some(delay);
+    }
+
+    /// The QR payload the instance serves now (`None`: none served yet, or
+    /// connected since): what a phone scanning the code would read.
+    pub fn qr_payload(&self, id: &str) -> Option<String> {
+        let st = self.shared.lock();
+        st.instances.get(id)?.qr.as_ref().map(|(p, _)| p.clone())
     }
 
     /// Stops the server (and any fleet); same as dropping the handle.

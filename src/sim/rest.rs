@@ -7,11 +7,10 @@ use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::fleet::webhook_body_connected;
-use super::state::{Inst, Post, Shared, SimState};
+use super::connect;
+use super::state::{Inst, Shared, SimState};
 use super::{ERR_ALREADY_CONNECTED, MAX_BODY, SimCall};
 
 /// An answer of the sim.
@@ -73,6 +72,10 @@ pub(super) enum Endpoint {
     WebhookDisconnected,
     WebhookConnected,
     EveryWebhooks,
+    QrImage,
+    QrBytes,
+    PhoneCode,
+    Device,
 }
 
 impl Endpoint {
@@ -85,15 +88,26 @@ impl Endpoint {
             "update-webhook-disconnected" => Endpoint::WebhookDisconnected,
             "update-webhook-connected" => Endpoint::WebhookConnected,
             "update-every-webhooks" => Endpoint::EveryWebhooks,
+            "qr-code/image" => Endpoint::QrImage,
+            "qr-code" => Endpoint::QrBytes,
+            "device" => Endpoint::Device,
+            s if s.starts_with("phone-code/") && !s["phone-code/".len()..].contains('/') => {
+                Endpoint::PhoneCode
+            }
             _ => return None,
         })
     }
 
     fn method(self) -> Method {
         match self {
-            Endpoint::Status | Endpoint::Me | Endpoint::Restart | Endpoint::RestoreSession => {
-                Method::GET
-            }
+            Endpoint::Status
+            | Endpoint::Me
+            | Endpoint::Restart
+            | Endpoint::RestoreSession
+            | Endpoint::QrImage
+            | Endpoint::QrBytes
+            | Endpoint::PhoneCode
+            | Endpoint::Device => Method::GET,
             Endpoint::WebhookDisconnected
             | Endpoint::WebhookConnected
             | Endpoint::EveryWebhooks => Method::PUT,
@@ -121,6 +135,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             .unwrap_or_default(),
     };
     shared.lock().calls.push(call);
+    let shared_for_scans = Arc::clone(&shared);
     shared.calls_changed.notify_waiters();
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
@@ -135,6 +150,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         ),
         Err(_) => Answer::error(StatusCode::PAYLOAD_TOO_LARGE, "Body too large"),
     };
+    super::connect::start_scans(&shared_for_scans);
     answer.into_response()
 }
 
@@ -152,7 +168,7 @@ pub(super) fn answer(
         return answer;
     }
 
-    let Some((id, token, action)) = parse_route(path) else {
+    let Some((id, token, action, arg)) = parse_route(path) else {
         return Answer::error(StatusCode::NOT_FOUND, "Not found");
     };
     if *method != action.method() {
@@ -177,7 +193,6 @@ pub(super) fn answer(
         Some(_) => {}
     }
 
-    let fleet_attached = st.fleet_attached;
     let Some(inst) = st.instances.get_mut(&id).filter(|i| i.token == token) else {
         return Answer::error(StatusCode::BAD_REQUEST, "Instance not found");
     };
@@ -191,20 +206,16 @@ pub(super) fn answer(
         })),
         Endpoint::Me => Answer::ok(me_body(&id, inst)),
         Endpoint::Restart | Endpoint::RestoreSession => {
-            let was_connected = inst.connected;
-            inst.connected = true;
-            inst.error.clear();
-            inst.smartphone_connected = true;
-            if !was_connected && fleet_attached {
-                let body = webhook_body_connected(&id, Utc::now().timestamp_millis(), &inst.phone);
-                st.pending_hooks.push(Post {
-                    path: "/hooks/connected",
-                    body,
-                });
-                shared.hooks_pending.notify_one();
-            }
+            connect::connect(shared, &mut st, &id);
             Answer::ok(json!({ "value": true }))
         }
+        Endpoint::QrImage => Answer::ok(connect::qr_image(&mut st, &id)),
+        Endpoint::QrBytes => Answer::ok(connect::qr_bytes(&mut st, &id)),
+        Endpoint::PhoneCode => match connect::phone_code(&mut st, &id, &arg) {
+            Ok(v) => Answer::ok(v),
+            Err(e) => Answer::error(StatusCode::BAD_REQUEST, e),
+        },
+        Endpoint::Device => Answer::ok(connect::device(inst)),
         Endpoint::WebhookDisconnected | Endpoint::WebhookConnected | Endpoint::EveryWebhooks => {
             set_webhooks(inst, action, headers, body)
         }
@@ -299,11 +310,11 @@ pub(super) fn read_webhook_body(
     Ok((url.to_owned(), notify_sent_by_me))
 }
 
-/// `/instances/{id}/token/{token}/{action}` → decoded id, token and action.
-pub(super) fn parse_route(path: &str) -> Option<(String, String, Endpoint)> {
-    let mut parts = path.split('/');
-    let (Some(""), Some("instances"), Some(id), Some("token"), Some(token), Some(action), None) = (
-        parts.next(),
+/// `/instances/{id}/token/{token}/{action}` → decoded id, token, action
+/// and the action's argument (`phone-code/{phone}`'s phone, else empty).
+pub(super) fn parse_route(path: &str) -> Option<(String, String, Endpoint, String)> {
+    let mut parts = path.splitn(6, '/');
+    let (Some(""), Some("instances"), Some(id), Some("token"), Some(token), Some(action)) = (
         parts.next(),
         parts.next(),
         parts.next(),
@@ -313,8 +324,12 @@ pub(super) fn parse_route(path: &str) -> Option<(String, String, Endpoint)> {
     ) else {
         return None;
     };
-    let action = Endpoint::parse(action)?;
-    Some((percent_decode(id)?, percent_decode(token)?, action))
+    let endpoint = Endpoint::parse(action)?;
+    let arg = match endpoint {
+        Endpoint::PhoneCode => percent_decode(action.strip_prefix("phone-code/")?)?,
+        _ => String::new(),
+    };
+    Some((percent_decode(id)?, percent_decode(token)?, endpoint, arg))
 }
 
 /// Decodes `%XX` escapes; `None` on a bad escape or invalid UTF-8.
@@ -366,12 +381,32 @@ mod tests {
     fn routes_are_parsed_and_decoded() {
         assert_eq!(
             parse_route("/instances/a%2Fb%20c/token/t%3Fk/status"),
-            Some(("a/b c".into(), "t?k".into(), Endpoint::Status))
+            Some((
+                "a/b c".into(),
+                "t?k".into(),
+                Endpoint::Status,
+                String::new()
+            ))
         );
         assert_eq!(
             parse_route("/instances/I/token/T/update-every-webhooks"),
-            Some(("I".into(), "T".into(), Endpoint::EveryWebhooks))
+            Some((
+                "I".into(),
+                "T".into(),
+                Endpoint::EveryWebhooks,
+                String::new()
+            ))
         );
+        assert_eq!(
+            parse_route("/instances/I/token/T/qr-code/image"),
+            Some(("I".into(), "T".into(), Endpoint::QrImage, String::new()))
+        );
+        assert_eq!(
+            parse_route("/instances/I/token/T/phone-code/5544"),
+            Some(("I".into(), "T".into(), Endpoint::PhoneCode, "5544".into()))
+        );
+        assert_eq!(parse_route("/instances/I/token/T/phone-code/1/2"), None);
+        assert_eq!(parse_route("/instances/I/token/T/qr-code/other"), None);
         assert_eq!(parse_route("/instances/I/token/T/nope"), None);
         assert_eq!(parse_route("/instances/I/token/T/status/"), None);
         assert_eq!(parse_route("/instances/I/tokens/T/status"), None);

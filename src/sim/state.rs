@@ -31,6 +31,11 @@ pub(super) struct SimState {
     /// Webhooks caused by REST calls (restart...), sent by the fleet.
     pub(super) pending_hooks: Vec<Post>,
     pub(super) fleet_attached: bool,
+    /// The demo's simulated phone links an instance this long after its
+    /// code was served (`None`: nobody scans).
+    pub(super) scan_after: Option<Duration>,
+    /// Instances whose code was served since the last answer went out.
+    pub(super) to_scan: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +53,8 @@ pub(super) struct Inst {
     pub(super) message_status_url: Option<String>,
     pub(super) presence_url: Option<String>,
     pub(super) notify_sent_by_me: bool,
+    /// The QR payload served now, and since when.
+    pub(super) qr: Option<(String, std::time::Instant)>,
 }
 
 impl Inst {
@@ -67,6 +74,7 @@ impl Inst {
             message_status_url: None,
             presence_url: None,
             notify_sent_by_me: false,
+            qr: None,
         }
     }
 }

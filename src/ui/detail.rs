@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::theme::Theme;
 use super::{fit, sanitize, when};
 use crate::app::TimeZone;
-use crate::app::{App, Detail, DetailHistory};
+use crate::app::{App, Detail, DetailHistory, DeviceView};
 use crate::fleet::health::{self, Rules};
 use crate::fleet::stats;
 use crate::fleet::{HookCheck, Instance, STATS_WINDOW_DAYS, Source, StatusCheck};
@@ -85,6 +85,9 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     if let Some(phone) = &inst.phone {
         lines.push(labelled("Phone", vec![Span::raw(fit(phone, text_w))]));
     }
+    if let Some(device) = device_text(&detail.device, now) {
+        lines.push(labelled("Device", vec![Span::raw(fit(&device, text_w))]));
+    }
     if let Some(step) = app.next_step(inst) {
         wrapped("Next", &step, Theme::WARN, text_w, &mut lines);
     }
@@ -117,6 +120,46 @@ fn title(inst: &Instance, width: usize) -> Line<'static> {
     let mut line = fit_parts(&parts, width.saturating_sub(1));
     line.spans.push(Span::raw(" "));
     line
+}
+
+/// What `GET …/device` answered: phone, name, model, the phone's kind,
+/// business or not, and its age. `None` when it cannot be asked.
+fn device_text(device: &DeviceView, now: DateTime<Utc>) -> Option<String> {
+    match device {
+        DeviceView::Unavailable => None,
+        DeviceView::Loading => Some("asking Z-API…".into()),
+        DeviceView::Failed(e) => Some(format!("cannot ask Z-API: {e}")),
+        DeviceView::Loaded { device: d, at } => {
+            let kind = d.original_device.as_deref().map(|k| match k {
+                "iphone" => "iPhone".to_string(),
+                "android" => "Android".to_string(),
+                "smbi" => "WhatsApp Business on iPhone".to_string(),
+                "smba" => "WhatsApp Business on Android".to_string(),
+                other => other.to_string(),
+            });
+            let business = match d.is_business {
+                Some(true) => Some("business".to_string()),
+                Some(false) => Some("not business".to_string()),
+                None => None,
+            };
+            let parts: Vec<String> = [
+                d.phone.clone(),
+                d.name.clone(),
+                d.model.clone(),
+                kind,
+                business,
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let what = if parts.is_empty() {
+                "no phone linked".to_string()
+            } else {
+                parts.join(" · ")
+            };
+            Some(format!("{what} · {}", super::age(now, *at)))
+        }
+    }
 }
 
 /// The state (or OUTAGE) and since when, the last error, the warning.

@@ -4,6 +4,7 @@
 
 mod columns;
 mod confirm;
+mod connect;
 mod detail;
 mod fitting;
 mod footer;
@@ -25,6 +26,10 @@ use unicode_width::UnicodeWidthChar;
 use crate::app::{App, TimeZone};
 
 use crate::app::layout::{FOOTER_LINES, HEADER_LINES};
+
+/// The terminal size (columns, rows) the Connect popup needs to draw this
+/// QR code whole.
+pub use connect::needed as connect_size;
 
 /// Draws the whole screen.
 pub fn draw(app: &App, frame: &mut Frame) {
@@ -49,6 +54,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
     if let Some(r) = &app.overlays.replace {
         replace::draw(app, r, frame, frame.area());
     }
+    if let Some(c) = &app.overlays.connect {
+        connect::draw(app, c, frame, frame.area());
+    }
     if app.overlays.show_help {
         help::draw(app, frame, frame.area());
     }
@@ -58,6 +66,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
             cell.fg = ratatui::style::Color::Reset;
             cell.bg = ratatui::style::Color::Reset;
         }
+        connect::keep_code_contrast(app, frame);
     }
 }
 

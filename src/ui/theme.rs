@@ -47,6 +47,14 @@ impl Theme {
     pub const INFO: Style = Style::new().fg(Color::Cyan);
     /// A banner: demo mode, the server `watch` follows.
     pub const BANNER: Style = Style::new().fg(Color::Magenta);
+    /// A QR code's cells: the glyphs' ink is the light modules, the cell
+    /// the dark ones (kept under `NO_COLOR`: a code needs a known contrast).
+    pub const QR: Style = Style::new().fg(Color::White).bg(Color::Black);
+    /// A pairing code to type on the phone: large, cannot be missed.
+    pub const PAIRING_CODE: Style = Style::new()
+        .fg(Color::Black)
+        .bg(Color::White)
+        .add_modifier(Modifier::BOLD);
     /// Secondary text: the config line, "never", what cannot be known.
     pub const DIM: Style = Style::new().fg(Color::DarkGray);
 }

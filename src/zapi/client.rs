@@ -167,12 +167,13 @@ impl ZapiClient {
 
     /// `{base}/instances/{id}/token/{token}/{action}`, each segment
     /// percent-encoded.
-    fn url(&self, id: &InstanceId, token: &Secret, action: &str) -> Result<Url, ApiError> {
+    fn url(&self, id: &InstanceId, token: &Secret, action: &[&str]) -> Result<Url, ApiError> {
         let mut url = self.inner.base.clone();
         url.path_segments_mut()
             .map_err(|()| ApiError::Config("API base URL cannot take a path".into()))?
             .pop_if_empty()
-            .extend(["instances", id.as_str(), "token", token.expose(), action]);
+            .extend(["instances", id.as_str(), "token", token.expose()])
+            .extend(action);
         Ok(url)
     }
 
@@ -185,7 +186,22 @@ impl ZapiClient {
         action: &'static str,
         body: Option<&Value>,
     ) -> Result<Vec<u8>, ApiError> {
-        let url = self.url(id, token, action)?;
+        self.call_path(method, id, token, &[action], action, body)
+            .await
+    }
+
+    /// [`Self::call`] of a path of several segments after the token
+    /// (`qr-code/image`, `phone-code/{phone}`); `action` names it in logs.
+    pub(super) async fn call_path(
+        &self,
+        method: Method,
+        id: &InstanceId,
+        token: &Secret,
+        segments: &[&str],
+        action: &'static str,
+        body: Option<&Value>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let url = self.url(id, token, segments)?;
         let mut attempt = 1;
         loop {
             let (err, retry_after) = match self.try_once(&method, &url, body).await {
@@ -489,7 +505,11 @@ mod tests {
         for base in ["http://127.0.0.1:1234", "http://127.0.0.1:1234/"] {
             let c = ZapiClient::new(base, Secret::new("ct")).unwrap();
             let url = c
-                .url(&InstanceId::new("a/b c"), &Secret::new("t?k#1"), "status")
+                .url(
+                    &InstanceId::new("a/b c"),
+                    &Secret::new("t?k#1"),
+                    &["status"],
+                )
                 .unwrap();
             assert_eq!(
                 url.as_str(),
@@ -498,7 +518,7 @@ mod tests {
         }
         let c = ZapiClient::new("https://proxy.example/zapi/", Secret::new("ct")).unwrap();
         let url = c
-            .url(&InstanceId::new("I"), &Secret::new("T"), "me")
+            .url(&InstanceId::new("I"), &Secret::new("T"), &["me"])
             .unwrap();
         assert_eq!(
             url.as_str(),

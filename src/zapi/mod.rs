@@ -18,8 +18,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 mod client;
+mod connect;
 
 pub use client::{ZapiClient, base_url};
+pub use connect::{Device, PHONE_DIGITS, QrAnswer, check_phone, read_phone_code, read_qr_answer};
 
 /// Timeout of one HTTP request (connect + answer).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -9,6 +9,7 @@
 mod common;
 
 mod cli;
+mod connect;
 mod dashboard;
 mod starting;
 mod watch;

@@ -938,3 +938,78 @@ async fn register_refuses_to_replace_another_systems_url_without_replace_true() 
     let (code, body) = s.act(s.id(0), "register").await;
     assert_eq!((code, body), (200, json!({ "ok": true })));
 }
+
+/// The Connect popup through `serve`: the payload and the pairing code go
+/// to the caller alone, behind the token, never into the state or metrics.
+#[tokio::test]
+async fn qr_code_and_phone_code_answer_the_caller_alone() {
+    let s = Server::start(Some(API_TOKEN)).await;
+    let id = s.id(1).to_owned();
+    // connected: no code
+    let (code, body) = s.act(&id, "qr-code").await;
+    assert_eq!((code, body), (200, json!({ "connected": true })));
+    s.sim.set_connected(&id, false, None);
+    let resp = s
+        .post(&format!("/api/instances/{id}/qr-code"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: Value = resp.json().await.unwrap();
+    let payload = s.sim.qr_payload(&id).unwrap();
+    assert_eq!(body, json!({ "connected": false, "payload": payload }));
+    // the pairing code
+    let pair = |phone: Value, token: &'static str| {
+        s.post(&format!("/api/instances/{id}/phone-code"))
+            .bearer_auth(token)
+            .json(&json!({ "phone": phone }))
+            .send()
+    };
+    let resp = pair(json!("5544999999999"), API_TOKEN).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let pairing = resp.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(pairing.len(), 9);
+    let resp = pair(json!("+55 44"), API_TOKEN).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    // behind the token, both
+    for path in ["qr-code", "phone-code"] {
+        let resp = s
+            .post(&format!("/api/instances/{id}/{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{path}");
+    }
+    assert_eq!(
+        pair(json!("5544999999999"), "wrong")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // unknown instance
+    assert_eq!(s.act("NOPE", "qr-code").await.0, 404);
+    // Z-API's refusal is the caller's error text
+    s.sim.set_connected(&id, true, None);
+    let resp = pair(json!("5544999999999"), API_TOKEN).await.unwrap();
+    assert_eq!(resp.status(), 502);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Instance already connected")
+    );
+    // never in the state or the metrics
+    let state = s.get_json("/api/instances").await.to_string();
+    let (_, metrics) = s.metrics_as(None).await;
+    for secret in [payload.as_str(), pairing.as_str()] {
+        assert!(!state.contains(secret));
+        assert!(!metrics.contains(secret));
+    }
+}

@@ -594,3 +594,87 @@ async fn sim_answers_malformed_requests_like_zapi() {
     assert_eq!(calls[9].client_token, None);
     assert_eq!(f.sim.instance(&f.inst.id).unwrap().disconnected_url, None);
 }
+
+// ---- reconnecting a number: qr-code, phone-code, device ----------------
+
+#[tokio::test]
+async fn qr_code_reads_the_payload_out_of_the_png_or_says_connected() {
+    let f = Fixture::new().await;
+    assert_eq!(
+        f.client.qr_code(&f.id, &f.token).await.unwrap(),
+        zapi_dash::zapi::QrAnswer::Connected,
+        "a connected instance has no code"
+    );
+    f.sim.set_connected(&f.inst.id, false, None);
+    let answer = f.client.qr_code(&f.id, &f.token).await.unwrap();
+    let payload = f.sim.qr_payload(&f.inst.id).unwrap();
+    assert!(payload.starts_with("2@"), "WhatsApp-shaped");
+    assert_eq!(
+        answer,
+        zapi_dash::zapi::QrAnswer::Code(zapi_dash::qr::Credential::new(payload))
+    );
+    let calls = f.calls(2).await;
+    assert_get(&calls[0], &f.path("qr-code/image"));
+    assert_get(&calls[1], &f.path("qr-code/image"));
+}
+
+#[tokio::test]
+async fn qr_code_falls_back_to_the_bytes_call_and_reports_zapi_errors() {
+    let f = Fixture::new().await;
+    f.sim.set_connected(&f.inst.id, false, None);
+    f.sim
+        .fail_next("qr-code/image", 200, r#"{"value":"not an image"}"#, 1);
+    let answer = f.client.qr_code(&f.id, &f.token).await.unwrap();
+    let payload = f.sim.qr_payload(&f.inst.id).unwrap();
+    assert_eq!(
+        answer,
+        zapi_dash::zapi::QrAnswer::Code(zapi_dash::qr::Credential::new(payload))
+    );
+    let calls = f.calls(2).await;
+    assert_get(&calls[1], &f.path("qr-code"));
+    // Z-API's own error: said as it is, no fallback
+    f.sim
+        .fail_next("qr-code/image", 400, r#"{"error":"Instance not found"}"#, 1);
+    let (status, message) = http_error(f.client.qr_code(&f.id, &f.token).await);
+    assert_eq!((status, message.as_str()), (400, "Instance not found"));
+}
+
+#[tokio::test]
+async fn phone_code_asks_for_the_digits_and_shows_zapis_refusal() {
+    let f = Fixture::new().await;
+    f.sim.set_connected(&f.inst.id, false, None);
+    let code = f
+        .client
+        .phone_code(&f.id, &f.token, "5544999999999")
+        .await
+        .unwrap();
+    let code = code.expose();
+    assert_eq!(code.len(), 9, "{code}");
+    assert_eq!(&code[4..5], "-");
+    let calls = f.calls(1).await;
+    assert_get(&calls[0], &f.path("phone-code/5544999999999"));
+    // not digits: refused before any call
+    assert!(matches!(
+        f.client.phone_code(&f.id, &f.token, "55 44").await,
+        Err(ApiError::Config(_))
+    ));
+    f.sim.set_connected(&f.inst.id, true, None);
+    let (status, message) = http_error(f.client.phone_code(&f.id, &f.token, "5544999999999").await);
+    assert_eq!(
+        (status, message.as_str()),
+        (400, "Instance already connected")
+    );
+}
+
+#[tokio::test]
+async fn device_reads_the_phone_its_model_and_kind() {
+    let f = Fixture::new().await;
+    let d = f.client.device(&f.id, &f.token).await.unwrap();
+    let phone = f.sim.instance(&f.inst.id).unwrap().phone;
+    assert_eq!(d.phone.as_deref(), Some(phone.as_str()));
+    assert_eq!(d.name.as_deref(), Some(f.inst.name.as_str()));
+    assert_eq!(d.model.as_deref(), Some("Z-API Sim Phone"));
+    assert_eq!(d.original_device.as_deref(), Some("android"));
+    assert_eq!(d.is_business, Some(true));
+    assert_get(&f.calls(1).await[0], &f.path("device"));
+}

@@ -5,5 +5,6 @@
 //! `cargo test --test screen render::`.
 
 mod failures;
+mod connect;
 mod render;
 mod sizes;

@@ -4,6 +4,7 @@ use chrono::TimeZone as _;
 use crossterm::event::KeyEventState;
 
 mod calls;
+mod connect;
 mod events;
 mod failures;
 mod keys;

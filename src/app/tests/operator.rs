@@ -521,7 +521,10 @@ fn enter_opens_the_detail_with_history_from_the_log() {
     a.update(ch('j'), t(0));
     assert_eq!(
         a.update(key(KeyCode::Enter), t(1)),
-        vec![Command::LoadHistory(InstanceId::new("I1"))]
+        vec![
+            Command::LoadHistory(InstanceId::new("I1")),
+            Command::FetchDevice(InstanceId::new("I1"))
+        ]
     );
     assert_eq!(
         a.overlays.detail.as_ref().unwrap().history,
@@ -627,7 +630,13 @@ fn mouse_wheel_click_and_double_click() {
         mouse(MouseEventKind::Down(MouseButton::Left), first_row + 2),
         at + chrono::Duration::milliseconds(200),
     );
-    assert_eq!(cmds, vec![Command::LoadHistory(InstanceId::new("I2"))]);
+    assert_eq!(
+        cmds,
+        vec![
+            Command::LoadHistory(InstanceId::new("I2")),
+            Command::FetchDevice(InstanceId::new("I2"))
+        ]
+    );
     a.update(key(KeyCode::Esc), t(20));
     // m turns capture off: the app ignores the mouse, the loop releases it
     assert_eq!(a.update(ch('m'), t(21)), vec![Command::MouseCapture(false)]);
