@@ -435,6 +435,11 @@ fn detail_pane_80x24_and_tiny_sizes() {
     open_detail_of(&mut app, "Sales");
     let screen = text(&render(&app, 80, 24));
     assert!(screen.contains("smartphone connected NO"), "{screen}");
+    // 24 rows hold the facts (the wrapped lines and the device's take the
+    // room); the history starts below them when there is room
+    let mut taller = app.clone();
+    taller.update(Msg::Resize(80, 30), t(14, 6, 12));
+    let screen = text(&render(&taller, 80, 30));
     assert!(screen.contains("reading the log"), "{screen}");
     for (w, h) in [(20, 5), (1, 1), (300, 100)] {
         let mut a = app.clone();
