@@ -4,7 +4,7 @@
 //! binaries with modules build faster than one per file). Filter by module:
 //! `cargo test --test screen render::`.
 
-mod failures;
 mod connect;
+mod failures;
 mod render;
 mod sizes;
