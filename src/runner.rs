@@ -328,83 +328,8 @@ impl Runner {
         self.tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let started = std::time::Instant::now();
-            let replace = matches!(call, Command::RegisterReplacing(_));
-            let (msg, id, error) = match call {
-                Command::FetchStatus(id) => {
-                    let result = backend.status(&id).await;
-                    let error = result.as_ref().err().cloned();
-                    (
-                        Msg::StatusResult {
-                            id: id.clone(),
-                            result,
-                        },
-                        id,
-                        error,
-                    )
-                }
-                Command::FetchHooks(id) => {
-                    let result = backend.hooks(&id).await;
-                    let error = result.as_ref().err().cloned();
-                    (
-                        Msg::HooksResult {
-                            id: id.clone(),
-                            result,
-                        },
-                        id,
-                        error,
-                    )
-                }
-                Command::Register(id) | Command::RegisterReplacing(id) => {
-                    let result = backend.register(&id, replace).await;
-                    let error = result.as_ref().err().cloned();
-                    (
-                        Msg::RegisterResult {
-                            id: id.clone(),
-                            result,
-                        },
-                        id,
-                        error,
-                    )
-                }
-                Command::Act(id, action) => {
-                    let result = backend.act(&id, action).await;
-                    let error = result.as_ref().err().cloned();
-                    let msg = Msg::ActionResult {
-                        id: id.clone(),
-                        action,
-                        result,
-                    };
-                    (msg, id, error)
-                }
-                // the answers are credentials: only the error is logged
-                Command::FetchQr(id) => {
-                    let result = backend.qr_code(&id).await;
-                    let error = result.as_ref().err().cloned();
-                    let msg = Msg::QrResult {
-                        id: id.clone(),
-                        result,
-                    };
-                    (msg, id, error)
-                }
-                Command::PhoneCode(id, phone) => {
-                    let result = backend.phone_code(&id, &phone).await;
-                    let error = result.as_ref().err().cloned();
-                    let msg = Msg::PhoneCodeResult {
-                        id: id.clone(),
-                        result,
-                    };
-                    (msg, id, error)
-                }
-                Command::FetchDevice(id) => {
-                    let result = backend.device(&id).await;
-                    let error = result.as_ref().err().cloned();
-                    let msg = Msg::DeviceResult {
-                        id: id.clone(),
-                        result,
-                    };
-                    (msg, id, error)
-                }
-                _ => return,
+            let Some((msg, id, error)) = make_call(&backend, call).await else {
+                return;
             };
             let took = started.elapsed();
             if let Some(error) = &error {
@@ -421,6 +346,65 @@ impl Runner {
             // the loop may be gone (quitting): nothing to report to then
             let _ = results.send(msg);
         });
+    }
+}
+
+/// Makes one call through the backend: its result as a [`Msg`], the
+/// instance, and the error to log if it failed. `None` for a command that
+/// is not a call.
+async fn make_call(
+    backend: &Backend,
+    call: Command,
+) -> Option<(Msg, InstanceId, Option<ApiError>)> {
+    let replace = matches!(call, Command::RegisterReplacing(_));
+    let (id, msg) = match call {
+        Command::FetchStatus(id) => {
+            let result = backend.status(&id).await;
+            (id.clone(), Msg::StatusResult { id, result })
+        }
+        Command::FetchHooks(id) => {
+            let result = backend.hooks(&id).await;
+            (id.clone(), Msg::HooksResult { id, result })
+        }
+        Command::Register(id) | Command::RegisterReplacing(id) => {
+            let result = backend.register(&id, replace).await;
+            (id.clone(), Msg::RegisterResult { id, result })
+        }
+        Command::Act(id, action) => {
+            let result = backend.act(&id, action).await;
+            (id.clone(), Msg::ActionResult { id, action, result })
+        }
+        // the answers are credentials: only an error is ever logged
+        Command::FetchQr(id) => {
+            let result = backend.qr_code(&id).await;
+            (id.clone(), Msg::QrResult { id, result })
+        }
+        Command::PhoneCode(id, phone) => {
+            let result = backend.phone_code(&id, &phone).await;
+            (id.clone(), Msg::PhoneCodeResult { id, result })
+        }
+        Command::FetchDevice(id) => {
+            let result = backend.device(&id).await;
+            (id.clone(), Msg::DeviceResult { id, result })
+        }
+        _ => return None,
+    };
+    let error = call_error(&msg);
+    Some((msg, id, error))
+}
+
+/// The error of a call's result, for the diagnostics log.
+fn call_error(msg: &Msg) -> Option<ApiError> {
+    match msg {
+        Msg::StatusResult { result, .. } => result.as_ref().err().cloned(),
+        Msg::HooksResult { result, .. } => result.as_ref().err().cloned(),
+        Msg::RegisterResult { result, .. } | Msg::ActionResult { result, .. } => {
+            result.as_ref().err().cloned()
+        }
+        Msg::QrResult { result, .. } => result.as_ref().err().cloned(),
+        Msg::PhoneCodeResult { result, .. } => result.as_ref().err().cloned(),
+        Msg::DeviceResult { result, .. } => result.as_ref().err().cloned(),
+        _ => None,
     }
 }
 

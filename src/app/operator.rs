@@ -157,14 +157,7 @@ impl App {
             Action::Top => self.select(0),
             Action::Bottom => self.select(usize::MAX),
             Action::Detail => return self.open_detail(),
-            Action::Mark => {
-                if let Some(id) = self.selected_instance().map(|i| i.id.clone()) {
-                    if !self.view.marked.remove(&id) {
-                        self.view.marked.insert(id);
-                    }
-                    self.select(self.view.selected.saturating_add(1));
-                }
-            }
+            Action::Mark => self.toggle_mark(),
             Action::MarkAll => self.mark_all(),
             Action::ClearMarks => self.clear_marks(),
             Action::CopyId => return self.copy_id(),
@@ -191,16 +184,7 @@ impl App {
             Action::Register => return self.register_selected(),
             Action::RegisterAll => return self.register_all(false),
             Action::RegisterAllForce => return self.register_all(true),
-            Action::Refresh => {
-                if !self.setup.can_query_status {
-                    self.notify(
-                        Level::Warn,
-                        "cannot ask Z-API: client_token is not set (config or ZAPI_CLIENT_TOKEN)",
-                    );
-                    return Vec::new();
-                }
-                return self.fetch_all_status(true);
-            }
+            Action::Refresh => return self.refresh_asked(),
             Action::Connect => return self.open_connect(),
             Action::Restart => self.ask_confirm(InstanceAction::Restart),
             Action::Restore => self.ask_confirm(InstanceAction::Restore),
@@ -222,6 +206,29 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// `Space`: marks or unmarks the selected row and moves down.
+    fn toggle_mark(&mut self) {
+        if let Some(id) = self.selected_instance().map(|i| i.id.clone()) {
+            if !self.view.marked.remove(&id) {
+                self.view.marked.insert(id);
+            }
+            self.select(self.view.selected.saturating_add(1));
+        }
+    }
+
+    /// `s`: every configured instance's status and webhooks, asked by the
+    /// operator (their own footer line), when Z-API can be asked.
+    fn refresh_asked(&mut self) -> Vec<Command> {
+        if !self.setup.can_query_status {
+            self.notify(
+                Level::Warn,
+                "cannot ask Z-API: client_token is not set (config or ZAPI_CLIENT_TOKEN)",
+            );
+            return Vec::new();
+        }
+        self.fetch_all_status(true)
     }
 
     /// Keys in the detail pane: movement scrolls the history (never past

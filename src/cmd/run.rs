@@ -56,16 +56,7 @@ pub async fn run(
     // one clock read for the whole replay, not one per event (a million at most)
     let replay_now = Utc::now();
     let (service, events, replay) = Listener::start_on_records(listener, opts, |_, record| {
-        let msg = match record {
-            Record::Event(event) => Msg::Webhook(event),
-            // the operator's `a`, in log order with the events it follows
-            Record::Ack(ack) => Msg::Acked {
-                id: ack.instance_id,
-                acked: ack.acked,
-                at: ack.at,
-            },
-        };
-        app.update(msg, replay_now);
+        app.update(replayed(record), replay_now);
     })
     .await?;
     after_replay(&mut app, &config, service.addr, has_secret, &replay);
@@ -81,15 +72,7 @@ pub async fn run(
         )
     });
     let (results_tx, results_rx) = mpsc::unbounded_channel();
-    let names = config
-        .instances
-        .iter()
-        .filter_map(|i| i.name.clone().map(|n| (i.id.clone(), n)));
-    let runner = Runner::new(Backend::Zapi(Box::new(services)), results_tx)
-        .timed()
-        .with_names(names)
-        .with_history(log_dir)
-        .with_alerts(alerts_of(&config));
+    let runner = dashboard_runner(&config, services, log_dir, results_tx);
     // SIGUSR1 reloads the config file (not the demo's, which has none)
     let reloads = demo_sim
         .is_none()
@@ -112,6 +95,38 @@ pub async fn run(
     tracing::info!("stopped");
     outcome.map_err(|e| Fatal::runtime(format!("terminal error: {e}")))?;
     closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// What a record of the event log replays as: an event, or the operator's
+/// `a` (in log order with the events it follows).
+fn replayed(record: Record) -> Msg {
+    match record {
+        Record::Event(event) => Msg::Webhook(event),
+        Record::Ack(ack) => Msg::Acked {
+            id: ack.instance_id,
+            acked: ack.acked,
+            at: ack.at,
+        },
+    }
+}
+
+/// The dashboard's runner: Z-API calls timed (the header's link state),
+/// failures logged with the instances' names, history reads, alerts.
+fn dashboard_runner(
+    config: &Config,
+    services: Services,
+    log_dir: std::path::PathBuf,
+    results: mpsc::UnboundedSender<Msg>,
+) -> Runner {
+    let names = config
+        .instances
+        .iter()
+        .filter_map(|i| i.name.clone().map(|n| (i.id.clone(), n)));
+    Runner::new(Backend::Zapi(Box::new(services)), results)
+        .timed()
+        .with_names(names)
+        .with_history(log_dir)
+        .with_alerts(alerts_of(config))
 }
 
 /// The listen address of the config; the demo falls back to any free port
