@@ -474,19 +474,7 @@ impl EventLog {
             fp: fingerprint,
             reply,
         };
-        let sent = self.tx.send(request).await;
-        drop(arrival);
-        if sent.is_err() {
-            return Err(StoreError::Closed {
-                dir: self.dir.to_path_buf(),
-            });
-        }
-        match answer.await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::WriterGone {
-                dir: self.dir.to_path_buf(),
-            }),
-        }
+        self.request(request, answer, arrival).await
     }
 
     /// Appends an acknowledgement record (the dashboard's `a`) and returns
@@ -494,7 +482,21 @@ impl EventLog {
     /// back; [`replay`], [`replay_after`] and [`history`] pass it by.
     pub async fn append_ack(&self, ack: Ack) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();
-        if self.tx.send(Request::Ack { ack, reply }).await.is_err() {
+        self.request(Request::Ack { ack, reply }, answer, None)
+            .await
+    }
+
+    /// Queues a request for the writer (ending `arrival` once queued) and
+    /// waits for its answer.
+    async fn request(
+        &self,
+        request: Request,
+        answer: oneshot::Receiver<Result<Appended, StoreError>>,
+        arrival: Option<Arrival>,
+    ) -> Result<Appended, StoreError> {
+        let sent = self.tx.send(request).await;
+        drop(arrival);
+        if sent.is_err() {
             return Err(StoreError::Closed {
                 dir: self.dir.to_path_buf(),
             });
