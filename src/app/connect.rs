@@ -265,6 +265,7 @@ impl App {
     /// Z-API's answer to a QR call, if the popup still waits for it.
     fn on_qr(&mut self, id: InstanceId, result: Result<QrAnswer, ApiError>) {
         let now = self.now;
+        let label = self.label_for(&id);
         let Some(c) = self.overlays.connect.as_mut().filter(|c| c.id == id) else {
             return; // closed meanwhile: the answer is dropped
         };
@@ -289,6 +290,17 @@ impl App {
             Ok(QrAnswer::Connected) => Stage::AlreadyConnected,
             Err(e) => Stage::Failed(e.to_string()),
         };
+        if let Stage::Failed(e) = &c.stage {
+            let text = format!("connect {label}: no QR code: {e}");
+            self.notify(Level::Error, text);
+        }
+    }
+
+    /// The row's name for a notice, or its id.
+    fn label_for(&self, id: &InstanceId) -> String {
+        self.fleet
+            .get(id)
+            .map_or_else(|| id.to_string(), |i| i.label().to_string())
     }
 
     /// Z-API's answer to a pairing-code call, if the popup still waits.
@@ -300,13 +312,24 @@ impl App {
             return;
         };
         let phone = phone.clone();
-        c.stage = match result {
-            Ok(code) => Stage::Pairing { phone, code },
-            Err(e) => Stage::PairingFailed {
-                phone,
-                error: e.to_string(),
-            },
+        // the notice never holds the code: it is a credential
+        let (stage, notice) = match result {
+            Ok(code) => (
+                Stage::Pairing { phone, code },
+                (
+                    Level::Info,
+                    "pairing code shown: type it on the phone".to_string(),
+                ),
+            ),
+            Err(e) => {
+                let notice = (Level::Error, format!("no pairing code: {e}"));
+                let error = e.to_string();
+                (Stage::PairingFailed { phone, error }, notice)
+            }
         };
+        c.stage = stage;
+        let text = format!("connect {}: {}", self.label_for(&id), notice.1);
+        self.notify(notice.0, text);
     }
 
     /// `/device`'s answer for the detail pane, if it is still open on it.
@@ -325,6 +348,7 @@ impl App {
     pub(super) fn connect_saw_connected(&mut self, id: &InstanceId, phone: Option<String>) {
         let now = self.now;
         let known = self.fleet.get(id).and_then(|i| i.phone.clone());
+        let label = self.label_for(id);
         let Some(c) = self.overlays.connect.as_mut().filter(|c| &c.id == id) else {
             return;
         };
@@ -336,10 +360,13 @@ impl App {
                 }
             }
             stage => {
-                *stage = Stage::Connected {
-                    phone: phone.or(known),
-                    at: now,
-                }
+                let phone = phone.or(known);
+                let text = match &phone {
+                    Some(p) => format!("{label} linked: connected as {p}"),
+                    None => format!("{label} linked: connected"),
+                };
+                *stage = Stage::Connected { phone, at: now };
+                self.notify(Level::Ok, text);
             }
         }
     }

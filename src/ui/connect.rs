@@ -109,7 +109,9 @@ pub fn draw(app: &App, c: &Connect, frame: &mut Frame, area: Rect) {
         draw_text(frame, area, lines, &title);
         return;
     }
-    draw_text(frame, area, stage_lines(app, c), &title);
+    // an error wraps to the terminal (less the popup's frame), never cut
+    let width = usize::from(area.width.saturating_sub(4)).clamp(20, 100);
+    draw_text(frame, area, stage_lines(app, c, width), &title);
 }
 
 fn block(title: &str) -> Block<'_> {
@@ -159,8 +161,16 @@ fn code_footer(app: &App, c: &Connect) -> Vec<Line<'static>> {
     ]
 }
 
+/// `text` in lines of at most `width` columns, broken between words.
+fn wrapped(text: &str, width: usize, style: ratatui::style::Style) -> Vec<Line<'static>> {
+    super::wrap(text, width)
+        .into_iter()
+        .map(|l| Line::styled(l, style))
+        .collect()
+}
+
 /// The popup's text when no code is drawn.
-fn stage_lines(app: &App, c: &Connect) -> Vec<Line<'static>> {
+fn stage_lines(app: &App, c: &Connect, width: usize) -> Vec<Line<'static>> {
     let key = connect_key(app);
     match &c.stage {
         Stage::Fetching { .. } | Stage::Code(_) => vec![Line::styled(
@@ -190,27 +200,27 @@ fn stage_lines(app: &App, c: &Connect) -> Vec<Line<'static>> {
             },
             Theme::GOOD.add_modifier(ratatui::style::Modifier::BOLD),
         )],
-        Stage::Failed(e) => vec![
-            Line::styled(format!("no QR code: {}", fit(e, 100)), Theme::BAD),
-            Line::from(format!("{key} try again · p pairing code · Esc close")),
-        ],
+        Stage::Failed(e) => {
+            let mut lines = wrapped(&format!("no QR code: {e}"), width, Theme::BAD);
+            lines.push(Line::from(format!(
+                "{key} try again · p pairing code · Esc close"
+            )));
+            lines
+        }
         Stage::Phone { digits, error } => phone_lines(digits, error.as_deref()),
         Stage::PhoneWaiting { phone } => vec![Line::styled(
             format!("asking Z-API for a pairing code for {}…", fit(phone, 16)),
             Theme::INFO,
         )],
         Stage::Pairing { phone, code } => pairing_lines(phone, code.expose(), &key),
-        Stage::PairingFailed { phone, error } => vec![
-            Line::styled(
-                format!(
-                    "no pairing code for {}: {}",
-                    fit(phone, 16),
-                    fit(error, 100)
-                ),
-                Theme::BAD,
-            ),
-            Line::from(format!("p try again · {key} QR code · Esc close")),
-        ],
+        Stage::PairingFailed { phone, error } => {
+            let text = format!("no pairing code for {}: {error}", fit(phone, 16));
+            let mut lines = wrapped(&text, width, Theme::BAD);
+            lines.push(Line::from(format!(
+                "p try again · {key} QR code · Esc close"
+            )));
+            lines
+        }
     }
 }
 

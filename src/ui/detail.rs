@@ -314,7 +314,10 @@ fn history_lines(
     let (events, note): (Vec<&Event>, String) = match &detail.history {
         DetailHistory::Loaded(events) => (
             events.iter().collect(),
-            format!("{} events from the log", events.len()),
+            format!(
+                "{} from the log",
+                crate::words::count(events.len(), "event")
+            ),
         ),
         DetailHistory::Loading => (
             inst.history.iter().rev().collect(),

@@ -205,3 +205,27 @@ fn the_pairing_code_is_shown_large_with_how_to_enter_it() {
     assert!(screen.contains("Link with phone number"), "{screen}");
     assert!(screen.contains("5544999999999"), "{screen}");
 }
+
+#[test]
+fn a_long_zapi_error_wraps_in_the_popup_and_is_never_cut() {
+    let mut app = app(80, 24, false);
+    app.update(
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE)),
+        now(),
+    );
+    let long = "error sending request: client error (Connect): tcp connect \
+                error: Connection refused (os error 111)";
+    app.update(
+        Msg::QrResult {
+            id: InstanceId::new(ID),
+            result: Err(zapi_dash::zapi::ApiError::Network(long.into())),
+        },
+        now(),
+    );
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| zapi_dash::ui::draw(&app, f)).unwrap();
+    let screen = text(terminal.backend().buffer());
+    // the end of the error is on screen, after the wrap
+    assert!(screen.contains("(os error 111)"), "{screen}");
+    assert!(screen.contains("c try again"), "{screen}");
+}

@@ -234,6 +234,41 @@ fn pairing_prompt_takes_digits_only_then_calls_and_shows_the_code() {
         t(42),
     );
     assert!(matches!(stage(&a), Stage::Pairing { code, .. } if code.expose() == "ABCD-EFGH"));
+    // the message log says a code was shown, never the code (a credential)
+    let log: Vec<&str> = a.ops.messages.iter().map(|m| m.text.as_str()).collect();
+    assert!(
+        log.iter().any(|t| t.contains("pairing code shown")),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|t| t.contains("ABCD-EFGH")), "{log:?}");
+}
+
+#[test]
+fn the_message_log_keeps_the_connect_flow_without_its_codes() {
+    let mut a = open_with_code();
+    a.update(up("I0", 5), t(5));
+    a.update(Msg::Tick, t(7)); // "connected" closes the popup
+    a.update(down("I0", 8, "x"), t(8));
+    assert_eq!(a.update(ch('c'), t(20)), vec![Command::FetchQr(id("I0"))]);
+    a.update(
+        Msg::QrResult {
+            id: id("I0"),
+            result: Err(http_err(500, "Instance busy")),
+        },
+        t(21),
+    );
+    let log: Vec<&str> = a.ops.messages.iter().map(|m| m.text.as_str()).collect();
+    assert!(
+        log.iter()
+            .any(|t| t.contains("linked: connected as 5544999999999")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|t| t.contains("no QR code") && t.contains("Instance busy")),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|t| t.contains(PAYLOAD)), "{log:?}");
 }
 
 #[test]
@@ -253,6 +288,12 @@ fn pairing_refused_shows_zapi_error() {
     );
     assert!(
         matches!(stage(&a), Stage::PairingFailed { error, .. } if error.contains("Phone number invalid"))
+    );
+    let last = a.ops.messages.iter().last().map(|m| m.text.clone());
+    assert!(
+        last.as_deref()
+            .is_some_and(|t| t.contains("no pairing code") && t.contains("Phone number invalid")),
+        "{last:?}"
     );
 }
 
