@@ -521,6 +521,46 @@ fn printable(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README, the example config and `?` (built from the keymap)
+    /// say the same about every key: each action is in the README's keys
+    /// table under its default keys, in its `[keys]` list by name, and in
+    /// the example config ready to uncomment.
+    #[test]
+    fn readme_and_example_config_name_every_action_and_its_keys() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let example = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/config.example.toml"
+        ));
+        // the first cell of every row of the README's tables
+        let key_cells: Vec<&str> = readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| "))
+            .filter_map(|l| l.split(" |").next())
+            .collect();
+        let keymap = Keymap::default();
+        for a in Action::ALL {
+            for key in keymap.keys(*a) {
+                let quoted = format!("`{key}`");
+                assert!(
+                    key_cells.iter().any(|c| c.contains(&quoted)),
+                    "README's keys table has no row for {quoted} ({})",
+                    a.name()
+                );
+            }
+            let listed = format!("`{}` (", a.name());
+            assert!(
+                readme.contains(&listed),
+                "README's [keys] list lacks {listed}"
+            );
+            let commented = format!("# {} = ", a.name());
+            assert!(
+                example.contains(&commented),
+                "config.example.toml lacks {commented}"
+            );
+        }
+    }
     use crossterm::event::{KeyEventKind, KeyEventState};
 
     fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {

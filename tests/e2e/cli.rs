@@ -242,3 +242,32 @@ fn without_a_terminal_a_config_error_is_still_reported_first() {
         "{stderr}"
     );
 }
+
+/// `--help` and the README say the same about every flag: each long flag
+/// any command's `--help` lists is in the README.
+#[test]
+fn the_readme_names_every_flag_that_help_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    let mut flags = std::collections::BTreeSet::new();
+    for cmd in ["", "run", "serve", "watch", "report", "demo", "completions"] {
+        let args: Vec<&str> = [cmd, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let out = run(&args, dir.path());
+        assert!(out.status.success(), "{cmd} --help");
+        let help = String::from_utf8_lossy(&out.stdout).to_string();
+        for word in help.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            if word.starts_with("--") && word.len() > 2 && word != "--help" && word != "--version" {
+                flags.insert(word.to_string());
+            }
+        }
+    }
+    assert!(flags.len() >= 10, "{flags:?}");
+    let missing: Vec<_> = flags
+        .iter()
+        .filter(|f| !readme.contains(f.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "README lacks {missing:?}");
+}
