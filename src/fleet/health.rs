@@ -140,31 +140,61 @@ pub fn is_problem(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> bool {
     rank(inst, rules, now) >= 2
 }
 
-/// The row's warning, in words, when there is one: what disagrees, what
-/// points elsewhere, how long it has been silent.
-pub fn note(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> Option<String> {
+/// What is wrong with a row short of its state: the webhooks and Z-API
+/// disagree, the webhooks point elsewhere or nowhere, or it went silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warning {
+    /// The last webhook said the first, `/status` the second.
+    Disagree(ConnState, ConnState),
+    NotRegistered,
+    Elsewhere,
+    /// No traffic for this long.
+    Silent(chrono::Duration),
+}
+
+impl Warning {
+    /// In words, for the detail pane and a wide table.
+    pub fn long(self) -> String {
+        match self {
+            Warning::Disagree(said, asked) => {
+                format!("webhook says {}, Z-API says {}", short(said), short(asked))
+            }
+            Warning::NotRegistered => "webhooks not registered".into(),
+            Warning::Elsewhere => "webhook points elsewhere".into(),
+            Warning::Silent(d) => format!("silent for {}", super::stats::short_duration(Some(d))),
+        }
+    }
+
+    /// In a few words, for a narrow column: shortened, never cut.
+    pub fn short(self) -> String {
+        match self {
+            Warning::Disagree(..) => "hook ≠ Z-API".into(),
+            Warning::NotRegistered => "unregistered".into(),
+            Warning::Elsewhere => "elsewhere".into(),
+            Warning::Silent(d) => format!("silent {}", super::stats::short_duration(Some(d))),
+        }
+    }
+}
+
+/// The row's warning, when there is one: what disagrees, what points
+/// elsewhere, how long it has been silent.
+pub fn warning(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> Option<Warning> {
     if let Some((said, asked)) = disagreement(inst) {
-        return Some(format!(
-            "webhook says {}, Z-API says {}",
-            short(said),
-            short(asked)
-        ));
+        return Some(Warning::Disagree(said, asked));
     }
     if inst.configured && hooks_here(inst) == Some(false) {
-        let none = inst.hooks.none_set();
-        return Some(if none {
-            "webhooks not registered".into()
+        return Some(if inst.hooks.none_set() {
+            Warning::NotRegistered
         } else {
-            "webhook points elsewhere".into()
+            Warning::Elsewhere
         });
     }
-    if let Some(since) = silent_since(inst, rules, now) {
-        return Some(format!(
-            "silent for {}",
-            super::stats::short_duration(Some(now.signed_duration_since(since)))
-        ));
-    }
-    None
+    silent_since(inst, rules, now).map(|since| Warning::Silent(now.signed_duration_since(since)))
+}
+
+/// The row's warning in words ([`Warning::long`]), when there is one.
+pub fn note(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> Option<String> {
+    warning(inst, rules, now).map(Warning::long)
 }
 
 fn short(state: ConnState) -> &'static str {
@@ -275,6 +305,25 @@ impl Default for StepKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_warning_has_a_short_form_under_15_columns() {
+        use ConnState::{Connected, Disconnected};
+        let all = [
+            Warning::Disagree(Connected, Disconnected),
+            Warning::NotRegistered,
+            Warning::Elsewhere,
+            Warning::Silent(chrono::Duration::hours(26)),
+        ];
+        for w in all {
+            assert!(w.short().chars().count() <= 14, "{}", w.short());
+            assert!(w.long().len() > w.short().len(), "{w:?}");
+        }
+        assert_eq!(
+            Warning::Disagree(Connected, Disconnected).long(),
+            "webhook says up, Z-API says down"
+        );
+    }
     use crate::fleet::{Hooks, Source};
     use crate::model::InstanceId;
     use crate::model::Status;

@@ -98,6 +98,18 @@ fn hooks_text(app: &App, inst: &Instance) -> (String, Style) {
     }
 }
 
+/// The webhooks cell in few columns: a failure says what failed (the
+/// reason is in the footer and the detail pane), the rest is shortened.
+fn hooks_short(hooks: &str) -> String {
+    if hooks.starts_with("failed:") {
+        return "✗ failed".into();
+    }
+    match hooks.find(" failed:") {
+        Some(i) => format!("✗ {}", &hooks[..i + " failed".len()]),
+        None => terse(hooks),
+    }
+}
+
 /// The table's title: the count, and what the filters and the sort are.
 fn title(app: &App) -> String {
     let mut parts = Vec::new();
@@ -189,8 +201,9 @@ impl Text {
     }
 
     /// The text for a column `w` wide: the long form if it fits; for text
-    /// of words, its [`terse`] form; else the short one, cut (by whole
-    /// words where `words`).
+    /// of words, its [`terse`] form, else the long form cut by whole words
+    /// when that tells clearly more than the short one; else the short
+    /// one (cut, by whole words where `words`, only if even it is too wide).
     fn fitted(&self, w: usize, words: bool) -> String {
         if width(&self.long) <= w {
             return self.long.clone();
@@ -200,7 +213,16 @@ impl Text {
             if width(&terse) <= w {
                 return terse;
             }
-            fit_words(&self.short, w)
+            // the long form cut by whole words when it tells clearly more
+            // than the short form (a wide column); else the short one
+            let cut = fit_words(&self.long, w);
+            if width(&self.short) <= w && width(&cut) < width(&self.short) + 6 {
+                return self.short.clone();
+            }
+            if width(&self.short) > w {
+                return fit_words(&self.short, w);
+            }
+            cut
         } else {
             fit(&self.short, w)
         }
@@ -212,10 +234,11 @@ impl Text {
 /// labelled as old.
 fn error_text(app: &App, inst: &Instance) -> Text {
     let error = inst.last_error.as_deref().map(super::sanitize);
-    match health::note(inst, &app.settings.rules, app.now) {
-        Some(note) => {
-            // narrow: the warning alone (it says what to do)
-            let short = terse(&format!("⚠ {note}"));
+    match health::warning(inst, &app.settings.rules, app.now) {
+        Some(warning) => {
+            // narrow: the warning alone (it says what to do), shortened
+            let short = format!("⚠ {}", warning.short());
+            let note = warning.long();
             let long = match error {
                 // the warning first (what to do), then a down row's own
                 // error (why); the detail pane shows both whole; not when
@@ -291,7 +314,7 @@ fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool) -> Text {
             let (hooks, style) = hooks_text(app, inst);
             let hooks = super::sanitize(&hooks);
             Text {
-                short: terse(&hooks),
+                short: hooks_short(&hooks),
                 long: hooks,
                 style,
             }
@@ -395,4 +418,22 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
     let mut state = TableState::new().with_selected(app.view.selected.checked_sub(start));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_webhooks_cell_says_what_failed_in_few_columns() {
+        assert_eq!(
+            hooks_short("failed: HTTP 400: Instance not found"),
+            "✗ failed"
+        );
+        assert_eq!(
+            hooks_short("restart failed: connection refused"),
+            "✗ restart failed"
+        );
+        assert_eq!(hooks_short("✓ point here"), "✓ point here");
+    }
 }
