@@ -332,7 +332,7 @@ async fn operator_view_drift_outage_bell_alert_detail_and_restart() {
     dash.send(b"\r");
     let screen = dash.wait_for("the detail", |s| {
         // the whole frame: a frame read half-drawn may lack its last lines
-        s.contains("1 events from the log")
+        s.contains("1 event from the log")
             && s.contains("Last 24 h")
             && s.contains("DisconnectedCallback")
             && s.contains("✓ point here")
