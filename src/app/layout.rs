@@ -35,7 +35,7 @@ pub fn row_at(app: &App, y: u16) -> Option<usize> {
 pub const FIXED_KEYS: &[(&str, &str)] = &[
     (
         "Esc",
-        "close the detail, popup or help; clear the filter, else the marks; never quits",
+        "close the detail, a popup, the help or the message log; else clear the filter, else the marks; never quits",
     ),
     (
         "y / n",

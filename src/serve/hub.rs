@@ -279,6 +279,7 @@ impl Core {
         for inst in &self.fleet.instances {
             self.metrics.set_instance(inst);
         }
+        self.name_calls();
         let configured = self.fleet.instances.iter().any(|i| i.configured);
         if !self.settings.can_query_status && configured {
             tracing::warn!(
@@ -473,6 +474,7 @@ impl Core {
             Some(instances) => self.reconcile(instances),
             None => (0, 0),
         };
+        self.name_calls();
         self.restart_poll(poll_interval);
         for inst in &self.fleet.instances {
             self.metrics.set_instance(inst);
@@ -484,6 +486,17 @@ impl Core {
         } else {
             tracing::warn!("{notice}");
         }
+    }
+
+    /// The diagnostics log names a failed call's instance as the config
+    /// does: the runner learns the names of the fleet.
+    fn name_calls(&mut self) {
+        let names = self
+            .fleet
+            .instances
+            .iter()
+            .filter_map(|i| i.name.clone().map(|n| (i.id.clone(), n)));
+        self.runner.set_names(names);
     }
 
     /// The rows for a new list of configured instances (see

@@ -82,6 +82,13 @@ fn title_line(app: &App, width: u16) -> Line<'static> {
 /// The second line: the config in use or a banner, what is missing, the
 /// CUT OFF banner of `watch`, a lasting warning.
 fn second_line(app: &App, width: usize) -> Line<'static> {
+    // the Z-API link state comes first: what follows fits in the rest
+    let link = super::link::span(app);
+    let width = width.saturating_sub(link.as_ref().map_or(0, |l| l.width() + 1));
+    if link.is_some() && width < 4 {
+        // no room for a word more: the link state alone
+        return with_zapi_link(link, Line::default());
+    }
     let second = match (&app.setup.banner, &app.setup.config_file) {
         (Some(banner), _) => Line::from(Span::styled(format!(" {banner}"), Theme::BANNER)),
         // the counts outlast the file's path
@@ -152,13 +159,14 @@ fn second_line(app: &App, width: usize) -> Line<'static> {
         (Some(warning), None) => with_warning(warning, second),
         _ => second,
     };
-    with_zapi_link(app, second)
+    with_zapi_link(link, second)
 }
 
 /// `line` after the Z-API link state, when there is one to tell: it
 /// comes first, so a narrow terminal cuts the config line, not it.
-fn with_zapi_link(app: &App, line: Line<'static>) -> Line<'static> {
-    match super::link::span(app) {
+fn with_zapi_link(link: Option<Span<'static>>, line: Line<'static>) -> Line<'static> {
+    match link {
+        Some(link) if line.width() == 0 => Line::from(link),
         Some(link) => {
             let mut spans = vec![link, Span::raw("·")];
             spans.extend(line.spans);

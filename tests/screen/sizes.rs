@@ -150,6 +150,15 @@ fn the_header_drops_whole_parts_and_keeps_the_problems_count() {
         if w >= 20 {
             assert!(header.contains("⚠ 4"), "{w}: {header}");
         }
+        // the second line (Z-API's link, then the config's counts) drops
+        // whole parts too: no word of it is cut
+        let second = screen.lines().nth(1).unwrap();
+        if w >= 12 {
+            assert!(!second.contains('…'), "{w}: {second:?}");
+        }
+        if w >= 40 {
+            assert!(second.contains("Z-API ok"), "{w}: {second:?}");
+        }
     }
     // at 80×24, the listen address goes before any count shortens
     let screen = text(&render(&sized((80, 24)), 80, 24));
