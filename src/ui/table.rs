@@ -49,6 +49,7 @@ fn row_state(app: &App, inst: &Instance) -> Text {
         long,
         short: state_short(inst.state).into(),
         style,
+        shortest: None,
     }
 }
 
@@ -189,6 +190,9 @@ struct Text {
     long: String,
     short: String,
     style: Style,
+    /// A warning's forms after the long one, wholly shown rather than the
+    /// long one cut: the short one, then this (the same in fewer words).
+    shortest: Option<String>,
 }
 
 impl Text {
@@ -197,13 +201,15 @@ impl Text {
             short: text.clone(),
             long: text,
             style,
+            shortest: None,
         }
     }
 
     /// The text for a column `w` wide: the long form if it fits; for text
-    /// of words, its [`terse`] form, else the long form cut by whole words
-    /// when that tells clearly more than the short one; else the short
-    /// one (cut, by whole words where `words`, only if even it is too wide).
+    /// of words, its [`terse`] form; a warning's short or shortest form
+    /// whole; else the long form cut by whole words when that tells clearly
+    /// more than the short one; else the short one (cut, by whole words
+    /// where `words`, only if even it is too wide).
     fn fitted(&self, w: usize, words: bool) -> String {
         if width(&self.long) <= w {
             return self.long.clone();
@@ -212,6 +218,12 @@ impl Text {
             let terse = terse(&self.long);
             if width(&terse) <= w {
                 return terse;
+            }
+            if let Some(shortest) = &self.shortest {
+                return [&self.short, shortest]
+                    .into_iter()
+                    .find(|f| width(f) <= w)
+                    .map_or_else(|| fit(shortest, w), |f| f.to_string());
             }
             // the long form cut by whole words when it tells clearly more
             // than the short form (a wide column); else the short one
@@ -236,9 +248,11 @@ fn error_text(app: &App, inst: &Instance) -> Text {
     let error = inst.last_error.as_deref().map(super::sanitize);
     match health::warning(inst, &app.settings.rules, app.now) {
         Some(warning) => {
-            // narrow: the warning alone (it says what to do), shortened
-            let short = format!("⚠ {}", warning.short());
+            // narrower: the warning alone (it says what to do), then in
+            // fewer words; never cut while one of them fits
             let note = warning.long();
+            let short = format!("⚠ {note}");
+            let shortest = Some(format!("⚠ {}", warning.short()));
             let long = match error {
                 // the warning first (what to do), then a down row's own
                 // error (why); the detail pane shows both whole; not when
@@ -255,6 +269,7 @@ fn error_text(app: &App, inst: &Instance) -> Text {
                 short,
                 long,
                 style: Theme::WARN_BOLD,
+                shortest,
             }
         }
         None => match error {
@@ -262,11 +277,13 @@ fn error_text(app: &App, inst: &Instance) -> Text {
                 long: format!("last down: {e}"),
                 short: format!("last down: {}", terse(&e)),
                 style: Theme::DIM,
+                shortest: None,
             },
             Some(e) => Text {
                 short: terse(&e),
                 long: e,
                 style: Theme::PLAIN,
+                shortest: None,
             },
             None => Text::same(String::new(), Theme::PLAIN),
         },
@@ -302,6 +319,7 @@ fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool) -> Text {
                 long: when(app.setup.tz, app.now, t, true),
                 short: when(app.setup.tz, app.now, t, false),
                 style: Theme::PLAIN,
+                shortest: None,
             },
             None => plain("—".into()),
         },
@@ -317,6 +335,7 @@ fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool) -> Text {
                 short: hooks_short(&hooks),
                 long: hooks,
                 style,
+                shortest: None,
             }
         }
         Col::Phone => plain(
