@@ -19,6 +19,7 @@ pub mod logfile;
 pub mod mask;
 pub mod metrics;
 pub mod model;
+pub mod panics;
 pub mod probe;
 pub mod qr;
 pub mod reload;

@@ -551,6 +551,16 @@ pub fn release_mouse() {
 pub fn abort_after_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if crate::panics::contained() {
+            // a caller catches this one (a decoder of outside bytes): the
+            // screen stays, the diagnostics log says where (not what: the
+            // message might quote the input)
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            tracing::warn!(at = at.as_deref().unwrap_or("?"), "a contained panic");
+            return;
+        }
         release_mouse();
         previous(info);
         std::process::exit(101);
