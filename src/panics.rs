@@ -32,7 +32,7 @@ mod tests {
     #[test]
     fn a_contained_panic_is_none_and_the_flag_is_only_set_inside() {
         assert!(!contained());
-        assert_eq!(contain(|| contained()), Some(true));
+        assert_eq!(contain(contained), Some(true));
         assert!(!contained());
         // (the default hook prints this one expected panic; the process goes on)
         let caught: Option<()> = contain(|| panic!("a decoder gave up"));
