@@ -117,19 +117,7 @@ async fn c_draws_the_code_and_the_connect_webhook_turns_the_row_green_leaving_no
     // back to the QR code, then the phone links: the webhook closes the popup
     dash.send(b"c");
     dash.wait_for("the QR code again", has_code);
-    let port = dash.port();
-    let status = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/hooks/connected"))
-        .json(&webhook_body_connected(
-            ID,
-            chrono::Utc::now().timestamp(),
-            PHONE,
-        ))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    post_connected(&format!("127.0.0.1:{}", dash.port())).await;
     dash.wait_for("who connected", |s| {
         s.contains(&format!("✓ connected as {PHONE}"))
     });
@@ -220,18 +208,7 @@ async fn watch_remote_connects_through_serve_leaving_no_trace() {
     let code = pair(&mut watch);
     watch.send(b"c");
     watch.wait_for("the QR code again", has_code);
-    let status = reqwest::Client::new()
-        .post(format!("http://{addr}/hooks/connected"))
-        .json(&webhook_body_connected(
-            ID,
-            chrono::Utc::now().timestamp(),
-            PHONE,
-        ))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    post_connected(&addr.to_string()).await;
     watch.wait_for("the popup closed, the row green", |s| {
         !s.contains("connect Sales") && s.contains("● connected") && !s.contains('▀')
     });
@@ -254,4 +231,21 @@ async fn watch_remote_connects_through_serve_leaving_no_trace() {
     );
     texts.push(("the SSE stream".into(), sse));
     assert_absent(&texts, &[&payload, &code]);
+}
+
+/// The phone linked: Z-API's `ConnectedCallback` for `ID`, posted to the
+/// listener at `addr`, accepted.
+async fn post_connected(addr: &str) {
+    let status = reqwest::Client::new()
+        .post(format!("http://{addr}/hooks/connected"))
+        .json(&webhook_body_connected(
+            ID,
+            chrono::Utc::now().timestamp(),
+            PHONE,
+        ))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
 }
