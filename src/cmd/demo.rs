@@ -86,6 +86,7 @@ async fn start(flags: &Flags, n: usize) -> Result<(Sim, Config, String), Fatal> 
                 id: InstanceId::new(&i.id),
                 token: Secret::new(&i.token),
                 name: Some(i.name.clone()),
+                account: None,
             })
             .collect(),
         state_dir: Some(state),
