@@ -234,7 +234,9 @@ impl Config {
         if let Some(token) = env(ENV_CLIENT_TOKEN).filter(|t| !t.trim().is_empty()) {
             config.client_token = Some(Secret::new(token.trim()));
         }
-        let origin = path.as_ref().map_or("configuration".into(), |p| p.display().to_string());
+        let origin = path
+            .as_ref()
+            .map_or("configuration".into(), |p| p.display().to_string());
         accounts::resolve_env(&mut config.accounts, &env, &origin)?;
         if let Some(secret) = env(ENV_WEBHOOK_SECRET).filter(|t| !t.trim().is_empty()) {
             config.webhook_secret = Some(

@@ -78,7 +78,11 @@ pub(super) fn accounts(
         let at = format!("accounts[{a}]");
         let name = acc.name.trim().to_string();
         if name.is_empty() {
-            return Err(err(origin, &format!("{at}.name"), "must not be empty".into()));
+            return Err(err(
+                origin,
+                &format!("{at}.name"),
+                "must not be empty".into(),
+            ));
         }
         if name == IMPLICIT_ACCOUNT || out.iter().any(|o| o.name == name) {
             return Err(err(
@@ -114,7 +118,10 @@ pub(super) fn accounts(
             partner_token,
             partner_token_env,
             discover_every,
-            query: acc.query.map(|q| q.trim().to_string()).filter(|q| !q.is_empty()),
+            query: acc
+                .query
+                .map(|q| q.trim().to_string())
+                .filter(|q| !q.is_empty()),
         });
     }
     Ok(out)
@@ -144,7 +151,11 @@ fn env_name(
     let name = name.trim().to_string();
     let key = format!("{at}.{what}_env");
     if name.is_empty() || name.contains(['=', '\0']) {
-        return Err(err(origin, &key, "must be an environment variable's name".into()));
+        return Err(err(
+            origin,
+            &key,
+            "must be an environment variable's name".into(),
+        ));
     }
     Ok(Some(name))
 }
@@ -161,7 +172,11 @@ fn instance(
         return Err(err(origin, &format!("{at}.id"), "must not be empty".into()));
     }
     if inst.token.expose().trim().is_empty() {
-        return Err(err(origin, &format!("{at}.token"), "must not be empty".into()));
+        return Err(err(
+            origin,
+            &format!("{at}.token"),
+            "must not be empty".into(),
+        ));
     }
     if let Some(first) = seen.get(&id) {
         return Err(err(
@@ -193,10 +208,17 @@ pub(super) fn resolve_env(
     for (a, acc) in accounts.iter_mut().enumerate() {
         for (var, slot, what) in [
             (&acc.client_token_env, &mut acc.client_token, "client_token"),
-            (&acc.partner_token_env, &mut acc.partner_token, "partner_token"),
+            (
+                &acc.partner_token_env,
+                &mut acc.partner_token,
+                "partner_token",
+            ),
         ] {
             let Some(var) = var else { continue };
-            match env(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+            match env(var)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+            {
                 Some(value) => *slot = Some(Secret::new(value)),
                 None if slot.is_some() => {}
                 None => {
@@ -253,8 +275,14 @@ partner_token_env = "B_PT"
         assert_eq!(c.accounts.len(), 2);
         let a = &c.accounts[0];
         assert_eq!(a.name, "Agency A");
-        assert_eq!(a.client_token.as_ref().map(Secret::expose), Some("CT-A-SECRET"));
-        assert_eq!(a.partner_token.as_ref().map(Secret::expose), Some("PT-A-SECRET"));
+        assert_eq!(
+            a.client_token.as_ref().map(Secret::expose),
+            Some("CT-A-SECRET")
+        );
+        assert_eq!(
+            a.partner_token.as_ref().map(Secret::expose),
+            Some("PT-A-SECRET")
+        );
         assert_eq!(a.discover_every, 60);
         assert_eq!(a.query.as_deref(), Some("sales"));
         let b = &c.accounts[1];
@@ -293,8 +321,14 @@ partner_token_env = "B_PT"
         };
         let c = Config::load(&flags, env, None).unwrap();
         let b = &c.accounts[1];
-        assert_eq!(b.client_token.as_ref().map(Secret::expose), Some("CT-B-FROMENV"));
-        assert_eq!(b.partner_token.as_ref().map(Secret::expose), Some("PT-B-FROMENV"));
+        assert_eq!(
+            b.client_token.as_ref().map(Secret::expose),
+            Some("CT-B-FROMENV")
+        );
+        assert_eq!(
+            b.partner_token.as_ref().map(Secret::expose),
+            Some("PT-B-FROMENV")
+        );
         let only_ct = |k: &str| (k == "B_CT").then(|| "CT".to_string());
         let e = Config::load(&flags, only_ct, None).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("accounts[1].partner_token_env"));
@@ -361,13 +395,19 @@ partner_token_env = "B_PT"
             .unwrap_err()
             .to_string();
         assert!(e.contains("foo"), "{e}");
-        assert!(!e.contains("SECRETINST") && !e.contains("PTSECRETXYZ"), "{e}");
+        assert!(
+            !e.contains("SECRETINST") && !e.contains("PTSECRETXYZ"),
+            "{e}"
+        );
     }
 
     #[test]
     fn debug_of_an_account_masks_its_tokens() {
         let c = parse(TWO).unwrap();
         let shown = format!("{:?}", c.accounts);
-        assert!(!shown.contains("CT-A-SECRET") && !shown.contains("PT-A-SECRET"), "{shown}");
+        assert!(
+            !shown.contains("CT-A-SECRET") && !shown.contains("PT-A-SECRET"),
+            "{shown}"
+        );
     }
 }

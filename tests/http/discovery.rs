@@ -1,0 +1,187 @@
+//! Z-API's partner listing against the simulator, over real loopback HTTP:
+//! the sim's pages, Bearer and Client-Token checks per account, and the
+//! [`PartnerClient`] reading 1, 2 and many pages, retrying a page, and
+//! failing as a whole when a page fails halfway.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use zapi_dash::model::{InstanceId, Secret};
+use zapi_dash::sim::{self, Sim, SimAccount, SimOptions};
+use zapi_dash::zapi::{ApiError, PartnerClient, ZapiClient};
+
+const CT_A: &str = "CT-A-0123456789";
+const CT_B: &str = "CT-B-0123456789";
+const PT_A: &str = "PT-A-secret-0123";
+const PT_B: &str = "PT-B-secret-0123";
+
+/// A sim with two accounts: A with `a` instances, B with `b`.
+pub async fn two_accounts(a: usize, b: usize) -> Sim {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let all = sim::demo_instances(a + b, 7);
+    sim.add_account(
+        SimAccount {
+            client_token: CT_A.into(),
+            partner_token: Some(PT_A.into()),
+        },
+        all[..a].to_vec(),
+    );
+    sim.add_account(
+        SimAccount {
+            client_token: CT_B.into(),
+            partner_token: Some(PT_B.into()),
+        },
+        all[a..].to_vec(),
+    );
+    sim
+}
+
+async fn get(sim: &Sim, query: &str, bearer: Option<&str>, json: bool) -> (u16, Value) {
+    let mut req = reqwest::Client::new().get(format!("{}/instances?{query}", sim.base_url()));
+    if let Some(b) = bearer {
+        req = req.header("Authorization", format!("Bearer {b}"));
+    }
+    if json {
+        req = req.header("Content-Type", "application/json");
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn partner(sim: &Sim, token: &str) -> PartnerClient {
+    PartnerClient::new(&sim.base_url(), Secret::new(token))
+        .unwrap()
+        .with_retry_base(Duration::from_millis(1))
+}
+
+#[tokio::test]
+async fn the_sim_lists_an_account_in_pages_behind_its_bearer_token() {
+    let sim = two_accounts(5, 3).await;
+    let (status, body) = get(&sim, "page=2&pageSize=2", Some(PT_A), true).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total"], 5);
+    assert_eq!(body["totalPage"], 3);
+    assert_eq!(body["page"], 2);
+    assert_eq!(body["pageSize"], 2);
+    let content = body["content"].as_array().unwrap();
+    assert_eq!(content.len(), 2);
+    for field in [
+        "id",
+        "token",
+        "name",
+        "due",
+        "paymentStatus",
+        "disconnectedCallbackUrl",
+        "connectedCallbackUrl",
+        "receivedCallbackUrl",
+        "phoneConnected",
+        "whatsappConnected",
+        "middleware",
+    ] {
+        assert!(
+            content[0].get(field).is_some(),
+            "{field} missing: {}",
+            content[0]
+        );
+    }
+    assert_eq!(content[0]["whatsappConnected"], true);
+    // B's token lists B's instances only
+    let (_, body) = get(&sim, "page=1&pageSize=10", Some(PT_B), true).await;
+    assert_eq!(body["total"], 3);
+    // no Bearer, a wrong one, another account's Client-Token as Bearer: 401
+    for bearer in [None, Some("nope"), Some(CT_A)] {
+        assert_eq!(get(&sim, "page=1&pageSize=2", bearer, true).await.0, 401);
+    }
+    assert_eq!(
+        get(&sim, "page=1&pageSize=2", Some(PT_A), false).await.0,
+        415
+    );
+    assert_eq!(get(&sim, "pageSize=2", Some(PT_A), true).await.0, 400);
+    // a disconnected instance and its webhook URLs are listed as they are
+    let id = &content[0]["id"].as_str().unwrap().to_owned();
+    sim.set_connected(id, false, None);
+    sim.set_webhook_urls(id, Some("https://x.example/hooks/disconnected"), None);
+    let (_, body) = get(&sim, "page=2&pageSize=2", Some(PT_A), true).await;
+    assert_eq!(body["content"][0]["whatsappConnected"], false);
+    assert_eq!(
+        body["content"][0]["disconnectedCallbackUrl"],
+        "https://x.example/hooks/disconnected"
+    );
+}
+
+#[tokio::test]
+async fn every_account_has_its_own_client_token_and_the_sim_refuses_anothers() {
+    let sim = two_accounts(1, 1).await;
+    let listed_a = partner(&sim, PT_A).list_all(10, None).await.unwrap();
+    let listed_b = partner(&sim, PT_B).list_all(10, None).await.unwrap();
+    let (a, b) = (&listed_a[0], &listed_b[0]);
+    let (ida, idb) = (InstanceId::new(&a.id), InstanceId::new(&b.id));
+    let client_a = ZapiClient::new(&sim.base_url(), Secret::new(CT_A)).unwrap();
+    let client_b = ZapiClient::new(&sim.base_url(), Secret::new(CT_B)).unwrap();
+    assert!(client_a.status(&ida, &a.token).await.is_ok());
+    assert!(client_b.status(&idb, &b.token).await.is_ok());
+    // A's Client-Token on B's instance: refused
+    let e = client_a.status(&idb, &b.token).await.unwrap_err();
+    assert!(
+        matches!(&e, ApiError::Http { status: 403, message } if message.contains("not allowed")),
+        "{e:?}"
+    );
+    let e = client_b.restart(&ida, &a.token).await.unwrap_err();
+    assert!(matches!(e, ApiError::Http { status: 403, .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn the_partner_client_reads_one_two_and_many_pages() {
+    let sim = two_accounts(25, 0).await;
+    let client = partner(&sim, PT_A);
+    for (size, pages) in [(100, 1), (13, 2), (2, 13)] {
+        let before = sim.calls().len();
+        let listed = client.list_all(size, None).await.unwrap();
+        assert_eq!(listed.len(), 25, "pageSize {size}");
+        let ids: std::collections::HashSet<_> = listed.iter().map(|l| l.id.clone()).collect();
+        assert_eq!(ids.len(), 25, "no instance twice with pageSize {size}");
+        let calls = &sim.calls()[before..];
+        assert_eq!(calls.len(), pages, "pageSize {size}");
+        for (n, call) in calls.iter().enumerate() {
+            assert_eq!(call.method, "GET");
+            assert_eq!(call.path, "/instances");
+            assert_eq!(call.query, format!("page={}&pageSize={size}", n + 1));
+            assert_eq!(
+                call.authorization.as_deref(),
+                Some(&*format!("Bearer {PT_A}"))
+            );
+            assert_eq!(call.content_type.as_deref(), Some("application/json"));
+            assert_eq!(call.client_token, None);
+        }
+    }
+    // the query goes along
+    let listed = client.list_all(100, Some("sales")).await.unwrap();
+    assert!(!listed.is_empty() && listed.len() < 25, "{}", listed.len());
+    assert!(sim.calls().last().unwrap().query.ends_with("&query=sales"));
+}
+
+#[tokio::test]
+async fn a_page_that_fails_is_retried_and_one_that_keeps_failing_fails_the_listing() {
+    let sim = two_accounts(5, 0).await;
+    let client = partner(&sim, PT_A);
+    sim.fail_next("page=2&pageSize=2", 503, r#"{"error":"busy"}"#, 1);
+    assert_eq!(client.list_all(2, None).await.unwrap().len(), 5);
+    // halfway: page 2 refused for good, the whole listing fails and says which page
+    sim.fail_next("page=2&pageSize=2", 400, r#"{"error":"bad page"}"#, 1);
+    let e = client.list_all(2, None).await.unwrap_err();
+    assert_eq!(e.to_string(), "HTTP 400: page 2 of 3: bad page");
+    // a wrong token: 401, said so, the token never in the text
+    let wrong = partner(&sim, "WRONG-PARTNER-TOKEN");
+    let e = wrong.list_all(2, None).await.unwrap_err().to_string();
+    assert_eq!(e, "HTTP 401: Unauthorized (check partner_token)");
+    // an answer echoing the token: masked
+    sim.fail_next(
+        "/instances?page=1&pageSize=2",
+        400,
+        &format!("{{\"error\":\"token {PT_A} bad\"}}"),
+        1,
+    );
+    let e = client.list_all(2, None).await.unwrap_err().to_string();
+    assert!(!e.contains(PT_A), "{e}");
+}
