@@ -14,9 +14,7 @@ use crate::model::{InstanceId, Secret};
 pub const DEFAULT_DISCOVER_EVERY: u64 = 300;
 /// The longest `discover_every` (one day): beyond it a typo.
 pub const MAX_DISCOVER_EVERY: u64 = 24 * 3600;
-/// The name of the implicit account (the top-level `client_token` and
-/// `[[instances]]`) when there are `[[accounts]]` too.
-pub const IMPLICIT_ACCOUNT: &str = "default";
+pub use crate::fleet::discovery::IMPLICIT_ACCOUNT;
 
 /// One `[[accounts]]` table. Its instances are in [`super::Config::instances`]
 /// with `account` set to this account's name.
