@@ -590,6 +590,7 @@ mod tests {
             public_url: None,
             secret: None,
             concurrency: 1,
+            accounts: Default::default(),
         };
         (Runner::new(Backend::Zapi(Box::new(services)), tx), rx)
     }

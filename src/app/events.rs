@@ -59,7 +59,9 @@ impl App {
         let mut cmds = Vec::new();
         if let Some(poll) = &mut self.ops.poll {
             for id in poll.due(now) {
-                if let Some(&i) = self.fleet.index.get(&id) {
+                if let Some(&i) = self.fleet.index.get(&id)
+                    && self.fleet.polled(&self.fleet.instances[i])
+                {
                     let inst = &mut self.fleet.instances[i];
                     if inst.status != StatusCheck::Pending {
                         inst.status = StatusCheck::Pending;

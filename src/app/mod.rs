@@ -18,7 +18,7 @@ use crate::fleet::health::{self, Rules};
 use crate::fleet::poll::PollSchedule;
 use crate::fleet::{
     ActionOutcome, CallResult, Fleet, HISTORY_LEN, HookCheck, Hooks, Instance, InstanceAction,
-    Registration, STATS_WINDOW_DAYS, Snapshot, StatusCheck,
+    ListedInstance, Registration, STATS_WINDOW_DAYS, Snapshot, StatusCheck,
 };
 use crate::keys::{Action, Keymap};
 use crate::model::{ConnState, Event, InstanceId, Status};
@@ -27,6 +27,7 @@ use crate::zapi::{ApiError, Device, QrAnswer};
 
 mod calls;
 mod connect;
+mod discovered;
 pub use connect::{
     CLOSE_AFTER_SECS, Code, Connect, DeviceView, QR_EVERY_SECS, QR_MAX_CODES, Stage,
 };
@@ -132,6 +133,12 @@ pub enum Msg {
         id: InstanceId,
         result: Result<Device, ApiError>,
     },
+    /// An account's partner listing (tokens stay with the runner), or why
+    /// it failed.
+    Discovered {
+        account: String,
+        result: Result<Vec<ListedInstance>, String>,
+    },
 }
 
 /// The state of `watch`'s link to its server.
@@ -182,6 +189,8 @@ pub enum Command {
         acked: bool,
         at: DateTime<Utc>,
     },
+    /// List every account with a partner token again (`s`).
+    Discover,
     /// Leave: restore the terminal, exit 0.
     Quit,
 }
@@ -626,6 +635,10 @@ impl App {
             | Msg::PhoneCodeResult { .. }
             | Msg::DeviceResult { .. }) => {
                 self.on_connect_result(msg);
+                Vec::new()
+            }
+            Msg::Discovered { account, result } => {
+                self.on_discovered(&account, result);
                 Vec::new()
             }
         }

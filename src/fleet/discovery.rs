@@ -80,8 +80,12 @@ impl Listing {
             return Some("expired".into());
         }
         let days = (due - now).num_days();
-        (days < DUE_WARNING_DAYS)
-            .then(|| format!("expires in {}", crate::words::count(days.max(0) as usize, "day")))
+        (days < DUE_WARNING_DAYS).then(|| {
+            format!(
+                "expires in {}",
+                crate::words::count(days.max(0) as usize, "day")
+            )
+        })
     }
 
     /// `paymentStatus` that is not a paid one (Z-API's words vary: anything
@@ -206,7 +210,13 @@ impl Fleet {
         for l in listed {
             seen.insert(l.id.clone());
             let row = match self.index.get(&l.id) {
-                Some(&row) => row,
+                Some(&row) => {
+                    // known from the event log before it was listed: it is ours now
+                    let inst = &mut self.instances[row];
+                    inst.configured = true;
+                    inst.account.get_or_insert_with(|| account.to_string());
+                    row
+                }
                 None => {
                     let mut inst = Instance::new(l.id.clone(), None, true);
                     inst.account = Some(account.to_string());
@@ -317,11 +327,7 @@ mod tests {
         let configured = [(InstanceId::new("C"), Some("Config name".into()))];
         let mut fleet = Fleet::with_configured(&configured, t(0));
         fleet.instances[0].account = Some("A".into());
-        let out = fleet.apply_listing(
-            "A",
-            vec![listed("C", true), listed("D", false)],
-            t(1),
-        );
+        let out = fleet.apply_listing("A", vec![listed("C", true), listed("D", false)], t(1));
         assert_eq!(out.added, [1]);
         assert!(out.removed.is_empty());
         assert_eq!(
@@ -333,8 +339,16 @@ mod tests {
         assert_eq!(fleet.instances[0].label(), "Config name");
         assert_eq!(fleet.instances[1].label(), "zapi D");
         assert_eq!(fleet.instances[1].account.as_deref(), Some("A"));
-        assert!(fleet.instances[1].configured, "it has a token: it can be acted on");
-        assert!(fleet.instances.iter().all(|i| i.listing.as_ref().unwrap().mark.is_none()));
+        assert!(
+            fleet.instances[1].configured,
+            "it has a token: it can be acted on"
+        );
+        assert!(
+            fleet
+                .instances
+                .iter()
+                .all(|i| i.listing.as_ref().unwrap().mark.is_none())
+        );
         assert_eq!(
             fleet.instances[1].last_error.as_deref(),
             Some("WhatsApp not connected (account listing)")
@@ -350,7 +364,13 @@ mod tests {
         assert_eq!(out.added, [3]);
         assert_eq!(out.removed, [1]);
         let mark = |fleet: &Fleet, id: &str| {
-            fleet.get(&InstanceId::new(id)).unwrap().listing.as_ref().unwrap().mark
+            fleet
+                .get(&InstanceId::new(id))
+                .unwrap()
+                .listing
+                .as_ref()
+                .unwrap()
+                .mark
         };
         assert_eq!(mark(&fleet, "Z"), Some(ListingMark::New));
         assert_eq!(mark(&fleet, "Y"), Some(ListingMark::Removed));
@@ -392,7 +412,10 @@ mod tests {
     #[test]
     fn account_names_count_the_implicit_account_among_named_ones() {
         let mut fleet = Fleet::with_configured(&[(InstanceId::new("old"), None)], t(0));
-        assert!(fleet.account_names().is_empty(), "one implicit account: no names");
+        assert!(
+            fleet.account_names().is_empty(),
+            "one implicit account: no names"
+        );
         fleet.set_accounts(&[("A".into(), true)], &[]);
         assert_eq!(fleet.account_names(), ["default", "A"]);
     }
@@ -412,7 +435,10 @@ mod tests {
         let out = fleet.apply_listing("A", vec![x.clone()], t(2));
         assert!(out.became.is_empty());
         assert_eq!(fleet.instances[0].last_change, before.last_change);
-        assert_eq!(fleet.instances[0].status, before.status, "no new answer recorded");
+        assert_eq!(
+            fleet.instances[0].status, before.status,
+            "no new answer recorded"
+        );
         x.connected = Some(false);
         let out = fleet.apply_listing("A", vec![x], t(3));
         assert_eq!(out.became, [(0, ConnState::Disconnected)]);
@@ -431,7 +457,9 @@ mod tests {
         let day = 86_400;
         assert_eq!(listing(Some(30 * day), "RECEIVED").due_warning(t(0)), None);
         assert_eq!(
-            listing(Some(3 * day + 5), "RECEIVED").due_warning(t(0)).as_deref(),
+            listing(Some(3 * day + 5), "RECEIVED")
+                .due_warning(t(0))
+                .as_deref(),
             Some("expires in 3 days")
         );
         assert_eq!(

@@ -14,6 +14,8 @@ const CT_A: &str = "CT-A-0123456789";
 const CT_B: &str = "CT-B-0123456789";
 const PT_A: &str = "PT-A-secret-0123";
 const PT_B: &str = "PT-B-secret-0123";
+/// Generous bound for what happens at once; never reached when it works.
+const WAIT: Duration = Duration::from_secs(10);
 
 /// A sim with two accounts: A with `a` instances, B with `b`.
 pub async fn two_accounts(a: usize, b: usize) -> Sim {
@@ -184,4 +186,162 @@ async fn a_page_that_fails_is_retried_and_one_that_keeps_failing_fails_the_listi
     );
     let e = client.list_all(2, None).await.unwrap_err().to_string();
     assert!(!e.contains(PT_A), "{e}");
+}
+
+mod task {
+    use std::sync::Arc;
+
+    use tokio::sync::{Notify, mpsc};
+    use zapi_dash::app::{Command, Msg};
+    use zapi_dash::discovery::{AccountDiscovery, Accounts, Discovery, Found};
+    use zapi_dash::fleet::ListedInstance;
+    use zapi_dash::runner::{Backend, Runner, Services};
+
+    use super::*;
+
+    fn discovery(sim: &Sim, found: &Found, relist: &Arc<Notify>, every: Duration) -> Discovery {
+        let account = |i: usize, name: &str, token: &str| AccountDiscovery {
+            account: i,
+            name: name.into(),
+            client: partner(sim, token),
+            every,
+            query: None,
+        };
+        Discovery {
+            accounts: vec![account(0, "Agency A", PT_A), account(1, "Agency B", PT_B)],
+            found: found.clone(),
+            relist: Arc::clone(relist),
+            public_url: Some("https://dash.example.com".into()),
+            secret: None,
+            page_size: 2,
+            retry_base: Duration::from_millis(1),
+        }
+    }
+
+    async fn next(
+        rx: &mut mpsc::UnboundedReceiver<Msg>,
+    ) -> (String, Result<Vec<ListedInstance>, String>) {
+        match tokio::time::timeout(super::WAIT, rx.recv()).await {
+            Ok(Some(Msg::Discovered { account, result })) => (account, result),
+            other => panic!("no listing: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn both_accounts_are_listed_and_every_call_takes_its_accounts_client_token() {
+        let sim = two_accounts(3, 2).await;
+        let (found, relist) = (Found::default(), Arc::new(Notify::new()));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _tasks = discovery(&sim, &found, &relist, Duration::ZERO).spawn(tx);
+        let mut seen = std::collections::BTreeMap::new();
+        for _ in 0..2 {
+            let (account, result) = next(&mut rx).await;
+            seen.insert(account, result.unwrap());
+        }
+        assert_eq!(seen["Agency A"].len(), 3);
+        assert_eq!(seen["Agency B"].len(), 2);
+        let b0 = &seen["Agency B"][0];
+        assert_eq!(b0.connected, Some(true));
+        // the listing's webhook URLs, judged: never registered here
+        assert!(
+            b0.hooks
+                .as_ref()
+                .is_some_and(|h| !h.here && h.disconnected.is_none())
+        );
+        assert!(
+            !format!("{seen:?}").contains("token"),
+            "no token leaves the task"
+        );
+        assert_eq!(found.len(), 5);
+
+        // each instance's calls carry its own account's Client-Token
+        let client = |ct: &str| Some(ZapiClient::new(&sim.base_url(), Secret::new(ct)).unwrap());
+        let services = Services {
+            client: None,
+            tokens: Default::default(),
+            public_url: Some("https://dash.example.com".into()),
+            secret: None,
+            concurrency: 4,
+            accounts: Accounts {
+                clients: vec![
+                    ("Agency A".into(), client(CT_A)),
+                    ("Agency B".into(), client(CT_B)),
+                ],
+                of: Default::default(),
+                found: found.clone(),
+                relist: Arc::clone(&relist),
+            },
+        };
+        let (results, mut answers) = mpsc::unbounded_channel();
+        let mut runner = Runner::new(Backend::Zapi(Box::new(services)), results);
+        let ids: Vec<InstanceId> = seen.values().flatten().map(|l| l.id.clone()).collect();
+        for id in &ids {
+            runner.run(Command::FetchStatus(id.clone()));
+            runner.run(Command::Register(id.clone()));
+        }
+        for _ in 0..ids.len() * 2 {
+            match answers.recv().await.unwrap() {
+                Msg::StatusResult { result, .. } => assert!(result.is_ok(), "{result:?}"),
+                Msg::RegisterResult { result, .. } => assert!(result.is_ok(), "{result:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let calls = sim.calls();
+        let rest: Vec<_> = calls.iter().filter(|c| c.path != "/instances").collect();
+        assert_eq!(rest.len(), ids.len() * 3);
+        for call in rest {
+            let of_a = seen["Agency A"]
+                .iter()
+                .any(|l| call.path.contains(l.id.as_str()));
+            let expected = if of_a { CT_A } else { CT_B };
+            assert_eq!(
+                call.client_token.as_deref(),
+                Some(expected),
+                "{}",
+                call.path
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_listing_is_said_and_retried_and_s_lists_at_once() {
+        let sim = two_accounts(1, 1).await;
+        // every try of A's first page fails: the listing fails, then is retried
+        sim.fail_next(
+            "/instances?page=1&pageSize=2",
+            503,
+            r#"{"error":"down"}"#,
+            3,
+        );
+        let (found, relist) = (Found::default(), Arc::new(Notify::new()));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut d = discovery(&sim, &found, &relist, Duration::ZERO);
+        d.accounts.truncate(1);
+        let _tasks = d.spawn(tx);
+        let (account, result) = next(&mut rx).await;
+        assert_eq!(account, "Agency A");
+        assert_eq!(result.unwrap_err(), "HTTP 503: down");
+        let (_, result) = next(&mut rx).await;
+        assert_eq!(result.unwrap().len(), 1, "retried after the failure");
+        // discover_every = 0: nothing more until `s`
+        sim.add_instance(1, sim::demo_instances(9, 99).remove(8));
+        let listings = |sim: &Sim| {
+            sim.calls()
+                .iter()
+                .filter(|c| c.path == "/instances")
+                .count()
+        };
+        assert_eq!(
+            listings(&sim),
+            4,
+            "three failed tries, one listing; nothing since"
+        );
+        Accounts {
+            relist: Arc::clone(&relist),
+            ..Accounts::default()
+        }
+        .relist();
+        let (_, result) = next(&mut rx).await;
+        assert_eq!(result.unwrap().len(), 2, "the instance added is found");
+    }
 }
