@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
 use crate::app::Msg;
-use crate::fleet::ListedInstance;
+use crate::fleet::{Hooks, ListedInstance};
 use crate::listener::secret::WebhookSecret;
 use crate::model::{InstanceId, Secret};
 use crate::zapi::{Listed, PartnerClient, ZapiClient};
@@ -230,7 +230,7 @@ pub fn listed_instance(
 ) -> ListedInstance {
     let id = InstanceId::new(&l.id);
     let hooks = public_url.map(|public_url| {
-        crate::runner::judge_hooks(
+        judge_hooks(
             [
                 l.disconnected_callback_url.as_deref(),
                 l.connected_callback_url.as_deref(),
@@ -249,5 +249,29 @@ pub fn listed_instance(
         connected: l.whatsapp_connected,
         phone_connected: l.phone_connected,
         hooks,
+    }
+}
+
+/// Where an instance's webhooks point (`[disconnected, connected,
+/// received]`, as `/me` or the partner listing say), compared with the URLs
+/// registration would send; every URL masked for the screen.
+pub fn judge_hooks(
+    [disconnected_now, connected_now, received_now]: [Option<&str>; 3],
+    public_url: &str,
+    secret: Option<&WebhookSecret>,
+    id: &InstanceId,
+) -> Hooks {
+    let (disconnected, connected) = crate::listener::secret::hook_urls(public_url, secret, id);
+    let foreign = crate::app::foreign_urls([disconnected_now, connected_now], public_url);
+    let here = disconnected_now == Some(disconnected.as_str())
+        && connected_now == Some(connected.as_str());
+    // another system's URL may hold a secret in its query or userinfo too
+    let mask = crate::app::mask_foreign_url;
+    Hooks {
+        disconnected: disconnected_now.map(mask),
+        connected: connected_now.map(mask),
+        received: received_now.map(mask),
+        here,
+        foreign,
     }
 }

@@ -466,30 +466,6 @@ pub async fn read_history(dir: PathBuf, id: InstanceId) -> Result<Vec<Event>, St
     }
 }
 
-/// Where an instance's webhooks point (`[disconnected, connected,
-/// received]`, as `/me` or the partner listing say), compared with the URLs
-/// registration would send; every URL masked for the screen.
-pub fn judge_hooks(
-    [disconnected_now, connected_now, received_now]: [Option<&str>; 3],
-    public_url: &str,
-    secret: Option<&WebhookSecret>,
-    id: &InstanceId,
-) -> Hooks {
-    let (disconnected, connected) = crate::listener::secret::hook_urls(public_url, secret, id);
-    let foreign = crate::app::foreign_urls([disconnected_now, connected_now], public_url);
-    let here = disconnected_now == Some(disconnected.as_str())
-        && connected_now == Some(connected.as_str());
-    // another system's URL may hold a secret in its query or userinfo too
-    let mask = crate::app::mask_foreign_url;
-    Hooks {
-        disconnected: disconnected_now.map(mask),
-        connected: connected_now.map(mask),
-        received: received_now.map(mask),
-        here,
-        foreign,
-    }
-}
-
 /// The errors of a call that cannot be made: they are the caller's to fix
 /// (HTTP 409 in the API), not Z-API's.
 pub const NOT_CONFIGURED: &str = "instance is not configured";
@@ -539,7 +515,7 @@ impl Services {
             .as_deref()
             .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
         let me = client.me(id, &token).await?;
-        Ok(judge_hooks(
+        Ok(crate::discovery::judge_hooks(
             [
                 me.disconnected_callback_url.as_deref(),
                 me.connected_callback_url.as_deref(),

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use zapi_dash::cli::Flags;
 use zapi_dash::config::Config;
+use zapi_dash::discovery::Discovery;
 use zapi_dash::fleet::Fleet;
 use zapi_dash::listener::Listener;
 use zapi_dash::metrics::Metrics;
@@ -52,10 +53,7 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
 
     let configured = setup_for(&config, can_query_status, None).instances;
     let mut fleet = Fleet::with_configured(&configured, Utc::now());
-    let (accounts, of) = fleet_accounts(&config);
-    fleet.set_accounts(&accounts, &of);
-    let discovering = accounts.iter().filter(|(_, d)| *d).map(|(n, _)| n.as_str());
-    metrics.declare_accounts(discovering);
+    with_accounts(&mut fleet, &config, &metrics);
     let mut last_seq = 0;
     let (service, committed, replay) = Listener::start(opts, |seq, event| {
         last_seq = seq;
@@ -75,17 +73,7 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
             tap: None,
         },
     );
-    // the listings go to the hub like any result
-    let _discovery = discovery.map(|d| {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let hub = reload_hub.clone();
-        tokio::spawn(async move {
-            while let Some(msg) = rx.recv().await {
-                hub.apply(msg).await;
-            }
-        });
-        d.spawn(tx)
-    });
+    let _discovery = discovery.map(|d| spawn_discovery(d, reload_hub.clone()));
     // the handlers are installed before readiness is announced: a SIGTERM
     // right after "listening on" is a clean stop, not the default death
     let shutdown = signals::stop_signal();
@@ -118,6 +106,25 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
     tracing::info!("stopped");
     closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// The fleet's accounts, and the metrics of those that discover.
+fn with_accounts(fleet: &mut Fleet, config: &Config, metrics: &Metrics) {
+    let (accounts, of) = fleet_accounts(config);
+    fleet.set_accounts(&accounts, &of);
+    let discovering = accounts.iter().filter(|(_, d)| *d).map(|(n, _)| n.as_str());
+    metrics.declare_accounts(discovering);
+}
+
+/// The discovery tasks; their listings go to the hub like any result.
+fn spawn_discovery(discovery: Discovery, hub: HubHandle) -> tokio::task::JoinSet<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            hub.apply(msg).await;
+        }
+    });
+    discovery.spawn(tx)
 }
 
 /// What a SIGHUP reloads, and where the new config goes.

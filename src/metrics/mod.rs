@@ -267,18 +267,7 @@ impl Metrics {
             "HTTP API requests refused for a missing or wrong API token",
             unauthorized.clone(),
         );
-        let account_instances = Family::<AccountLabels, Gauge>::default();
-        registry.register(
-            "zapi_account_instances",
-            "Instances of each account its partner listing last returned",
-            account_instances.clone(),
-        );
-        let discovery_failures = Family::<AccountLabels, Counter>::default();
-        registry.register(
-            "zapi_discovery_failures",
-            "Partner listings of each account that failed",
-            discovery_failures.clone(),
-        );
+        let (account_instances, discovery_failures) = register_accounts(&mut registry);
         zero_labels(&states, &received, &rejected);
         Self {
             account_instances,
@@ -558,6 +547,25 @@ pub fn rejection_reason(status: StatusCode) -> &'static str {
         s if s.is_client_error() => "client_error",
         _ => "server_error",
     }
+}
+
+/// `zapi_account_instances{account}` and `zapi_discovery_failures_total{account}`.
+fn register_accounts(
+    registry: &mut Registry,
+) -> (Family<AccountLabels, Gauge>, Family<AccountLabels, Counter>) {
+    let account_instances = Family::<AccountLabels, Gauge>::default();
+    registry.register(
+        "zapi_account_instances",
+        "Instances of each account its partner listing last returned",
+        account_instances.clone(),
+    );
+    let discovery_failures = Family::<AccountLabels, Counter>::default();
+    registry.register(
+        "zapi_discovery_failures",
+        "Partner listings of each account that failed",
+        discovery_failures.clone(),
+    );
+    (account_instances, discovery_failures)
 }
 
 /// Every known label at 0 from the start: `increase()` sees the first

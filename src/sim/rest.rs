@@ -193,28 +193,8 @@ pub(super) fn answer(
         return a;
     }
 
-    let given = match headers.get("client-token").map(HeaderValue::as_bytes) {
-        None | Some(b"") => return Answer::error(StatusCode::BAD_REQUEST, "null not allowed"),
-        Some(given) => given,
-    };
-    let not_allowed = |status| {
-        let head: String = String::from_utf8_lossy(given).chars().take(4).collect();
-        Answer::error(status, &format!("Client-Token {head}… not allowed"))
-    };
-    if !st.knows_client_token(shared, given) {
-        return not_allowed(StatusCode::BAD_REQUEST);
-    }
-    let Some(account) = st
-        .instances
-        .get(&id)
-        .filter(|i| i.token == token)
-        .map(|i| i.account)
-    else {
-        return Answer::error(StatusCode::BAD_REQUEST, "Instance not found");
-    };
-    // every account has its own Client-Token: another account's is refused
-    if st.client_token_of(shared, account).as_bytes() != given {
-        return not_allowed(StatusCode::FORBIDDEN);
+    if let Err(refused) = check_client_token(shared, &st, headers, &id, &token) {
+        return refused;
     }
     let Some(inst) = st.instances.get_mut(&id) else {
         return Answer::error(StatusCode::BAD_REQUEST, "Instance not found");
@@ -243,6 +223,41 @@ pub(super) fn answer(
             set_webhooks(inst, action, headers, body)
         }
     }
+}
+
+/// The `Client-Token` of a REST call: there, some account's, and the one
+/// of the instance's own account (another account's is refused).
+fn check_client_token(
+    shared: &Shared,
+    st: &SimState,
+    headers: &HeaderMap,
+    id: &str,
+    token: &str,
+) -> Result<(), Answer> {
+    let given = match headers.get("client-token").map(HeaderValue::as_bytes) {
+        None | Some(b"") => return Err(Answer::error(StatusCode::BAD_REQUEST, "null not allowed")),
+        Some(given) => given,
+    };
+    let not_allowed = |status| {
+        let head: String = String::from_utf8_lossy(given).chars().take(4).collect();
+        Answer::error(status, &format!("Client-Token {head}… not allowed"))
+    };
+    if !st.knows_client_token(shared, given) {
+        return Err(not_allowed(StatusCode::BAD_REQUEST));
+    }
+    let Some(account) = st
+        .instances
+        .get(id)
+        .filter(|i| i.token == token)
+        .map(|i| i.account)
+    else {
+        return Err(Answer::error(StatusCode::BAD_REQUEST, "Instance not found"));
+    };
+    // every account has its own Client-Token: another account's is refused
+    if st.client_token_of(shared, account).as_bytes() != given {
+        return Err(not_allowed(StatusCode::FORBIDDEN));
+    }
+    Ok(())
 }
 
 /// The next failure injected with [`Sim::fail_next`] for `path` (with its
