@@ -48,7 +48,7 @@ pub use messages::{FooterNotice, MESSAGE_LOG_LEN, Message, MessageLog, MessageVi
 pub use parts::{Ops, Overlays, RegisterNotes, Switches};
 pub use register_guard::{ReplaceConfirm, foreign_urls, mask_foreign_url};
 pub use setup::{Reconfig, Settings, Setup, TimeZone, summary as reload_summary};
-pub use view::TableView;
+pub use view::{TableView, account_of};
 
 /// Something that happened.
 #[derive(Debug, Clone)]
@@ -294,6 +294,10 @@ pub enum StateFilter {
     Up,
     /// Webhooks pointing elsewhere, or `/status` disagreeing with them.
     Drifted,
+    /// The instances of one account (its place in
+    /// [`Fleet::account_names`]); `f` comes here after the states when
+    /// there is more than one account.
+    Account(usize),
 }
 
 impl StateFilter {
@@ -303,14 +307,24 @@ impl StateFilter {
             StateFilter::Down => "down",
             StateFilter::Up => "up",
             StateFilter::Drifted => "drifted",
+            StateFilter::Account(_) => "account",
         }
     }
-    fn next(self) -> StateFilter {
+    /// The next filter, with `accounts` accounts to cycle through after
+    /// the states (none when there is only one).
+    fn next(self, accounts: usize) -> StateFilter {
+        let first_account = if accounts > 1 {
+            StateFilter::Account(0)
+        } else {
+            StateFilter::All
+        };
         match self {
             StateFilter::All => StateFilter::Down,
             StateFilter::Down => StateFilter::Up,
             StateFilter::Up => StateFilter::Drifted,
-            StateFilter::Drifted => StateFilter::All,
+            StateFilter::Drifted => first_account,
+            StateFilter::Account(i) if i + 1 < accounts => StateFilter::Account(i + 1),
+            StateFilter::Account(_) => StateFilter::All,
         }
     }
 }
@@ -548,6 +562,19 @@ impl App {
     /// The instance with this id.
     pub fn get(&self, id: &InstanceId) -> Option<&Instance> {
         self.fleet.get(id)
+    }
+
+    /// The filter in words: the state's, or the account's name.
+    pub fn filter_word(&self) -> String {
+        match self.view.state_filter {
+            StateFilter::Account(i) => self
+                .fleet
+                .account_names()
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| "account".to_string()),
+            other => other.word().to_string(),
+        }
     }
 
     /// The selected instance, if any.

@@ -175,12 +175,16 @@ impl App {
                 self.notify(Level::Info, format!("sorted by {}", self.view.sort.word()));
             }
             Action::StateFilter => {
-                self.view.state_filter = self.view.state_filter.next();
+                let accounts = self.fleet.account_names().len();
+                self.view.state_filter = self.view.state_filter.next(accounts);
                 self.refresh_view();
-                self.notify(
-                    Level::Info,
-                    format!("showing {} instances", self.view.state_filter.word()),
-                );
+                let text = match self.view.state_filter {
+                    StateFilter::Account(_) => {
+                        format!("showing the instances of {}", self.filter_word())
+                    }
+                    other => format!("showing {} instances", other.word()),
+                };
+                self.notify(Level::Info, text);
             }
             Action::Register => return self.register_selected(),
             Action::RegisterAll => return self.register_all(false),

@@ -111,7 +111,10 @@ fn title(app: &App) -> String {
         parts.push(app.fleet.instances.len().to_string());
     }
     if app.view.state_filter != StateFilter::All {
-        parts.push(format!("only {}", app.view.state_filter.word()));
+        parts.push(format!(
+            "only {}",
+            fit(&super::sanitize(&app.filter_word()), 20)
+        ));
     }
     if !app.view.search.is_empty() {
         parts.push(format!("matching \"{}\"", fit(&app.view.search, 20)));
@@ -211,7 +214,21 @@ impl Text {
 /// why); a connected row's error is the last disconnect's, dimmed and
 /// labelled as old.
 fn error_text(app: &App, inst: &Instance) -> Text {
+    use crate::fleet::ListingMark;
     let error = inst.last_error.as_deref().map(super::sanitize);
+    match inst.listing.as_ref().and_then(|l| l.mark) {
+        Some(ListingMark::Removed) => {
+            return Text {
+                long: "⚠ removed from account".into(),
+                short: "⚠ removed".into(),
+                style: Theme::WARN_BOLD,
+            };
+        }
+        Some(ListingMark::New) if health::note(inst, &app.settings.rules, app.now).is_none() => {
+            return Text::same("new".into(), Theme::INFO);
+        }
+        _ => {}
+    }
     match health::note(inst, &app.settings.rules, app.now) {
         Some(note) => {
             // narrow: the warning alone (it says what to do)
@@ -251,10 +268,12 @@ fn error_text(app: &App, inst: &Instance) -> Text {
 }
 
 /// The text of one cell of an instance's row, in every form.
-fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool) -> Text {
+fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool, accounts: bool) -> Text {
     let day_ago = app.now - Duration::hours(24);
     let plain = |s: String| Text::same(s, Theme::PLAIN);
     match col {
+        Col::Account if accounts => plain(super::sanitize(crate::app::account_of(inst))),
+        Col::Account => plain(String::new()),
         Col::Name => {
             let mut style = if inst.configured {
                 Theme::PLAIN
@@ -324,7 +343,7 @@ fn needs(rows: &[Vec<Text>]) -> Vec<Need> {
             let (long, short) = (widest(|t| &t.long), widest(|t| &t.short));
             // the table's own columns stay when empty; phone and id only
             // appear when a row has one
-            let keep = !matches!(col, Col::Phone | Col::Id | Col::Activity);
+            let keep = !matches!(col, Col::Phone | Col::Id | Col::Activity | Col::Account);
             Need {
                 col,
                 long,
@@ -361,6 +380,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(down) = more_marker(app.view.order.len() - end, "↓") {
         block = block.title_bottom(down);
     }
+    // the Account column: only with more than one account
+    let accounts = app.fleet.account_names().len() > 1;
     let texts: Vec<Vec<Text>> = app.view.order[start..end]
         .iter()
         .map(|&i| {
@@ -368,7 +389,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             let marked = app.view.marked.contains(&inst.id);
             Col::BY_PRIORITY
                 .iter()
-                .map(|&col| cell_text(app, inst, col, marked))
+                .map(|&col| cell_text(app, inst, col, marked, accounts))
                 .collect()
         })
         .collect();
@@ -379,7 +400,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let rows = texts.iter().map(|row| {
         let cells = cols.iter().map(|&(col, w)| {
             let t = &row[index(col)];
-            let words = matches!(col, Col::Error | Col::Webhooks);
+            let words = matches!(col, Col::Error | Col::Webhooks | Col::Account);
             let text = t.fitted(usize::from(w), words);
             Cell::from(Span::styled(text, t.style))
         });
