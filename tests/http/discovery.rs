@@ -345,3 +345,91 @@ mod task {
         assert_eq!(result.unwrap().len(), 2, "the instance added is found");
     }
 }
+
+/// `serve` as a process discovers two accounts with no `[[instances]]`:
+/// `/api/instances` rows carry their account, `/metrics` labels them, no
+/// per-instance `/status` is asked, and no token reaches the log.
+#[tokio::test]
+async fn serve_discovers_two_accounts_and_labels_rows_and_metrics() {
+    use std::io::BufReader;
+    use std::process::Stdio;
+
+    const API_TOKEN: &str = "discovery-api-token-0123456789";
+    let sim = two_accounts(3, 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\napi_base = \"{}\"\napi_token = \"{API_TOKEN}\"\n\
+         [[accounts]]\nname = \"Agency A\"\nclient_token = \"{CT_A}\"\npartner_token = \"{PT_A}\"\n\
+         [[accounts]]\nname = \"Agency B\"\nclient_token_env = \"TEST_B_CT\"\npartner_token_env = \"TEST_B_PT\"\n",
+        sim.base_url()
+    );
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    let state = dir.path().join("state");
+    let mut cmd = crate::common::serve_command(&path, &state);
+    cmd.env("TEST_B_CT", CT_B)
+        .env("TEST_B_PT", PT_B)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let (_, addr) =
+        crate::common::serve_listening(&mut BufReader::new(child.stderr.take().unwrap()));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let get = |path: &str| {
+        http.get(format!("http://{addr}{path}"))
+            .bearer_auth(API_TOKEN)
+            .send()
+    };
+    let deadline = std::time::Instant::now() + crate::common::timeout();
+    let rows = loop {
+        let snapshot: Value = get("/api/instances").await.unwrap().json().await.unwrap();
+        let rows = snapshot["instances"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if rows.len() == 5 {
+            break rows;
+        }
+        assert!(std::time::Instant::now() < deadline, "{snapshot}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let of = |account: &str| rows.iter().filter(|r| r["account"] == account).count();
+    assert_eq!((of("Agency A"), of("Agency B")), (3, 2));
+    assert!(
+        rows.iter()
+            .all(|r| r["state"] == "connected" && r["configured"] == true)
+    );
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"zapi_account_instances{account="Agency A"} 3"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"zapi_discovery_failures_total{account="Agency B"} 0"#),
+        "{metrics}"
+    );
+    let first = rows[0]["id"].as_str().unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("zapi_instance_connected{")
+                && l.contains(first)
+                && l.contains("account=\"Agency")),
+        "{metrics}"
+    );
+    // the listing told the state: no per-instance call at all
+    let calls = sim.calls();
+    assert!(calls.iter().all(|c| c.path == "/instances"), "{calls:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(state.join("zapi-dash.log")).unwrap_or_default();
+    let listed = partner(&sim, PT_A).list_all(10, None).await.unwrap();
+    for secret in [CT_A, CT_B, PT_A, PT_B, listed[0].token.expose()] {
+        assert!(!log.contains(secret), "a token in the log");
+        assert!(!metrics.contains(secret), "a token in the metrics");
+        assert!(
+            !rows.iter().any(|r| r.to_string().contains(secret)),
+            "a token in the API"
+        );
+    }
+}
