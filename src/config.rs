@@ -353,7 +353,9 @@ impl Config {
     pub fn missing_for_register(&self) -> Option<&'static str> {
         if self.public_url.is_none() {
             Some("public_url")
-        } else if self.client_token.is_none() {
+        } else if self.client_token.is_none()
+            && !self.accounts.iter().any(|a| a.client_token.is_some())
+        {
             Some("client_token")
         } else {
             None

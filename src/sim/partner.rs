@@ -158,6 +158,29 @@ impl Sim {
         st.order.retain(|o| o != id);
     }
 
+    /// In the demo: `after` from now, `add` joins account `account` and
+    /// `remove` is deleted (the next listings show both). Stops with the sim.
+    pub fn change_accounts_after(
+        &self,
+        after: std::time::Duration,
+        account: usize,
+        add: SimInstance,
+        remove: String,
+    ) {
+        let shared = std::sync::Arc::clone(&self.shared);
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(after) => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+            let mut st = shared.lock();
+            insert(&mut st, account, add);
+            st.instances.remove(&remove);
+            st.order.retain(|o| *o != remove);
+        });
+    }
+
     /// Sets what the listing says of an instance's subscription: `due`
     /// (milliseconds since the epoch) and `paymentStatus`.
     pub fn set_billing(&self, id: &str, due_ms: i64, payment_status: &str) {

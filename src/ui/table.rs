@@ -215,20 +215,29 @@ impl Text {
 /// labelled as old.
 fn error_text(app: &App, inst: &Instance) -> Text {
     use crate::fleet::ListingMark;
-    let error = inst.last_error.as_deref().map(super::sanitize);
     match inst.listing.as_ref().and_then(|l| l.mark) {
-        Some(ListingMark::Removed) => {
-            return Text {
-                long: "⚠ removed from account".into(),
-                short: "⚠ removed".into(),
-                style: Theme::WARN_BOLD,
-            };
+        Some(ListingMark::Removed) => Text {
+            long: "⚠ removed from account".into(),
+            short: "⚠ removed".into(),
+            style: Theme::WARN_BOLD,
+        },
+        Some(ListingMark::New) => {
+            // new to its account: said first, before what else there is
+            let mut text = problem_text(app, inst);
+            if text.long.is_empty() {
+                return Text::same("new".into(), Theme::INFO);
+            }
+            text.long = format!("new · {}", text.long);
+            text.short = format!("new · {}", text.short);
+            text
         }
-        Some(ListingMark::New) if health::note(inst, &app.settings.rules, app.now).is_none() => {
-            return Text::same("new".into(), Theme::INFO);
-        }
-        _ => {}
+        None => problem_text(app, inst),
     }
+}
+
+/// The row's warning, else its last error (see [`error_text`]).
+fn problem_text(app: &App, inst: &Instance) -> Text {
+    let error = inst.last_error.as_deref().map(super::sanitize);
     match health::note(inst, &app.settings.rules, app.now) {
         Some(note) => {
             // narrow: the warning alone (it says what to do)
