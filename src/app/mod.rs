@@ -564,6 +564,12 @@ impl App {
         self.fleet.get(id)
     }
 
+    /// The last message changed nothing on screen (see [`Ops`]'s `quiet`);
+    /// cleared by reading it.
+    pub fn take_quiet(&mut self) -> bool {
+        std::mem::take(&mut self.ops.quiet)
+    }
+
     /// The filter in words: the state's, or the account's name.
     pub fn filter_word(&self) -> String {
         match self.view.state_filter {
