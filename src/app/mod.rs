@@ -564,6 +564,18 @@ impl App {
         self.fleet.get(id)
     }
 
+    /// Whether the clock alone can change the order or the problems count:
+    /// a down row may become an outage, a silent one a problem, and the
+    /// disconnects of 24 h slide. A fleet all up (or unknown), sorted by
+    /// problems, name or last change, with no `silence_alert`, need not be
+    /// sorted again each second (10,000 rows cost 0.3 % of a core idle).
+    fn ranks_move_with_time(&self) -> bool {
+        let (_, down, _) = self.fleet.counts();
+        down > 0
+            || self.settings.rules.silence_alert.is_some()
+            || self.view.sort == SortKey::Disconnects
+    }
+
     /// The last message changed nothing on screen (see [`Ops`]'s `quiet`);
     /// cleared by reading it.
     pub fn take_quiet(&mut self) -> bool {
@@ -616,7 +628,10 @@ impl App {
                 let mut cmds = self.on_tick();
                 cmds.extend(self.connect_tick());
                 // ages move ranks: re-sort, unless the operator is moving
-                self.view.dirty = true;
+                // (or no rank can move with the clock)
+                if self.ranks_move_with_time() {
+                    self.view.dirty = true;
+                }
                 self.refresh_if_dirty();
                 cmds
             }

@@ -136,3 +136,31 @@ fn configured_instances_of_the_implicit_account_are_still_polled_beside_listed_o
         ]
     );
 }
+
+#[test]
+fn a_tick_sorts_again_only_when_the_clock_can_move_a_rank() {
+    let mut a = two_accounts();
+    a.update(
+        discovered("A", vec![listed("A1", true), listed("A2", true)]),
+        t(1),
+    );
+    a.update(Msg::Tick, t(2));
+    // all up, problems first, no silence rule: nothing for the clock to move
+    assert!(!a.ranks_move_with_time());
+    a.view.sort = SortKey::Disconnects;
+    assert!(a.ranks_move_with_time(), "the 24 h window slides");
+    a.view.sort = SortKey::Problems;
+    // a down row may become an outage: every tick sorts again
+    a.update(
+        discovered("A", vec![listed("A1", true), listed("A2", false)]),
+        t(4),
+    );
+    assert!(a.ranks_move_with_time());
+    a.update(Msg::Tick, t(5));
+    a.update(Msg::Tick, t(200));
+    assert_eq!(
+        a.view.problems, 1,
+        "the outage is counted by the clock alone"
+    );
+    assert_eq!(a.fleet.instances[a.view.order[0]].id.as_str(), "A2");
+}
