@@ -366,10 +366,7 @@ where
             },
         }
         match apply(app, screen, &mut runner, log.as_ref(), msgs) {
-            Applied::Quit => {
-                let _ = screen.set_mouse(false);
-                return Ok(());
-            }
+            Applied::Quit => break,
             Applied::Changed => dirty = true,
             Applied::Quiet => {}
         }
