@@ -50,7 +50,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first().cloned() else {
         bail!(
-            "usage: benchkit <config|mklog|bare|sim|load|startup|idle|memory|burst|latency|register> [--flag value]…"
+            "usage: benchkit <config|mklog|bare|sim|load|startup|idle|memory|burst|latency|register|fleet> [--flag value]…"
         );
     };
     let flags = Flags::parse(&args[1..])?;
@@ -74,6 +74,7 @@ fn main() -> Result<()> {
         "burst" => cmd_burst(&rt, &flags)?,
         "latency" => cmd_latency(&rt, &flags)?,
         "register" => cmd_register(&rt, &flags)?,
+        "fleet" => cmd_fleet(&rt, &flags)?,
         "regclient" => rt.block_on(cmd_regclient(&flags))?,
         other => bail!("unknown subcommand {other}"),
     };
@@ -1069,4 +1070,113 @@ async fn cmd_regclient(flags: &Flags) -> Result<Value> {
         );
     }
     Ok(json!({"runs_ms": times}))
+}
+
+// ---------------------------------------------------------------------------
+// #15: a fleet discovered through the partner API, beside per-instance polling
+
+/// `--instances` (10,000) over `--accounts` (2) discovered from the
+/// simulator, no `[[instances]]`: spawn → every row counted in the header,
+/// then Z-API calls and CPU over `--seconds` with discovery running every
+/// `--discover-every` s. Beside it, `--polled` (1,000) configured instances
+/// polled per instance at the default interval (60 s): the same window's
+/// calls and CPU.
+fn cmd_fleet(rt: &tokio::runtime::Runtime, flags: &Flags) -> Result<Value> {
+    use zapi_dash::sim::{Sim, SimAccount, SimOptions, demo_instances};
+    let bin = flags.path("bin")?;
+    let dir = flags.path("dir")?;
+    let n: usize = flags.get("instances", 10_000)?;
+    let accounts: usize = flags.get("accounts", 2)?;
+    let secs: f64 = flags.get("seconds", 60.0)?;
+    let every: u64 = flags.get("discover-every", 300)?;
+    let polled: usize = flags.get("polled", 1000)?;
+    std::fs::create_dir_all(&dir)?;
+
+    let sim = rt.block_on(Sim::start(SimOptions::default()))?;
+    let all = demo_instances(n, 42);
+    let mut toml = format!(
+        "retention_days = 0\napi_base = \"{}\"\npublic_url = \"https://zapi-dash.bench.invalid\"\n",
+        sim.base_url()
+    );
+    for (k, chunk) in all.chunks(n.div_ceil(accounts.max(1)).max(1)).enumerate() {
+        let (ct, pt) = (format!("bench-ct-{k}"), format!("bench-pt-{k}"));
+        sim.add_account(
+            SimAccount {
+                client_token: ct.clone(),
+                partner_token: Some(pt.clone()),
+            },
+            chunk.to_vec(),
+        );
+        toml.push_str(&format!(
+            "[[accounts]]\nname = \"Account {k}\"\nclient_token = \"{ct}\"\npartner_token = \"{pt}\"\ndiscover_every = {every}\n"
+        ));
+    }
+    let config = dir.join("discovered.toml");
+    std::fs::write(&config, toml)?;
+    set_private(&config);
+    let (config_s, state_s) = (
+        config.to_string_lossy().to_string(),
+        dir.join("state-discovered").to_string_lossy().to_string(),
+    );
+    let started = Instant::now();
+    let dash = Dash::spawn(&bin, &dash_args(&config_s, &state_s), &[])?;
+    let all_rows = format!("{n} instances");
+    dash.wait_for("every row", Duration::from_secs(60), |s| {
+        s.contains(&all_rows)
+    })?;
+    let rows_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (discovered_calls, discovered_pct) = window(&dash, secs, || sim.calls().len())?;
+    dash.quit()?;
+    drop(sim);
+
+    let sim = rt.block_on(Sim::start(SimOptions {
+        client_token: "bench-ct".into(),
+        instances: demo_instances(polled, 7),
+        latency: Duration::ZERO,
+    }))?;
+    let mut toml = format!(
+        "retention_days = 0\napi_base = \"{}\"\nclient_token = \"bench-ct\"\n",
+        sim.base_url()
+    );
+    for i in demo_instances(polled, 7) {
+        toml.push_str(&format!(
+            "[[instances]]\nid = \"{}\"\ntoken = \"{}\"\nname = \"{}\"\n",
+            i.id, i.token, i.name
+        ));
+    }
+    let config = dir.join("polled.toml");
+    std::fs::write(&config, toml)?;
+    set_private(&config);
+    let (config_s, state_s) = (
+        config.to_string_lossy().to_string(),
+        dir.join("state-polled").to_string_lossy().to_string(),
+    );
+    let dash = Dash::spawn(&bin, &dash_args(&config_s, &state_s), &[])?;
+    dash.first_frame(Duration::from_secs(60))?;
+    let (polled_calls, polled_pct) = window(&dash, secs, || sim.calls().len())?;
+    dash.quit()?;
+    let per_account = n.div_ceil(accounts.max(1));
+    Ok(json!({
+        "instances": n, "accounts": accounts, "seconds": secs, "discover_every": every,
+        "all_rows_ms": rows_ms,
+        "discovered_calls_in_window": discovered_calls,
+        "discovered_calls_per_listing": accounts * per_account.div_ceil(1000),
+        "discovered_cpu_percent": discovered_pct,
+        "polled_instances": polled,
+        "polled_calls_in_window": polled_calls,
+        "polled_cpu_percent": polled_pct,
+        "per_instance_calls_per_interval_for_the_fleet": 2 * n,
+    }))
+}
+
+/// Z-API calls (as `calls` counts them) and CPU (% of one core) of a
+/// running dashboard over `secs`, after 3 s for the start to settle.
+fn window(dash: &Dash, secs: f64, calls: impl Fn() -> usize) -> Result<(usize, f64)> {
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = dash.pid()?;
+    let (c0, cpu0) = (calls(), cpu_seconds(pid)?);
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let wall = t0.elapsed().as_secs_f64();
+    Ok((calls() - c0, (cpu_seconds(pid)? - cpu0) / wall * 100.0))
 }

@@ -2,7 +2,6 @@
 //! validated [`Config`]. Every error names the file, the key and what is wrong
 //! on one line, and never contains a secret.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +10,9 @@ use serde::Deserialize;
 
 use crate::cli::Flags;
 use crate::model::{InstanceId, Secret};
+
+mod accounts;
+pub use accounts::{AccountConfig, DEFAULT_DISCOVER_EVERY, IMPLICIT_ACCOUNT};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_API_BASE: &str = "https://api.z-api.io";
@@ -40,6 +42,9 @@ pub struct InstanceConfig {
     pub id: InstanceId,
     pub token: Secret,
     pub name: Option<String>,
+    /// The `[[accounts]]` it is listed under (`None`: the top-level
+    /// `[[instances]]`, the implicit account).
+    pub account: Option<String>,
 }
 
 /// The merged, validated configuration: what the file (with flags and
@@ -53,7 +58,11 @@ pub struct Config {
     /// Without a trailing slash.
     pub api_base: String,
     pub client_token: Option<Secret>,
+    /// Every configured instance: the top-level ones, then each account's.
     pub instances: Vec<InstanceConfig>,
+    /// The `[[accounts]]` tables (the top-level `client_token` and
+    /// `[[instances]]` are an implicit account apart from these).
+    pub accounts: Vec<AccountConfig>,
     /// The file the config came from, if any.
     pub source: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
@@ -101,6 +110,7 @@ impl Default for Config {
             api_base: DEFAULT_API_BASE.to_string(),
             client_token: None,
             instances: Vec::new(),
+            accounts: Vec::new(),
             source: None,
             state_dir: None,
             retention_days: DEFAULT_RETENTION_DAYS,
@@ -166,6 +176,8 @@ struct RawConfig {
     check_token_header: Option<bool>,
     #[serde(default)]
     instances: Vec<RawInstance>,
+    #[serde(default)]
+    accounts: Vec<accounts::RawAccount>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,6 +234,10 @@ impl Config {
         if let Some(token) = env(ENV_CLIENT_TOKEN).filter(|t| !t.trim().is_empty()) {
             config.client_token = Some(Secret::new(token.trim()));
         }
+        let origin = path
+            .as_ref()
+            .map_or("configuration".into(), |p| p.display().to_string());
+        accounts::resolve_env(&mut config.accounts, &env, &origin)?;
         if let Some(secret) = env(ENV_WEBHOOK_SECRET).filter(|t| !t.trim().is_empty()) {
             config.webhook_secret = Some(
                 validate_secret(secret.trim())
@@ -317,7 +333,10 @@ impl Config {
             );
         }
         config.tls = tls_pair(raw.tls_cert, raw.tls_key, &origin)?;
-        config.instances = instances(raw.instances, &origin)?;
+        let mut seen = std::collections::HashMap::new();
+        config.instances = accounts::top_level(raw.instances, &origin, &mut seen)?;
+        config.accounts =
+            accounts::accounts(raw.accounts, &origin, &mut seen, &mut config.instances)?;
         config.warnings.extend(config.public_url_warning());
         Ok(config)
     }
@@ -334,7 +353,9 @@ impl Config {
     pub fn missing_for_register(&self) -> Option<&'static str> {
         if self.public_url.is_none() {
             Some("public_url")
-        } else if self.client_token.is_none() {
+        } else if self.client_token.is_none()
+            && !self.accounts.iter().any(|a| a.client_token.is_some())
+        {
             Some("client_token")
         } else {
             None
@@ -386,46 +407,6 @@ fn tls_pair(
         (Some(_), None) => Err(err(origin, "tls_key", "is needed with tls_cert".into())),
         (None, Some(_)) => Err(err(origin, "tls_cert", "is needed with tls_key".into())),
     }
-}
-
-/// The `[[instances]]`: ids and tokens not empty, no id twice, names trimmed.
-fn instances(raw: Vec<RawInstance>, origin: &str) -> Result<Vec<InstanceConfig>, ConfigError> {
-    let mut instances = Vec::with_capacity(raw.len());
-    let mut seen = HashSet::new();
-    for (i, inst) in raw.into_iter().enumerate() {
-        let id = inst.id.trim().to_string();
-        if id.is_empty() {
-            return Err(err(
-                origin,
-                &format!("instances[{i}].id"),
-                "must not be empty".into(),
-            ));
-        }
-        if inst.token.expose().trim().is_empty() {
-            return Err(err(
-                origin,
-                &format!("instances[{i}].token"),
-                "must not be empty".into(),
-            ));
-        }
-        if !seen.insert(id.clone()) {
-            return Err(err(
-                origin,
-                &format!("instances[{i}].id"),
-                format!("instance `{id}` is listed twice"),
-            ));
-        }
-        let name = inst
-            .name
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty());
-        instances.push(InstanceConfig {
-            id: InstanceId::new(id),
-            token: Secret::new(inst.token.expose().trim()),
-            name,
-        });
-    }
-    Ok(instances)
 }
 
 fn err(origin: &str, key: &str, message: String) -> ConfigError {
@@ -483,7 +464,8 @@ pub fn permission_warning(path: &Path, config: &Config) -> Option<String> {
         || config.api_token.is_some()
         || config.on_disconnect.is_some()
         || config.on_connect.is_some()
-        || !config.instances.is_empty();
+        || !config.instances.is_empty()
+        || !config.accounts.is_empty();
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
     (holds_secrets && mode & 0o077 != 0).then(|| {
         format!(

@@ -128,13 +128,17 @@ impl Action {
             Action::Mark => "mark / unmark the row for R, x, e, c",
             Action::MarkAll => "mark every row shown (after the filter)",
             Action::ClearMarks => "clear the marks",
-            Action::Search => "a new filter by name, id or error (Enter keeps, Esc clears)",
+            Action::Search => {
+                "a new filter by name, id, account or error (Enter keeps, Esc clears)"
+            }
             Action::Sort => "cycle the sort: problems first, name, disconnects, last change",
-            Action::StateFilter => "cycle the state filter: all, down, up, drifted",
+            Action::StateFilter => "cycle the filter: all, down, up, drifted, then each account",
             Action::Register => "re-register the selected (or marked) instances' webhooks",
             Action::RegisterAll => "re-register every drifted or never-registered instance",
             Action::RegisterAllForce => "re-register every configured instance",
-            Action::Refresh => "ask Z-API the status and webhooks of every instance",
+            Action::Refresh => {
+                "ask Z-API the status and webhooks of every instance; list the accounts again"
+            }
             Action::Connect => "link the number again: its QR code here (or marked, in turn)",
             Action::Restart => "restart the selected (or marked) instances (asks first)",
             Action::Restore => {

@@ -10,6 +10,7 @@ pub mod app;
 pub mod cli;
 pub mod completions;
 pub mod config;
+pub mod discovery;
 mod fixtures;
 pub mod fleet;
 pub mod http_retry;

@@ -8,7 +8,7 @@
 //! settings calls use (`client_token`, `api_base`, `public_url`). What it
 //! cannot change while running ([`FIXED_KEYS`]: the listen address, the
 //! state dir, the TLS files, the webhook secret, the log's retention, the
-//! API token) is reported as needing a restart and left as it is. A config
+//! API token, the `[[accounts]]`) is reported as needing a restart and left as it is. A config
 //! that no longer loads changes nothing; the reason is shown (dashboard
 //! footer) or logged at warn (`serve`).
 
@@ -19,13 +19,14 @@ use crate::config::Config;
 use crate::runner::{Alerts, Backend};
 
 /// Keys a running process keeps until it is restarted.
-pub const FIXED_KEYS: [&str; 6] = [
+pub const FIXED_KEYS: [&str; 7] = [
     "listen",
     "state_dir",
     "tls_cert/tls_key",
     "webhook_secret",
     "retention_days",
     "api_token",
+    "accounts",
 ];
 
 /// A reloaded config, ready to apply: to the app, and to whoever carries
@@ -105,6 +106,7 @@ pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
         running.webhook_secret != new.webhook_secret,
         running.retention_days != new.retention_days,
         running.api_token != new.api_token,
+        running.accounts != new.accounts,
     ];
     FIXED_KEYS
         .iter()
@@ -122,6 +124,7 @@ pub fn keep_fixed(running: &Config, mut new: Config) -> Config {
     new.webhook_secret.clone_from(&running.webhook_secret);
     new.retention_days = running.retention_days;
     new.api_token.clone_from(&running.api_token);
+    new.accounts.clone_from(&running.accounts);
     new
 }
 

@@ -40,6 +40,9 @@ pub struct Services {
     /// With a webhook secret, registration registers the secret paths.
     pub secret: Option<WebhookSecret>,
     pub concurrency: usize,
+    /// The `[[accounts]]`: each instance's calls carry its own account's
+    /// Client-Token; discovered instances' tokens.
+    pub accounts: crate::discovery::Accounts,
 }
 
 /// Runs [`Command`]s on tasks with bounded concurrency; each result comes
@@ -137,7 +140,7 @@ impl Backend {
         match self {
             Backend::Zapi(s) => {
                 let (client, token) = s.call_ready(id)?;
-                client.qr_code(id, token).await
+                client.qr_code(id, &token).await
             }
             Backend::Remote(r) => r.qr_code(id).await,
         }
@@ -148,7 +151,7 @@ impl Backend {
         match self {
             Backend::Zapi(s) => {
                 let (client, token) = s.call_ready(id)?;
-                client.phone_code(id, token, phone).await
+                client.phone_code(id, &token, phone).await
             }
             Backend::Remote(r) => r.phone_code(id, phone).await,
         }
@@ -158,7 +161,7 @@ impl Backend {
         match self {
             Backend::Zapi(s) => {
                 let (client, token) = s.call_ready(id)?;
-                client.device(id, token).await
+                client.device(id, &token).await
             }
             Backend::Remote(_) => Err(ApiError::Config(
                 "the device is asked on the server, not through watch".into(),
@@ -263,6 +266,11 @@ impl Runner {
                 });
             }
             Command::Alert { event, name } => self.spawn_alert(event, name),
+            Command::Discover => {
+                if let Backend::Zapi(s) = &*self.backend {
+                    s.accounts.relist();
+                }
+            }
             call @ (Command::FetchStatus(_)
             | Command::FetchHooks(_)
             | Command::Register(_)
@@ -463,7 +471,12 @@ pub async fn read_history(dir: PathBuf, id: InstanceId) -> Result<Vec<Event>, St
 pub const NOT_CONFIGURED: &str = "instance is not configured";
 
 impl Services {
-    fn call_ready(&self, id: &InstanceId) -> Result<(&ZapiClient, &Secret), ApiError> {
+    /// The client (with the instance's account's Client-Token) and the
+    /// instance's token.
+    fn call_ready(&self, id: &InstanceId) -> Result<(ZapiClient, Secret), ApiError> {
+        if let Some(routed) = self.accounts.route(id, self.tokens.get(id)) {
+            return routed.map_err(ApiError::Config);
+        }
         let client = self
             .client
             .as_ref()
@@ -472,7 +485,7 @@ impl Services {
             .tokens
             .get(id)
             .ok_or_else(|| ApiError::Config(NOT_CONFIGURED.into()))?;
-        Ok((client, token))
+        Ok((client.clone(), token.clone()))
     }
 
     /// Re-registers the instance's webhooks (both PUTs).
@@ -483,14 +496,14 @@ impl Services {
             .as_deref()
             .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
         client
-            .register_webhooks(id, token, public_url, self.secret.as_ref())
+            .register_webhooks(id, &token, public_url, self.secret.as_ref())
             .await
     }
 
     /// `GET …/status`.
     pub async fn status(&self, id: &InstanceId) -> Result<Status, ApiError> {
         let (client, token) = self.call_ready(id)?;
-        client.status(id, token).await
+        client.status(id, &token).await
     }
 
     /// `GET …/me`: where Z-API sends the webhooks now, compared with the
@@ -501,38 +514,28 @@ impl Services {
             .public_url
             .as_deref()
             .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
-        let me = client.me(id, token).await?;
-        let (disconnected, connected) =
-            crate::listener::secret::hook_urls(public_url, self.secret.as_ref(), id);
-        let foreign = crate::app::foreign_urls(
+        let me = client.me(id, &token).await?;
+        Ok(crate::discovery::judge_hooks(
             [
                 me.disconnected_callback_url.as_deref(),
                 me.connected_callback_url.as_deref(),
+                me.received_callback_url.as_deref(),
             ],
             public_url,
-        );
-        let here = me.disconnected_callback_url.as_deref() == Some(disconnected.as_str())
-            && me.connected_callback_url.as_deref() == Some(connected.as_str());
-        // another system's URL may hold a secret in its query or userinfo too
-        let mask = crate::app::mask_foreign_url;
-        Ok(Hooks {
-            disconnected: me.disconnected_callback_url.as_deref().map(mask),
-            connected: me.connected_callback_url.as_deref().map(mask),
-            received: me.received_callback_url.as_deref().map(mask),
-            here,
-            foreign,
-        })
+            self.secret.as_ref(),
+            id,
+        ))
     }
 
     /// `GET …/restart`.
     pub async fn restart(&self, id: &InstanceId) -> Result<(), ApiError> {
         let (client, token) = self.call_ready(id)?;
-        client.restart(id, token).await
+        client.restart(id, &token).await
     }
 
     /// `GET …/restore-session`.
     pub async fn restore_session(&self, id: &InstanceId) -> Result<(), ApiError> {
         let (client, token) = self.call_ready(id)?;
-        client.restore_session(id, token).await
+        client.restore_session(id, &token).await
     }
 }

@@ -365,10 +365,10 @@ where
                 msgs.extend(failed_writes_problem(log.as_ref(), &mut failed_writes));
             },
         }
-        dirty |= !msgs.is_empty();
-        if apply(app, screen, &mut runner, log.as_ref(), msgs) {
-            let _ = screen.set_mouse(false);
-            return Ok(());
+        match apply(app, screen, &mut runner, log.as_ref(), msgs) {
+            Applied::Quit => break,
+            Applied::Changed => dirty = true,
+            Applied::Quiet => {}
         }
     }
     let _ = screen.set_mouse(false);
@@ -409,17 +409,31 @@ fn draw_frame<S: Screen>(
     Ok(started)
 }
 
-/// Folds `msgs` into the app and carries out what it asks; `true` when it
-/// asks to quit (the rest of the batch is dropped then, as before).
+/// What a batch of messages did.
+enum Applied {
+    /// The app asks to quit.
+    Quit,
+    /// Something on screen changed: draw.
+    Changed,
+    /// Nothing on screen changed (no message, or poll answers that repeat
+    /// what the rows show): no frame.
+    Quiet,
+}
+
+/// Folds `msgs` into the app and carries out what it asks; [`Applied::Quit`]
+/// when it asks to quit (the rest of the batch is dropped then, as before).
 fn apply<S: Screen>(
     app: &mut App,
     screen: &mut S,
     runner: &mut Runner,
     log: Option<&EventLog>,
     msgs: Vec<Msg>,
-) -> bool {
+) -> Applied {
+    let mut changed = false;
     for msg in msgs {
-        for cmd in app.update(msg, Utc::now()) {
+        let cmds = app.update(msg, Utc::now());
+        changed |= !app.take_quiet();
+        for cmd in cmds {
             match cmd {
                 // a terminal that cannot ring or capture the mouse is no reason to stop
                 Command::Bell => {
@@ -444,13 +458,17 @@ fn apply<S: Screen>(
                 }
                 cmd => {
                     if runner.run(cmd) {
-                        return true;
+                        return Applied::Quit;
                     }
                 }
             }
         }
     }
-    false
+    if changed {
+        Applied::Changed
+    } else {
+        Applied::Quiet
+    }
 }
 
 /// Appends an acknowledgement to the event log on a task (its handle); a
@@ -600,6 +618,7 @@ mod tests {
             public_url: None,
             secret: None,
             concurrency: 1,
+            accounts: Default::default(),
         };
         (Runner::new(Backend::Zapi(Box::new(services)), tx), rx)
     }
@@ -641,9 +660,59 @@ mod tests {
         let (mut runner, _results) = runner();
         let mut app = app();
         let mut screen = Recorder::default();
-        let quit = apply(&mut app, &mut screen, &mut runner, None, vec![key('Y')]);
-        assert!(!quit);
+        let applied = apply(&mut app, &mut screen, &mut runner, None, vec![key('Y')]);
+        assert!(matches!(applied, Applied::Changed));
         assert_eq!(screen.clipboard, ["3C8A1F00D2E94B7A"]);
+    }
+
+    /// Polling's idle cost: an answer that repeats what the row shows
+    /// draws no frame; one that changes the row does.
+    #[tokio::test]
+    async fn a_poll_answer_that_changes_nothing_draws_nothing() {
+        let (mut runner, _results) = runner();
+        let mut app = app();
+        app.update(Msg::Tick, Utc::now());
+        let mut screen = Recorder::default();
+        let answer = |connected: bool| Msg::Timed {
+            took: Duration::from_millis(40),
+            msg: Box::new(Msg::StatusResult {
+                id: InstanceId::new("3C8A1F00D2E94B7A"),
+                result: Ok(crate::model::Status {
+                    connected,
+                    error: None,
+                    smartphone_connected: Some(connected),
+                }),
+            }),
+        };
+        let mut apply_one =
+            |app: &mut App, msg| apply(app, &mut screen, &mut runner, None, vec![msg]);
+        assert!(
+            matches!(apply_one(&mut app, answer(true)), Applied::Changed),
+            "unknown → up"
+        );
+        for _ in 0..5 {
+            assert!(matches!(apply_one(&mut app, answer(true)), Applied::Quiet));
+        }
+        assert!(
+            matches!(apply_one(&mut app, answer(false)), Applied::Changed),
+            "up → down"
+        );
+        assert!(matches!(apply_one(&mut app, answer(false)), Applied::Quiet));
+        // with the detail open, every answer is drawn (it shows the answer's age)
+        apply_one(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        );
+        assert!(matches!(
+            apply_one(&mut app, answer(false)),
+            Applied::Changed
+        ));
+        // a key, a tick: drawn
+        assert!(matches!(apply_one(&mut app, Msg::Tick), Applied::Changed));
+        assert!(matches!(
+            apply(&mut app, &mut screen, &mut runner, None, vec![]),
+            Applied::Quiet
+        ));
     }
 
     /// `a` is stored in the event log, and a fresh app that replays the log

@@ -16,7 +16,14 @@ impl App {
         }
         let mut cmds = Vec::new();
         let hooks = self.settings.can_check_hooks;
-        for inst in self.fleet.instances.iter_mut().filter(|i| i.configured) {
+        let polled: Vec<bool> = self
+            .fleet
+            .instances
+            .iter()
+            .map(|i| self.fleet.polled(i))
+            .collect();
+        let rows = self.fleet.instances.iter_mut().zip(&polled);
+        for inst in rows.filter(|(_, polled)| **polled).map(|(i, _)| i) {
             if inst.status != StatusCheck::Pending {
                 inst.status = StatusCheck::Pending;
                 cmds.push(Command::FetchStatus(inst.id.clone()));
@@ -28,7 +35,7 @@ impl App {
             }
         }
         // A call already in flight reports back too, so it counts in the batch.
-        let total = self.fleet.instances.iter().filter(|i| i.configured).count();
+        let total = polled.iter().filter(|p| **p).count();
         if total > 0 {
             self.ops.status_batch = Some(Batch {
                 total,

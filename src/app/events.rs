@@ -59,7 +59,9 @@ impl App {
         let mut cmds = Vec::new();
         if let Some(poll) = &mut self.ops.poll {
             for id in poll.due(now) {
-                if let Some(&i) = self.fleet.index.get(&id) {
+                if let Some(&i) = self.fleet.index.get(&id)
+                    && self.fleet.polled(&self.fleet.instances[i])
+                {
                     let inst = &mut self.fleet.instances[i];
                     if inst.status != StatusCheck::Pending {
                         inst.status = StatusCheck::Pending;
@@ -91,12 +93,15 @@ impl App {
         let link = &mut self.ops.zapi;
         match msg {
             Msg::StatusResult { id, result } => {
-                link.record(result.as_ref().map(|_| ()), took, now);
+                let before = self.shown_of(&id);
+                self.ops.zapi.record(result.as_ref().map(|_| ()), took, now);
                 if matches!(&result, Ok(s) if s.connected) {
                     self.connect_saw_connected(&id, None);
                 }
-                self.on_status(id, result);
+                self.on_status(id.clone(), result);
                 self.view.dirty = true;
+                // a poll's answer that repeats what is shown draws nothing
+                self.ops.quiet = before.is_some() && before == self.shown_of(&id);
                 Vec::new()
             }
             Msg::RegisterResult { id, result } => {
@@ -122,6 +127,24 @@ impl App {
     fn label_of(&self, id: &InstanceId) -> String {
         self.get(id)
             .map_or_else(|| id.to_string(), |i| i.label().to_string())
+    }
+
+    /// What the screen shows that a `/status` answer of `id` can change:
+    /// its row, the notices, the Z-API link; `None` while its detail, a
+    /// batch or the Connect popup is open (they show more).
+    fn shown_of(&self, id: &InstanceId) -> Option<impl PartialEq + use<>> {
+        let busy = self.overlays.detail.is_some()
+            || self.overlays.connect.is_some()
+            || self.ops.status_batch.is_some();
+        let inst = self.get(id).filter(|_| !busy)?;
+        let seq = |n: &Option<Notice>| n.as_ref().map(|n| n.seq);
+        Some((
+            (inst.state, inst.source, inst.last_change),
+            inst.last_error.clone(),
+            matches!(inst.status, StatusCheck::Failed { .. }),
+            (seq(&self.ops.notice), seq(&self.ops.background)),
+            self.ops.zapi.shown(),
+        ))
     }
 
     pub(super) fn on_status(&mut self, id: InstanceId, result: Result<Status, ApiError>) {

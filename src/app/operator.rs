@@ -2,6 +2,7 @@
 //! and the restart/restore they ask for.
 
 use super::*;
+use crate::words;
 
 impl App {
     pub(super) fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
@@ -174,12 +175,16 @@ impl App {
                 self.notify(Level::Info, format!("sorted by {}", self.view.sort.word()));
             }
             Action::StateFilter => {
-                self.view.state_filter = self.view.state_filter.next();
+                let accounts = self.fleet.account_names().len();
+                self.view.state_filter = self.view.state_filter.next(accounts);
                 self.refresh_view();
-                self.notify(
-                    Level::Info,
-                    format!("showing {} instances", self.view.state_filter.word()),
-                );
+                let text = match self.view.state_filter {
+                    StateFilter::Account(_) => {
+                        format!("showing the instances of {}", self.filter_word())
+                    }
+                    other => format!("showing {} instances", other.word()),
+                };
+                self.notify(Level::Info, text);
             }
             Action::Register => return self.register_selected(),
             Action::RegisterAll => return self.register_all(false),
@@ -220,15 +225,35 @@ impl App {
 
     /// `s`: every configured instance's status and webhooks, asked by the
     /// operator (their own footer line), when Z-API can be asked.
+    /// `s`: `/status` of every polled instance, and every account with a
+    /// partner token listed again.
     fn refresh_asked(&mut self) -> Vec<Command> {
+        let discovering = self.fleet.accounts.iter().filter(|a| a.discovers).count();
         if !self.setup.can_query_status {
+            if discovering > 0 {
+                self.notify(
+                    Level::Info,
+                    format!("listing {} again…", words::count(discovering, "account")),
+                );
+                return vec![Command::Discover];
+            }
             self.notify(
                 Level::Warn,
                 "cannot ask Z-API: client_token is not set (config or ZAPI_CLIENT_TOKEN)",
             );
             return Vec::new();
         }
-        self.fetch_all_status(true)
+        let mut cmds = self.fetch_all_status(true);
+        if discovering > 0 {
+            if cmds.is_empty() {
+                self.notify(
+                    Level::Info,
+                    format!("listing {} again…", words::count(discovering, "account")),
+                );
+            }
+            cmds.push(Command::Discover);
+        }
+        cmds
     }
 
     /// Keys in the detail pane: movement scrolls the history (never past

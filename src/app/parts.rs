@@ -65,6 +65,10 @@ pub struct Ops {
     /// a plain-http `public_url`.
     pub header_warning: Option<String>,
     pub(crate) poll: Option<PollSchedule>,
+    /// The last message changed nothing on screen (a poll's answer that
+    /// repeats what the row shows): the loop need not draw for it. Read
+    /// and cleared with [`crate::app::App::take_quiet`].
+    pub(crate) quiet: bool,
 }
 
 impl Ops {
@@ -84,6 +88,7 @@ impl Ops {
             warnings_seen: true,
             header_warning: None,
             poll: None,
+            quiet: false,
         }
     }
 }

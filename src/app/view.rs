@@ -136,6 +136,10 @@ impl App {
         let needle = self.view.search.to_lowercase();
         let day_ago = now - chrono::Duration::hours(24);
         let mut problems = 0;
+        let account = match self.view.state_filter {
+            StateFilter::Account(i) => self.fleet.account_names().get(i).cloned(),
+            _ => None,
+        };
         let mut keyed: Vec<(i64, usize)> = Vec::with_capacity(self.fleet.instances.len());
         for (i, inst) in self.fleet.instances.iter().enumerate() {
             let rank = health::rank(inst, &rules, now);
@@ -147,6 +151,7 @@ impl App {
                 StateFilter::Down => inst.state == ConnState::Disconnected,
                 StateFilter::Up => inst.state == ConnState::Connected,
                 StateFilter::Drifted => health::drifted(inst),
+                StateFilter::Account(_) => account.as_deref() == Some(account_of(inst)),
             };
             if !shown || (!needle.is_empty() && !matches_search(inst, &needle, &rules, now)) {
                 continue;
@@ -202,8 +207,15 @@ impl App {
     }
 }
 
+/// The name of the account of a row (the implicit account's for none).
+pub fn account_of(inst: &Instance) -> &str {
+    inst.account
+        .as_deref()
+        .unwrap_or(crate::fleet::discovery::IMPLICIT_ACCOUNT)
+}
+
 /// Whether a row matches the `/` filter (`needle` is lowercase): its name,
-/// id, last error or warning contain it.
+/// id, account, last error or warning contain it.
 pub(super) fn matches_search(
     inst: &Instance,
     needle: &str,
@@ -213,6 +225,7 @@ pub(super) fn matches_search(
     let has = |s: &str| s.to_lowercase().contains(needle);
     has(inst.label())
         || has(inst.id.as_str())
+        || inst.account.as_deref().is_some_and(has)
         || inst.last_error.as_deref().is_some_and(has)
         || health::note(inst, rules, now).is_some_and(|n| has(&n))
 }

@@ -150,6 +150,19 @@ impl ZapiLink {
     }
 
     /// What the header says: the worst of what is known, unreachable first.
+    /// The state as the header shows it (a slow median to a tenth of a
+    /// second): what a redraw would change.
+    pub fn shown(&self) -> LinkState {
+        match self.state() {
+            LinkState::Slow { p50 } => LinkState::Slow {
+                p50: Duration::from_millis(
+                    u64::try_from(p50.as_millis().div_ceil(100) * 100).unwrap_or(u64::MAX),
+                ),
+            },
+            other => other,
+        }
+    }
+
     pub fn state(&self) -> LinkState {
         if let Some((since, reason)) = &self.unreachable {
             return LinkState::Unreachable {

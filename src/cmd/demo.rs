@@ -10,9 +10,9 @@ use chrono::Utc;
 use futures::StreamExt;
 
 use zapi_dash::cli::Flags;
-use zapi_dash::config::{Config, InstanceConfig};
+use zapi_dash::config::{AccountConfig, Config, InstanceConfig};
 use zapi_dash::model::{InstanceId, Secret};
-use zapi_dash::sim::{self, Sim, SimInstance, SimOptions};
+use zapi_dash::sim::{self, Sim, SimAccount, SimInstance, SimOptions};
 use zapi_dash::words::count;
 use zapi_dash::zapi::ZapiClient;
 
@@ -67,6 +67,7 @@ async fn start(flags: &Flags, n: usize) -> Result<(Sim, Config, String), Fatal> 
         }
     }
     register(&sim, &client_token, &instances).await;
+    let account_b = second_account(&sim, n, seed).await;
     // The demo keeps its own state dir, so it never mixes with a real log,
     // and starts from an empty log each time.
     let state = match &flags.state_dir {
@@ -86,8 +87,10 @@ async fn start(flags: &Flags, n: usize) -> Result<(Sim, Config, String), Fatal> 
                 id: InstanceId::new(&i.id),
                 token: Secret::new(&i.token),
                 name: Some(i.name.clone()),
+                account: None,
             })
             .collect(),
+        accounts: vec![account_b],
         state_dir: Some(state),
         ..Config::default()
     };
@@ -95,11 +98,50 @@ async fn start(flags: &Flags, n: usize) -> Result<(Sim, Config, String), Fatal> 
         config.listen = listen;
     }
     let banner = format!(
-        "DEMO · simulated Z-API at {} with {} · no real account is touched",
+        "DEMO · simulated Z-API at {} with {} over 2 accounts · no real account is touched",
         sim.base_url(),
-        count(n, "simulated instance")
+        count(n + account_b_size(n), "simulated instance")
     );
     Ok((sim, config, banner))
+}
+
+/// Instances of the demo's second account.
+fn account_b_size(n: usize) -> usize {
+    (n / 4).clamp(3, 250)
+}
+
+/// The demo's second account, "Agency B": its own Client-Token and a
+/// partner token, its instances discovered (none in the config), listed
+/// every 10 s; 20 s in, one instance joins it and one leaves.
+async fn second_account(sim: &Sim, n: usize, seed: u64) -> AccountConfig {
+    let size = account_b_size(n);
+    let mut found = sim::demo_instances(size + 1, seed ^ 0xB0B);
+    for inst in &mut found {
+        inst.name = format!("B · {}", inst.name);
+    }
+    let joins = found.pop();
+    let client_token = format!("demo-b-{seed:x}");
+    let partner_token = format!("demo-partner-b-{seed:x}");
+    sim.add_account(
+        SimAccount {
+            client_token: client_token.clone(),
+            partner_token: Some(partner_token.clone()),
+        },
+        found.clone(),
+    );
+    register(sim, &client_token, &found).await;
+    if let (Some(joins), Some(leaves)) = (joins, found.get(1)) {
+        sim.change_accounts_after(Duration::from_secs(20), 1, joins, leaves.id.clone());
+    }
+    AccountConfig {
+        name: "Agency B".into(),
+        client_token: Some(Secret::new(client_token)),
+        client_token_env: None,
+        partner_token: Some(Secret::new(partner_token)),
+        partner_token_env: None,
+        discover_every: 10,
+        query: None,
+    }
 }
 
 /// Registers the fleet's webhooks on the simulator, many at once (one

@@ -11,24 +11,27 @@ pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use zapi_dash::app::{Reconfig, Settings, Setup, TimeZone};
 use zapi_dash::cli::Flags;
 use zapi_dash::config::{self, Config};
+use zapi_dash::discovery::{self, AccountDiscovery, Accounts, Discovery, Found};
 use zapi_dash::fleet::health::Rules;
 use zapi_dash::listener::secret::WebhookSecret;
 use zapi_dash::listener::server::{self, ServerOptions};
 use zapi_dash::listener::token_header::TokenHeaderCheck;
 use zapi_dash::listener::{ListenerError, ListenerOptions};
 use zapi_dash::logfile::{self, RotatingFile};
+use zapi_dash::model::InstanceId;
 use zapi_dash::reload::{self, Reload, ReloadSignal, Reloaded};
 use zapi_dash::runner::{self, Alerts, Backend, Services};
 use zapi_dash::tui::{self, Term};
-use zapi_dash::zapi::ZapiClient;
+use zapi_dash::zapi::partner::DEFAULT_PAGE_SIZE;
+use zapi_dash::zapi::{PartnerClient, ZapiClient};
 
 /// A reason to stop before or instead of running, with its exit code.
 pub struct Fatal {
@@ -146,7 +149,107 @@ pub fn zapi_services(config: &Config, secret: Option<WebhookSecret>) -> Result<S
         public_url: config.public_url.clone(),
         secret,
         concurrency: runner::DEFAULT_CONCURRENCY,
+        accounts: account_clients(config)?,
     })
+}
+
+/// The tokens discovery found and its `s` signal: one per process, so a
+/// reloaded config's services keep what the running discovery found.
+fn discovered() -> &'static (Found, Arc<Notify>) {
+    static DISCOVERED: OnceLock<(Found, Arc<Notify>)> = OnceLock::new();
+    DISCOVERED.get_or_init(Default::default)
+}
+
+/// Each `[[accounts]]`'s client with its own Client-Token, and which
+/// configured instance is whose.
+fn account_clients(config: &Config) -> Result<Accounts, Fatal> {
+    let mut clients = Vec::with_capacity(config.accounts.len());
+    for (i, account) in config.accounts.iter().enumerate() {
+        let client = match &account.client_token {
+            Some(token) => Some(
+                ZapiClient::new(&config.api_base, token.clone())
+                    .map_err(|e| Fatal::usage(format!("accounts[{i}].client_token: {e}")))?,
+            ),
+            None => None,
+        };
+        clients.push((account.name.clone(), client));
+    }
+    let of = config
+        .instances
+        .iter()
+        .filter_map(|inst| {
+            let name = inst.account.as_deref()?;
+            let n = config.accounts.iter().position(|a| a.name == name)?;
+            Some((inst.id.clone(), n))
+        })
+        .collect();
+    let (found, relist) = discovered();
+    Ok(Accounts {
+        clients,
+        of,
+        found: found.clone(),
+        relist: Arc::clone(relist),
+    })
+}
+
+/// The discovery of every account with a partner token (`None`: none has).
+pub fn discovery_for(
+    config: &Config,
+    secret: Option<WebhookSecret>,
+) -> Result<Option<Discovery>, Fatal> {
+    let mut accounts = Vec::new();
+    for (i, account) in config.accounts.iter().enumerate() {
+        let Some(token) = &account.partner_token else {
+            continue;
+        };
+        let client = PartnerClient::new(&config.api_base, token.clone())
+            .map_err(|e| Fatal::usage(format!("accounts[{i}].partner_token: {e}")))?;
+        accounts.push(AccountDiscovery {
+            account: i,
+            name: account.name.clone(),
+            client,
+            every: Duration::from_secs(account.discover_every),
+            query: account.query.clone(),
+        });
+    }
+    if accounts.is_empty() {
+        return Ok(None);
+    }
+    let (found, relist) = discovered();
+    Ok(Some(Discovery {
+        accounts,
+        found: found.clone(),
+        relist: Arc::clone(relist),
+        public_url: config.public_url.clone(),
+        secret,
+        page_size: DEFAULT_PAGE_SIZE,
+        retry_base: discovery::DEFAULT_RETRY_BASE,
+    }))
+}
+
+/// The accounts as the fleet knows them (name, discovers), and which
+/// configured instance is whose.
+type FleetAccounts = (Vec<(String, bool)>, Vec<(InstanceId, String)>);
+
+/// The accounts as the fleet knows them (name, discovers) and which
+/// configured instance is whose.
+pub fn fleet_accounts(config: &Config) -> FleetAccounts {
+    let accounts = config
+        .accounts
+        .iter()
+        .map(|a| (a.name.clone(), a.partner_token.is_some()))
+        .collect();
+    let of = config
+        .instances
+        .iter()
+        .filter_map(|i| Some((i.id.clone(), i.account.clone()?)))
+        .collect();
+    (accounts, of)
+}
+
+/// Some account has a Client-Token: `/status` can be asked.
+pub fn can_query_status(services: &Services) -> bool {
+    services.client.is_some() || services.accounts.clients.iter().any(|(_, c)| c.is_some())
 }
 
 /// The app's setup from the config (the listen address is set once bound).
@@ -215,7 +318,7 @@ pub fn reload_config(
     if !app_polls {
         settings.poll_interval = Duration::ZERO;
     }
-    let setup = setup_for(&config, services.client.is_some(), None);
+    let setup = setup_for(&config, can_query_status(&services), None);
     let reload = Reload {
         reconfig: Reconfig {
             instances: Some(setup.instances),
@@ -263,7 +366,7 @@ pub fn settings_for(config: &Config, services: &Services) -> Settings {
         bell: config.bell,
         no_color: no_color(),
         // `/me` tells drift only when we know the URL the webhooks should have
-        can_check_hooks: services.client.is_some() && services.public_url.is_some(),
+        can_check_hooks: can_query_status(services) && services.public_url.is_some(),
         alerts: (config.on_disconnect.is_some(), config.on_connect.is_some()),
         keys: config.keys.clone(),
     }

@@ -18,8 +18,9 @@ use zapi_dash::store::{Record, ReplayStats};
 use zapi_dash::tui::{self, Feeds, Term};
 
 use super::{
-    Fatal, alerts_of, enter_terminal, init_logging, reload_config, service_options, settings_for,
-    setup_for, spawn_reloads, state_dir, zapi_services,
+    Fatal, alerts_of, can_query_status, discovery_for, enter_terminal, fleet_accounts,
+    init_logging, reload_config, service_options, settings_for, setup_for, spawn_reloads,
+    state_dir, zapi_services,
 };
 
 /// Binds the listener, enters the terminal (unless the caller did: `term`),
@@ -72,6 +73,8 @@ pub async fn run(
         )
     });
     let (results_tx, results_rx) = mpsc::unbounded_channel();
+    let discovery =
+        discovery_for(&config, services.secret.clone())?.map(|d| d.spawn(results_tx.clone()));
     let runner = dashboard_runner(&config, services, log_dir, results_tx);
     // SIGUSR1 reloads the config file (not the demo's, which has none)
     let reloads = demo_sim
@@ -88,6 +91,7 @@ pub async fn run(
     if let Some(fleet) = fleet {
         fleet.abort();
     }
+    drop(discovery);
     if let Some(sim) = demo_sim {
         sim.shutdown();
     }
@@ -147,11 +151,13 @@ async fn bind(config: &Config, demo: bool) -> Result<TcpListener, Fatal> {
 
 /// The app before the replay: setup and settings from the config.
 fn new_app(config: &Config, services: &Services, banner: Option<String>) -> App {
-    let setup = setup_for(config, services.client.is_some(), banner);
+    let setup = setup_for(config, can_query_status(services), banner);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
     let mut app = App::new(setup, Utc::now());
+    let (accounts, of) = fleet_accounts(config);
+    app.fleet.set_accounts(&accounts, &of);
     app.configure(settings_for(config, services));
     app
 }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use zapi_dash::cli::Flags;
 use zapi_dash::config::Config;
+use zapi_dash::discovery::Discovery;
 use zapi_dash::fleet::Fleet;
 use zapi_dash::listener::Listener;
 use zapi_dash::metrics::Metrics;
@@ -21,8 +22,8 @@ use zapi_dash::serve::hub::{Hub, HubHandle, HubOptions, HubSettings};
 use zapi_dash::signals;
 
 use super::{
-    Fatal, alerts_of, init_logging, reload_config, service_options, settings_for, setup_for,
-    state_dir, zapi_services,
+    Fatal, alerts_of, can_query_status, discovery_for, fleet_accounts, init_logging, reload_config,
+    service_options, settings_for, setup_for, state_dir, zapi_services,
 };
 
 /// Headless: the listener and the log, one JSON line per accepted event on
@@ -37,7 +38,8 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let mut opts = service_options(&config, config.listen, &state)?;
     let metrics = Arc::new(Metrics::new());
     let services = zapi_services(&config, opts.secret.clone())?;
-    let can_query_status = services.client.is_some();
+    let can_query_status = can_query_status(&services);
+    let discovery = discovery_for(&config, services.secret.clone())?;
     let settings = HubSettings::new(&settings_for(&config, &services), can_query_status);
     let (hub, handle) = Hub::new(
         Backend::Zapi(Box::new(services)),
@@ -47,10 +49,11 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let hub = hub.with_alerts(alerts_of(&config));
     let reload_hub = handle.clone();
     opts.extra_routes = Some(api::router(handle, config.api_token.clone()));
-    opts.metrics = Some(metrics);
+    opts.metrics = Some(Arc::clone(&metrics));
 
     let configured = setup_for(&config, can_query_status, None).instances;
     let mut fleet = Fleet::with_configured(&configured, Utc::now());
+    with_accounts(&mut fleet, &config, &metrics);
     let mut last_seq = 0;
     let (service, committed, replay) = Listener::start(opts, |seq, event| {
         last_seq = seq;
@@ -70,6 +73,7 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
             tap: None,
         },
     );
+    let _discovery = discovery.map(|d| spawn_discovery(d, reload_hub.clone()));
     // the handlers are installed before readiness is announced: a SIGTERM
     // right after "listening on" is a clean stop, not the default death
     let shutdown = signals::stop_signal();
@@ -102,6 +106,25 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
     tracing::info!("stopped");
     closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// The fleet's accounts, and the metrics of those that discover.
+fn with_accounts(fleet: &mut Fleet, config: &Config, metrics: &Metrics) {
+    let (accounts, of) = fleet_accounts(config);
+    fleet.set_accounts(&accounts, &of);
+    let discovering = accounts.iter().filter(|(_, d)| *d).map(|(n, _)| n.as_str());
+    metrics.declare_accounts(discovering);
+}
+
+/// The discovery tasks; their listings go to the hub like any result.
+fn spawn_discovery(discovery: Discovery, hub: HubHandle) -> tokio::task::JoinSet<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            hub.apply(msg).await;
+        }
+    });
+    discovery.spawn(tx)
 }
 
 /// What a SIGHUP reloads, and where the new config goes.

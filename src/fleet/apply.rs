@@ -61,13 +61,33 @@ impl Fleet {
         }
     }
 
-    /// The configured instances, in order.
+    /// The configured instances whose state `/status` polls tell, in order
+    /// (see [`Fleet::polled`]).
     pub fn configured_ids(&self) -> Vec<InstanceId> {
         self.instances
             .iter()
-            .filter(|i| i.configured)
+            .filter(|i| self.polled(i))
             .map(|i| i.id.clone())
             .collect()
+    }
+
+    /// Whether `/status` (and `/me`) of this instance is asked: it is
+    /// configured and its account's listing does not already tell its state
+    /// and webhooks. An instance of an account with a partner token is
+    /// polled only once a listing came without it (the config names an
+    /// instance the listing does not return).
+    pub fn polled(&self, inst: &Instance) -> bool {
+        if !inst.configured {
+            return false;
+        }
+        let discovering = inst
+            .account
+            .as_deref()
+            .and_then(|name| self.accounts.iter().find(|a| a.name == name && a.discovers));
+        match discovering {
+            Some(account) => account.listed.is_some() && inst.listing.is_none(),
+            None => true,
+        }
     }
 
     /// A webhook event received (`now` is the time it is applied): the

@@ -219,6 +219,9 @@ pub fn next_step(
         StatusCheck::Ok { status, .. } if status.smartphone_connected == Some(false)
     );
     let configured = inst.configured;
+    if let Some(step) = account_step(inst, now) {
+        return Some(step);
+    }
     if disagreement(inst).is_some() {
         return Some(format!(
             "the webhooks and Z-API disagree: {} asks Z-API again; a missed webhook means its URL may be wrong",
@@ -278,6 +281,31 @@ pub fn next_step(
         return Some(format!("state unknown: {} asks Z-API", keys.refresh));
     }
     None
+}
+
+/// The next step the account's listing gives: the instance left the
+/// account, or (when it is down) its subscription expired or is unpaid,
+/// which no restart mends.
+fn account_step(inst: &Instance, now: DateTime<Utc>) -> Option<String> {
+    let listing = inst.listing.as_deref()?;
+    if listing.mark == Some(super::ListingMark::Removed) {
+        return Some(
+            "removed from its Z-API account: it no longer exists there (it is forgotten at the next start)"
+                .into(),
+        );
+    }
+    if inst.state != ConnState::Disconnected {
+        return None;
+    }
+    if listing.due.is_some_and(|due| due <= now) {
+        return Some(
+            "the instance's subscription expired: renew it in the Z-API panel (a restart does not help)"
+                .into(),
+        );
+    }
+    listing.unpaid().map(|status| {
+        format!("payment status {status}: settle it in the Z-API panel (a restart does not help)")
+    })
 }
 
 /// The keys the next step may name, as the keymap shows them.

@@ -171,6 +171,13 @@ pub struct Instance {
     /// (`a`): no bell, not a problem, until it connects or disconnects again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acked: Option<DateTime<Utc>>,
+    /// The `[[accounts]]` it belongs to (`None`: the implicit account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// What its account's partner listing last said of it (`None`: not
+    /// discovered, or not listed yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Box<super::discovery::Listing>>,
 }
 
 impl Instance {
@@ -197,6 +204,8 @@ impl Instance {
             transitions: Transitions::default(),
             outage_announced: false,
             acked: None,
+            account: None,
+            listing: None,
         }
     }
 

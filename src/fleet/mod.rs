@@ -13,12 +13,14 @@ use crate::model::InstanceId;
 use stats::PerMinute;
 
 mod apply;
+pub mod discovery;
 pub mod health;
 mod instance;
 pub mod poll;
 pub mod stats;
 
 pub use apply::{Applied, Snapshot};
+pub use discovery::{ListedInstance, Listing, ListingApplied, ListingMark};
 pub(crate) use instance::Tally;
 pub use instance::{
     ActionOutcome, CallResult, HookCheck, Hooks, Instance, InstanceAction, Registration, Source,
@@ -52,6 +54,9 @@ pub struct Fleet {
     /// Changes older than the statistics window were recorded since the
     /// last pruning.
     pub(crate) stats_unsettled: bool,
+    /// The `[[accounts]]`, in config order, and how their discovery goes
+    /// (empty: one implicit account).
+    pub accounts: Vec<discovery::Account>,
 }
 
 impl Fleet {
@@ -65,6 +70,7 @@ impl Fleet {
             disconnects_per_minute: PerMinute::default(),
             pruned_minute: now.timestamp().div_euclid(60),
             stats_unsettled: false,
+            accounts: Vec::new(),
         }
     }
 

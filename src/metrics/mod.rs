@@ -97,6 +97,15 @@ pub const KNOWN_CALLBACKS: [&str; 6] = [
 struct InstanceLabels {
     instance_id: String,
     name: String,
+    /// `account="<name>"` for an instance of an `[[accounts]]`; no label
+    /// for the implicit account (series of old configs keep their labels).
+    #[prometheus(flatten)]
+    account: Vec<(&'static str, String)>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AccountLabels {
+    account: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -136,8 +145,9 @@ struct Known {
 /// on its series, so that an event that changes nothing the metrics show
 /// costs one map lookup (no label built, hashed or compared).
 struct Written {
-    /// The name the labels were made from.
+    /// The name and account the labels were made from.
     name: Option<String>,
+    account: Option<String>,
     state: ConnState,
     last_change: Option<chrono::DateTime<chrono::Utc>>,
     /// `None` when the instance has no series (over the cap).
@@ -179,6 +189,8 @@ pub struct Metrics {
     token_header_mismatch: Counter,
     registration_failures: Counter,
     unauthorized: Counter,
+    account_instances: Family<AccountLabels, Gauge>,
+    discovery_failures: Family<AccountLabels, Counter>,
     /// `received` per callback type (index in [`KNOWN_CALLBACKS`], then
     /// `other`), taken from the family on first use: no label is built or
     /// hashed per event.
@@ -255,8 +267,11 @@ impl Metrics {
             "HTTP API requests refused for a missing or wrong API token",
             unauthorized.clone(),
         );
+        let (account_instances, discovery_failures) = register_accounts(&mut registry);
         zero_labels(&states, &received, &rejected);
         Self {
+            account_instances,
+            discovery_failures,
             registry,
             connected,
             last_change,
@@ -303,7 +318,8 @@ impl Metrics {
     pub fn observe_disconnect(&self, inst: &Instance) {
         let mut book = self.lock();
         if let Some(counter) = book.written.get(&inst.id).and_then(|w| {
-            (w.name == inst.name && w.state == inst.state).then_some(w.disconnects.as_ref())
+            (w.name == inst.name && w.account == inst.account && w.state == inst.state)
+                .then_some(w.disconnects.as_ref())
         }) {
             if let Some(counter) = counter {
                 counter.inc();
@@ -319,7 +335,10 @@ impl Metrics {
     pub fn set_instance(&self, inst: &Instance) {
         let mut book = self.lock();
         if book.written.get(&inst.id).is_some_and(|w| {
-            w.name == inst.name && w.state == inst.state && w.last_change == inst.last_change
+            w.name == inst.name
+                && w.account == inst.account
+                && w.state == inst.state
+                && w.last_change == inst.last_change
         }) {
             // what the series show already
             return;
@@ -332,6 +351,7 @@ impl Metrics {
             inst.id.clone(),
             Written {
                 name: inst.name.clone(),
+                account: inst.account.clone(),
                 state: inst.state,
                 last_change: inst.last_change,
                 disconnects,
@@ -421,6 +441,30 @@ impl Metrics {
         }
     }
 
+    /// The accounts that discover: their failure counters exist at 0 from
+    /// the start.
+    pub fn declare_accounts<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        for name in names {
+            drop(self.discovery_failures.get_or_create(&account_labels(name)));
+        }
+    }
+
+    /// How many instances an account's listing returned (with those the
+    /// config adds).
+    pub fn set_account_instances(&self, account: &str, n: usize) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.account_instances
+            .get_or_create(&account_labels(account))
+            .set(n);
+    }
+
+    /// An account's listing failed.
+    pub fn discovery_failed(&self, account: &str) {
+        self.discovery_failures
+            .get_or_create(&account_labels(account))
+            .inc();
+    }
+
     pub fn registration_failed(&self) {
         self.registration_failures.inc();
     }
@@ -503,6 +547,25 @@ pub fn rejection_reason(status: StatusCode) -> &'static str {
         s if s.is_client_error() => "client_error",
         _ => "server_error",
     }
+}
+
+/// `zapi_account_instances{account}` and `zapi_discovery_failures_total{account}`.
+fn register_accounts(
+    registry: &mut Registry,
+) -> (Family<AccountLabels, Gauge>, Family<AccountLabels, Counter>) {
+    let account_instances = Family::<AccountLabels, Gauge>::default();
+    registry.register(
+        "zapi_account_instances",
+        "Instances of each account its partner listing last returned",
+        account_instances.clone(),
+    );
+    let discovery_failures = Family::<AccountLabels, Counter>::default();
+    registry.register(
+        "zapi_discovery_failures",
+        "Partner listings of each account that failed",
+        discovery_failures.clone(),
+    );
+    (account_instances, discovery_failures)
 }
 
 /// Every known label at 0 from the start: `increase()` sees the first
@@ -599,6 +662,18 @@ fn instance_labels(inst: &Instance) -> InstanceLabels {
     InstanceLabels {
         instance_id: sanitize_label(inst.id.as_str()),
         name: inst.name.as_deref().map(sanitize_label).unwrap_or_default(),
+        account: inst
+            .account
+            .as_deref()
+            .map(|a| ("account", sanitize_label(a)))
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn account_labels(account: &str) -> AccountLabels {
+    AccountLabels {
+        account: sanitize_label(account),
     }
 }
 
@@ -684,6 +759,49 @@ mod tests {
             m.observe_disconnect(inst);
         }
         m.set_instance(inst);
+    }
+
+    #[test]
+    fn instances_of_an_account_carry_its_label_and_accounts_have_their_series() {
+        let m = Metrics::new();
+        m.declare_accounts(["Agency A"]);
+        let mut app = app(vec![
+            (InstanceId::new("A"), Some("Sales".into())),
+            (InstanceId::new("B"), None),
+        ]);
+        app.fleet.instances[1].account = Some("Agency A".into());
+        m.set_instance(&app.fleet.instances[0]);
+        m.set_instance(&app.fleet.instances[1]);
+        m.set_account_instances("Agency A", 1);
+        let text = m.encode();
+        // the implicit account's series keep their labels
+        let old = r#"instance_id="A",name="Sales""#;
+        assert_eq!(sample(&text, "zapi_disconnects_total", old), Some(0.0));
+        let new = r#"instance_id="B",name="",account="Agency A""#;
+        assert_eq!(
+            sample(&text, "zapi_disconnects_total", new),
+            Some(0.0),
+            "{text}"
+        );
+        let account = r#"account="Agency A""#;
+        assert_eq!(sample(&text, "zapi_account_instances", account), Some(1.0));
+        assert_eq!(
+            sample(&text, "zapi_discovery_failures_total", account),
+            Some(0.0)
+        );
+        m.discovery_failed("Agency A");
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "zapi_discovery_failures_total", account),
+            Some(1.0)
+        );
+        // an instance that joins an account (its first listing) moves its series
+        app.fleet.instances[0].account = Some("Agency A".into());
+        m.set_instance(&app.fleet.instances[0]);
+        let text = m.encode();
+        assert_eq!(sample(&text, "zapi_disconnects_total", old), None);
+        let moved = r#"instance_id="A",name="Sales",account="Agency A""#;
+        assert_eq!(sample(&text, "zapi_disconnects_total", moved), Some(0.0));
     }
 
     #[test]
@@ -863,6 +981,7 @@ mod tests {
                     labels: InstanceLabels {
                         instance_id: format!("I{i}"),
                         name: String::new(),
+                        account: Vec::new(),
                     },
                     state: ConnState::Unknown,
                 },

@@ -589,6 +589,7 @@ mod tests {
                 public_url: None,
                 secret: None,
                 concurrency: 1,
+                accounts: Default::default(),
             };
             let (hub, handle) = Hub::new(
                 Backend::Zapi(Box::new(services)),

@@ -301,7 +301,12 @@ impl Core {
     fn ask_status_of(&mut self, rows: &[usize]) {
         let hooks = self.settings.can_check_hooks;
         for &row in rows {
-            let Some(inst) = self.fleet.instances.get_mut(row).filter(|i| i.configured) else {
+            let polled = self
+                .fleet
+                .instances
+                .get(row)
+                .is_some_and(|i| self.fleet.polled(i));
+            let Some(inst) = self.fleet.instances.get_mut(row).filter(|_| polled) else {
                 continue;
             };
             if inst.status != StatusCheck::Pending {
@@ -343,11 +348,11 @@ impl Core {
             return;
         };
         for id in poll.due(Utc::now()) {
-            let pending = self
+            let ask = self
                 .fleet
                 .get(&id)
-                .is_some_and(|i| i.status == StatusCheck::Pending);
-            if !pending {
+                .is_some_and(|i| i.status != StatusCheck::Pending && self.fleet.polled(i));
+            if ask {
                 self.runner.run(Command::FetchStatus(id));
             }
         }
@@ -445,11 +450,56 @@ impl Core {
             Msg::ActionResult { id, action, result } => {
                 fleet.apply_action(&id, action, result.map_err(|e| e.to_string()), now)
             }
+            Msg::Discovered { account, result } => return self.on_listing(&account, result, now),
             _ => return,
         };
         if let Some(inst) = row.and_then(|r| self.fleet.instances.get(r)) {
             self.metrics.set_instance(inst);
             let _ = self.changes.send(HubEvent::Row(Box::new(inst.clone())));
+        }
+    }
+
+    /// An account's listing: the rows (metrics for every row of the
+    /// account; subscribers told of rows added, removed or changed), or
+    /// its failure counted and logged.
+    fn on_listing(
+        &mut self,
+        account: &str,
+        result: Result<Vec<crate::fleet::ListedInstance>, String>,
+        now: DateTime<Utc>,
+    ) {
+        let listed = match result {
+            Ok(listed) => listed,
+            Err(error) => {
+                tracing::warn!(account, error = %error, "discovery failed, keeping the instances known");
+                self.fleet.listing_failed(account, error);
+                self.metrics.discovery_failed(account);
+                return;
+            }
+        };
+        let applied = self.fleet.apply_listing(account, listed, now);
+        let mut n = 0;
+        for inst in &self.fleet.instances {
+            if inst.account.as_deref() == Some(account) {
+                n += 1;
+                self.metrics.set_instance(inst);
+            }
+        }
+        self.metrics.set_account_instances(account, n);
+        if self.changes.receiver_count() == 0 {
+            return;
+        }
+        let changed = applied.added.iter().chain(&applied.removed);
+        let rows = changed
+            .copied()
+            .chain(applied.became.iter().map(|(r, _)| *r));
+        let mut sent = std::collections::HashSet::new();
+        for row in rows {
+            if sent.insert(row)
+                && let Some(inst) = self.fleet.instances.get(row)
+            {
+                let _ = self.changes.send(HubEvent::Row(Box::new(inst.clone())));
+            }
         }
     }
 
@@ -591,6 +641,7 @@ mod tests {
             public_url: Some("https://dash.example".into()),
             secret: None,
             concurrency: 1,
+            accounts: Default::default(),
         };
         let (hub, handle) = Hub::new(
             Backend::Zapi(Box::new(services)),

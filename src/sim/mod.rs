@@ -10,11 +10,13 @@
 //! | case | status | body |
 //! |---|---|---|
 //! | injected with [`Sim::fail_next`] | as injected | as injected |
+//! | partner listing `GET /instances`: see [`partner`] | | |
 //! | path not `/instances/{id}/token/{token}/{action}` or unknown action | 404 | `{"error": "Not found"}` |
 //! | known action, wrong method | 405 (with `Allow`) | `{"error": "Method not allowed"}` |
 //! | no (or empty) `Client-Token` header | 400 | `{"error": "null not allowed"}` |
-//! | wrong `Client-Token` | 400 | `{"error": "Client-Token ABCD… not allowed"}` (masked) |
+//! | wrong `Client-Token` (no account's) | 400 | `{"error": "Client-Token ABCD… not allowed"}` (masked) |
 //! | unknown instance id, or wrong instance token | 400 | `{"error": "Instance not found"}` |
+//! | another account's `Client-Token` | 403 | `{"error": "Client-Token ABCD… not allowed"}` |
 //! | PUT without `Content-Type: application/json` | 415 | `{"error": "Content-Type must be application/json"}` |
 //! | PUT body not `{"value": "<string>"}` | 400 | `{"error": "…"}` |
 //! | webhook URL not `https://` | 400 | `{"error": "Invalid URL: …"}` |
@@ -39,6 +41,7 @@ use tokio::sync::{Notify, watch};
 
 mod connect;
 mod fleet;
+mod partner;
 mod rest;
 mod state;
 
@@ -112,6 +115,20 @@ pub struct SimCall {
     pub content_type: Option<String>,
     /// The body, lossily decoded as UTF-8.
     pub body: String,
+    /// The query string, if any (`page=1&pageSize=1000`).
+    pub query: String,
+    /// The `Authorization` header, if any (the partner listing's Bearer token).
+    pub authorization: Option<String>,
+}
+
+/// One more Z-API account of the sim ([`Sim::add_account`]): its own
+/// Client-Token, and a partner token its instances are listed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimAccount {
+    /// What every REST call of its instances must carry in `Client-Token`.
+    pub client_token: String,
+    /// The integrator token of `GET /instances` (`None`: not listed).
+    pub partner_token: Option<String>,
 }
 
 /// A snapshot of one simulated instance.

@@ -33,11 +33,11 @@ impl Answer {
         }
     }
 
-    fn ok(v: Value) -> Self {
+    pub(super) fn ok(v: Value) -> Self {
         Self::json(StatusCode::OK, v)
     }
 
-    fn error(status: StatusCode, msg: &str) -> Self {
+    pub(super) fn error(status: StatusCode, msg: &str) -> Self {
         Self::json(status, json!({ "error": msg }))
     }
 }
@@ -133,6 +133,8 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             .as_ref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        authorization: header_text(header::AUTHORIZATION.as_str()),
     };
     shared.lock().calls.push(call);
     let shared_for_scans = Arc::clone(&shared);
@@ -145,6 +147,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             &shared,
             &parts.method,
             parts.uri.path(),
+            parts.uri.query().unwrap_or_default(),
             &parts.headers,
             &body,
         ),
@@ -160,12 +163,21 @@ pub(super) fn answer(
     shared: &Shared,
     method: &Method,
     path: &str,
+    query: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Answer {
     let mut st = shared.lock();
-    if let Some(answer) = injected_failure(&mut st, path) {
+    let full = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    if let Some(answer) = injected_failure(&mut st, &full) {
         return answer;
+    }
+    if path.trim_end_matches('/') == "/instances" {
+        return super::partner::list(&st, method, query, headers);
     }
 
     let Some((id, token, action, arg)) = parse_route(path) else {
@@ -181,19 +193,10 @@ pub(super) fn answer(
         return a;
     }
 
-    match headers.get("client-token").map(HeaderValue::as_bytes) {
-        None | Some(b"") => return Answer::error(StatusCode::BAD_REQUEST, "null not allowed"),
-        Some(given) if given != shared.client_token.as_bytes() => {
-            let head: String = String::from_utf8_lossy(given).chars().take(4).collect();
-            return Answer::error(
-                StatusCode::BAD_REQUEST,
-                &format!("Client-Token {head}… not allowed"),
-            );
-        }
-        Some(_) => {}
+    if let Err(refused) = check_client_token(shared, &st, headers, &id, &token) {
+        return refused;
     }
-
-    let Some(inst) = st.instances.get_mut(&id).filter(|i| i.token == token) else {
+    let Some(inst) = st.instances.get_mut(&id) else {
         return Answer::error(StatusCode::BAD_REQUEST, "Instance not found");
     };
 
@@ -222,7 +225,43 @@ pub(super) fn answer(
     }
 }
 
-/// The next failure injected with [`Sim::fail_next`] for `path`, if any
+/// The `Client-Token` of a REST call: there, some account's, and the one
+/// of the instance's own account (another account's is refused).
+fn check_client_token(
+    shared: &Shared,
+    st: &SimState,
+    headers: &HeaderMap,
+    id: &str,
+    token: &str,
+) -> Result<(), Answer> {
+    let given = match headers.get("client-token").map(HeaderValue::as_bytes) {
+        None | Some(b"") => return Err(Answer::error(StatusCode::BAD_REQUEST, "null not allowed")),
+        Some(given) => given,
+    };
+    let not_allowed = |status| {
+        let head: String = String::from_utf8_lossy(given).chars().take(4).collect();
+        Answer::error(status, &format!("Client-Token {head}… not allowed"))
+    };
+    if !st.knows_client_token(shared, given) {
+        return Err(not_allowed(StatusCode::BAD_REQUEST));
+    }
+    let Some(account) = st
+        .instances
+        .get(id)
+        .filter(|i| i.token == token)
+        .map(|i| i.account)
+    else {
+        return Err(Answer::error(StatusCode::BAD_REQUEST, "Instance not found"));
+    };
+    // every account has its own Client-Token: another account's is refused
+    if st.client_token_of(shared, account).as_bytes() != given {
+        return Err(not_allowed(StatusCode::FORBIDDEN));
+    }
+    Ok(())
+}
+
+/// The next failure injected with [`Sim::fail_next`] for `path` (with its
+/// `?query`, if any: a suffix can name a page of the listing), if any
 /// (used up once answered).
 fn injected_failure(st: &mut SimState, path: &str) -> Option<Answer> {
     let pos = st

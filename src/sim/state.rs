@@ -36,6 +36,28 @@ pub(super) struct SimState {
     pub(super) scan_after: Option<Duration>,
     /// Instances whose code was served since the last answer went out.
     pub(super) to_scan: Vec<String>,
+    /// Accounts added with [`super::Sim::add_account`]; an instance's
+    /// `account` is 1 + an index here (0: the account of [`super::SimOptions`]).
+    pub(super) accounts: Vec<super::SimAccount>,
+}
+
+impl SimState {
+    /// The Client-Token of account `account` (0: the options' one).
+    pub(super) fn client_token_of<'a>(&'a self, shared: &'a Shared, account: usize) -> &'a str {
+        match account.checked_sub(1) {
+            None => &shared.client_token,
+            Some(i) => self.accounts.get(i).map_or("", |a| a.client_token.as_str()),
+        }
+    }
+
+    /// Whether `given` is the Client-Token of some account.
+    pub(super) fn knows_client_token(&self, shared: &Shared, given: &[u8]) -> bool {
+        given == shared.client_token.as_bytes()
+            || self
+                .accounts
+                .iter()
+                .any(|a| a.client_token.as_bytes() == given)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +77,12 @@ pub(super) struct Inst {
     pub(super) notify_sent_by_me: bool,
     /// The QR payload served now, and since when.
     pub(super) qr: Option<(String, std::time::Instant)>,
+    /// Which account it belongs to (see [`SimState::accounts`]).
+    pub(super) account: usize,
+    /// Expiry, in milliseconds since the epoch (the partner listing's `due`).
+    pub(super) due: i64,
+    /// The partner listing's `paymentStatus`.
+    pub(super) payment_status: String,
 }
 
 impl Inst {
@@ -75,6 +103,9 @@ impl Inst {
             presence_url: None,
             notify_sent_by_me: false,
             qr: None,
+            account: 0,
+            due: 1_893_456_000_000,
+            payment_status: "RECEIVED".to_owned(),
         }
     }
 }

@@ -10,6 +10,8 @@ pub enum Col {
     Name,
     /// The row's warning, else its last error.
     Error,
+    /// The row's account (only with more than one).
+    Account,
     Webhooks,
     Changed,
     /// Uptime over 24 h.
@@ -25,10 +27,11 @@ pub enum Col {
 impl Col {
     /// Every column, by priority: when the width runs out, the ones at the
     /// end go first.
-    pub const BY_PRIORITY: [Col; 10] = [
+    pub const BY_PRIORITY: [Col; 11] = [
         Col::State,
         Col::Name,
         Col::Error,
+        Col::Account,
         Col::Webhooks,
         Col::Changed,
         Col::Uptime,
@@ -42,15 +45,16 @@ impl Col {
     pub fn place(self) -> u8 {
         match self {
             Col::Name => 0,
-            Col::State => 1,
-            Col::Uptime => 2,
-            Col::Disconnects => 3,
-            Col::Error => 4,
-            Col::Changed => 5,
-            Col::Activity => 6,
-            Col::Webhooks => 7,
-            Col::Phone => 8,
-            Col::Id => 9,
+            Col::Account => 1,
+            Col::State => 2,
+            Col::Uptime => 3,
+            Col::Disconnects => 4,
+            Col::Error => 5,
+            Col::Changed => 6,
+            Col::Activity => 7,
+            Col::Webhooks => 8,
+            Col::Phone => 9,
+            Col::Id => 10,
         }
     }
 
@@ -58,6 +62,7 @@ impl Col {
     pub fn titles(self) -> &'static [&'static str] {
         match self {
             Col::Name => &["Name"],
+            Col::Account => &["Account", "Acct"],
             Col::State => &["State"],
             Col::Uptime => &["Up 24h", "Up%"],
             Col::Disconnects => &["Dn"],
@@ -84,7 +89,7 @@ impl Col {
     /// Columns of text that can shrink by words (and share the room);
     /// the others have fixed forms: shown whole, or not at all.
     fn shrinks(self) -> bool {
-        matches!(self, Col::Name | Col::Error | Col::Webhooks)
+        matches!(self, Col::Name | Col::Error | Col::Webhooks | Col::Account)
     }
 
     /// How wide a column that shrinks is first made before the columns
@@ -95,6 +100,7 @@ impl Col {
             Col::Name => (14, 20),
             Col::Error => (16, 40),
             Col::Webhooks => (12, 24),
+            Col::Account => (8, 16),
             _ => (u16::MAX, u16::MAX),
         }
     }

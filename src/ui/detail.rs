@@ -82,6 +82,7 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     let status = status_text(inst, tz, now);
     wrapped("/status", &status, Theme::PLAIN, text_w, &mut lines);
     hooks_lines(app, inst, text_w, &mut lines);
+    account_lines(app, inst, text_w, &mut lines);
     if let Some(phone) = &inst.phone {
         lines.push(labelled("Phone", vec![Span::raw(fit(phone, text_w))]));
     }
@@ -224,6 +225,50 @@ fn state_lines(
             text_w,
             lines,
         );
+    }
+}
+
+/// The account (with more than one), and what its listing says of the
+/// instance: `new` or `removed from account`, the expiry (a warning when it
+/// is near or past) and the payment status.
+fn account_lines(app: &App, inst: &Instance, text_w: usize, lines: &mut Vec<Line<'static>>) {
+    let (tz, now) = (app.setup.tz, app.now);
+    let listing = inst.listing.as_deref();
+    if inst.account.is_some() || app.fleet.account_names().len() > 1 {
+        let mut text = sanitize(crate::app::account_of(inst));
+        if let Some(l) = listing {
+            match l.mark {
+                Some(mark) => text.push_str(&format!(" · {}", mark.word())),
+                None => text.push_str(&format!(" · listed {}", super::age(now, l.at))),
+            }
+        }
+        let removed = listing.is_some_and(|l| l.mark == Some(crate::fleet::ListingMark::Removed));
+        let style = if removed {
+            Theme::WARN_BOLD
+        } else {
+            Theme::PLAIN
+        };
+        wrapped("Account", &text, style, text_w, lines);
+    }
+    let Some(l) = listing else {
+        return;
+    };
+    if let Some(due) = l.due {
+        let (text, style) = match l.due_warning(now) {
+            Some(w) => (
+                format!("{} · ⚠ {w}", when(tz, now, due, true)),
+                Theme::WARN_BOLD,
+            ),
+            None => (when(tz, now, due, true), Theme::PLAIN),
+        };
+        wrapped("Due", &text, style, text_w, lines);
+    }
+    if let Some(pay) = &l.payment_status {
+        let (text, style) = match l.unpaid() {
+            Some(_) => (format!("⚠ {}", sanitize(pay)), Theme::WARN_BOLD),
+            None => (sanitize(pay), Theme::PLAIN),
+        };
+        wrapped("Payment", &text, style, text_w, lines);
     }
 }
 

@@ -70,8 +70,54 @@ fn title_parts(app: &App) -> Vec<Part> {
 /// priorities of its forms (see [`title_parts`]: 65 and up outlives the
 /// state counts' long forms, 90 outlives everything but the problems
 /// count). The slot for what the header says beyond the fleet's states.
-fn extra_parts(_app: &App) -> Vec<Part> {
-    Vec::new()
+fn extra_parts(app: &App) -> Vec<Part> {
+    let mut parts = Vec::new();
+    // a failed listing: said until one works (the rows stay as they were)
+    let mut failures = app.fleet.discovery_failures();
+    if let Some((account, _)) = failures.next() {
+        let more = failures.count();
+        let others = if more > 0 {
+            format!(" (+{more})")
+        } else {
+            String::new()
+        };
+        parts.push(Part::two(
+            "  ",
+            (
+                66,
+                format!(
+                    "⚠ discovery failed for {}{others}",
+                    super::sanitize(account)
+                ),
+            ),
+            (85, "⚠ discovery failed".into()),
+            Theme::WARN_BOLD,
+        ));
+    }
+    // wide terminals: the counts per account, the first to go
+    let names = app.fleet.account_names();
+    if names.len() > 1 {
+        let mut per: Vec<(usize, usize)> = vec![(0, 0); names.len()];
+        for inst in &app.fleet.instances {
+            let account = crate::app::account_of(inst);
+            if let Some(k) = names.iter().position(|n| n == account) {
+                per[k].0 += 1;
+                per[k].1 += usize::from(inst.state == crate::model::ConnState::Disconnected);
+            }
+        }
+        let text: Vec<String> = names
+            .iter()
+            .zip(per)
+            .map(|(name, (n, down))| format!("{} {n}/{down}✗", super::sanitize(name)))
+            .collect();
+        parts.push(Part::one(
+            "  │ ",
+            5,
+            format!("per account (all/✗): {}", text.join(" · ")),
+            Theme::DIM,
+        ));
+    }
+    parts
 }
 
 /// The first line: [`title_parts`] fitted to the width.

@@ -124,7 +124,10 @@ fn title(app: &App) -> String {
         parts.push(app.fleet.instances.len().to_string());
     }
     if app.view.state_filter != StateFilter::All {
-        parts.push(format!("only {}", app.view.state_filter.word()));
+        parts.push(format!(
+            "only {}",
+            fit(&super::sanitize(&app.filter_word()), 20)
+        ));
     }
     if !app.view.search.is_empty() {
         parts.push(format!("matching \"{}\"", fit(&app.view.search, 20)));
@@ -245,6 +248,30 @@ impl Text {
 /// why); a connected row's error is the last disconnect's, dimmed and
 /// labelled as old.
 fn error_text(app: &App, inst: &Instance) -> Text {
+    use crate::fleet::ListingMark;
+    match inst.listing.as_ref().and_then(|l| l.mark) {
+        Some(ListingMark::Removed) => Text {
+            long: "⚠ removed from account".into(),
+            short: "⚠ removed".into(),
+            style: Theme::WARN_BOLD,
+            shortest: None,
+        },
+        Some(ListingMark::New) => {
+            // new to its account: said first, before what else there is
+            let mut text = problem_text(app, inst);
+            if text.long.is_empty() {
+                return Text::same("new".into(), Theme::INFO);
+            }
+            text.long = format!("new · {}", text.long);
+            text.short = format!("new · {}", text.short);
+            text
+        }
+        None => problem_text(app, inst),
+    }
+}
+
+/// The row's warning, else its last error (see [`error_text`]).
+fn problem_text(app: &App, inst: &Instance) -> Text {
     let error = inst.last_error.as_deref().map(super::sanitize);
     match health::warning(inst, &app.settings.rules, app.now) {
         Some(warning) => {
@@ -291,10 +318,12 @@ fn error_text(app: &App, inst: &Instance) -> Text {
 }
 
 /// The text of one cell of an instance's row, in every form.
-fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool) -> Text {
+fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool, accounts: bool) -> Text {
     let day_ago = app.now - Duration::hours(24);
     let plain = |s: String| Text::same(s, Theme::PLAIN);
     match col {
+        Col::Account if accounts => plain(super::sanitize(crate::app::account_of(inst))),
+        Col::Account => plain(String::new()),
         Col::Name => {
             let mut style = if inst.configured {
                 Theme::PLAIN
@@ -366,7 +395,7 @@ fn needs(rows: &[Vec<Text>]) -> Vec<Need> {
             let (long, short) = (widest(|t| &t.long), widest(|t| &t.short));
             // the table's own columns stay when empty; phone and id only
             // appear when a row has one
-            let keep = !matches!(col, Col::Phone | Col::Id | Col::Activity);
+            let keep = !matches!(col, Col::Phone | Col::Id | Col::Activity | Col::Account);
             Need {
                 col,
                 long,
@@ -403,6 +432,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(down) = more_marker(app.view.order.len() - end, "↓") {
         block = block.title_bottom(down);
     }
+    // the Account column: only with more than one account
+    let accounts = app.fleet.account_names().len() > 1;
     let texts: Vec<Vec<Text>> = app.view.order[start..end]
         .iter()
         .map(|&i| {
@@ -410,7 +441,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             let marked = app.view.marked.contains(&inst.id);
             Col::BY_PRIORITY
                 .iter()
-                .map(|&col| cell_text(app, inst, col, marked))
+                .map(|&col| cell_text(app, inst, col, marked, accounts))
                 .collect()
         })
         .collect();
@@ -421,7 +452,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let rows = texts.iter().map(|row| {
         let cells = cols.iter().map(|&(col, w)| {
             let t = &row[index(col)];
-            let words = matches!(col, Col::Error | Col::Webhooks);
+            let words = matches!(col, Col::Error | Col::Webhooks | Col::Account);
             let text = t.fitted(usize::from(w), words);
             Cell::from(Span::styled(text, t.style))
         });

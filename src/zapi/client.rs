@@ -299,13 +299,13 @@ impl ZapiClient {
 }
 
 /// 429 and 5xx are worth another try.
-fn is_retryable_status(status: StatusCode) -> bool {
+pub(super) fn is_retryable_status(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is ignored), capped at
 /// [`MAX_RETRY_DELAY`].
-fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(super) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let secs: u64 = headers
         .get(RETRY_AFTER)?
         .to_str()
@@ -320,7 +320,7 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// `Retry-After` when the server sent one, else `base · 2^(attempt-1)`
 /// with "equal jitter" (half fixed, half scaled by `jitter` ∈ [0, 1)),
 /// never above [`MAX_RETRY_DELAY`].
-fn backoff_delay(
+pub(super) fn backoff_delay(
     base: Duration,
     attempt: u32,
     retry_after: Option<Duration>,
@@ -335,7 +335,7 @@ fn backoff_delay(
 /// The error text of a non-2xx answer: Z-API's `error` (or `message`) field
 /// of a JSON body, else the trimmed body text, else the reason phrase; at
 /// most [`MAX_ERROR_CHARS`] characters.
-fn error_message(body: &[u8], reason: Option<&str>) -> String {
+pub(super) fn error_message(body: &[u8], reason: Option<&str>) -> String {
     http_retry::error_text(body, reason, MAX_ERROR_CHARS, false)
 }
 
@@ -361,7 +361,7 @@ fn expect_value_true(body: &[u8], action: &str) -> Result<(), ApiError> {
 }
 
 /// A transport error as text, its causes included, without the URL.
-fn describe_reqwest_error(e: reqwest::Error) -> String {
+pub(super) fn describe_reqwest_error(e: reqwest::Error) -> String {
     http_retry::describe(e, REQUEST_TIMEOUT)
 }
 

@@ -19,9 +19,11 @@ use serde_json::{Value, json};
 
 mod client;
 mod connect;
+pub mod partner;
 
 pub use client::{ZapiClient, base_url};
 pub use connect::{Device, PHONE_DIGITS, QrAnswer, check_phone, read_phone_code, read_qr_answer};
+pub use partner::{Listed, PartnerClient};
 
 /// Timeout of one HTTP request (connect + answer).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -11,5 +11,6 @@ mod common;
 mod cli;
 mod connect;
 mod dashboard;
+mod discovery;
 mod starting;
 mod watch;

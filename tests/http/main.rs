@@ -9,6 +9,7 @@
 mod common;
 
 mod api;
+mod discovery;
 mod listener;
 mod listener_security;
 mod operator_actions;

@@ -51,6 +51,7 @@ async fn fixture(secret: Option<&str>, log_dir: Option<std::path::PathBuf>) -> F
         public_url: Some("https://dash.example".into()),
         secret: secret.map(|s| WebhookSecret::new(&Secret::new(s)).unwrap()),
         concurrency: 4,
+        accounts: Default::default(),
     };
     let (tx, results) = mpsc::unbounded_channel();
     let mut runner = Runner::new(Backend::Zapi(Box::new(services)), tx);
@@ -321,6 +322,7 @@ async fn a_failed_call_is_written_to_the_diagnostics_log_without_a_token() {
         public_url: Some("https://dash.example".into()),
         secret: None,
         concurrency: 1,
+        accounts: Default::default(),
     };
     let (tx, mut results) = mpsc::unbounded_channel();
     let mut runner = Runner::new(Backend::Zapi(Box::new(services)), tx)

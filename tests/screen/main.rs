@@ -4,6 +4,7 @@
 //! binaries with modules build faster than one per file). Filter by module:
 //! `cargo test --test screen render::`.
 
+mod accounts;
 mod connect;
 mod failures;
 mod render;

@@ -5,6 +5,7 @@ use crossterm::event::KeyEventState;
 
 mod calls;
 mod connect;
+mod discovery;
 mod events;
 mod failures;
 mod keys;
