@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod probe;
 pub mod qr;
+pub mod relay;
 pub mod reload;
 pub mod remote;
 pub mod report;
