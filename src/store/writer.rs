@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{mpsc, watch};
 
 use super::dedup::DedupFilter;
-use super::record::{Record, encode_ack_record, encode_record};
+use super::record::{Record, encode_ack_record, encode_record_with_body};
 use super::segments::{OpenSegment, apply_retention, list_segments, open_segment};
 use super::{
     AppendReply, Appended, Counters, LINGER, LINGER_STEP, NO_FINGERPRINT, Request, StoreError,
@@ -47,6 +47,10 @@ pub(super) struct Writer {
     pub(super) filter: DedupFilter,
     pub(super) counters: Arc<Counters>,
     pub(super) committed: Option<mpsc::Sender<(u64, Event)>>,
+    /// Keep the bodies appends carry.
+    pub(super) bodies: bool,
+    /// The highest `seq` synced, for readers that follow the log.
+    pub(super) synced: watch::Sender<u64>,
     /// Appends announced and not queued yet ([`EventLog::arrival`]).
     pub(super) arriving: Arc<AtomicUsize>,
     /// Emptied runs of earlier batches, whose buffers the next reuse.
@@ -69,10 +73,15 @@ impl Writer {
             loop {
                 while let Some(request) = next.take() {
                     match request {
-                        Request::Append { event, fp, reply } => {
-                            batch.push((Record::Event(event), fp, reply))
+                        Request::Append {
+                            event,
+                            fp,
+                            body,
+                            reply,
+                        } => batch.push((Record::Event(event), fp, body, reply)),
+                        Request::Ack { ack, reply } => {
+                            batch.push((Record::Ack(ack), None, None, reply))
                         }
-                        Request::Ack { ack, reply } => batch.push((Record::Ack(ack), None, reply)),
                         Request::Shutdown { reply } => {
                             shutdowns.push(reply);
                             stop = true;
@@ -121,7 +130,7 @@ impl Writer {
     /// Writes one batch: every append is answered once its run is synced.
     fn commit(
         &mut self,
-        batch: &mut Vec<(Record, Option<u64>, AppendReply)>,
+        batch: &mut Vec<(Record, Option<u64>, Option<Vec<u8>>, AppendReply)>,
         pending: &mut HashMap<u64, usize>,
     ) {
         Counters::add(&self.counters.batches, 1);
@@ -130,7 +139,7 @@ impl Writer {
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         pending.clear();
         let mut runs: Vec<Run> = Vec::new();
-        for (record, fp, reply) in batch.drain(..) {
+        for (record, fp, body, reply) in batch.drain(..) {
             let received = record.received();
             if fp.is_some_and(|fp| self.filter.is_retry(fp, received)) {
                 Counters::add(&self.counters.duplicates, 1);
@@ -161,7 +170,8 @@ impl Writer {
             let written_fp = fp.unwrap_or(NO_FINGERPRINT);
             let encoded = match &record {
                 Record::Event(event) => {
-                    encode_record(&mut run.buf, &self.dir, seq, written_fp, event)
+                    let body = body.as_deref().filter(|_| self.bodies);
+                    encode_record_with_body(&mut run.buf, &self.dir, seq, written_fp, event, body)
                 }
                 Record::Ack(ack) => encode_ack_record(&mut run.buf, &self.dir, seq, ack),
             };
@@ -239,6 +249,11 @@ impl Writer {
                 self.counters
                     .last_seq
                     .fetch_max(run.last_seq, Ordering::Relaxed);
+                self.synced.send_if_modified(|synced| {
+                    let newer = run.last_seq > *synced;
+                    *synced = (*synced).max(run.last_seq);
+                    newer
+                });
                 for (reply, answer) in run.waiters.drain(..) {
                     if answer == Appended::Duplicate {
                         Counters::add(&self.counters.duplicates, 1);
