@@ -12,5 +12,6 @@ mod api;
 mod listener;
 mod listener_security;
 mod operator_actions;
+mod relay;
 mod serve;
 mod zapi_client;

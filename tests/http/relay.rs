@@ -1,0 +1,529 @@
+//! The relay (#16) against a real receiver on loopback: bursts while the
+//! receiver is down, order per instance, a crash in the middle, one
+//! instance's failures, `Retry-After`, dead letters and their retry, and
+//! Standard Webhooks signatures checked by an HMAC written here.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use chrono::Utc;
+use tokio::sync::Notify;
+
+use zapi_dash::model::{Event, EventKind, InstanceId, Secret};
+use zapi_dash::relay::{ForwardTarget, Relay, RelayOptions, Types};
+use zapi_dash::store::{EventLog, LogOptions};
+
+use crate::common;
+
+/// What the receiver answers.
+#[derive(Clone, Debug)]
+enum Mode {
+    Up,
+    Down,
+    /// 500 with `Retry-After` for bodies of this instance, 200 for others.
+    FailInstance(String, u64),
+}
+
+#[derive(Clone, Debug)]
+struct Delivery {
+    id: String,
+    timestamp: String,
+    signature: Option<String>,
+    content_type: String,
+    body: Vec<u8>,
+    accepted: bool,
+}
+
+#[derive(Clone)]
+struct Receiver {
+    inner: Arc<Mutex<(Mode, Vec<Delivery>)>>,
+    changed: Arc<Notify>,
+    url: String,
+}
+
+impl Receiver {
+    async fn start(mode: Mode) -> Receiver {
+        let inner = Arc::new(Mutex::new((mode, Vec::new())));
+        let changed = Arc::new(Notify::new());
+        let (state, notify) = (Arc::clone(&inner), Arc::clone(&changed));
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let (state, notify) = (Arc::clone(&state), Arc::clone(&notify));
+                async move { receive(&state, &notify, &headers, &body) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            inner,
+            changed,
+            url,
+        }
+    }
+
+    fn set(&self, mode: Mode) {
+        self.inner.lock().expect("lock").0 = mode;
+    }
+
+    fn deliveries(&self) -> Vec<Delivery> {
+        self.inner.lock().expect("lock").1.clone()
+    }
+
+    /// Waits (bounded by the e2e timeout: a hang guard, not a timing
+    /// check) until `pred` holds for the deliveries so far.
+    async fn wait(&self, what: &str, pred: impl Fn(&[Delivery]) -> bool) -> Vec<Delivery> {
+        let deadline = tokio::time::Instant::now() + common::timeout();
+        loop {
+            let notified = self.changed.notified();
+            let got = self.deliveries();
+            if pred(&got) {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("timed out waiting for {what}; {} deliveries", got.len());
+            }
+        }
+    }
+}
+
+fn receive(
+    state: &Mutex<(Mode, Vec<Delivery>)>,
+    notify: &Notify,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> axum::response::Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let mut guard = state.lock().expect("lock");
+    let (status, retry_after) = match &guard.0 {
+        Mode::Up => (StatusCode::OK, None),
+        Mode::Down => (StatusCode::SERVICE_UNAVAILABLE, None),
+        Mode::FailInstance(id, after) => {
+            let needle = format!("\"instanceId\":\"{id}\"");
+            if String::from_utf8_lossy(body).contains(&needle) {
+                (StatusCode::INTERNAL_SERVER_ERROR, Some(*after))
+            } else {
+                (StatusCode::OK, None)
+            }
+        }
+    };
+    guard.1.push(Delivery {
+        id: header("webhook-id").unwrap_or_default(),
+        timestamp: header("webhook-timestamp").unwrap_or_default(),
+        signature: header("webhook-signature"),
+        content_type: header("content-type").unwrap_or_default(),
+        body: body.to_vec(),
+        accepted: status.is_success(),
+    });
+    drop(guard);
+    notify.notify_waiters();
+    match retry_after {
+        Some(secs) => (status, [("retry-after", secs.to_string())]).into_response(),
+        None => status.into_response(),
+    }
+}
+
+fn target(name: &str, url: &str) -> ForwardTarget {
+    ForwardTarget {
+        name: name.into(),
+        url: url.into(),
+        types: Types::All,
+        instances: Vec::new(),
+        signing_secret: None,
+        signing_secret_env: None,
+        max_age: Duration::from_secs(3600),
+        adopted: false,
+    }
+}
+
+fn fast() -> RelayOptions {
+    RelayOptions {
+        backoff_base: Duration::from_millis(5),
+        backoff_cap: Duration::from_millis(50),
+        persist_every: Duration::from_millis(5),
+        ..RelayOptions::default()
+    }
+}
+
+fn open_log(dir: &std::path::Path) -> EventLog {
+    let mut opts = LogOptions::new(dir);
+    opts.bodies = true;
+    EventLog::open(opts).expect("open log")
+}
+
+/// A Z-API-like body with odd spacing (what a re-encoder would change).
+fn body(instance: &str, n: usize) -> Vec<u8> {
+    format!("{{\"type\":\"ReceivedCallback\",\"instanceId\":\"{instance}\",  \"n\" : {n} ,\"text\":\"ol\\u00e1\"}}")
+        .into_bytes()
+}
+
+async fn append(log: &EventLog, instance: &str, n: usize, received: chrono::DateTime<Utc>) {
+    let event = Event {
+        instance_id: InstanceId::new(instance),
+        kind: EventKind::Activity {
+            callback: "ReceivedCallback".into(),
+        },
+        moment: received,
+        received,
+    };
+    log.append_body(event, None, Some(body(instance, n)), None)
+        .await
+        .expect("append");
+}
+
+/// `(instance, n)` of a body [`body`] wrote.
+fn parse(body: &[u8]) -> (String, usize) {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("json body");
+    (
+        v["instanceId"].as_str().expect("instanceId").to_owned(),
+        v["n"].as_u64().expect("n") as usize,
+    )
+}
+
+/// The accepted deliveries per instance, in arrival order, each n once.
+fn accepted_by_instance(deliveries: &[Delivery]) -> HashMap<String, Vec<usize>> {
+    let mut out: HashMap<String, Vec<usize>> = HashMap::new();
+    for d in deliveries.iter().filter(|d| d.accepted) {
+        let (instance, n) = parse(&d.body);
+        out.entry(instance).or_default().push(n);
+    }
+    out
+}
+
+/// The log `seq` in a `webhook-id` (`msg_zd<seq>_<fp>`).
+fn seq_of(id: &str) -> u64 {
+    id.strip_prefix("msg_zd")
+        .and_then(|rest| rest.split('_').next())
+        .and_then(|seq| seq.parse().ok())
+        .expect("a relay webhook-id")
+}
+
+async fn wait_status(
+    relay: &Relay,
+    what: &str,
+    pred: impl Fn(&zapi_dash::relay::TargetStatus) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + common::timeout();
+    // the status is a snapshot the task updates: looked at between yields
+    while !relay.status().first().is_some_and(&pred) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {:?}",
+            relay.status()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_while_the_receiver_is_down_arrives_complete_and_in_order() {
+    const INSTANCES: usize = 50;
+    const PER: usize = 200;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open_log(dir.path());
+    let receiver = Receiver::start(Mode::Down).await;
+    let relay = Relay::start(&log, vec![target("bot", &receiver.url)], fast());
+    let now = Utc::now();
+    let mut appends = Vec::new();
+    for n in 0..PER {
+        for i in 0..INSTANCES {
+            let log = log.clone();
+            appends.push(async move { append(&log, &format!("I{i:02}"), n, now).await });
+            if appends.len() == 500 {
+                futures::future::join_all(appends.drain(..)).await;
+            }
+        }
+    }
+    futures::future::join_all(appends).await;
+    // every instance has failed at least once before the receiver comes up
+    receiver
+        .wait("a failure per instance", |d| {
+            d.iter()
+                .filter(|d| !d.accepted)
+                .map(|d| parse(&d.body).0)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                == INSTANCES
+        })
+        .await;
+    receiver.set(Mode::Up);
+    let got = receiver
+        .wait("all 10,000 accepted", |d| {
+            d.iter().filter(|d| d.accepted).count() >= INSTANCES * PER
+        })
+        .await;
+    let by_instance = accepted_by_instance(&got);
+    assert_eq!(by_instance.len(), INSTANCES);
+    for (instance, ns) in &by_instance {
+        let mut sorted = ns.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            (0..PER).collect::<Vec<_>>(),
+            "{instance}: every event once"
+        );
+    }
+    // in log order per instance: no event accepted after its successor
+    let mut last_seq: HashMap<String, u64> = HashMap::new();
+    for d in got.iter().filter(|d| d.accepted) {
+        let seq = seq_of(&d.id);
+        let prev = last_seq.insert(parse(&d.body).0, seq);
+        assert!(prev.is_none_or(|p| p < seq), "{} after {prev:?}", d.id);
+    }
+    // bytes as they were logged, with the stable id and the content type
+    for d in &got {
+        let (instance, n) = parse(&d.body);
+        assert_eq!(d.body, body(&instance, n));
+        assert_eq!(d.content_type, "application/json");
+        assert!(d.id.starts_with("msg_zd"), "{}", d.id);
+    }
+    wait_status(&relay, "the cursor at the end", |s| {
+        s.cursor == log.stats().last_seq && s.lag_events == 0
+    })
+    .await;
+    let status = &relay.status()[0];
+    assert_eq!(status.delivered, (INSTANCES * PER) as u64);
+    assert!(status.failures >= INSTANCES as u64);
+    relay.shutdown().await;
+    log.close().await.expect("close");
+}
+
+#[test]
+fn a_crash_in_the_middle_resumes_from_the_cursor_with_the_same_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (log, receiver) = rt.block_on(async {
+        let log = open_log(dir.path());
+        let receiver = Receiver::start(Mode::Up).await;
+        (log, receiver)
+    });
+    // the relay runs on a runtime of its own, dropped mid-delivery: its
+    // tasks end where they are, as under kill -9 (no shutdown, no last save)
+    let crashing = tokio::runtime::Runtime::new().expect("runtime");
+    let relay =
+        crashing.block_on(async { Relay::start(&log, vec![target("bot", &receiver.url)], fast()) });
+    rt.block_on(async {
+        for n in 0..2000 {
+            append(&log, &format!("I{}", n % 7), n, Utc::now()).await;
+        }
+        receiver.wait("some deliveries", |d| d.len() >= 300).await;
+    });
+    drop(relay);
+    crashing.shutdown_background();
+    let before = receiver.deliveries();
+    assert!(
+        before.len() < 2000,
+        "the crash came before the end ({} delivered)",
+        before.len()
+    );
+    let cursor = zapi_dash::store::read_cursor(dir.path(), "bot").expect("a saved cursor");
+    rt.block_on(async {
+        let relay = Relay::start(&log, vec![target("bot", &receiver.url)], fast());
+        let got = receiver
+            .wait("every event after the restart", |d| {
+                accepted_by_instance(d)
+                    .values()
+                    .map(Vec::len)
+                    .sum::<usize>()
+                    >= 2000
+                    && {
+                        let mut ids: Vec<&str> = d.iter().map(|d| d.id.as_str()).collect();
+                        ids.sort_unstable();
+                        ids.dedup();
+                        ids.len() == 2000
+                    }
+            })
+            .await;
+        // every event arrived; a repeat carries the id and bytes of its first delivery
+        let mut first: HashMap<&str, &[u8]> = HashMap::new();
+        for d in &got {
+            let seen = first.entry(d.id.as_str()).or_insert(d.body.as_slice());
+            assert_eq!(*seen, d.body.as_slice(), "same id, same body");
+        }
+        assert_eq!(first.len(), 2000);
+        // the saved cursor never ran ahead of what the receiver took, and
+        // only events after it were sent again
+        let delivered_before: std::collections::HashSet<u64> =
+            before.iter().map(|d| seq_of(&d.id)).collect();
+        assert!(
+            (1..=cursor.after).all(|seq| delivered_before.contains(&seq)),
+            "cursor {} ahead",
+            cursor.after
+        );
+        let mut count: HashMap<u64, usize> = HashMap::new();
+        for d in &got {
+            *count.entry(seq_of(&d.id)).or_default() += 1;
+        }
+        assert!(count.iter().all(|(seq, n)| *n == 1 || *seq > cursor.after));
+        relay.shutdown().await;
+        log.close().await.expect("close");
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_instance_does_not_delay_the_others_and_retry_after_is_honoured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open_log(dir.path());
+    let receiver = Receiver::start(Mode::FailInstance("BAD".into(), 3600)).await;
+    let relay = Relay::start(&log, vec![target("bot", &receiver.url)], fast());
+    for n in 0..300 {
+        append(&log, "BAD", n, Utc::now()).await;
+        append(&log, &format!("OK{}", n % 5), n, Utc::now()).await;
+    }
+    let got = receiver
+        .wait("the good instances' 300", |d| {
+            d.iter().filter(|d| d.accepted).count() >= 300
+        })
+        .await;
+    let bad: Vec<_> = got.iter().filter(|d| parse(&d.body).0 == "BAD").collect();
+    // one try, then Retry-After: 3600 holds BAD back (a 5 ms backoff would
+    // have tried hundreds of times by now)
+    assert_eq!(bad.len(), 1, "BAD tried once and waits its hour");
+    assert_eq!(parse(&bad[0].body).1, 0, "BAD's first event first");
+    wait_status(&relay, "BAD's 300 waiting", |s| s.lag_events == 300).await;
+    let status = &relay.status()[0];
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("HTTP 500")),
+        "{:?}",
+        status.last_error
+    );
+    assert_eq!(status.instances.get("BAD").map(|r| r.ok), Some(false));
+    assert_eq!(status.instances.get("OK1").map(|r| r.ok), Some(true));
+    relay.shutdown().await;
+    log.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_age_events_go_to_the_dead_letters_and_retry_delivers_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open_log(dir.path());
+    let receiver = Receiver::start(Mode::Down).await;
+    let mut bot = target("bot", &receiver.url);
+    bot.max_age = Duration::from_secs(60);
+    let relay = Relay::start(&log, vec![bot.clone()], fast());
+    let old = Utc::now() - chrono::TimeDelta::hours(2);
+    for n in 0..3 {
+        append(&log, "I1", n, old).await;
+    }
+    wait_status(&relay, "3 dead letters", |s| {
+        s.dead_letters == 3 && s.lag_events == 0
+    })
+    .await;
+    assert!(receiver.deliveries().iter().all(|d| !d.accepted));
+    relay.shutdown().await;
+    // the dead letters outlive a restart
+    let relay = Relay::start(&log, vec![bot], fast());
+    assert_eq!(relay.status()[0].dead_letters, 3);
+    receiver.set(Mode::Up);
+    assert_eq!(relay.retry("bot").await, Some(3));
+    let got = receiver
+        .wait("the 3 retried", |d| {
+            d.iter().filter(|d| d.accepted).count() == 3
+        })
+        .await;
+    assert_eq!(accepted_by_instance(&got)["I1"], vec![0, 1, 2]);
+    wait_status(&relay, "no dead letters", |s| s.dead_letters == 0).await;
+    assert_eq!(relay.retry("nope").await, None);
+    relay.shutdown().await;
+    log.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_dead_letters_are_gone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open_log(dir.path());
+    let receiver = Receiver::start(Mode::Down).await;
+    let mut bot = target("bot", &receiver.url);
+    bot.max_age = Duration::from_secs(1);
+    let relay = Relay::start(&log, vec![bot], fast());
+    append(&log, "I1", 0, Utc::now() - chrono::TimeDelta::hours(1)).await;
+    wait_status(&relay, "a dead letter", |s| s.dead_letters == 1).await;
+    assert_eq!(relay.drop_dead("bot").await, Some(1));
+    assert_eq!(relay.status()[0].dead_letters, 0);
+    assert_eq!(relay.retry("bot").await, Some(0));
+    relay.shutdown().await;
+    log.close().await.expect("close");
+}
+
+/// HMAC-SHA256 (RFC 2104) written out here over the sha2 crate's SHA-256,
+/// not the project's signing function.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    inner.update(message);
+    let mut outer = Sha256::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_verify_with_an_independent_standard_webhooks_check() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open_log(dir.path());
+    let receiver = Receiver::start(Mode::Up).await;
+    let key = b"an operator's 24 byte key";
+    let mut bot = target("bot", &receiver.url);
+    bot.signing_secret = Some(Secret::new(format!("whsec_{}", b64.encode(key))));
+    let relay = Relay::start(&log, vec![bot, target("plain", &receiver.url)], fast());
+    for n in 0..20 {
+        append(&log, "I1", n, Utc::now()).await;
+    }
+    let got = receiver.wait("both targets' 20", |d| d.len() >= 40).await;
+    let (signed, unsigned): (Vec<_>, Vec<_>) = got.iter().partition(|d| d.signature.is_some());
+    assert_eq!((signed.len(), unsigned.len()), (20, 20));
+    for d in signed {
+        let message = [d.id.as_bytes(), b".", d.timestamp.as_bytes(), b".", &d.body].concat();
+        let expected = format!("v1,{}", b64.encode(hmac_sha256(key, &message)));
+        let sig = d.signature.as_deref().unwrap_or_default();
+        assert!(sig.split(' ').any(|s| s == expected), "{sig} != {expected}");
+        let ts: i64 = d.timestamp.parse().expect("unix seconds");
+        assert!(
+            (Utc::now().timestamp() - ts).abs() < 300,
+            "timestamp within the usual tolerance"
+        );
+        // a forged body does not verify
+        let forged = [d.id.as_bytes(), b".", d.timestamp.as_bytes(), b".", b"{}"].concat();
+        assert_ne!(
+            format!("v1,{}", b64.encode(hmac_sha256(key, &forged))),
+            expected
+        );
+    }
+    relay.shutdown().await;
+    log.close().await.expect("close");
+}
+
+#[test]
+fn the_independent_hmac_matches_rfc_4231() {
+    // RFC 4231 test case 2
+    let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+}
