@@ -51,16 +51,34 @@ struct Queue {
     not_before: Option<Instant>,
 }
 
-pub(super) struct Engine {
+/// What a target's task delivers, where from and how.
+pub(super) struct Parts {
     pub(super) target: ForwardTarget,
     pub(super) key: Option<Arc<Vec<u8>>>,
     pub(super) dir: PathBuf,
     pub(super) opts: RelayOptions,
     pub(super) client: reqwest::Client,
+}
+
+/// How a target's task hears of the log, the operator and the end, and
+/// where it reports.
+pub(super) struct Links {
     pub(super) synced: watch::Receiver<u64>,
     pub(super) control: mpsc::Receiver<Control>,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) status: Arc<Mutex<TargetStatus>>,
+}
+
+pub(super) struct Engine {
+    target: ForwardTarget,
+    key: Option<Arc<Vec<u8>>>,
+    dir: PathBuf,
+    opts: RelayOptions,
+    client: reqwest::Client,
+    synced: watch::Receiver<u64>,
+    control: mpsc::Receiver<Control>,
+    stop: watch::Receiver<bool>,
+    status: Arc<Mutex<TargetStatus>>,
     /// Every event with `seq <= cursor` is finished (delivered or dead).
     cursor: u64,
     persisted: u64,
@@ -76,29 +94,17 @@ pub(super) struct Engine {
 }
 
 impl Engine {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
-        target: ForwardTarget,
-        key: Option<Arc<Vec<u8>>>,
-        dir: PathBuf,
-        opts: RelayOptions,
-        client: reqwest::Client,
-        synced: watch::Receiver<u64>,
-        control: mpsc::Receiver<Control>,
-        stop: watch::Receiver<bool>,
-        status: Arc<Mutex<TargetStatus>>,
-        cursor: u64,
-    ) -> Self {
+    pub(super) fn new(parts: Parts, links: Links, cursor: u64) -> Self {
         Self {
-            target,
-            key,
-            dir,
-            opts,
-            client,
-            synced,
-            control,
-            stop,
-            status,
+            target: parts.target,
+            key: parts.key,
+            dir: parts.dir,
+            opts: parts.opts,
+            client: parts.client,
+            synced: links.synced,
+            control: links.control,
+            stop: links.stop,
+            status: links.status,
             cursor,
             persisted: cursor,
             last_persist: Instant::now(),
@@ -508,4 +514,13 @@ pub(super) fn lock_tasks(
     tasks
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(super) fn lock_idle<T>(idle: &Mutex<Vec<T>>) -> std::sync::MutexGuard<'_, Vec<T>> {
+    idle.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(super) fn lock_any<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

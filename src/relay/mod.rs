@@ -29,6 +29,22 @@ pub use target::{ForwardTarget, Types};
 
 use crate::store::{Cursor, EventLog, read_cursor, write_cursor};
 
+/// Where a target starts: its saved cursor, else the end of the log
+/// (`end`), saved at once.
+fn first_cursor(dir: &std::path::Path, target: &ForwardTarget, end: u64) -> u64 {
+    if let Some(cursor) = read_cursor(dir, &target.name) {
+        return cursor.after;
+    }
+    let cursor = Cursor {
+        after: end,
+        max_age_secs: target.max_age.as_secs(),
+    };
+    if let Err(e) = write_cursor(dir, &target.name, cursor) {
+        tracing::warn!(target = %target.name, error = %e, "relay: cannot save the first cursor");
+    }
+    end
+}
+
 /// How the relay delivers (the defaults suit production; tests shorten
 /// the waits).
 #[derive(Debug, Clone)]
@@ -112,10 +128,22 @@ struct TargetHandle {
     control: mpsc::Sender<Control>,
 }
 
-/// The running relay: one task per target. Cheap to clone.
+/// A target waiting for [`Relay::start`].
+struct Idle {
+    target: ForwardTarget,
+    status: Arc<Mutex<TargetStatus>>,
+    control: mpsc::Receiver<Control>,
+}
+
+/// The relay: one task per target once started. Cheap to clone: the API
+/// and the screen hold handles made before the log is open.
 #[derive(Clone)]
 pub struct Relay {
     targets: Arc<Vec<TargetHandle>>,
+    idle: Arc<Mutex<Vec<Idle>>>,
+    opts: RelayOptions,
+    /// The log directory, once started.
+    dir: Arc<Mutex<Option<std::path::PathBuf>>>,
     stop: Arc<watch::Sender<bool>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
@@ -132,72 +160,96 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    /// Starts a task per target over `log` (which must keep bodies, see
-    /// [`crate::store::LogOptions::bodies`]). A target without a saved
-    /// cursor starts at the end of the log. Needs a tokio runtime.
-    pub fn start(log: &EventLog, targets: Vec<ForwardTarget>, opts: RelayOptions) -> Relay {
-        let (stop, stop_rx) = watch::channel(false);
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("zapi-dash/", env!("CARGO_PKG_VERSION"), " relay"))
-            .build()
-            .unwrap_or_default();
+    /// The relay of `targets`, not delivering yet ([`Relay::start`]).
+    pub fn new(targets: Vec<ForwardTarget>, opts: RelayOptions) -> Relay {
         let mut handles = Vec::new();
-        let mut tasks = Vec::new();
+        let mut idle = Vec::new();
         for target in targets {
-            let dir = log.dir().to_path_buf();
-            let synced = log.synced();
-            let cursor = match read_cursor(&dir, &target.name) {
-                Some(cursor) => cursor.after,
-                None => {
-                    let start = *synced.borrow();
-                    let cursor = Cursor {
-                        after: start,
-                        max_age_secs: target.max_age.as_secs(),
-                    };
-                    if let Err(e) = write_cursor(&dir, &target.name, cursor) {
-                        tracing::warn!(target = %target.name, error = %e, "relay: cannot save the first cursor");
-                    }
-                    start
-                }
-            };
             let status = Arc::new(Mutex::new(TargetStatus {
                 name: target.name.clone(),
                 url: crate::mask::mask_url(&target.url),
                 adopted: target.adopted,
-                cursor,
-                dead_letters: dead::load(&dir, &target.name).len(),
                 ..TargetStatus::default()
             }));
-            let key = target
-                .signing_secret
-                .as_ref()
-                .and_then(|s| sign::key_bytes(s).ok())
-                .map(Arc::new);
             let (control, control_rx) = mpsc::channel(8);
             handles.push(TargetHandle {
                 name: target.name.clone(),
                 status: Arc::clone(&status),
                 control,
             });
-            let engine = engine::Engine::new(
+            idle.push(Idle {
                 target,
-                key,
-                dir,
-                opts.clone(),
-                client.clone(),
-                synced,
-                control_rx,
-                stop_rx.clone(),
                 status,
+                control: control_rx,
+            });
+        }
+        Relay {
+            targets: Arc::new(handles),
+            idle: Arc::new(Mutex::new(idle)),
+            opts,
+            dir: Arc::new(Mutex::new(None)),
+            stop: Arc::new(watch::channel(false).0),
+            tasks: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// [`Relay::new`] and [`Relay::start`] at once.
+    pub fn start_new(log: &EventLog, targets: Vec<ForwardTarget>, opts: RelayOptions) -> Relay {
+        let relay = Relay::new(targets, opts);
+        relay.start(log);
+        relay
+    }
+
+    /// Starts a task per target over `log` (which must keep bodies, see
+    /// [`crate::store::LogOptions::bodies`]). A target without a saved
+    /// cursor starts at the end of the log. A second call does nothing.
+    /// Needs a tokio runtime.
+    pub fn start(&self, log: &EventLog) {
+        let idle = std::mem::take(&mut *engine::lock_idle(&self.idle));
+        *engine::lock_any(&self.dir) = Some(log.dir().to_path_buf());
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("zapi-dash/", env!("CARGO_PKG_VERSION"), " relay"))
+            .build()
+            .unwrap_or_default();
+        let mut tasks = Vec::new();
+        for Idle {
+            target,
+            status,
+            control,
+        } in idle
+        {
+            let dir = log.dir().to_path_buf();
+            let synced = log.synced();
+            let cursor = first_cursor(&dir, &target, *synced.borrow());
+            {
+                let mut status = engine::lock(&status);
+                status.cursor = cursor;
+                status.dead_letters = dead::load(&dir, &target.name).len();
+            }
+            let key = target
+                .signing_secret
+                .as_ref()
+                .and_then(|s| sign::key_bytes(s).ok())
+                .map(Arc::new);
+            let engine = engine::Engine::new(
+                engine::Parts {
+                    target,
+                    key,
+                    dir,
+                    opts: self.opts.clone(),
+                    client: client.clone(),
+                },
+                engine::Links {
+                    synced,
+                    control,
+                    stop: self.stop.subscribe(),
+                    status,
+                },
                 cursor,
             );
             tasks.push(tokio::spawn(engine.run()));
         }
-        Relay {
-            targets: Arc::new(handles),
-            stop: Arc::new(stop),
-            tasks: Arc::new(Mutex::new(tasks)),
-        }
+        engine::lock_tasks(&self.tasks).extend(tasks);
     }
 
     /// Whether there are targets at all.
@@ -222,6 +274,14 @@ impl Relay {
     /// Drops target `name`'s dead letters: how many.
     pub async fn drop_dead(&self, name: &str) -> Option<usize> {
         self.ask(name, Control::DropDead).await
+    }
+
+    /// Target `name`'s dead letters, oldest first (`None`: no such target,
+    /// or not started).
+    pub fn dead_letters(&self, name: &str) -> Option<Vec<DeadLetter>> {
+        let target = self.targets.iter().find(|t| t.name == name)?;
+        let dir = engine::lock_any(&self.dir).clone()?;
+        Some(dead::load(&dir, &target.name))
     }
 
     async fn ask(&self, name: &str, make: fn(oneshot::Sender<usize>) -> Control) -> Option<usize> {

@@ -103,6 +103,7 @@ impl Server {
             extra_routes: Some(api::router(handle.clone(), api_token.map(Secret::new))),
             metrics: Some(metrics),
             token_header: Default::default(),
+            relay: None,
         };
         let configured: Vec<_> = insts
             .iter()

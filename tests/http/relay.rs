@@ -244,7 +244,7 @@ async fn a_burst_while_the_receiver_is_down_arrives_complete_and_in_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = open_log(dir.path());
     let receiver = Receiver::start(Mode::Down).await;
-    let relay = Relay::start(&log, vec![target("bot", &receiver.url)], fast());
+    let relay = Relay::start_new(&log, vec![target("bot", &receiver.url)], fast());
     let now = Utc::now();
     let mut appends = Vec::new();
     for n in 0..PER {
@@ -332,20 +332,20 @@ fn a_crash_in_the_middle_resumes_from_the_cursor_with_the_same_ids() {
     // flight: its tasks end where they are, as under kill -9 (no shutdown,
     // no last save)
     let crashing = tokio::runtime::Runtime::new().expect("runtime");
-    let relay =
-        crashing.block_on(async { Relay::start(&log, vec![target("bot", &receiver.url)], fast()) });
+    let relay = crashing
+        .block_on(async { Relay::start_new(&log, vec![target("bot", &receiver.url)], fast()) });
     rt.block_on(async {
         receiver.wait("500 deliveries", |d| d.len() >= 500).await;
         wait_cursor(dir.path()).await;
     });
-    drop(relay);
     crashing.shutdown_background();
+    drop(relay);
     let before = receiver.deliveries();
     assert_eq!(before.len(), 500, "the crash came with requests in flight");
     let cursor = zapi_dash::store::read_cursor(dir.path(), "bot").expect("a saved cursor");
     receiver.set(Mode::Up);
     rt.block_on(async {
-        let relay = Relay::start(&log, vec![target("bot", &receiver.url)], fast());
+        let relay = Relay::start_new(&log, vec![target("bot", &receiver.url)], fast());
         let got = receiver
             .wait("every event after the restart", |d| {
                 let mut ids: Vec<&str> = d.iter().map(|d| d.id.as_str()).collect();
@@ -395,7 +395,7 @@ async fn one_failing_instance_does_not_delay_the_others_and_retry_after_is_honou
     let dir = tempfile::tempdir().expect("tempdir");
     let log = open_log(dir.path());
     let receiver = Receiver::start(Mode::FailInstance("BAD".into(), 3600)).await;
-    let relay = Relay::start(&log, vec![target("bot", &receiver.url)], fast());
+    let relay = Relay::start_new(&log, vec![target("bot", &receiver.url)], fast());
     for n in 0..300 {
         append(&log, "BAD", n, Utc::now()).await;
         append(&log, &format!("OK{}", n % 5), n, Utc::now()).await;
@@ -433,7 +433,7 @@ async fn past_max_age_events_go_to_the_dead_letters_and_retry_delivers_them() {
     let receiver = Receiver::start(Mode::Down).await;
     let mut bot = target("bot", &receiver.url);
     bot.max_age = Duration::from_secs(60);
-    let relay = Relay::start(&log, vec![bot.clone()], fast());
+    let relay = Relay::start_new(&log, vec![bot.clone()], fast());
     let old = Utc::now() - chrono::TimeDelta::hours(2);
     for n in 0..3 {
         append(&log, "I1", n, old).await;
@@ -445,7 +445,7 @@ async fn past_max_age_events_go_to_the_dead_letters_and_retry_delivers_them() {
     assert!(receiver.deliveries().iter().all(|d| !d.accepted));
     relay.shutdown().await;
     // the dead letters outlive a restart
-    let relay = Relay::start(&log, vec![bot], fast());
+    let relay = Relay::start_new(&log, vec![bot], fast());
     assert_eq!(relay.status()[0].dead_letters, 3);
     receiver.set(Mode::Up);
     assert_eq!(relay.retry("bot").await, Some(3));
@@ -468,7 +468,7 @@ async fn dropped_dead_letters_are_gone() {
     let receiver = Receiver::start(Mode::Down).await;
     let mut bot = target("bot", &receiver.url);
     bot.max_age = Duration::from_secs(1);
-    let relay = Relay::start(&log, vec![bot], fast());
+    let relay = Relay::start_new(&log, vec![bot], fast());
     append(&log, "I1", 0, Utc::now() - chrono::TimeDelta::hours(1)).await;
     wait_status(&relay, "a dead letter", |s| s.dead_letters == 1).await;
     assert_eq!(relay.drop_dead("bot").await, Some(1));
@@ -507,7 +507,7 @@ async fn signatures_verify_with_an_independent_standard_webhooks_check() {
     let key = b"an operator's 24 byte key";
     let mut bot = target("bot", &receiver.url);
     bot.signing_secret = Some(Secret::new(format!("whsec_{}", b64.encode(key))));
-    let relay = Relay::start(&log, vec![bot, target("plain", &receiver.url)], fast());
+    let relay = Relay::start_new(&log, vec![bot, target("plain", &receiver.url)], fast());
     for n in 0..20 {
         append(&log, "I1", n, Utc::now()).await;
     }
@@ -544,4 +544,163 @@ fn the_independent_hmac_matches_rfc_4231() {
         hex,
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
+}
+
+/// `zapi-dash serve` with a `[[forward]]` to `url`; its address.
+fn spawn_serve(
+    config: &std::path::Path,
+    state: &std::path::Path,
+) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufReader;
+    let mut cmd = common::serve_command(config, state);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn serve");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let (_, addr) = common::serve_listening(&mut stderr);
+    // keep draining stderr so the child never blocks on it
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, addr)
+}
+
+const API_TOKEN: &str = "relay-test-api-token-0123456789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_relays_through_a_kill_9_and_reports_in_the_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(Mode::StallAfter(100)).await;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\napi_token = \"{API_TOKEN}\"\n\n[[forward]]\nname = \"bot\"\nurl = \"{}\"\n",
+            receiver.url
+        ),
+    )
+    .expect("config");
+    let state = dir.path().join("state");
+    let (mut child, addr) = spawn_serve(&config, &state);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let mut sent = Vec::new();
+    for n in 0..300 {
+        let body = format!(
+            "{{\"type\": \"ReceivedCallback\", \"instanceId\": \"I{}\", \"momment\": {}, \"phone\":\"5511999999999\",\"n\":{n}}}",
+            n % 5,
+            1_764_000_000_000u64 + n
+        );
+        let resp = http
+            .post(format!("http://{addr}/hooks"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status(), 200);
+        sent.push(body.into_bytes());
+    }
+    receiver.wait("100 deliveries", |d| d.len() >= 100).await;
+    let cursor_file = state.join("events").join("forward").join("bot.cursor");
+    tokio::task::spawn_blocking(move || {
+        common::wait_file(&cursor_file, |t| !t.contains("\"after\":0,"))
+    })
+    .await
+    .expect("cursor");
+    // kill -9 with deliveries in flight, then start again
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    receiver.set(Mode::Up);
+    let (mut child, addr) = spawn_serve(&config, &state);
+    let got = receiver
+        .wait("all 300 after the restart", |d| {
+            d.iter()
+                .map(|d| d.id.as_str())
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                == 300
+        })
+        .await;
+    let mut by_id: HashMap<&str, &[u8]> = HashMap::new();
+    for d in &got {
+        assert_eq!(
+            *by_id.entry(&d.id).or_insert(&d.body),
+            d.body.as_slice(),
+            "a repeat keeps its id and bytes"
+        );
+    }
+    let mut received: Vec<&[u8]> = by_id.values().copied().collect();
+    let mut posted: Vec<&[u8]> = sent.iter().map(Vec::as_slice).collect();
+    received.sort_unstable();
+    posted.sort_unstable();
+    assert_eq!(
+        received, posted,
+        "every body as Z-API sent it, byte for byte"
+    );
+
+    // the API: the target, its cursor at the end, no lag; retry; metrics
+    let deadline = tokio::time::Instant::now() + common::timeout();
+    let target = loop {
+        let v: serde_json::Value = http
+            .get(format!("http://{addr}/api/forward"))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        let t = v["targets"][0].clone();
+        if t["lag_events"] == 0 && t["cursor"] == t["log_seq"] {
+            break t;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "lag stays: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(target["name"], "bot");
+    assert_eq!(target["dead"], serde_json::json!([]));
+    let retry = http
+        .post(format!("http://{addr}/api/forward/bot/retry"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(retry.status(), 200);
+    assert_eq!(
+        retry.json::<serde_json::Value>().await.expect("json")["queued"],
+        0
+    );
+    let missing = http
+        .post(format!("http://{addr}/api/forward/nope/retry"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(missing.status(), 404);
+    let unauthorized = http
+        .get(format!("http://{addr}/api/forward"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(unauthorized.status(), 401);
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for series in [
+        "zapi_forward_delivered_total{target=\"bot\"}",
+        "zapi_forward_failures_total{target=\"bot\"}",
+        "zapi_forward_lag_events{target=\"bot\"} 0",
+        "zapi_forward_dead_letters{target=\"bot\"} 0",
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
+    common::signal(child.id(), "TERM");
+    assert!(child.wait().expect("wait").success());
 }
