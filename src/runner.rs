@@ -57,6 +57,8 @@ pub struct Runner {
     names: Arc<HashMap<InstanceId, String>>,
     /// Results come wrapped in [`Msg::Timed`] with how long the call took.
     timed: bool,
+    /// The relay, for `F`'s dead letters, `t` and `d`.
+    relay: Option<crate::relay::Relay>,
 }
 
 /// The `on_disconnect` / `on_connect` commands of the config.
@@ -187,7 +189,14 @@ impl Runner {
             alert_permits: Arc::new(Semaphore::new(ALERT_CONCURRENCY)),
             names: Arc::new(HashMap::new()),
             timed: false,
+            relay: None,
         }
+    }
+
+    /// The relay the operator's `F`, `t` and `d` act on.
+    pub fn with_relay(mut self, relay: Option<crate::relay::Relay>) -> Self {
+        self.relay = relay;
+        self
     }
 
     /// Each call's result comes as [`Msg::Timed`], with how long the call
@@ -263,6 +272,7 @@ impl Runner {
                 });
             }
             Command::Alert { event, name } => self.spawn_alert(event, name),
+            Command::Relay(call) => self.spawn_relay(call),
             call @ (Command::FetchStatus(_)
             | Command::FetchHooks(_)
             | Command::Register(_)
@@ -275,6 +285,34 @@ impl Runner {
         // reap finished tasks so the set does not grow over weeks
         while self.tasks.try_join_next().is_some() {}
         false
+    }
+
+    /// Asks the relay on a task; the answer comes back as [`Msg::RelayDone`].
+    fn spawn_relay(&mut self, call: crate::app::RelayCall) {
+        use crate::app::{RelayAnswer, RelayCall};
+        let results = self.results.clone();
+        let relay = self.relay.clone();
+        self.tasks.spawn(async move {
+            let gone = || "no such forward target (or no relay here)".to_owned();
+            let result = match (&call, relay) {
+                (_, None) => Err(gone()),
+                (RelayCall::DeadLetters(name), Some(relay)) => relay
+                    .dead_letters(name)
+                    .map(RelayAnswer::Letters)
+                    .ok_or_else(gone),
+                (RelayCall::Retry(name), Some(relay)) => relay
+                    .retry(name)
+                    .await
+                    .map(RelayAnswer::Count)
+                    .ok_or_else(gone),
+                (RelayCall::Drop(name), Some(relay)) => relay
+                    .drop_dead(name)
+                    .await
+                    .map(RelayAnswer::Count)
+                    .ok_or_else(gone),
+            };
+            let _ = results.send(Msg::RelayDone { call, result });
+        });
     }
 
     /// Runs the config's alert command for a state change, if it has one.

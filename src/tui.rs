@@ -130,6 +130,8 @@ pub struct Feeds {
     pub log: Option<EventLog>,
     /// Reloaded configs (SIGUSR1; see [`crate::reload`]).
     pub reloads: Option<mpsc::Receiver<Reloaded>>,
+    /// The relay, whose numbers go to the app each tick.
+    pub relay: Option<crate::relay::Relay>,
 }
 
 /// Whether the dashboard has a terminal to draw on and read keys from:
@@ -313,6 +315,7 @@ where
         mut results,
         log,
         mut reloads,
+        relay,
     } = feeds;
     let mut failed_writes = log.as_ref().map_or(0, |l| l.stats().failed);
     tokio::pin!(shutdown);
@@ -362,6 +365,9 @@ where
             },
             _ = tick.tick() => {
                 msgs.push(Msg::Tick);
+                if let Some(relay) = relay.as_ref().filter(|r| !r.is_empty()) {
+                    msgs.push(Msg::Relay(relay.status()));
+                }
                 msgs.extend(failed_writes_problem(log.as_ref(), &mut failed_writes));
             },
         }

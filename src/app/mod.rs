@@ -30,6 +30,7 @@ mod connect;
 pub use connect::{
     CLOSE_AFTER_SECS, Code, Connect, DeviceView, QR_EVERY_SECS, QR_MAX_CODES, Stage,
 };
+pub use relay::{LAG_WARN_EVENTS, LAG_WARN_SECS, RelayAnswer, RelayCall, RelayList};
 mod events;
 pub(crate) use events::alert_for;
 pub mod layout;
@@ -39,6 +40,7 @@ mod operator;
 pub mod outcomes;
 mod parts;
 mod register_guard;
+mod relay;
 mod row_keys;
 mod setup;
 mod view;
@@ -132,6 +134,13 @@ pub enum Msg {
         id: InstanceId,
         result: Result<Device, ApiError>,
     },
+    /// The relay's targets (each tick, when there is a relay).
+    Relay(Vec<crate::relay::TargetStatus>),
+    /// The relay's answer to the operator's [`RelayCall`].
+    RelayDone {
+        call: RelayCall,
+        result: Result<RelayAnswer, String>,
+    },
 }
 
 /// The state of `watch`'s link to its server.
@@ -182,6 +191,8 @@ pub enum Command {
         acked: bool,
         at: DateTime<Utc>,
     },
+    /// Ask the relay (`F`'s dead letters, `t`, `d`).
+    Relay(RelayCall),
     /// Leave: restore the terminal, exit 0.
     Quit,
 }
@@ -620,6 +631,14 @@ impl App {
             Msg::Acked { id, acked, at } => {
                 self.fleet.apply_ack(&id, acked, at);
                 self.view.dirty = true;
+                Vec::new()
+            }
+            Msg::Relay(targets) => {
+                self.on_relay_status(targets);
+                Vec::new()
+            }
+            Msg::RelayDone { call, result } => {
+                self.on_relay_done(call, result);
                 Vec::new()
             }
             msg @ (Msg::QrResult { .. }

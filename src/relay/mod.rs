@@ -95,6 +95,8 @@ pub struct TargetStatus {
     /// The URL with token-like path segments cut ([`crate::mask::mask_url`]).
     pub url: String,
     pub adopted: bool,
+    /// The instances it takes (empty: all).
+    pub instance_filter: Vec<String>,
     /// Every event up to this `seq` is delivered or dead.
     pub cursor: u64,
     /// The highest `seq` in the log.
@@ -169,6 +171,11 @@ impl Relay {
                 name: target.name.clone(),
                 url: crate::mask::mask_url(&target.url),
                 adopted: target.adopted,
+                instance_filter: target
+                    .instances
+                    .iter()
+                    .map(|i| i.as_str().to_owned())
+                    .collect(),
                 ..TargetStatus::default()
             }));
             let (control, control_rx) = mpsc::channel(8);

@@ -70,8 +70,8 @@ fn title_parts(app: &App) -> Vec<Part> {
 /// priorities of its forms (see [`title_parts`]: 65 and up outlives the
 /// state counts' long forms, 90 outlives everything but the problems
 /// count). The slot for what the header says beyond the fleet's states.
-fn extra_parts(_app: &App) -> Vec<Part> {
-    Vec::new()
+fn extra_parts(app: &App) -> Vec<Part> {
+    super::relay::header_part(app).into_iter().collect()
 }
 
 /// The first line: [`title_parts`] fitted to the width.
