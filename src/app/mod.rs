@@ -40,7 +40,7 @@ mod operator;
 pub mod outcomes;
 mod parts;
 mod register_guard;
-mod relay;
+pub(crate) mod relay;
 mod row_keys;
 mod setup;
 mod view;

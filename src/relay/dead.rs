@@ -83,12 +83,13 @@ mod tests {
     #[test]
     fn append_load_replace() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let at = Utc::now();
         let letter = |seq| DeadLetter {
             seq,
             instance_id: InstanceId::new("I"),
             webhook_id: format!("msg_{seq}"),
-            received: Utc::now(),
-            at: Utc::now(),
+            received: at,
+            at,
             error: "HTTP 500".into(),
         };
         assert!(load(dir.path(), "bot").is_empty());
