@@ -69,17 +69,18 @@ fn target_line(
         _ => "nothing delivered yet".into(),
     };
     let age = t.lag_age(now).as_secs();
+    // what matters first: a narrow terminal cuts the URL and the rest
     let text = format!(
-        "{} {:<12} {}  lag {} ({})  delivered {}  failures {}  dead {}  {}",
+        "{} {:<12} lag {} ({}) · dead {} · delivered {} · failures {} · {} · {}",
         if selected { "▸" } else { " " },
         t.name,
-        t.url,
         t.lag_events,
         short_secs(age),
+        t.dead_letters,
         t.delivered,
         t.failures,
-        t.dead_letters,
-        last
+        last,
+        t.url,
     );
     let warn = t.dead_letters > 0 || t.lag_events > crate::app::LAG_WARN_EVENTS;
     let style = match (selected, warn) {

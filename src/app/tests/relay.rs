@@ -56,7 +56,12 @@ fn f_opens_the_list_enter_reads_t_retries_and_d_needs_y() {
     // d asks; anything but y keeps them, and nothing is sent
     assert!(app.update(key(KeyCode::Char('d')), t(3)).is_empty());
     assert!(app.update(key(KeyCode::Char('n')), t(3)).is_empty());
-    assert!(app.ops.notice.as_ref().is_some_and(|n| n.text.contains("stay")));
+    assert!(
+        app.ops
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("stay"))
+    );
     app.update(key(KeyCode::Char('d')), t(3));
     assert_eq!(
         app.update(key(KeyCode::Char('y')), t(3)),
@@ -69,10 +74,20 @@ fn f_opens_the_list_enter_reads_t_retries_and_d_needs_y() {
         },
         t(4),
     );
-    assert!(app.ops.notice.as_ref().is_some_and(|n| n.text == "crm: 2 dead letters dropped"));
+    assert!(
+        app.ops
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.text == "crm: 2 dead letters dropped")
+    );
     // Esc closes the dead letters, then the list
     app.update(key(KeyCode::Esc), t(5));
-    assert!(app.overlays.relay.as_ref().is_some_and(|l| l.dead.is_none()));
+    assert!(
+        app.overlays
+            .relay
+            .as_ref()
+            .is_some_and(|l| l.dead.is_none())
+    );
     app.update(key(KeyCode::Esc), t(5));
     assert!(app.overlays.relay.is_none());
 }
@@ -82,7 +97,12 @@ fn f_without_targets_says_how_to_add_one() {
     let mut app = app(1);
     app.update(key(KeyCode::Char('F')), t(1));
     assert!(app.overlays.relay.is_none());
-    assert!(app.ops.notice.as_ref().is_some_and(|n| n.text.contains("[[forward]]")));
+    assert!(
+        app.ops
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("[[forward]]"))
+    );
 }
 
 #[test]
