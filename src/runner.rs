@@ -40,6 +40,9 @@ pub struct Services {
     /// With a webhook secret, registration registers the secret paths.
     pub secret: Option<WebhookSecret>,
     pub concurrency: usize,
+    /// `register_all_types`: registration points every webhook type at the
+    /// listener (`update-every-webhooks`, `notifySentByMe` kept as it was).
+    pub all_types: bool,
 }
 
 /// Runs [`Command`]s on tasks with bounded concurrency; each result comes
@@ -520,6 +523,15 @@ impl Services {
             .public_url
             .as_deref()
             .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
+        if self.all_types {
+            // notifySentByMe stays what the operator has: /me says it
+            let notify = client.me(id, token).await?.receive_callback_sent_by_me;
+            let url = crate::listener::secret::hook_url_every(public_url, self.secret.as_ref(), id);
+            let hook = crate::zapi::Hook::Every {
+                notify_sent_by_me: notify.unwrap_or(false),
+            };
+            return client.update_webhook(id, token, hook, &url).await;
+        }
         client
             .register_webhooks(id, token, public_url, self.secret.as_ref())
             .await
@@ -549,8 +561,12 @@ impl Services {
             ],
             public_url,
         );
-        let here = me.disconnected_callback_url.as_deref() == Some(disconnected.as_str())
-            && me.connected_callback_url.as_deref() == Some(connected.as_str());
+        let every = crate::listener::secret::hook_url_every(public_url, self.secret.as_ref(), id);
+        let points = |url: Option<&str>, own: &str| {
+            url == Some(own) || (self.all_types && url == Some(every.as_str()))
+        };
+        let here = points(me.disconnected_callback_url.as_deref(), &disconnected)
+            && points(me.connected_callback_url.as_deref(), &connected);
         // another system's URL may hold a secret in its query or userinfo too
         let mask = crate::app::mask_foreign_url;
         Ok(Hooks {

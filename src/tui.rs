@@ -596,6 +596,7 @@ mod tests {
             public_url: None,
             secret: None,
             concurrency: 1,
+            all_types: false,
         };
         (Runner::new(Backend::Zapi(Box::new(services)), tx), rx)
     }

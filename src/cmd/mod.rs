@@ -152,6 +152,7 @@ pub fn zapi_services(config: &Config, secret: Option<WebhookSecret>) -> Result<S
         public_url: config.public_url.clone(),
         secret,
         concurrency: runner::DEFAULT_CONCURRENCY,
+        all_types: config.register_all_types,
     })
 }
 

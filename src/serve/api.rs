@@ -603,6 +603,7 @@ mod tests {
                 public_url: None,
                 secret: None,
                 concurrency: 1,
+                all_types: false,
             };
             let (hub, handle) = Hub::new(
                 Backend::Zapi(Box::new(services)),

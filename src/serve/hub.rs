@@ -578,6 +578,7 @@ mod tests {
             public_url: Some("https://dash.example".into()),
             secret: None,
             concurrency: 1,
+            all_types: false,
         };
         let (hub, handle) = Hub::new(
             Backend::Zapi(Box::new(services)),

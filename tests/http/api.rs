@@ -87,6 +87,7 @@ impl Server {
             public_url: Some("https://dash.example.com".into()),
             secret: None,
             concurrency: 4,
+            all_types: false,
         };
         let metrics = Arc::new(Metrics::new());
         let (hub, handle) = Hub::new(
