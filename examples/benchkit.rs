@@ -1087,7 +1087,10 @@ async fn relay_receiver(arrivals: Arrivals) -> Result<String> {
             let arrivals = Arc::clone(&arrivals);
             async move {
                 let at = Instant::now();
-                if let Some(n) = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["n"].as_u64()) {
+                if let Some(n) = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["n"].as_u64())
+                {
                     arrivals.lock().expect("lock").insert(n, at);
                 }
                 "ok"
@@ -1104,9 +1107,19 @@ async fn relay_receiver(arrivals: Arrivals) -> Result<String> {
 fn relay_serve(bin: &str, dir: &Path, url: &str) -> Result<(std::process::Child, SocketAddr)> {
     use std::io::BufRead;
     let config = dir.join("relay.toml");
-    std::fs::write(&config, format!("[[forward]]\nname = \"bench\"\nurl = \"{url}\"\n"))?;
+    std::fs::write(
+        &config,
+        format!("[[forward]]\nname = \"bench\"\nurl = \"{url}\"\n"),
+    )?;
     let mut child = std::process::Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--config"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+            "--config",
+        ])
         .arg(&config)
         .arg("--state-dir")
         .arg(dir.join("state"))
@@ -1134,7 +1147,12 @@ fn relay_serve(bin: &str, dir: &Path, url: &str) -> Result<(std::process::Child,
 
 /// Posts `total` webhooks (bodies numbered from `first`), at `rate` per
 /// second when given, else as fast as 32 at a time go; when each was sent.
-async fn relay_post(addr: SocketAddr, first: u64, total: u64, rate: Option<f64>) -> Result<HashMap<u64, Instant>> {
+async fn relay_post(
+    addr: SocketAddr,
+    first: u64,
+    total: u64,
+    rate: Option<f64>,
+) -> Result<HashMap<u64, Instant>> {
     let client = reqwest::Client::builder().no_proxy().build()?;
     let sent = Arc::new(Mutex::new(HashMap::new()));
     let permits = Arc::new(tokio::sync::Semaphore::new(32));
@@ -1179,10 +1197,15 @@ async fn relay_wait(arrivals: &Arrivals, sent: &HashMap<u64, Instant>) -> Result
     loop {
         let last = {
             let got = arrivals.lock().expect("lock");
-            sent.keys().map(|n| got.get(n).copied()).collect::<Option<Vec<_>>>()
+            sent.keys()
+                .map(|n| got.get(n).copied())
+                .collect::<Option<Vec<_>>>()
         };
         if let Some(times) = last {
-            return times.into_iter().max().ok_or_else(|| anyhow!("nothing sent"));
+            return times
+                .into_iter()
+                .max()
+                .ok_or_else(|| anyhow!("nothing sent"));
         }
         if Instant::now() > deadline {
             bail!("the receiver did not get every event within 60 s");
@@ -1218,10 +1241,17 @@ async fn cmd_relay(flags: &Flags) -> Result<Value> {
     let got = arrivals.lock().expect("lock").clone();
     let mut ms: Vec<f64> = sent2
         .iter()
-        .filter_map(|(n, at)| got.get(n).map(|r| r.saturating_duration_since(*at).as_secs_f64() * 1000.0))
+        .filter_map(|(n, at)| {
+            got.get(n)
+                .map(|r| r.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        })
         .collect();
     ms.sort_by(f64::total_cmp);
-    let pct = |p: f64| ms.get(((ms.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        ms.get(((ms.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     let _ = child.kill();
     let _ = child.wait();
     Ok(json!({

@@ -124,12 +124,11 @@ pub fn service_options(
                 .map(|i| (i.id.clone(), i.token.clone())),
             config.check_token_header,
         ),
-        relay: (!config.forward.is_empty()).then(|| {
-            zapi_dash::relay::Relay::new(
-                config.forward.clone(),
-                zapi_dash::relay::RelayOptions::default(),
-            )
-        }),
+        // always: targets adopted at registration join it while it runs
+        relay: Some(zapi_dash::relay::Relay::new(
+            config.forward.clone(),
+            zapi_dash::relay::RelayOptions::default(),
+        )),
     })
 }
 

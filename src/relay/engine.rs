@@ -507,20 +507,3 @@ pub(super) fn lock(status: &Mutex<TargetStatus>) -> std::sync::MutexGuard<'_, Ta
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
-
-pub(super) fn lock_tasks(
-    tasks: &Mutex<Vec<tokio::task::JoinHandle<()>>>,
-) -> std::sync::MutexGuard<'_, Vec<tokio::task::JoinHandle<()>>> {
-    tasks
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(super) fn lock_idle<T>(idle: &Mutex<Vec<T>>) -> std::sync::MutexGuard<'_, Vec<T>> {
-    idle.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(super) fn lock_any<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}

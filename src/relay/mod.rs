@@ -8,6 +8,7 @@
 //! is at-least-once: after a crash the events after the saved cursor are
 //! sent again with the same `webhook-id` ([`post::webhook_id`]).
 
+pub mod adopt;
 mod dead;
 mod engine;
 pub mod post;
@@ -137,66 +138,85 @@ struct Idle {
     control: mpsc::Receiver<Control>,
 }
 
-/// The relay: one task per target once started. Cheap to clone: the API
-/// and the screen hold handles made before the log is open.
+struct Inner {
+    targets: Mutex<Vec<TargetHandle>>,
+    idle: Mutex<Vec<Idle>>,
+    opts: RelayOptions,
+    /// The log, once started.
+    log: Mutex<Option<EventLog>>,
+    client: reqwest::Client,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The relay: one task per target once started, more as targets are
+/// adopted. Cheap to clone: the API and the screen hold handles made
+/// before the log is open.
 #[derive(Clone)]
 pub struct Relay {
-    targets: Arc<Vec<TargetHandle>>,
-    idle: Arc<Mutex<Vec<Idle>>>,
-    opts: RelayOptions,
-    /// The log directory, once started.
-    dir: Arc<Mutex<Option<std::path::PathBuf>>>,
-    stop: Arc<watch::Sender<bool>>,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Relay")
-            .field(
-                "targets",
-                &self.targets.iter().map(|t| &t.name).collect::<Vec<_>>(),
-            )
-            .finish()
+        let names: Vec<String> = self.handles(|h| h.name.clone());
+        f.debug_struct("Relay").field("targets", &names).finish()
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Relay {
     /// The relay of `targets`, not delivering yet ([`Relay::start`]).
     pub fn new(targets: Vec<ForwardTarget>, opts: RelayOptions) -> Relay {
-        let mut handles = Vec::new();
-        let mut idle = Vec::new();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("zapi-dash/", env!("CARGO_PKG_VERSION"), " relay"))
+            .build()
+            .unwrap_or_default();
+        let relay = Relay {
+            inner: Arc::new(Inner {
+                targets: Mutex::new(Vec::new()),
+                idle: Mutex::new(Vec::new()),
+                opts,
+                log: Mutex::new(None),
+                client,
+                stop: watch::channel(false).0,
+                tasks: Mutex::new(Vec::new()),
+            }),
+        };
         for target in targets {
-            let status = Arc::new(Mutex::new(TargetStatus {
-                name: target.name.clone(),
-                url: crate::mask::mask_url(&target.url),
-                adopted: target.adopted,
-                instance_filter: target
-                    .instances
-                    .iter()
-                    .map(|i| i.as_str().to_owned())
-                    .collect(),
-                ..TargetStatus::default()
-            }));
-            let (control, control_rx) = mpsc::channel(8);
-            handles.push(TargetHandle {
-                name: target.name.clone(),
-                status: Arc::clone(&status),
-                control,
-            });
-            idle.push(Idle {
-                target,
-                status,
-                control: control_rx,
-            });
+            let idle = relay.add_handle(target);
+            lock(&relay.inner.idle).push(idle);
         }
-        Relay {
-            targets: Arc::new(handles),
-            idle: Arc::new(Mutex::new(idle)),
-            opts,
-            dir: Arc::new(Mutex::new(None)),
-            stop: Arc::new(watch::channel(false).0),
-            tasks: Arc::new(Mutex::new(Vec::new())),
+        relay
+    }
+
+    /// A handle for `target` (seen by [`Relay::status`] at once) and what
+    /// its task will need.
+    fn add_handle(&self, target: ForwardTarget) -> Idle {
+        let status = Arc::new(Mutex::new(TargetStatus {
+            name: target.name.clone(),
+            url: crate::mask::mask_url(&target.url),
+            adopted: target.adopted,
+            instance_filter: target
+                .instances
+                .iter()
+                .map(|i| i.as_str().to_owned())
+                .collect(),
+            ..TargetStatus::default()
+        }));
+        let (control, control_rx) = mpsc::channel(8);
+        lock(&self.inner.targets).push(TargetHandle {
+            name: target.name.clone(),
+            status: Arc::clone(&status),
+            control,
+        });
+        Idle {
+            target,
+            status,
+            control: control_rx,
         }
     }
 
@@ -207,68 +227,116 @@ impl Relay {
         relay
     }
 
-    /// Starts a task per target over `log` (which must keep bodies, see
-    /// [`crate::store::LogOptions::bodies`]). A target without a saved
-    /// cursor starts at the end of the log. A second call does nothing.
-    /// Needs a tokio runtime.
+    /// Starts a task per target over `log`, the targets adopted earlier
+    /// (`forward/adopted.json`) among them; with any target the log keeps
+    /// bodies from now on. A target without a saved cursor starts at the
+    /// end of the log. A second call does nothing. Needs a tokio runtime.
     pub fn start(&self, log: &EventLog) {
-        let idle = std::mem::take(&mut *engine::lock_idle(&self.idle));
-        *engine::lock_any(&self.dir) = Some(log.dir().to_path_buf());
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("zapi-dash/", env!("CARGO_PKG_VERSION"), " relay"))
-            .build()
-            .unwrap_or_default();
-        let mut tasks = Vec::new();
-        for Idle {
+        if lock(&self.inner.log).replace(log.clone()).is_some() {
+            return;
+        }
+        let known: Vec<String> = self.handles(|h| h.name.clone());
+        for adopted in adopt::load(log.dir()) {
+            if !known.contains(&adopted.name()) {
+                let idle = self.add_handle(adopted.target());
+                lock(&self.inner.idle).push(idle);
+            }
+        }
+        let idle = std::mem::take(&mut *lock(&self.inner.idle));
+        for target in idle {
+            self.spawn(log, target);
+        }
+    }
+
+    /// Starts one target's task.
+    fn spawn(&self, log: &EventLog, idle: Idle) {
+        let Idle {
             target,
             status,
             control,
-        } in idle
+        } = idle;
+        log.set_keep_bodies(true);
+        let dir = log.dir().to_path_buf();
+        let synced = log.synced();
+        let cursor = first_cursor(&dir, &target, *synced.borrow());
         {
-            let dir = log.dir().to_path_buf();
-            let synced = log.synced();
-            let cursor = first_cursor(&dir, &target, *synced.borrow());
-            {
-                let mut status = engine::lock(&status);
-                status.cursor = cursor;
-                status.dead_letters = dead::load(&dir, &target.name).len();
-            }
-            let key = target
-                .signing_secret
-                .as_ref()
-                .and_then(|s| sign::key_bytes(s).ok())
-                .map(Arc::new);
-            let engine = engine::Engine::new(
-                engine::Parts {
-                    target,
-                    key,
-                    dir,
-                    opts: self.opts.clone(),
-                    client: client.clone(),
-                },
-                engine::Links {
-                    synced,
-                    control,
-                    stop: self.stop.subscribe(),
-                    status,
-                },
-                cursor,
-            );
-            tasks.push(tokio::spawn(engine.run()));
+            let mut status = lock(&status);
+            status.cursor = cursor;
+            status.dead_letters = dead::load(&dir, &target.name).len();
         }
-        engine::lock_tasks(&self.tasks).extend(tasks);
+        let key = target
+            .signing_secret
+            .as_ref()
+            .and_then(|s| sign::key_bytes(s).ok())
+            .map(Arc::new);
+        let engine = engine::Engine::new(
+            engine::Parts {
+                target,
+                key,
+                dir,
+                opts: self.inner.opts.clone(),
+                client: self.inner.client.clone(),
+            },
+            engine::Links {
+                synced,
+                control,
+                stop: self.inner.stop.subscribe(),
+                status,
+            },
+            cursor,
+        );
+        lock(&self.inner.tasks).push(tokio::spawn(engine.run()));
+    }
+
+    /// Adopts `urls` (written to `forward/adopted.json` first) and starts
+    /// a task for each target that is new; their names. Fails when the
+    /// relay is not running or the file cannot be written.
+    pub fn adopt(&self, urls: Vec<adopt::Adopted>) -> Result<Vec<String>, String> {
+        let Some(log) = lock(&self.inner.log).clone() else {
+            return Err("the relay is not running".into());
+        };
+        let mut all = adopt::load(log.dir());
+        for a in urls {
+            adopt::merge(&mut all, a);
+        }
+        adopt::save(log.dir(), &all)
+            .map_err(|e| format!("cannot save the adopted targets: {e}"))?;
+        let known: Vec<String> = self.handles(|h| h.name.clone());
+        let mut started = Vec::new();
+        for a in all {
+            let name = a.name();
+            if !known.contains(&name) {
+                let idle = self.add_handle(a.target());
+                self.spawn(&log, idle);
+                started.push(name);
+            }
+        }
+        Ok(started)
+    }
+
+    fn handles<T>(&self, f: impl Fn(&TargetHandle) -> T) -> Vec<T> {
+        lock(&self.inner.targets).iter().map(f).collect()
     }
 
     /// Whether there are targets at all.
     pub fn is_empty(&self) -> bool {
-        self.targets.is_empty()
+        lock(&self.inner.targets).is_empty()
     }
 
-    /// Every target's numbers, in configuration order.
+    /// Every target's numbers: the configured in order, then the adopted.
     pub fn status(&self) -> Vec<TargetStatus> {
-        self.targets
-            .iter()
-            .map(|t| engine::lock(&t.status).clone())
+        self.handles(|t| lock(&t.status).clone())
+    }
+
+    /// The URLs adopted for `instance`, as they are (for `/me`'s drift).
+    pub fn adopted_urls(&self, instance: &str) -> Vec<String> {
+        let Some(log) = lock(&self.inner.log).clone() else {
+            return Vec::new();
+        };
+        adopt::load(log.dir())
+            .into_iter()
+            .filter(|a| a.instance == instance)
+            .map(|a| a.url)
             .collect()
     }
 
@@ -286,23 +354,27 @@ impl Relay {
     /// Target `name`'s dead letters, oldest first (`None`: no such target,
     /// or not started).
     pub fn dead_letters(&self, name: &str) -> Option<Vec<DeadLetter>> {
-        let target = self.targets.iter().find(|t| t.name == name)?;
-        let dir = engine::lock_any(&self.dir).clone()?;
-        Some(dead::load(&dir, &target.name))
+        let known = self.handles(|h| h.name == name).contains(&true);
+        let dir = lock(&self.inner.log).as_ref()?.dir().to_path_buf();
+        known.then(|| dead::load(&dir, name))
     }
 
     async fn ask(&self, name: &str, make: fn(oneshot::Sender<usize>) -> Control) -> Option<usize> {
-        let target = self.targets.iter().find(|t| t.name == name)?;
+        let control = lock(&self.inner.targets)
+            .iter()
+            .find(|t| t.name == name)?
+            .control
+            .clone();
         let (reply, answer) = oneshot::channel();
-        target.control.send(make(reply)).await.ok()?;
+        control.send(make(reply)).await.ok()?;
         answer.await.ok()
     }
 
     /// Stops every task (in-flight attempts are dropped: they are sent
     /// again after a restart) and waits until each saved its cursor.
     pub async fn shutdown(&self) {
-        self.stop.send_replace(true);
-        let tasks = std::mem::take(&mut *engine::lock_tasks(&self.tasks));
+        self.inner.stop.send_replace(true);
+        let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
         for task in tasks {
             let _ = task.await;
         }

@@ -370,7 +370,7 @@ pub struct EventLog {
     stopped: watch::Receiver<bool>,
     /// The highest `seq` on disk (synced), for readers that follow the log.
     synced: watch::Receiver<u64>,
-    bodies: bool,
+    bodies: Arc<std::sync::atomic::AtomicBool>,
     dir: Arc<PathBuf>,
 }
 
@@ -431,7 +431,6 @@ impl EventLog {
             filter,
             counters: Arc::clone(&counters),
             committed: opts.committed,
-            bodies: opts.bodies,
             synced: synced_tx,
             arriving: Arc::clone(&arriving),
             spare_runs: Vec::new(),
@@ -448,7 +447,7 @@ impl EventLog {
             counters,
             stopped: stopped_rx,
             synced: synced_rx,
-            bodies: opts.bodies,
+            bodies: Arc::new(std::sync::atomic::AtomicBool::new(opts.bodies)),
             dir: Arc::new(dir),
         })
     }
@@ -502,7 +501,7 @@ impl EventLog {
         let request = Request::Append {
             event,
             fp: fingerprint,
-            body: body.filter(|_| self.bodies),
+            body: body.filter(|_| self.keeps_bodies()),
             reply,
         };
         self.request(request, answer, arrival).await
@@ -576,7 +575,13 @@ impl EventLog {
 
     /// Whether records keep the webhooks' bodies ([`LogOptions::bodies`]).
     pub fn keeps_bodies(&self) -> bool {
-        self.bodies
+        self.bodies.load(Ordering::Relaxed)
+    }
+
+    /// From now on records keep the bodies (or not): the relay turns it on
+    /// when a target is adopted while running.
+    pub fn set_keep_bodies(&self, keep: bool) {
+        self.bodies.store(keep, Ordering::Relaxed);
     }
 
     /// The highest `seq` synced to disk, updated after every batch: a

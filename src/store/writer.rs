@@ -47,8 +47,6 @@ pub(super) struct Writer {
     pub(super) filter: DedupFilter,
     pub(super) counters: Arc<Counters>,
     pub(super) committed: Option<mpsc::Sender<(u64, Event)>>,
-    /// Keep the bodies appends carry.
-    pub(super) bodies: bool,
     /// The highest `seq` synced, for readers that follow the log.
     pub(super) synced: watch::Sender<u64>,
     /// Appends announced and not queued yet ([`EventLog::arrival`]).
@@ -170,7 +168,8 @@ impl Writer {
             let written_fp = fp.unwrap_or(NO_FINGERPRINT);
             let encoded = match &record {
                 Record::Event(event) => {
-                    let body = body.as_deref().filter(|_| self.bodies);
+                    // EventLog::append_body dropped it unless bodies are kept
+                    let body = body.as_deref();
                     encode_record_with_body(&mut run.buf, &self.dir, seq, written_fp, event, body)
                 }
                 Record::Ack(ack) => encode_ack_record(&mut run.buf, &self.dir, seq, ack),
