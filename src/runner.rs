@@ -100,9 +100,40 @@ impl Backend {
         }
     }
 
-    async fn hooks(&self, id: &InstanceId) -> Result<Hooks, ApiError> {
+    /// Adopts the URLs registration would replace as forward targets of
+    /// `relay`, then registers.
+    async fn register_adopting(
+        &self,
+        id: &InstanceId,
+        relay: Option<&crate::relay::Relay>,
+    ) -> Result<(), ApiError> {
+        match (self, relay) {
+            (Backend::Zapi(s), Some(relay)) => s.adopt_and_register(id, relay).await,
+            _ => Err(ApiError::Config(
+                "adopting needs the dashboard that runs the listener and its relay; o overwrites without forwarding".into(),
+            )),
+        }
+    }
+
+    async fn hooks(
+        &self,
+        id: &InstanceId,
+        relay: Option<&crate::relay::Relay>,
+    ) -> Result<Hooks, ApiError> {
         match self {
-            Backend::Zapi(s) => s.hooks(id).await,
+            Backend::Zapi(s) => {
+                let mut hooks = s.hooks(id).await?;
+                // a URL adopted as a forward target is not another system's to lose
+                if let Some(relay) = relay {
+                    let adopted: Vec<String> = relay
+                        .adopted_urls(id.as_str())
+                        .iter()
+                        .map(|u| crate::app::mask_foreign_url(u))
+                        .collect();
+                    hooks.foreign.retain(|u| !adopted.contains(u));
+                }
+                Ok(hooks)
+            }
             Backend::Remote(_) => Err(ApiError::Config(
                 "the webhook check runs on the server, not through watch".into(),
             )),
@@ -280,6 +311,7 @@ impl Runner {
             | Command::FetchHooks(_)
             | Command::Register(_)
             | Command::RegisterReplacing(_)
+            | Command::RegisterAdopting(_)
             | Command::Act(..)
             | Command::FetchQr(_)
             | Command::PhoneCode(..)
@@ -366,10 +398,11 @@ impl Runner {
         let permits = Arc::clone(&self.permits);
         let names = Arc::clone(&self.names);
         let timed = self.timed;
+        let relay = self.relay.clone();
         self.tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let started = std::time::Instant::now();
-            let Some((msg, id, error)) = make_call(&backend, call).await else {
+            let Some((msg, id, error)) = make_call(&backend, relay.as_ref(), call).await else {
                 return;
             };
             let took = started.elapsed();
@@ -395,6 +428,7 @@ impl Runner {
 /// is not a call.
 async fn make_call(
     backend: &Backend,
+    relay: Option<&crate::relay::Relay>,
     call: Command,
 ) -> Option<(Msg, InstanceId, Option<ApiError>)> {
     let replace = matches!(call, Command::RegisterReplacing(_));
@@ -404,8 +438,12 @@ async fn make_call(
             (id.clone(), Msg::StatusResult { id, result })
         }
         Command::FetchHooks(id) => {
-            let result = backend.hooks(&id).await;
+            let result = backend.hooks(&id, relay).await;
             (id.clone(), Msg::HooksResult { id, result })
+        }
+        Command::RegisterAdopting(id) => {
+            let result = backend.register_adopting(&id, relay).await;
+            (id.clone(), Msg::RegisterResult { id, result })
         }
         Command::Register(id) | Command::RegisterReplacing(id) => {
             let result = backend.register(&id, replace).await;
@@ -535,6 +573,45 @@ impl Services {
         client
             .register_webhooks(id, token, public_url, self.secret.as_ref())
             .await
+    }
+
+    /// `y` in the replace popup: the URLs `/me` shows for this instance
+    /// that are another system's (the disconnected and connected webhooks;
+    /// the received one too with `register_all_types`) become forward
+    /// targets of `relay` for that instance and type, then the instance is
+    /// registered. Nothing is registered if they cannot be adopted.
+    pub async fn adopt_and_register(
+        &self,
+        id: &InstanceId,
+        relay: &crate::relay::Relay,
+    ) -> Result<(), ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
+        let me = client.me(id, token).await?;
+        let mut hooks = vec![
+            ("DisconnectedCallback", me.disconnected_callback_url),
+            ("ConnectedCallback", me.connected_callback_url),
+        ];
+        if self.all_types {
+            hooks.push(("ReceivedCallback", me.received_callback_url));
+        }
+        let adopted: Vec<crate::relay::adopt::Adopted> = hooks
+            .into_iter()
+            .filter_map(|(kind, url)| Some((kind, url?)))
+            .filter(|(_, url)| !crate::app::foreign_urls([Some(url), None], public_url).is_empty())
+            .map(|(kind, url)| crate::relay::adopt::Adopted {
+                instance: id.as_str().to_owned(),
+                url,
+                types: vec![kind.to_owned()],
+            })
+            .collect();
+        if !adopted.is_empty() {
+            relay.adopt(adopted).map_err(ApiError::Config)?;
+        }
+        self.register(id).await
     }
 
     /// `GET …/status`.

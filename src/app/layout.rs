@@ -42,8 +42,8 @@ pub const FIXED_KEYS: &[(&str, &str)] = &[
         "in a confirmation: send it / cancel (nothing is sent before y)",
     ),
     (
-        "y / n / Esc",
-        "when r/R would replace another system's webhook URL: all / only the others / none",
+        "y / o / n",
+        "when r/R would replace another system's webhook URL: adopt it as a forward target and register / overwrite / nothing",
     ),
     (
         "p",

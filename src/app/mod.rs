@@ -166,6 +166,9 @@ pub enum Command {
     Register(InstanceId),
     /// The same, confirmed to replace another system's webhook URL.
     RegisterReplacing(InstanceId),
+    /// The same, the URLs it replaces adopted as forward targets first
+    /// (`y` in the replace popup): the relay keeps delivering to them.
+    RegisterAdopting(InstanceId),
     /// `GET …/restart` or `GET …/restore-session` (the operator confirmed it).
     Act(InstanceId, InstanceAction),
     /// Read the instance's history from the event log (the detail pane).
