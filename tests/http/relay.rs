@@ -704,3 +704,117 @@ async fn serve_relays_through_a_kill_9_and_reports_in_the_api() {
     common::signal(child.id(), "TERM");
     assert!(child.wait().expect("wait").success());
 }
+
+/// The instance's webhooks point at the operator's receiver; `y` in the
+/// replace popup (a `RegisterAdopting` for the runner) adopts it: Z-API
+/// then points at zapi-dash, and the receiver still gets every event of
+/// that instance and type, across a restart of the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopting_keeps_the_receiver_fed_while_zapi_points_here() {
+    use zapi_dash::app::{Command, Msg};
+    use zapi_dash::runner::{Backend, Runner, Services};
+    use zapi_dash::sim::{self, Sim, SimOptions};
+    use zapi_dash::zapi::ZapiClient;
+
+    let receiver = Receiver::start(Mode::Up).await;
+    let instances = sim::demo_instances(2, 7);
+    let sim = Sim::start(SimOptions {
+        client_token: "CT-0123456789abcdef".into(),
+        instances: instances.clone(),
+        latency: Duration::ZERO,
+    })
+    .await
+    .expect("sim");
+    let (ours, other) = (&instances[0], &instances[1]);
+    sim.set_webhook_urls(&ours.id, Some(&receiver.url), Some(&receiver.url));
+    let dir = tempfile::tempdir().expect("tempdir");
+    // no targets configured: the log does not keep bodies until one is adopted
+    let log = EventLog::open(LogOptions::new(dir.path())).expect("log");
+    let relay = Relay::start_new(&log, Vec::new(), fast());
+    assert!(!log.keeps_bodies());
+    let client = ZapiClient::new(&sim.base_url(), Secret::new("CT-0123456789abcdef"))
+        .expect("client")
+        .with_retry_base(Duration::from_millis(1));
+    let services = Services {
+        client: Some(client),
+        tokens: instances
+            .iter()
+            .map(|i| (InstanceId::new(&i.id), Secret::new(&i.token)))
+            .collect(),
+        public_url: Some("https://dash.example".into()),
+        secret: None,
+        concurrency: 4,
+        all_types: false,
+    };
+    let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner =
+        Runner::new(Backend::Zapi(Box::new(services)), tx).with_relay(Some(relay.clone()));
+    runner.run(Command::RegisterAdopting(InstanceId::new(&ours.id)));
+    let answer = tokio::time::timeout(common::timeout(), results.recv())
+        .await
+        .expect("an answer");
+    assert!(
+        matches!(answer, Some(Msg::RegisterResult { result: Ok(()), .. })),
+        "{answer:?}"
+    );
+    let state = sim.instance(&ours.id).expect("instance");
+    assert_eq!(
+        state.disconnected_url.as_deref(),
+        Some("https://dash.example/hooks/disconnected")
+    );
+    assert_eq!(
+        state.connected_url.as_deref(),
+        Some("https://dash.example/hooks/connected")
+    );
+    assert!(log.keeps_bodies());
+    let status = relay.status();
+    assert_eq!(status.len(), 1);
+    assert!(status[0].adopted && status[0].name.starts_with("adopted-"));
+
+    // what Z-API now sends to zapi-dash reaches the receiver, byte for byte
+    let mut sent = Vec::new();
+    for (n, id) in [(0, &ours.id), (1, &other.id), (2, &ours.id)] {
+        let body =
+            format!("{{\"type\":\"DisconnectedCallback\",\"instanceId\":\"{id}\",\"n\":{n}}}");
+        let event = Event {
+            instance_id: InstanceId::new(id),
+            kind: EventKind::Disconnected { error: None },
+            moment: Utc::now(),
+            received: Utc::now(),
+        };
+        log.append_body(event, None, Some(body.clone().into_bytes()), None)
+            .await
+            .expect("append");
+        if id == &ours.id {
+            sent.push(body.into_bytes());
+        }
+    }
+    let got = receiver
+        .wait("the adopted instance's 2", |d| d.len() >= 2)
+        .await;
+    assert_eq!(
+        got.iter().map(|d| d.body.clone()).collect::<Vec<_>>(),
+        sent,
+        "only its events, in order"
+    );
+
+    // after a restart the adopted target is read back from beside the log
+    relay.shutdown().await;
+    let relay = Relay::start_new(&log, Vec::new(), fast());
+    assert!(relay.status().first().is_some_and(|t| t.adopted));
+    let event = Event {
+        instance_id: InstanceId::new(&ours.id),
+        kind: EventKind::Connected { phone: None },
+        moment: Utc::now(),
+        received: Utc::now(),
+    };
+    log.append_body(event, None, Some(b"{\"n\":3}".to_vec()), None)
+        .await
+        .expect("append");
+    receiver
+        .wait("the event after the restart", |d| d.len() >= 3)
+        .await;
+    relay.shutdown().await;
+    log.close().await.expect("close");
+    sim.shutdown();
+}
