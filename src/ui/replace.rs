@@ -44,7 +44,7 @@ pub fn draw(app: &App, confirm: &ReplaceConfirm, frame: &mut Frame, area: Rect) 
         } else {
             format!("{n} instances' webhooks point at another system:")
         },
-        effect: "y keeps delivering to them through zapi-dash (adopted as forward targets); o replaces them and that system stops getting the events."
+        effect: "y keeps them fed through zapi-dash (forward targets); o cuts them off."
             .to_string(),
         warning: None,
         items,

@@ -549,7 +549,8 @@ fn replace_confirmation_popup_80x24() {
         screen.contains("https://old-server.example/hooks/disc"),
         "{screen}"
     );
-    assert!(screen.contains("y replaces them"), "{screen}");
+    assert!(screen.contains("y adopts and registers"), "{screen}");
+    assert!(screen.contains("o overwrites"), "{screen}");
     assert!(screen.contains("Esc sends nothing"), "{screen}");
     assert_screen!("replace_confirmation_popup_80x24", screen);
 }
@@ -618,8 +619,9 @@ fn replace_confirmation_keeps_its_keys_at_40x10() {
     let mut app = operator_fleet(40, 10);
     key(&mut app, KeyCode::Char('R'));
     let screen = text(&render(&app, 40, 10));
-    assert!(screen.contains("y all"), "{screen}");
-    assert!(screen.contains("Esc nothing"), "{screen}");
+    assert!(screen.contains("y adopt"), "{screen}");
+    assert!(screen.contains("o overwrite"), "{screen}");
+    assert!(screen.contains("n nothing"), "{screen}");
     assert_screen!("replace_confirmation_40x10", screen);
 }
 
