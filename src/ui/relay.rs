@@ -186,7 +186,8 @@ pub fn forwarding_text(app: &App, id: &InstanceId) -> Option<String> {
                 ),
                 None => "no delivery yet".into(),
             };
-            format!("{} {} ({result})", t.name, t.url)
+            let adopted = if t.adopted { " (adopted)" } else { "" };
+            format!("{}{adopted} {} ({result})", t.name, t.url)
         })
         .collect();
     Some(parts.join(" · "))
