@@ -92,11 +92,11 @@ impl App {
         }
         let last = self.ops.relay.len().saturating_sub(1);
         match (code, action) {
-            (KeyCode::Esc, _) | (_, Some(Action::Forward)) => {
-                if list.dead.take().is_none() {
-                    self.overlays.relay = None;
-                }
+            // the dead letters close first, then the list
+            (KeyCode::Esc, _) | (_, Some(Action::Forward)) if list.dead.take().is_none() => {
+                self.overlays.relay = None;
             }
+            (KeyCode::Esc, _) | (_, Some(Action::Forward)) => {}
             (_, Some(Action::Up)) => {
                 list.selected = list.selected.saturating_sub(1);
                 list.dead = None;

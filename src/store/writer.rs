@@ -21,6 +21,11 @@ use super::{
 };
 use crate::model::Event;
 
+/// An append taken from the queue: the record, its fingerprint (if it may
+/// be a retry), the webhook's body (when the log keeps bodies) and who
+/// waits for the answer.
+type Queued = (Record, Option<u64>, Option<Vec<u8>>, AppendReply);
+
 /// The records of one batch that go to one segment.
 pub(super) struct Run {
     day: NaiveDate,
@@ -126,11 +131,7 @@ impl Writer {
     }
 
     /// Writes one batch: every append is answered once its run is synced.
-    fn commit(
-        &mut self,
-        batch: &mut Vec<(Record, Option<u64>, Option<Vec<u8>>, AppendReply)>,
-        pending: &mut HashMap<u64, usize>,
-    ) {
+    fn commit(&mut self, batch: &mut Vec<Queued>, pending: &mut HashMap<u64, usize>) {
         Counters::add(&self.counters.batches, 1);
         self.counters
             .largest_batch
