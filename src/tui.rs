@@ -363,13 +363,7 @@ where
                 msgs.extend(apply_reloaded(app, &mut runner, reloaded));
                 dirty = true;
             },
-            _ = tick.tick() => {
-                msgs.push(Msg::Tick);
-                if let Some(relay) = relay.as_ref().filter(|r| !r.is_empty()) {
-                    msgs.push(Msg::Relay(relay.status()));
-                }
-                msgs.extend(failed_writes_problem(log.as_ref(), &mut failed_writes));
-            },
+            _ = tick.tick() => msgs.extend(tick_msgs(log.as_ref(), relay.as_ref(), &mut failed_writes)),
         }
         dirty |= !msgs.is_empty();
         if apply(app, screen, &mut runner, log.as_ref(), msgs) {
@@ -379,6 +373,21 @@ where
     }
     let _ = screen.set_mouse(false);
     Ok(())
+}
+
+/// What a tick brings: the tick, the relay's numbers (when it has
+/// targets) and a problem for writes that failed since the last one.
+fn tick_msgs(
+    log: Option<&EventLog>,
+    relay: Option<&crate::relay::Relay>,
+    failed_writes: &mut u64,
+) -> Vec<Msg> {
+    let mut msgs = vec![Msg::Tick];
+    if let Some(relay) = relay.filter(|r| !r.is_empty()) {
+        msgs.push(Msg::Relay(relay.status()));
+    }
+    msgs.extend(failed_writes_problem(log, failed_writes));
+    msgs
 }
 
 /// The mouse as the app wants it, and the app's first calls.
