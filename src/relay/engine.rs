@@ -91,6 +91,9 @@ pub(super) struct Engine {
     ready: VecDeque<InstanceId>,
     in_flight: JoinSet<(InstanceId, Outcome)>,
     log_closed: bool,
+    /// (when, delivered so far), a sample a second over the last minute:
+    /// the delivery rate.
+    samples: VecDeque<(Instant, u64)>,
 }
 
 impl Engine {
@@ -114,6 +117,7 @@ impl Engine {
             ready: VecDeque::new(),
             in_flight: JoinSet::new(),
             log_closed: false,
+            samples: VecDeque::new(),
         }
     }
 
@@ -388,8 +392,32 @@ impl Engine {
     }
 
     /// Copies the numbers the screen and the API show.
-    fn publish(&self) {
+    fn publish(&mut self) {
         let log_seq = *self.synced.borrow();
+        let delivered = lock(&self.status).delivered;
+        let now = Instant::now();
+        if self
+            .samples
+            .back()
+            .is_none_or(|(at, _)| now.duration_since(*at).as_secs() >= 1)
+        {
+            self.samples.push_back((now, delivered));
+        }
+        while self
+            .samples
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at).as_secs() > 60)
+        {
+            self.samples.pop_front();
+        }
+        let rate = self.samples.front().map_or(0.0, |(at, first)| {
+            let secs = now.duration_since(*at).as_secs_f64();
+            if secs < 1.0 {
+                0.0
+            } else {
+                (delivered - first) as f64 / secs
+            }
+        });
         let oldest = self
             .queues
             .values()
@@ -401,6 +429,7 @@ impl Engine {
         status.log_seq = log_seq;
         status.lag_events = self.pending.len() as u64 + log_seq.saturating_sub(self.read_to);
         status.oldest_pending = oldest;
+        status.rate_per_s = (rate * 10.0).round() / 10.0;
     }
 
     async fn on_control(&mut self, control: Control) {

@@ -90,7 +90,7 @@ pub struct InstanceResult {
 
 /// What a target's task reports: for the header, `F`, the detail pane and
 /// `GET /api/forward`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TargetStatus {
     pub name: String,
     /// The URL with token-like path segments cut ([`crate::mask::mask_url`]).
@@ -108,6 +108,8 @@ pub struct TargetStatus {
     /// Receipt time of the oldest event waiting.
     pub oldest_pending: Option<DateTime<Utc>>,
     pub delivered: u64,
+    /// Deliveries per second over the last minute (or since the start).
+    pub rate_per_s: f64,
     pub failures: u64,
     pub dead_letters: usize,
     pub last_error: Option<String>,

@@ -71,12 +71,13 @@ fn target_line(
     let age = t.lag_age(now).as_secs();
     // what matters first: a narrow terminal cuts the URL and the rest
     let text = format!(
-        "{} {:<12} lag {} ({}) · dead {} · delivered {} · failures {} · {} · {}",
+        "{} {:<12} lag {} ({}) · dead {} · {}/s · delivered {} · failures {} · {} · {}",
         if selected { "▸" } else { " " },
         t.name,
         t.lag_events,
         short_secs(age),
         t.dead_letters,
+        t.rate_per_s,
         t.delivered,
         t.failures,
         last,
