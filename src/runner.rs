@@ -345,6 +345,9 @@ impl Runner {
                     .await
                     .map(RelayAnswer::Count)
                     .ok_or_else(gone),
+                (RelayCall::Unadopt(id), Some(relay)) => {
+                    relay.remove_adopted(id.as_str()).map(RelayAnswer::Removed)
+                }
             };
             let _ = results.send(Msg::RelayDone { call, result });
         });

@@ -49,6 +49,10 @@ pub const FIXED_KEYS: &[(&str, &str)] = &[
         "p",
         "in the connect popup (c): a pairing code to type on the phone instead",
     ),
+    (
+        "u",
+        "in the detail: stop forwarding this instance's events to its adopted targets",
+    ),
     ("Ctrl-C", "quit"),
     (
         "mouse",

@@ -45,6 +45,9 @@ impl App {
         if key.code == KeyCode::Esc {
             return self.on_esc();
         }
+        if self.overlays.detail.is_some() && key.code == KeyCode::Char('u') {
+            return self.unadopt_detail();
+        }
         let Some(action) = self.settings.keys.action(&key) else {
             return Vec::new();
         };

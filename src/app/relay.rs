@@ -23,6 +23,8 @@ pub enum RelayCall {
     Retry(String),
     /// Drop a target's dead letters.
     Drop(String),
+    /// Stop forwarding an instance's events to the targets adopted for it.
+    Unadopt(crate::model::InstanceId),
 }
 
 /// The relay's answer to a [`RelayCall`].
@@ -31,6 +33,8 @@ pub enum RelayAnswer {
     Letters(Vec<DeadLetter>),
     /// How many were queued again or dropped.
     Count(usize),
+    /// The adopted targets removed.
+    Removed(Vec<String>),
 }
 
 /// The target list (`F`).
@@ -122,9 +126,30 @@ impl App {
         Vec::new()
     }
 
+    /// `u` in the detail pane: stop forwarding the instance's events to
+    /// the targets adopted for it (the configured ones stay).
+    pub(super) fn unadopt_detail(&mut self) -> Vec<Command> {
+        let Some(id) = self.overlays.detail.as_ref().map(|d| d.id.clone()) else {
+            return Vec::new();
+        };
+        let adopted = self.forwarding_of(&id).iter().any(|t| t.adopted);
+        if !adopted {
+            self.notify(Level::Info, "no adopted forward target for this instance");
+            return Vec::new();
+        }
+        vec![Command::Relay(RelayCall::Unadopt(id))]
+    }
+
     /// The relay's answer to the operator's call.
     pub(super) fn on_relay_done(&mut self, call: RelayCall, result: Result<RelayAnswer, String>) {
+        if let (RelayCall::Unadopt(id), Ok(RelayAnswer::Removed(names))) = (&call, &result) {
+            self.ops.relay.retain(|t| !names.contains(&t.name));
+            let text = format!("{id}: no longer forwarded to {}", names.join(", "));
+            self.notify(Level::Ok, text);
+            return;
+        }
         let (name, verb) = match &call {
+            RelayCall::Unadopt(id) => (id.to_string(), "removed"),
             RelayCall::DeadLetters(name) => (name.clone(), "read"),
             RelayCall::Retry(name) => (name.clone(), "sent again"),
             RelayCall::Drop(name) => (name.clone(), "dropped"),
@@ -135,6 +160,7 @@ impl App {
                     list.dead = Some(Ok(letters));
                 }
             }
+            Ok(RelayAnswer::Removed(_)) => {}
             Ok(RelayAnswer::Count(n)) => {
                 let what = count(n, "dead letter");
                 self.notify(Level::Ok, format!("{name}: {what} {verb}"));

@@ -139,7 +139,11 @@ impl Engine {
                     self.log_closed = changed.is_err();
                 }
                 () = sleep_until(wake), if wake.is_some() => self.wake_waiting(),
-                Some(control) = self.control.recv() => self.on_control(control).await,
+                control = self.control.recv() => match control {
+                    Some(control) => self.on_control(control).await,
+                    // the target was removed (an adopted one, `u`)
+                    None => break,
+                },
                 _ = self.stop.changed() => break,
             }
         }

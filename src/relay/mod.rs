@@ -316,6 +316,24 @@ impl Relay {
         Ok(started)
     }
 
+    /// Stops forwarding `instance`'s events to the targets adopted for it:
+    /// they leave `forward/adopted.json` and their tasks stop (cursor
+    /// saved). Their names.
+    pub fn remove_adopted(&self, instance: &str) -> Result<Vec<String>, String> {
+        let Some(log) = lock(&self.inner.log).clone() else {
+            return Err("the relay is not running".into());
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = adopt::load(log.dir())
+            .into_iter()
+            .partition(|a| a.instance == instance);
+        adopt::save(log.dir(), &kept)
+            .map_err(|e| format!("cannot save the adopted targets: {e}"))?;
+        let names: Vec<String> = gone.iter().map(adopt::Adopted::name).collect();
+        // dropping a target's control channel ends its task
+        lock(&self.inner.targets).retain(|t| !names.contains(&t.name));
+        Ok(names)
+    }
+
     fn handles<T>(&self, f: impl Fn(&TargetHandle) -> T) -> Vec<T> {
         lock(&self.inner.targets).iter().map(f).collect()
     }

@@ -814,6 +814,11 @@ async fn adopting_keeps_the_receiver_fed_while_zapi_points_here() {
     receiver
         .wait("the event after the restart", |d| d.len() >= 3)
         .await;
+    // `u` in the detail: the adopted target goes, from the file too
+    let removed = relay.remove_adopted(&ours.id).expect("removed");
+    assert_eq!(removed.len(), 1);
+    assert!(relay.status().is_empty());
+    assert!(zapi_dash::relay::adopt::load(dir.path()).is_empty());
     relay.shutdown().await;
     log.close().await.expect("close");
     sim.shutdown();

@@ -136,3 +136,38 @@ fn the_detail_knows_where_an_instance_is_forwarded() {
         .collect();
     assert_eq!(names, vec!["bot"]);
 }
+
+#[test]
+fn u_in_the_detail_removes_the_instances_adopted_targets() {
+    let mut adopted = status("adopted-0a1b2c3d", 0, 0);
+    adopted.adopted = true;
+    adopted.instance_filter = vec!["I0".into()];
+    let mut app = with_relay(vec![status("bot", 0, 0), adopted]);
+    app.overlays.detail = Some(crate::app::Detail {
+        id: InstanceId::new("I0"),
+        scroll: 0,
+        history: crate::app::DetailHistory::Loading,
+        history_rows: std::cell::Cell::new(0),
+        device: Default::default(),
+    });
+    assert_eq!(
+        app.update(key(KeyCode::Char('u')), t(2)),
+        vec![Command::Relay(RelayCall::Unadopt(InstanceId::new("I0")))]
+    );
+    app.update(
+        Msg::RelayDone {
+            call: RelayCall::Unadopt(InstanceId::new("I0")),
+            result: Ok(RelayAnswer::Removed(vec!["adopted-0a1b2c3d".into()])),
+        },
+        t(3),
+    );
+    assert_eq!(app.ops.relay.len(), 1, "the configured target stays");
+    assert!(
+        app.ops
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("no longer forwarded"))
+    );
+    // nothing adopted left: u says so and sends nothing
+    assert!(app.update(key(KeyCode::Char('u')), t(4)).is_empty());
+}
