@@ -19,6 +19,10 @@ use super::{ForwardTarget, InstanceResult, RelayOptions, TargetStatus};
 use crate::model::InstanceId;
 use crate::store::{Cursor, Forwardable, read_forward, write_cursor};
 
+/// Most bytes of bodies a target holds read and not finished: reading
+/// the log waits beyond it (bodies are up to 1 MiB each).
+const MAX_BUFFERED_BYTES: usize = 64 << 20;
+
 /// What the operator asks of a target.
 pub enum Control {
     /// Deliver the dead letters again; answers how many were queued.
@@ -91,6 +95,9 @@ pub(super) struct Engine {
     ready: VecDeque<InstanceId>,
     in_flight: JoinSet<(InstanceId, Outcome)>,
     log_closed: bool,
+    /// Bytes of the bodies read and not finished (with `pending`, the
+    /// memory bound).
+    buffered_bytes: usize,
     /// (when, delivered so far), a sample a second over the last minute:
     /// the delivery rate.
     samples: VecDeque<(Instant, u64)>,
@@ -117,6 +124,7 @@ impl Engine {
             ready: VecDeque::new(),
             in_flight: JoinSet::new(),
             log_closed: false,
+            buffered_bytes: 0,
             samples: VecDeque::new(),
         }
     }
@@ -155,7 +163,10 @@ impl Engine {
     /// Reads what the log has after `read_to`, while the buffer has room.
     async fn fill(&mut self) {
         let synced = *self.synced.borrow_and_update();
-        while self.pending.len() < self.opts.buffered && synced > self.read_to {
+        while self.pending.len() < self.opts.buffered
+            && self.buffered_bytes < MAX_BUFFERED_BYTES
+            && synced > self.read_to
+        {
             let (dir, after, limit) = (self.dir.clone(), self.read_to, self.opts.batch);
             let read = tokio::task::spawn_blocking(move || read_forward(&dir, after, limit)).await;
             let read = match read {
@@ -200,6 +211,7 @@ impl Engine {
             body: Arc::new(body),
         };
         self.pending.insert(item.seq);
+        self.buffered_bytes += item.body.len();
         let instance = item.instance.clone();
         self.queues
             .entry(instance.clone())
@@ -268,6 +280,7 @@ impl Engine {
             Outcome::Delivered => {
                 if let Some(item) = queue.items.pop_front() {
                     self.pending.remove(&item.seq);
+                    self.buffered_bytes = self.buffered_bytes.saturating_sub(item.body.len());
                 }
                 queue.attempt = 0;
                 queue.not_before = None;
@@ -288,6 +301,7 @@ impl Engine {
                     queue.not_before = None;
                     if let Some(item) = queue.items.pop_front() {
                         self.pending.remove(&item.seq);
+                        self.buffered_bytes = self.buffered_bytes.saturating_sub(item.body.len());
                         self.bury(item, &error, now);
                     }
                 } else {
@@ -489,6 +503,7 @@ impl Engine {
                 body: Arc::new(body),
             };
             let instance = item.instance.clone();
+            self.buffered_bytes += item.body.len();
             let queue = self.queues.entry(instance.clone()).or_default();
             // the front item may be on its way: a retried one goes behind it
             let at = usize::from(queue.busy).min(queue.items.len());
