@@ -1146,4 +1146,23 @@ alert_timeout = 3
         assert_eq!(e.key.as_deref(), Some("forward[0].signing_secret_env"));
         assert!(e.to_string().contains("BOT_SECRET"), "{e}");
     }
+
+    #[test]
+    fn the_example_configs_commented_forward_block_is_valid() {
+        let text = include_str!("../assets/config.example.toml");
+        let block: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# register_all_types"))
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.strip_prefix("# "))
+            .collect();
+        assert!(block.len() >= 8, "{block:?}");
+        let c = Config::from_toml(&block.join("\n"), Path::new("example")).unwrap();
+        assert_eq!(c.forward.len(), 1);
+        assert_eq!(c.forward[0].name, "bot");
+        assert_eq!(
+            c.forward[0].signing_secret_env.as_deref(),
+            Some("BOT_WEBHOOK_SECRET")
+        );
+    }
 }
