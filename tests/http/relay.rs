@@ -823,3 +823,73 @@ async fn adopting_keeps_the_receiver_fed_while_zapi_points_here() {
     log.close().await.expect("close");
     sim.shutdown();
 }
+
+/// A URL adopted as a forward target is not "another system's" to lose:
+/// `/me` pointing there leaves the row without the replace question.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_url_is_not_foreign() {
+    use zapi_dash::app::{Command, Msg};
+    use zapi_dash::relay::adopt::Adopted;
+    use zapi_dash::runner::{Backend, Runner, Services};
+    use zapi_dash::sim::{self, Sim, SimOptions};
+    use zapi_dash::zapi::ZapiClient;
+
+    let instances = sim::demo_instances(1, 7);
+    let sim = Sim::start(SimOptions {
+        client_token: "CT-0123456789abcdef".into(),
+        instances: instances.clone(),
+        latency: Duration::ZERO,
+    })
+    .await
+    .expect("sim");
+    let id = &instances[0].id;
+    let bot = "https://bot.example/zapi";
+    sim.set_webhook_urls(id, Some(bot), Some(bot));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = EventLog::open(LogOptions::new(dir.path())).expect("log");
+    let relay = Relay::start_new(&log, Vec::new(), fast());
+    let services = Services {
+        client: Some(
+            ZapiClient::new(&sim.base_url(), Secret::new("CT-0123456789abcdef"))
+                .expect("client")
+                .with_retry_base(Duration::from_millis(1)),
+        ),
+        tokens: [(InstanceId::new(id), Secret::new(&instances[0].token))].into(),
+        public_url: Some("https://dash.example".into()),
+        secret: None,
+        concurrency: 4,
+        all_types: false,
+    };
+    let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let mut runner =
+        Runner::new(Backend::Zapi(Box::new(services)), tx).with_relay(Some(relay.clone()));
+    async fn foreign(
+        runner: &mut Runner,
+        results: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>,
+        id: &str,
+    ) -> Vec<String> {
+        runner.run(Command::FetchHooks(InstanceId::new(id)));
+        match tokio::time::timeout(common::timeout(), results.recv()).await {
+            Ok(Some(Msg::HooksResult { result: Ok(h), .. })) => h.foreign,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        foreign(&mut runner, &mut results, id).await,
+        vec![bot.to_string()]
+    );
+    relay
+        .adopt(vec![Adopted {
+            instance: id.clone(),
+            url: bot.into(),
+            types: vec!["DisconnectedCallback".into(), "ConnectedCallback".into()],
+        }])
+        .expect("adopt");
+    assert!(
+        foreign(&mut runner, &mut results, id).await.is_empty(),
+        "adopted: not another system's"
+    );
+    relay.shutdown().await;
+    log.close().await.expect("close");
+    sim.shutdown();
+}
