@@ -50,7 +50,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first().cloned() else {
         bail!(
-            "usage: benchkit <config|mklog|bare|sim|load|startup|idle|memory|burst|latency|register|fleet> [--flag value]…"
+            "usage: benchkit <config|mklog|bare|sim|load|startup|idle|memory|burst|latency|register|fleet|relay> [--flag value]…"
         );
     };
     let flags = Flags::parse(&args[1..])?;
@@ -75,6 +75,7 @@ fn main() -> Result<()> {
         "latency" => cmd_latency(&rt, &flags)?,
         "register" => cmd_register(&rt, &flags)?,
         "fleet" => cmd_fleet(&rt, &flags)?,
+        "relay" => rt.block_on(cmd_relay(&flags))?,
         "regclient" => rt.block_on(cmd_regclient(&flags))?,
         other => bail!("unknown subcommand {other}"),
     };
@@ -1179,4 +1180,194 @@ fn window(dash: &Dash, secs: f64, calls: impl Fn() -> usize) -> Result<(usize, f
     std::thread::sleep(Duration::from_secs_f64(secs));
     let wall = t0.elapsed().as_secs_f64();
     Ok((calls() - c0, (cpu_seconds(pid)? - cpu0) / wall * 100.0))
+}
+// relay (#16)
+
+/// When each webhook reached the local receiver, by its `n`.
+type Arrivals = Arc<Mutex<HashMap<u64, Instant>>>;
+
+/// A receiver on loopback that answers 200 and notes when each body's
+/// `n` arrived; its URL.
+async fn relay_receiver(arrivals: Arrivals) -> Result<String> {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let arrivals = Arc::clone(&arrivals);
+            async move {
+                let at = Instant::now();
+                if let Some(n) = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["n"].as_u64())
+                {
+                    arrivals.lock().expect("lock").insert(n, at);
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// `serve` with one `[[forward]]` target at `url`; its address.
+fn relay_serve(bin: &str, dir: &Path, url: &str) -> Result<(std::process::Child, SocketAddr)> {
+    use std::io::BufRead;
+    let config = dir.join("relay.toml");
+    std::fs::write(
+        &config,
+        format!("[[forward]]\nname = \"bench\"\nurl = \"{url}\"\n"),
+    )?;
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().ok_or_else(|| anyhow!("stderr"))?);
+    let mut line = String::new();
+    while !line.contains("listening on ") {
+        line.clear();
+        if stderr.read_line(&mut line)? == 0 {
+            bail!("serve ended before it listened");
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .ok_or_else(|| anyhow!("no address in {line:?}"))?
+        .parse()?;
+    Ok((child, addr))
+}
+
+/// Posts `total` webhooks (bodies numbered from `first`), at `rate` per
+/// second when given, else as fast as 32 at a time go; when each was sent.
+async fn relay_post(
+    addr: SocketAddr,
+    first: u64,
+    total: u64,
+    rate: Option<f64>,
+) -> Result<HashMap<u64, Instant>> {
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let sent = Arc::new(Mutex::new(HashMap::new()));
+    let permits = Arc::new(tokio::sync::Semaphore::new(32));
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        if let Some(rate) = rate {
+            let due = start + Duration::from_secs_f64(i as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let permit = Arc::clone(&permits).acquire_owned().await?;
+        let (client, sent) = (client.clone(), Arc::clone(&sent));
+        let n = first + i;
+        tasks.spawn(async move {
+            let body = format!(
+                "{{\"type\":\"ReceivedCallback\",\"instanceId\":\"BENCH{:027}\",\"momment\":{},\"n\":{n}}}",
+                n % 50,
+                1_764_000_000_000u64 + n
+            );
+            let at = Instant::now();
+            let ok = client
+                .post(format!("http://{addr}/hooks"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                sent.lock().expect("lock").insert(n, at);
+            }
+            drop(permit);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let sent = sent.lock().expect("lock").clone();
+    Ok(sent)
+}
+
+/// Waits until the receiver has every `n` in `sent` (at most 60 s).
+async fn relay_wait(arrivals: &Arrivals, sent: &HashMap<u64, Instant>) -> Result<Instant> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let last = {
+            let got = arrivals.lock().expect("lock");
+            sent.keys()
+                .map(|n| got.get(n).copied())
+                .collect::<Option<Vec<_>>>()
+        };
+        if let Some(times) = last {
+            return times
+                .into_iter()
+                .max()
+                .ok_or_else(|| anyhow!("nothing sent"));
+        }
+        if Instant::now() > deadline {
+            bail!("the receiver did not get every event within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The relay: throughput (`--total` webhooks as fast as they go, until the
+/// receiver has them all, beside the ingest rate of the same run) and the
+/// latency from webhook sent to downstream 2xx at `--rate` per second.
+async fn cmd_relay(flags: &Flags) -> Result<Value> {
+    let bin = flags.req("bin")?.to_owned();
+    let dir = PathBuf::from(flags.req("dir")?);
+    let total: u64 = flags.get("total", 20_000)?;
+    let rate: f64 = flags.get("rate", 1000.0)?;
+    let secs: f64 = flags.get("seconds", 10.0)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::new()));
+    let url = relay_receiver(Arc::clone(&arrivals)).await?;
+    let (mut child, addr) = relay_serve(&bin, &dir, &url)?;
+
+    let start = Instant::now();
+    let sent = relay_post(addr, 0, total, None).await?;
+    let ingest_s = start.elapsed().as_secs_f64();
+    let done = relay_wait(&arrivals, &sent).await?;
+    let relay_s = done.duration_since(start).as_secs_f64();
+
+    let paced = (rate * secs) as u64;
+    let sent2 = relay_post(addr, total, paced, Some(rate)).await?;
+    relay_wait(&arrivals, &sent2).await?;
+    let got = arrivals.lock().expect("lock").clone();
+    let mut ms: Vec<f64> = sent2
+        .iter()
+        .filter_map(|(n, at)| {
+            got.get(n)
+                .map(|r| r.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        ms.get(((ms.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(json!({
+        "total": total,
+        "ingest_events_per_s": sent.len() as f64 / ingest_s,
+        "relay_events_per_s": sent.len() as f64 / relay_s,
+        "rate": rate,
+        "latency_samples": ms.len(),
+        "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+    }))
 }

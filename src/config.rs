@@ -98,6 +98,10 @@ pub struct Config {
     /// header is not that instance's token (see
     /// [`crate::listener::token_header::TokenHeaderCheck`]).
     pub check_token_header: bool,
+    /// `[[forward]]`: where the relay delivers every webhook it logs.
+    pub forward: Vec<crate::relay::ForwardTarget>,
+    /// `r`/`R` point every webhook type at zapi-dash (`update-every-webhooks`).
+    pub register_all_types: bool,
 }
 
 impl Default for Config {
@@ -127,6 +131,8 @@ impl Default for Config {
             alert_timeout: DEFAULT_ALERT_TIMEOUT,
             keys: crate::keys::Keymap::default(),
             check_token_header: false,
+            forward: Vec::new(),
+            register_all_types: false,
         }
     }
 }
@@ -174,10 +180,12 @@ struct RawConfig {
     alert_timeout: Option<u64>,
     keys: Option<toml::Table>,
     check_token_header: Option<bool>,
+    register_all_types: Option<bool>,
     #[serde(default)]
     instances: Vec<RawInstance>,
     #[serde(default)]
     accounts: Vec<accounts::RawAccount>,
+    forward: Vec<crate::relay::target::RawForward>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,6 +259,8 @@ impl Config {
                     .map_err(|m| err("environment", ENV_API_TOKEN, m))?,
             );
         }
+
+        forward_secrets_from_env(&mut config, &env)?;
 
         let cli = "command line";
         if let Some(listen) = flags.listen {
@@ -337,6 +347,14 @@ impl Config {
         config.instances = accounts::top_level(raw.instances, &origin, &mut seen)?;
         config.accounts =
             accounts::accounts(raw.accounts, &origin, &mut seen, &mut config.instances)?;
+        config.register_all_types = raw.register_all_types.unwrap_or(false);
+        let names: Vec<(String, InstanceId)> = config
+            .instances
+            .iter()
+            .filter_map(|i| Some((i.name.clone()?, i.id.clone())))
+            .collect();
+        config.forward = crate::relay::target::parse_targets(raw.forward, &names)
+            .map_err(|(key, message)| err(&origin, &key, message))?;
         config.warnings.extend(config.public_url_warning());
         Ok(config)
     }
@@ -407,6 +425,39 @@ fn tls_pair(
         (Some(_), None) => Err(err(origin, "tls_key", "is needed with tls_cert".into())),
         (None, Some(_)) => Err(err(origin, "tls_cert", "is needed with tls_key".into())),
     }
+}
+
+/// Reads each `signing_secret_env` of `[[forward]]`; a variable that is
+/// not set (or blank) is an error naming the target's key.
+fn forward_secrets_from_env(
+    config: &mut Config,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let origin = config
+        .source
+        .as_ref()
+        .map_or_else(|| "environment".to_owned(), |p| p.display().to_string());
+    for (i, target) in config.forward.iter_mut().enumerate() {
+        let Some(var) = &target.signing_secret_env else {
+            continue;
+        };
+        let key = format!("forward[{i}].signing_secret_env");
+        let value = env(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                err(
+                    &origin,
+                    &key,
+                    format!("the environment variable `{var}` is not set"),
+                )
+            })?;
+        let secret = Secret::new(value);
+        crate::relay::sign::key_bytes(&secret)
+            .map_err(|m| err(&origin, &key, format!("`{var}` {m}")))?;
+        target.signing_secret = Some(secret);
+    }
+    Ok(())
 }
 
 fn err(origin: &str, key: &str, message: String) -> ConfigError {
@@ -1028,5 +1079,71 @@ alert_timeout = 3
         );
         // The keys listed there are exactly the defaults.
         assert_eq!(c.keys, crate::keys::Keymap::default());
+    }
+
+    #[test]
+    fn forward_targets_are_read_and_their_errors_name_file_and_key() {
+        let c = parse(
+            "register_all_types = true\n[[instances]]\nid='I1'\ntoken='T'\nname='shop'\n\
+             [[forward]]\nname='bot'\nurl='https://bot.example.com/zapi'\ninstances=['shop']\n",
+        )
+        .expect("valid");
+        assert!(c.register_all_types);
+        assert_eq!(c.forward[0].instances, vec![InstanceId::new("I1")]);
+        let e = parse("[[forward]]\nname='bot'\nurl='nope'").unwrap_err();
+        assert_eq!(e.origin, "/etc/z.toml");
+        assert_eq!(e.key.as_deref(), Some("forward[0].url"));
+        assert!(
+            e.to_string()
+                .starts_with("/etc/z.toml: key `forward[0].url`: "),
+            "{e}"
+        );
+        let e = parse("[[forward]]\nname='bot'\nurl='https://x.y'\ncolour='red'").unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn a_forward_signing_secret_from_the_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[[forward]]\nname='bot'\nurl='https://x.y'\nsigning_secret_env='BOT_SECRET'\n",
+        )
+        .expect("write");
+        let flags = Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        };
+        let env = |k: &str| {
+            (k == "BOT_SECRET").then(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string())
+        };
+        let c = Config::load(&flags, env, None).expect("valid");
+        assert_eq!(
+            c.forward[0].signing_secret.as_ref().map(Secret::expose),
+            Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        );
+        let e = Config::load(&flags, |_: &str| None, None).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("forward[0].signing_secret_env"));
+        assert!(e.to_string().contains("BOT_SECRET"), "{e}");
+    }
+
+    #[test]
+    fn the_example_configs_commented_forward_block_is_valid() {
+        let text = include_str!("../assets/config.example.toml");
+        let block: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# register_all_types"))
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.strip_prefix("# "))
+            .collect();
+        assert!(block.len() >= 8, "{block:?}");
+        let c = Config::from_toml(&block.join("\n"), Path::new("example")).unwrap();
+        assert_eq!(c.forward.len(), 1);
+        assert_eq!(c.forward[0].name, "bot");
+        assert_eq!(
+            c.forward[0].signing_secret_env.as_deref(),
+            Some("BOT_WEBHOOK_SECRET")
+        );
     }
 }

@@ -125,6 +125,8 @@ pub struct Discovery {
     /// URLs are judged: here, elsewhere (drift) or none.
     pub public_url: Option<String>,
     pub secret: Option<WebhookSecret>,
+    /// `register_all_types`: the one every-webhooks URL counts as here.
+    pub all_types: bool,
     pub page_size: usize,
     pub retry_base: Duration,
 }
@@ -134,7 +136,7 @@ impl Discovery {
     /// `results` is closed (checked after each listing) or the set is dropped.
     pub fn spawn(self, results: mpsc::UnboundedSender<Msg>) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
-        let judge = Arc::new((self.public_url, self.secret));
+        let judge = Arc::new((self.public_url, self.secret, self.all_types));
         for acc in self.accounts {
             let ctx = Ctx {
                 found: self.found.clone(),
@@ -153,7 +155,7 @@ impl Discovery {
 struct Ctx {
     found: Found,
     relist: Arc<Notify>,
-    judge: Arc<(Option<String>, Option<WebhookSecret>)>,
+    judge: Arc<(Option<String>, Option<WebhookSecret>, bool)>,
     page_size: usize,
     retry_base: Duration,
     results: mpsc::UnboundedSender<Msg>,
@@ -174,10 +176,12 @@ async fn run_account(acc: AccountDiscovery, ctx: Ctx) {
             Ok(listed) => {
                 failures = 0;
                 ctx.found.insert_all(acc.account, &listed);
-                let (public_url, secret) = &*ctx.judge;
+                let (public_url, secret, all_types) = &*ctx.judge;
                 let listed = listed
                     .iter()
-                    .map(|l| listed_instance(l, public_url.as_deref(), secret.as_ref()))
+                    .map(|l| {
+                        listed_instance(l, public_url.as_deref(), secret.as_ref(), *all_types)
+                    })
                     .collect();
                 send(&ctx, &acc.name, Ok(listed));
                 (!acc.every.is_zero()).then_some(acc.every)
@@ -227,6 +231,7 @@ pub fn listed_instance(
     l: &Listed,
     public_url: Option<&str>,
     secret: Option<&WebhookSecret>,
+    all_types: bool,
 ) -> ListedInstance {
     let id = InstanceId::new(&l.id);
     let hooks = public_url.map(|public_url| {
@@ -239,6 +244,7 @@ pub fn listed_instance(
             public_url,
             secret,
             &id,
+            all_types,
         )
     });
     ListedInstance {
@@ -260,11 +266,16 @@ pub fn judge_hooks(
     public_url: &str,
     secret: Option<&WebhookSecret>,
     id: &InstanceId,
+    all_types: bool,
 ) -> Hooks {
     let (disconnected, connected) = crate::listener::secret::hook_urls(public_url, secret, id);
     let foreign = crate::app::foreign_urls([disconnected_now, connected_now], public_url);
-    let here = disconnected_now == Some(disconnected.as_str())
-        && connected_now == Some(connected.as_str());
+    // with `register_all_types`, the one every-webhooks URL points here too
+    let every = crate::listener::secret::hook_url_every(public_url, secret, id);
+    let points = |now: Option<&str>, own: &str| {
+        now == Some(own) || (all_types && now == Some(every.as_str()))
+    };
+    let here = points(disconnected_now, &disconnected) && points(connected_now, &connected);
     // another system's URL may hold a secret in its query or userinfo too
     let mask = crate::app::mask_foreign_url;
     Hooks {

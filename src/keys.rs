@@ -41,6 +41,7 @@ pub enum Action {
     Bell,
     Mouse,
     MessageLog,
+    Forward,
     Help,
     Quit,
 }
@@ -73,6 +74,7 @@ impl Action {
         Action::Bell,
         Action::Mouse,
         Action::MessageLog,
+        Action::Forward,
         Action::Help,
         Action::Quit,
     ];
@@ -105,6 +107,7 @@ impl Action {
             Action::Bell => "bell",
             Action::Mouse => "mouse",
             Action::MessageLog => "message_log",
+            Action::Forward => "forward_targets",
             Action::Help => "help",
             Action::Quit => "quit",
         }
@@ -151,6 +154,9 @@ impl Action {
             Action::Bell => "turn the bell on new outages on / off",
             Action::Mouse => "turn mouse capture on / off (off: select text to copy)",
             Action::MessageLog => "show / hide the message log (the last 300 notices)",
+            Action::Forward => {
+                "show / hide the relay's forward targets (Enter dead letters, t retry, d drop)"
+            }
             Action::Help => "show / hide this help",
             Action::Quit => "quit",
         }
@@ -372,6 +378,7 @@ fn default_keys(a: Action) -> Vec<Key> {
         Action::Bell => vec![Char('b')],
         Action::Mouse => vec![Char('m')],
         Action::MessageLog => vec![Char('l')],
+        Action::Forward => vec![Char('F')],
         Action::Help => vec![Char('?')],
         Action::Quit => vec![Char('q')],
     }
@@ -384,6 +391,7 @@ impl Default for Keymap {
     /// register_all=[R] register_all_force=[ctrl-r] refresh=[s] connect=[c]
     /// restart=[x]
     /// restore=[e] ack=[a] copy_id=[Y] bell=[b] mouse=[m] message_log=[l]
+    /// forward_targets=[F]
     /// help=[?] quit=[q]
     fn default() -> Self {
         Keymap {
@@ -595,7 +603,7 @@ mod tests {
             assert_eq!(Action::from_name(a.name()), Some(*a));
             assert!(!a.describe().is_empty());
         }
-        assert_eq!(Action::ALL.len(), 27);
+        assert_eq!(Action::ALL.len(), 28);
         assert_eq!(Action::ALL.first(), Some(&Action::Up));
         assert_eq!(Action::ALL.last(), Some(&Action::Quit));
         assert_eq!(Action::from_name("Up"), None);

@@ -23,6 +23,7 @@ pub mod model;
 pub mod panics;
 pub mod probe;
 pub mod qr;
+pub mod relay;
 pub mod reload;
 pub mod remote;
 pub mod report;

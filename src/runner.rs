@@ -43,6 +43,9 @@ pub struct Services {
     /// The `[[accounts]]`: each instance's calls carry its own account's
     /// Client-Token; discovered instances' tokens.
     pub accounts: crate::discovery::Accounts,
+    /// `register_all_types`: registration points every webhook type at the
+    /// listener (`update-every-webhooks`, `notifySentByMe` kept as it was).
+    pub all_types: bool,
 }
 
 /// Runs [`Command`]s on tasks with bounded concurrency; each result comes
@@ -60,6 +63,8 @@ pub struct Runner {
     names: Arc<HashMap<InstanceId, String>>,
     /// Results come wrapped in [`Msg::Timed`] with how long the call took.
     timed: bool,
+    /// The relay, for `F`'s dead letters, `t` and `d`.
+    relay: Option<crate::relay::Relay>,
 }
 
 /// The `on_disconnect` / `on_connect` commands of the config.
@@ -98,9 +103,40 @@ impl Backend {
         }
     }
 
-    async fn hooks(&self, id: &InstanceId) -> Result<Hooks, ApiError> {
+    /// Adopts the URLs registration would replace as forward targets of
+    /// `relay`, then registers.
+    async fn register_adopting(
+        &self,
+        id: &InstanceId,
+        relay: Option<&crate::relay::Relay>,
+    ) -> Result<(), ApiError> {
+        match (self, relay) {
+            (Backend::Zapi(s), Some(relay)) => s.adopt_and_register(id, relay).await,
+            _ => Err(ApiError::Config(
+                "adopting needs the dashboard that runs the listener and its relay; o overwrites without forwarding".into(),
+            )),
+        }
+    }
+
+    async fn hooks(
+        &self,
+        id: &InstanceId,
+        relay: Option<&crate::relay::Relay>,
+    ) -> Result<Hooks, ApiError> {
         match self {
-            Backend::Zapi(s) => s.hooks(id).await,
+            Backend::Zapi(s) => {
+                let mut hooks = s.hooks(id).await?;
+                // a URL adopted as a forward target is not another system's to lose
+                if let Some(relay) = relay {
+                    let adopted: Vec<String> = relay
+                        .adopted_urls(id.as_str())
+                        .iter()
+                        .map(|u| crate::app::mask_foreign_url(u))
+                        .collect();
+                    hooks.foreign.retain(|u| !adopted.contains(u));
+                }
+                Ok(hooks)
+            }
             Backend::Remote(_) => Err(ApiError::Config(
                 "the webhook check runs on the server, not through watch".into(),
             )),
@@ -190,7 +226,14 @@ impl Runner {
             alert_permits: Arc::new(Semaphore::new(ALERT_CONCURRENCY)),
             names: Arc::new(HashMap::new()),
             timed: false,
+            relay: None,
         }
+    }
+
+    /// The relay the operator's `F`, `t` and `d` act on.
+    pub fn with_relay(mut self, relay: Option<crate::relay::Relay>) -> Self {
+        self.relay = relay;
+        self
     }
 
     /// Each call's result comes as [`Msg::Timed`], with how long the call
@@ -271,10 +314,12 @@ impl Runner {
                     s.accounts.relist();
                 }
             }
+            Command::Relay(call) => self.spawn_relay(call),
             call @ (Command::FetchStatus(_)
             | Command::FetchHooks(_)
             | Command::Register(_)
             | Command::RegisterReplacing(_)
+            | Command::RegisterAdopting(_)
             | Command::Act(..)
             | Command::FetchQr(_)
             | Command::PhoneCode(..)
@@ -283,6 +328,37 @@ impl Runner {
         // reap finished tasks so the set does not grow over weeks
         while self.tasks.try_join_next().is_some() {}
         false
+    }
+
+    /// Asks the relay on a task; the answer comes back as [`Msg::RelayDone`].
+    fn spawn_relay(&mut self, call: crate::app::RelayCall) {
+        use crate::app::{RelayAnswer, RelayCall};
+        let results = self.results.clone();
+        let relay = self.relay.clone();
+        self.tasks.spawn(async move {
+            let gone = || "no such forward target (or no relay here)".to_owned();
+            let result = match (&call, relay) {
+                (_, None) => Err(gone()),
+                (RelayCall::DeadLetters(name), Some(relay)) => relay
+                    .dead_letters(name)
+                    .map(RelayAnswer::Letters)
+                    .ok_or_else(gone),
+                (RelayCall::Retry(name), Some(relay)) => relay
+                    .retry(name)
+                    .await
+                    .map(RelayAnswer::Count)
+                    .ok_or_else(gone),
+                (RelayCall::Drop(name), Some(relay)) => relay
+                    .drop_dead(name)
+                    .await
+                    .map(RelayAnswer::Count)
+                    .ok_or_else(gone),
+                (RelayCall::Unadopt(id), Some(relay)) => {
+                    relay.remove_adopted(id.as_str()).map(RelayAnswer::Removed)
+                }
+            };
+            let _ = results.send(Msg::RelayDone { call, result });
+        });
     }
 
     /// Runs the config's alert command for a state change, if it has one.
@@ -333,10 +409,11 @@ impl Runner {
         let permits = Arc::clone(&self.permits);
         let names = Arc::clone(&self.names);
         let timed = self.timed;
+        let relay = self.relay.clone();
         self.tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let started = std::time::Instant::now();
-            let Some((msg, id, error)) = make_call(&backend, call).await else {
+            let Some((msg, id, error)) = make_call(&backend, relay.as_ref(), call).await else {
                 return;
             };
             let took = started.elapsed();
@@ -362,6 +439,7 @@ impl Runner {
 /// is not a call.
 async fn make_call(
     backend: &Backend,
+    relay: Option<&crate::relay::Relay>,
     call: Command,
 ) -> Option<(Msg, InstanceId, Option<ApiError>)> {
     let replace = matches!(call, Command::RegisterReplacing(_));
@@ -371,8 +449,12 @@ async fn make_call(
             (id.clone(), Msg::StatusResult { id, result })
         }
         Command::FetchHooks(id) => {
-            let result = backend.hooks(&id).await;
+            let result = backend.hooks(&id, relay).await;
             (id.clone(), Msg::HooksResult { id, result })
+        }
+        Command::RegisterAdopting(id) => {
+            let result = backend.register_adopting(&id, relay).await;
+            (id.clone(), Msg::RegisterResult { id, result })
         }
         Command::Register(id) | Command::RegisterReplacing(id) => {
             let result = backend.register(&id, replace).await;
@@ -495,9 +577,57 @@ impl Services {
             .public_url
             .as_deref()
             .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
+        if self.all_types {
+            // notifySentByMe stays what the operator has: /me says it
+            let notify = client.me(id, &token).await?.receive_callback_sent_by_me;
+            let url = crate::listener::secret::hook_url_every(public_url, self.secret.as_ref(), id);
+            let hook = crate::zapi::Hook::Every {
+                notify_sent_by_me: notify.unwrap_or(false),
+            };
+            return client.update_webhook(id, &token, hook, &url).await;
+        }
         client
             .register_webhooks(id, &token, public_url, self.secret.as_ref())
             .await
+    }
+
+    /// `y` in the replace popup: the URLs `/me` shows for this instance
+    /// that are another system's (the disconnected and connected webhooks;
+    /// the received one too with `register_all_types`) become forward
+    /// targets of `relay` for that instance and type, then the instance is
+    /// registered. Nothing is registered if they cannot be adopted.
+    pub async fn adopt_and_register(
+        &self,
+        id: &InstanceId,
+        relay: &crate::relay::Relay,
+    ) -> Result<(), ApiError> {
+        let (client, token) = self.call_ready(id)?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or_else(|| ApiError::Config("public_url is not set".into()))?;
+        let me = client.me(id, &token).await?;
+        let mut hooks = vec![
+            ("DisconnectedCallback", me.disconnected_callback_url),
+            ("ConnectedCallback", me.connected_callback_url),
+        ];
+        if self.all_types {
+            hooks.push(("ReceivedCallback", me.received_callback_url));
+        }
+        let adopted: Vec<crate::relay::adopt::Adopted> = hooks
+            .into_iter()
+            .filter_map(|(kind, url)| Some((kind, url?)))
+            .filter(|(_, url)| !crate::app::foreign_urls([Some(url), None], public_url).is_empty())
+            .map(|(kind, url)| crate::relay::adopt::Adopted {
+                instance: id.as_str().to_owned(),
+                url,
+                types: vec![kind.to_owned()],
+            })
+            .collect();
+        if !adopted.is_empty() {
+            relay.adopt(adopted).map_err(ApiError::Config)?;
+        }
+        self.register(id).await
     }
 
     /// `GET …/status`.
@@ -524,6 +654,7 @@ impl Services {
             public_url,
             self.secret.as_ref(),
             id,
+            self.all_types,
         ))
     }
 

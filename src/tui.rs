@@ -130,6 +130,8 @@ pub struct Feeds {
     pub log: Option<EventLog>,
     /// Reloaded configs (SIGUSR1; see [`crate::reload`]).
     pub reloads: Option<mpsc::Receiver<Reloaded>>,
+    /// The relay, whose numbers go to the app each tick.
+    pub relay: Option<crate::relay::Relay>,
 }
 
 /// Whether the dashboard has a terminal to draw on and read keys from:
@@ -313,6 +315,7 @@ where
         mut results,
         log,
         mut reloads,
+        relay,
     } = feeds;
     let mut failed_writes = log.as_ref().map_or(0, |l| l.stats().failed);
     tokio::pin!(shutdown);
@@ -360,10 +363,7 @@ where
                 msgs.extend(apply_reloaded(app, &mut runner, reloaded));
                 dirty = true;
             },
-            _ = tick.tick() => {
-                msgs.push(Msg::Tick);
-                msgs.extend(failed_writes_problem(log.as_ref(), &mut failed_writes));
-            },
+            _ = tick.tick() => msgs.extend(tick_msgs(log.as_ref(), relay.as_ref(), &mut failed_writes)),
         }
         match apply(app, screen, &mut runner, log.as_ref(), msgs) {
             Applied::Quit => break,
@@ -373,6 +373,21 @@ where
     }
     let _ = screen.set_mouse(false);
     Ok(())
+}
+
+/// What a tick brings: the tick, the relay's numbers (when it has
+/// targets) and a problem for writes that failed since the last one.
+fn tick_msgs(
+    log: Option<&EventLog>,
+    relay: Option<&crate::relay::Relay>,
+    failed_writes: &mut u64,
+) -> Vec<Msg> {
+    let mut msgs = vec![Msg::Tick];
+    if let Some(relay) = relay.filter(|r| !r.is_empty()) {
+        msgs.push(Msg::Relay(relay.status()));
+    }
+    msgs.extend(failed_writes_problem(log, failed_writes));
+    msgs
 }
 
 /// The mouse as the app wants it, and the app's first calls.
@@ -619,6 +634,7 @@ mod tests {
             secret: None,
             concurrency: 1,
             accounts: Default::default(),
+            all_types: false,
         };
         (Runner::new(Backend::Zapi(Box::new(services)), tx), rx)
     }

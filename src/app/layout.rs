@@ -42,12 +42,16 @@ pub const FIXED_KEYS: &[(&str, &str)] = &[
         "in a confirmation: send it / cancel (nothing is sent before y)",
     ),
     (
-        "y / n / Esc",
-        "when r/R would replace another system's webhook URL: all / only the others / none",
+        "y / o / n",
+        "when r/R would replace another system's webhook URL: adopt it as a forward target and register / overwrite / nothing",
     ),
     (
         "p",
         "in the connect popup (c): a pairing code to type on the phone instead",
+    ),
+    (
+        "u",
+        "in the detail: stop forwarding this instance's events to its adopted targets",
     ),
     ("Ctrl-C", "quit"),
     (

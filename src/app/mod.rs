@@ -31,6 +31,7 @@ mod discovered;
 pub use connect::{
     CLOSE_AFTER_SECS, Code, Connect, DeviceView, QR_EVERY_SECS, QR_MAX_CODES, Stage,
 };
+pub use relay::{LAG_WARN_EVENTS, LAG_WARN_SECS, RelayAnswer, RelayCall, RelayList};
 mod events;
 pub(crate) use events::alert_for;
 pub mod layout;
@@ -40,6 +41,7 @@ mod operator;
 pub mod outcomes;
 mod parts;
 mod register_guard;
+pub(crate) mod relay;
 mod row_keys;
 mod setup;
 mod view;
@@ -139,6 +141,13 @@ pub enum Msg {
         account: String,
         result: Result<Vec<ListedInstance>, String>,
     },
+    /// The relay's targets (each tick, when there is a relay).
+    Relay(Vec<crate::relay::TargetStatus>),
+    /// The relay's answer to the operator's [`RelayCall`].
+    RelayDone {
+        call: RelayCall,
+        result: Result<RelayAnswer, String>,
+    },
 }
 
 /// The state of `watch`'s link to its server.
@@ -164,6 +173,9 @@ pub enum Command {
     Register(InstanceId),
     /// The same, confirmed to replace another system's webhook URL.
     RegisterReplacing(InstanceId),
+    /// The same, the URLs it replaces adopted as forward targets first
+    /// (`y` in the replace popup): the relay keeps delivering to them.
+    RegisterAdopting(InstanceId),
     /// `GET …/restart` or `GET …/restore-session` (the operator confirmed it).
     Act(InstanceId, InstanceAction),
     /// Read the instance's history from the event log (the detail pane).
@@ -191,6 +203,8 @@ pub enum Command {
     },
     /// List every account with a partner token again (`s`).
     Discover,
+    /// Ask the relay (`F`'s dead letters, `t`, `d`).
+    Relay(RelayCall),
     /// Leave: restore the terminal, exit 0.
     Quit,
 }
@@ -677,6 +691,14 @@ impl App {
             Msg::Acked { id, acked, at } => {
                 self.fleet.apply_ack(&id, acked, at);
                 self.view.dirty = true;
+                Vec::new()
+            }
+            Msg::Relay(targets) => {
+                self.on_relay_status(targets);
+                Vec::new()
+            }
+            Msg::RelayDone { call, result } => {
+                self.on_relay_done(call, result);
                 Vec::new()
             }
             msg @ (Msg::QrResult { .. }

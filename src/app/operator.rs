@@ -31,6 +31,10 @@ impl App {
         if self.overlays.show_help {
             return self.on_help_key(&key);
         }
+        if self.overlays.relay.is_some() {
+            let action = self.settings.keys.action(&key);
+            return self.on_relay_key(key.code, action);
+        }
         if self.overlays.messages.is_some() {
             let action = self.settings.keys.action(&key);
             return self.on_messages_key(key.code, action);
@@ -41,6 +45,9 @@ impl App {
         }
         if key.code == KeyCode::Esc {
             return self.on_esc();
+        }
+        if self.overlays.detail.is_some() && key.code == KeyCode::Char('u') {
+            return self.unadopt_detail();
         }
         let Some(action) = self.settings.keys.action(&key) else {
             return Vec::new();
@@ -199,6 +206,7 @@ impl App {
                 self.notify(Level::Info, format!("bell on new outages: {word}"));
             }
             Action::MessageLog => self.toggle_messages(),
+            Action::Forward => self.toggle_relay_list(),
             Action::Mouse => {
                 self.switches.mouse = !self.switches.mouse;
                 let text = if self.switches.mouse {

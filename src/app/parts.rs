@@ -34,11 +34,15 @@ pub struct Overlays {
     pub messages: Option<MessageView>,
     /// The Connect popup (`c`): its QR code or pairing code.
     pub connect: Option<Connect>,
+    /// The relay's target list (`F`), when open.
+    pub relay: Option<super::RelayList>,
 }
 
 /// Calls in flight, their progress, and what the footer and header say.
 #[derive(Debug, Clone)]
 pub struct Ops {
+    /// The relay's targets as its tasks last reported (none: no relay).
+    pub relay: Vec<crate::relay::TargetStatus>,
     /// The result of the operator's own last action: background results
     /// never overwrite it.
     pub notice: Option<Notice>,
@@ -75,6 +79,7 @@ impl Ops {
     /// Nothing in flight; no start warning left to acknowledge.
     pub fn new() -> Ops {
         Ops {
+            relay: Vec::new(),
             notice: None,
             background: None,
             messages: MessageLog::default(),

@@ -4,9 +4,10 @@
 //! at a URL that is neither this dashboard's nor empty (often the operator's
 //! own bot or flow), `r`, `R` and `ctrl-r` first ask: the popup lists each
 //! such instance with the URL that would be replaced (tokens masked).
-//! Nothing is sent before a key: `y` registers all of them, `n` only the
-//! others, `Esc` none. A child module of `app`, so it adds to [`App`]
-//! without reorganising it.
+//! Nothing is sent before a key: `y` adopts those URLs as forward targets
+//! (the relay keeps delivering to them) and registers all, `o` overwrites
+//! them without forwarding, `n` or `Esc` sends nothing. A child module of
+//! `app`, so it adds to [`App`] without reorganising it.
 
 use std::collections::HashSet;
 
@@ -133,22 +134,39 @@ impl App {
         true
     }
 
-    /// A key while the popup is open: `y` registers all, `n` only the
-    /// others, `Esc` nothing; any other key changes nothing.
+    /// A key while the popup is open: `y` adopts and registers all, `o`
+    /// overwrites and registers all, `n` or `Esc` nothing; any other key
+    /// changes nothing.
     pub(super) fn on_replace_key(&mut self, code: crossterm::event::KeyCode) -> Vec<Command> {
         use crossterm::event::KeyCode;
-        let Some(confirm) = self.overlays.replace.clone() else {
-            return Vec::new();
-        };
-        let replace_too = match code {
+        let adopt = match code {
             KeyCode::Char('y') | KeyCode::Char('Y') => true,
-            KeyCode::Char('n') | KeyCode::Char('N') => false,
-            KeyCode::Esc => {
+            KeyCode::Char('o') | KeyCode::Char('O') => false,
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
                 self.overlays.replace = None;
                 self.notify(Level::Info, "cancelled: nothing was sent");
                 return Vec::new();
             }
             _ => return Vec::new(),
+        };
+        let cmds = self.register_confirmed(true);
+        if !adopt {
+            return cmds;
+        }
+        // y: the URLs replaced become forward targets first
+        cmds.into_iter()
+            .map(|c| match c {
+                Command::RegisterReplacing(id) => Command::RegisterAdopting(id),
+                c => c,
+            })
+            .collect()
+    }
+
+    /// The confirmed registrations: the others, and the foreign ones too
+    /// when `replace_too`.
+    fn register_confirmed(&mut self, replace_too: bool) -> Vec<Command> {
+        let Some(confirm) = self.overlays.replace.clone() else {
+            return Vec::new();
         };
         self.overlays.replace = None;
         self.view.marked.clear();
@@ -282,22 +300,32 @@ mod tests {
         cmds.sort_by_key(|c| format!("{c:?}"));
         assert_eq!(
             cmds,
-            vec![reg("I1"), Command::RegisterReplacing(InstanceId::new("I0"))]
+            vec![reg("I1"), Command::RegisterAdopting(InstanceId::new("I0"))]
         );
         assert!(a.overlays.replace.is_none());
         assert_eq!(a.ops.register_batch.unwrap().total, 2);
     }
 
     #[test]
-    fn n_leaves_the_foreign_alone_and_registers_the_others() {
+    fn o_overwrites_without_adopting_and_n_sends_nothing() {
         let mut a = fleet();
         a.update(ch('R'), t(2));
-        assert_eq!(a.update(ch('n'), t(3)), vec![reg("I1")]);
+        let mut cmds = a.update(ch('o'), t(3));
+        cmds.sort_by_key(|c| format!("{c:?}"));
         assert_eq!(
-            a.get(&InstanceId::new("I0")).unwrap().registration,
-            Registration::Never
+            cmds,
+            vec![reg("I1"), Command::RegisterReplacing(InstanceId::new("I0"))]
         );
-        assert!(a.ops.notice.as_ref().unwrap().text.contains("left 1"));
+        let mut a = fleet();
+        a.update(ch('R'), t(2));
+        assert!(a.update(ch('n'), t(3)).is_empty());
+        assert!(a.overlays.replace.is_none());
+        assert!(
+            a.fleet
+                .instances
+                .iter()
+                .all(|i| i.registration == Registration::Never)
+        );
     }
 
     #[test]
@@ -344,7 +372,7 @@ mod tests {
         a.update(ch('r'), t(4));
         assert_eq!(
             a.update(ch('y'), t(5)),
-            vec![Command::RegisterReplacing(InstanceId::new("I0"))]
+            vec![Command::RegisterAdopting(InstanceId::new("I0"))]
         );
         // a row not pointing elsewhere is registered at once, as before
         let pos = a

@@ -127,6 +127,11 @@ pub fn service_options(
                 .map(|i| (i.id.clone(), i.token.clone())),
             config.check_token_header,
         ),
+        // always: targets adopted at registration join it while it runs
+        relay: Some(zapi_dash::relay::Relay::new(
+            config.forward.clone(),
+            zapi_dash::relay::RelayOptions::default(),
+        )),
     })
 }
 
@@ -150,6 +155,7 @@ pub fn zapi_services(config: &Config, secret: Option<WebhookSecret>) -> Result<S
         secret,
         concurrency: runner::DEFAULT_CONCURRENCY,
         accounts: account_clients(config)?,
+        all_types: config.register_all_types,
     })
 }
 
@@ -222,6 +228,7 @@ pub fn discovery_for(
         relist: Arc::clone(relist),
         public_url: config.public_url.clone(),
         secret,
+        all_types: config.register_all_types,
         page_size: DEFAULT_PAGE_SIZE,
         retry_base: discovery::DEFAULT_RETRY_BASE,
     }))

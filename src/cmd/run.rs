@@ -47,6 +47,7 @@ pub async fn run(
     };
     let opts = service_options(&config, config.listen, &state)?;
     let log_dir = opts.log_dir.clone();
+    let relay = opts.relay.clone();
     let has_secret = opts.secret.is_some();
     let services = zapi_services(&config, opts.secret.clone())?;
     let (banner, demo_sim) = match demo {
@@ -75,7 +76,7 @@ pub async fn run(
     let (results_tx, results_rx) = mpsc::unbounded_channel();
     let discovery =
         discovery_for(&config, services.secret.clone())?.map(|d| d.spawn(results_tx.clone()));
-    let runner = dashboard_runner(&config, services, log_dir, results_tx);
+    let runner = dashboard_runner(&config, services, log_dir, results_tx).with_relay(relay.clone());
     // SIGUSR1 reloads the config file (not the demo's, which has none)
     let reloads = demo_sim
         .is_none()
@@ -85,6 +86,7 @@ pub async fn run(
         results: results_rx,
         log: Some(service.log.clone()),
         reloads,
+        relay,
     };
     let outcome = tui::run(term, &mut app, feeds, runner, flags.debug_panic).await;
 

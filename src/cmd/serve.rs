@@ -48,7 +48,11 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     );
     let hub = hub.with_alerts(alerts_of(&config));
     let reload_hub = handle.clone();
-    opts.extra_routes = Some(api::router(handle, config.api_token.clone()));
+    opts.extra_routes = Some(api::router_with(
+        handle,
+        config.api_token.clone(),
+        opts.relay.clone(),
+    ));
     opts.metrics = Some(Arc::clone(&metrics));
 
     let configured = setup_for(&config, can_query_status, None).instances;

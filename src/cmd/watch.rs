@@ -92,6 +92,7 @@ pub async fn run(flags: &Flags, remote_url: &str, api_token: Secret) -> Result<(
         results: results_rx,
         log: None,
         reloads: Some(reloads),
+        relay: None,
     };
     let outcome = tui::run(term, &mut app, feeds, runner, false).await;
     feed.abort();

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::metrics::Metrics;
 use crate::model::Event;
+use crate::relay::Relay;
 use crate::store::{self, EventLog, LogOptions, Record, ReplayStats, StoreError};
 
 pub mod certs;
@@ -58,6 +59,9 @@ pub struct ListenerOptions {
     /// The `z-api-token` header check (the config's instance tokens and
     /// `check_token_header`); the default knows no instance.
     pub token_header: TokenHeaderCheck,
+    /// The relay (`[[forward]]`): started over the log once it is replayed,
+    /// stopped before it closes; with targets the log keeps each body.
+    pub relay: Option<Relay>,
 }
 
 /// Why the service could not start. Each names what and where.
@@ -79,6 +83,7 @@ pub struct Listener {
     /// The address actually bound (useful with port 0).
     pub addr: SocketAddr,
     pub log: EventLog,
+    relay: Option<Relay>,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
 }
@@ -133,11 +138,15 @@ impl Listener {
         let log = EventLog::open(LogOptions {
             retention_days: opts.retention_days,
             committed: Some(committed),
+            bodies: opts.relay.as_ref().is_some_and(|r| !r.is_empty()),
             ..LogOptions::new(&opts.log_dir)
         })?;
         // Blocking file reads, once, before any webhook is taken (and
         // before anything else runs on this task).
         let stats = store::replay_records(&opts.log_dir, on_replay)?;
+        if let Some(relay) = &opts.relay {
+            relay.start(&log);
+        }
 
         let router = routes::router_with(
             ListenerState::logged(log.clone()),
@@ -170,6 +179,7 @@ impl Listener {
             Listener {
                 addr,
                 log,
+                relay: opts.relay,
                 stop,
                 server,
             },
@@ -179,10 +189,14 @@ impl Listener {
     }
 
     /// Stops taking connections, lets requests in flight finish (within the
-    /// server's grace period), then flushes and closes the log.
+    /// server's grace period), stops the relay (its cursors saved), then
+    /// flushes and closes the log.
     pub async fn shutdown(self) -> Result<(), StoreError> {
         let _ = self.stop.send(true);
         let _ = self.server.await;
+        if let Some(relay) = &self.relay {
+            relay.shutdown().await;
+        }
         self.log.close().await
     }
 }

@@ -333,7 +333,7 @@ async fn hook(
     // the same content: without one, the same event repeated is the same
     // bytes, so it is never taken for a retry.
     let fingerprint = parsed.has_moment.then(|| crate::store::fingerprint(&bytes));
-    accept(&shared.state, parsed.event, fingerprint, arrival).await
+    accept(&shared.state, parsed.event, fingerprint, &bytes, arrival).await
 }
 
 /// The answer to a body that could not be read.
@@ -424,19 +424,15 @@ async fn accept(
     state: &ListenerState,
     event: Event,
     fingerprint: Option<u64>,
+    body: &[u8],
     arrival: Option<crate::store::Arrival>,
 ) -> Response {
     match &state.sink {
-        Sink::Log(log) => match log.append_arrival(event, fingerprint, arrival).await {
-            Ok(Appended::Written { .. } | Appended::Duplicate) => ok(),
-            Err(e) => {
-                tracing::error!("webhook refused (503): {e}");
-                error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the event could not be stored; retry later",
-                )
-            }
-        },
+        Sink::Log(log) => {
+            // the original bytes, for the relay's byte-for-byte delivery
+            let body = log.keeps_bodies().then(|| body.to_vec());
+            accept_logged(log, event, fingerprint, body, arrival).await
+        }
         Sink::Channel(events) => {
             if events.send(event).await.is_err() {
                 tracing::debug!(status = 503, "webhook refused: dashboard is shutting down");
@@ -446,6 +442,26 @@ async fn accept(
                 );
             }
             ok()
+        }
+    }
+}
+
+/// [`accept`] into the durable log: 200 once synced, 503 if it failed.
+async fn accept_logged(
+    log: &crate::store::EventLog,
+    event: Event,
+    fingerprint: Option<u64>,
+    body: Option<Vec<u8>>,
+    arrival: Option<crate::store::Arrival>,
+) -> Response {
+    match log.append_body(event, fingerprint, body, arrival).await {
+        Ok(Appended::Written { .. } | Appended::Duplicate) => ok(),
+        Err(e) => {
+            tracing::error!("webhook refused (503): {e}");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event could not be stored; retry later",
+            )
         }
     }
 }

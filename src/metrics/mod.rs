@@ -94,6 +94,47 @@ pub const KNOWN_CALLBACKS: [&str; 6] = [
 ];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: String,
+}
+
+/// The relay's series, one of each per forward target.
+#[derive(Default)]
+struct ForwardFamilies {
+    delivered: Family<TargetLabels, Counter>,
+    failures: Family<TargetLabels, Counter>,
+    lag: Family<TargetLabels, Gauge>,
+    dead: Family<TargetLabels, Gauge>,
+}
+
+impl ForwardFamilies {
+    fn register(registry: &mut Registry) -> Self {
+        let families = Self::default();
+        registry.register(
+            "zapi_forward_delivered",
+            "Events a forward target answered 2xx to",
+            families.delivered.clone(),
+        );
+        registry.register(
+            "zapi_forward_failures",
+            "Delivery attempts to a forward target that failed (status, timeout, network)",
+            families.failures.clone(),
+        );
+        registry.register(
+            "zapi_forward_lag_events",
+            "Events a forward target has not taken yet",
+            families.lag.clone(),
+        );
+        registry.register(
+            "zapi_forward_dead_letters",
+            "Events a forward target gave up on after its max_age",
+            families.dead.clone(),
+        );
+        families
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InstanceLabels {
     instance_id: String,
     name: String,
@@ -191,6 +232,7 @@ pub struct Metrics {
     unauthorized: Counter,
     account_instances: Family<AccountLabels, Gauge>,
     discovery_failures: Family<AccountLabels, Counter>,
+    forward: ForwardFamilies,
     /// `received` per callback type (index in [`KNOWN_CALLBACKS`], then
     /// `other`), taken from the family on first use: no label is built or
     /// hashed per event.
@@ -269,9 +311,11 @@ impl Metrics {
         );
         let (account_instances, discovery_failures) = register_accounts(&mut registry);
         zero_labels(&states, &received, &rejected);
+        let forward = ForwardFamilies::register(&mut registry);
         Self {
             account_instances,
             discovery_failures,
+            forward,
             registry,
             connected,
             last_change,
@@ -509,6 +553,27 @@ impl Metrics {
     /// An API request was refused for a missing or wrong token.
     pub fn unauthorized(&self) {
         self.unauthorized.inc();
+    }
+
+    /// Brings the relay's series up to `targets`' numbers (before a scrape).
+    pub fn set_forward(&self, targets: &[crate::relay::TargetStatus]) {
+        for t in targets {
+            let labels = TargetLabels {
+                target: t.name.clone(),
+            };
+            let delivered = self.forward.delivered.get_or_create(&labels);
+            delivered.inc_by(t.delivered.saturating_sub(delivered.get()));
+            let failures = self.forward.failures.get_or_create(&labels);
+            failures.inc_by(t.failures.saturating_sub(failures.get()));
+            self.forward
+                .lag
+                .get_or_create(&labels)
+                .set(i64::try_from(t.lag_events).unwrap_or(i64::MAX));
+            self.forward
+                .dead
+                .get_or_create(&labels)
+                .set(i64::try_from(t.dead_letters).unwrap_or(i64::MAX));
+        }
     }
 
     /// The exposition in `format` (see [`exposition`]).

@@ -76,6 +76,7 @@ use subtle::ConstantTimeEq;
 use super::hub::HubHandle;
 use crate::app::Msg;
 use crate::model::{InstanceId, Secret};
+use crate::relay::Relay;
 use crate::runner::Backend;
 use crate::zapi::ApiError;
 
@@ -83,6 +84,11 @@ use super::events::events;
 
 /// The API's routes; without an `api_token` they answer 404.
 pub fn router(hub: HubHandle, api_token: Option<Secret>) -> Router {
+    router_with(hub, api_token, None)
+}
+
+/// [`router`] with the relay's routes (`/api/forward…`) and series.
+pub fn router_with(hub: HubHandle, api_token: Option<Secret>, relay: Option<Relay>) -> Router {
     let Some(token) = api_token.filter(|t| !t.is_empty()) else {
         // As if absent, but answered here: these are not webhook refusals.
         return Router::new()
@@ -97,6 +103,7 @@ pub fn router(hub: HubHandle, api_token: Option<Secret>) -> Router {
     let state = Api {
         hub,
         running: Arc::new(Mutex::new(HashSet::new())),
+        relay,
     };
     Router::new()
         .route("/metrics", get(metrics))
@@ -107,6 +114,8 @@ pub fn router(hub: HubHandle, api_token: Option<Secret>) -> Router {
         .route("/api/instances/{id}/restart", post(restart))
         .route("/api/instances/{id}/restore-session", post(restore_session))
         .route("/api/instances/{id}/history", get(history))
+        .route("/api/forward", get(super::forward::targets))
+        .route("/api/forward/{name}/retry", post(super::forward::retry))
         .route("/api/instances/{id}/qr-code", post(super::connect::qr_code))
         .route(
             "/api/instances/{id}/phone-code",
@@ -125,6 +134,8 @@ pub(super) struct Api {
     pub(super) hub: HubHandle,
     /// Actions running now, one per instance and action.
     running: Arc<Mutex<HashSet<(InstanceId, ApiAction)>>>,
+    /// The relay, when `[[forward]]` targets exist.
+    pub(super) relay: Option<Relay>,
 }
 
 struct Auth {
@@ -203,6 +214,9 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 async fn metrics(State(api): State<Api>, headers: HeaderMap) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = crate::metrics::exposition::negotiate(accept);
+    if let Some(relay) = &api.relay {
+        api.hub.metrics.set_forward(&relay.status());
+    }
     (
         [
             (
@@ -590,6 +604,7 @@ mod tests {
                 secret: None,
                 concurrency: 1,
                 accounts: Default::default(),
+                all_types: false,
             };
             let (hub, handle) = Hub::new(
                 Backend::Zapi(Box::new(services)),

@@ -642,6 +642,7 @@ mod tests {
             secret: None,
             concurrency: 1,
             accounts: Default::default(),
+            all_types: false,
         };
         let (hub, handle) = Hub::new(
             Backend::Zapi(Box::new(services)),

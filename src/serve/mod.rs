@@ -5,4 +5,5 @@
 pub mod api;
 mod connect;
 pub mod events;
+mod forward;
 pub mod hub;

@@ -102,6 +102,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::model::Event;
 
 mod dedup;
+mod forward;
 mod history;
 mod record;
 mod replay;
@@ -109,6 +110,9 @@ mod scan;
 mod segments;
 mod writer;
 
+pub use forward::{
+    Cursor, FORWARD_DIR, ForwardRead, Forwardable, read_cursor, read_forward, write_cursor,
+};
 pub use history::history;
 pub(crate) use record::write_event_json_sorted;
 pub use record::{Ack, Record};
@@ -180,6 +184,9 @@ pub struct LogOptions {
     /// dashboard's state. The writer waits when the receiver falls behind
     /// (backpressure up to the listener).
     pub committed: Option<mpsc::Sender<(u64, Event)>>,
+    /// Keep each webhook's original body in its record, for the relay
+    /// (`[[forward]]`); off, records hold only the parsed event.
+    pub bodies: bool,
 }
 
 impl LogOptions {
@@ -191,6 +198,7 @@ impl LogOptions {
             retention_days: DEFAULT_RETENTION_DAYS,
             max_batch: DEFAULT_MAX_BATCH,
             committed: None,
+            bodies: false,
         }
     }
 }
@@ -334,6 +342,7 @@ enum Request {
     Append {
         event: Event,
         fp: Option<u64>,
+        body: Option<Vec<u8>>,
         reply: AppendReply,
     },
     /// An acknowledgement: written like an event, never a duplicate, not
@@ -359,6 +368,9 @@ pub struct EventLog {
     arriving: Arc<AtomicUsize>,
     counters: Arc<Counters>,
     stopped: watch::Receiver<bool>,
+    /// The highest `seq` on disk (synced), for readers that follow the log.
+    synced: watch::Receiver<u64>,
+    bodies: Arc<std::sync::atomic::AtomicBool>,
     dir: Arc<PathBuf>,
 }
 
@@ -407,6 +419,7 @@ impl EventLog {
         let (tx, rx) = mpsc::channel(max_batch.saturating_mul(4));
         let arriving = Arc::new(AtomicUsize::new(0));
         let (stopped_tx, stopped_rx) = watch::channel(false);
+        let (synced_tx, synced_rx) = watch::channel(tail.last_seq);
         let writer = Writer {
             dir: dir.clone(),
             retention_days: opts.retention_days,
@@ -418,6 +431,7 @@ impl EventLog {
             filter,
             counters: Arc::clone(&counters),
             committed: opts.committed,
+            synced: synced_tx,
             arriving: Arc::clone(&arriving),
             spare_runs: Vec::new(),
             _lock: lock,
@@ -432,6 +446,8 @@ impl EventLog {
             arriving,
             counters,
             stopped: stopped_rx,
+            synced: synced_rx,
+            bodies: Arc::new(std::sync::atomic::AtomicBool::new(opts.bodies)),
             dir: Arc::new(dir),
         })
     }
@@ -468,10 +484,24 @@ impl EventLog {
         fingerprint: Option<u64>,
         arrival: Option<Arrival>,
     ) -> Result<Appended, StoreError> {
+        self.append_body(event, fingerprint, None, arrival).await
+    }
+
+    /// [`EventLog::append_arrival`] with the webhook's original `body`,
+    /// kept in the record when the log keeps bodies ([`LogOptions::bodies`])
+    /// so the relay can deliver it byte for byte.
+    pub async fn append_body(
+        &self,
+        event: Event,
+        fingerprint: Option<u64>,
+        body: Option<Vec<u8>>,
+        arrival: Option<Arrival>,
+    ) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();
         let request = Request::Append {
             event,
             fp: fingerprint,
+            body: body.filter(|_| self.keeps_bodies()),
             reply,
         };
         self.request(request, answer, arrival).await
@@ -541,6 +571,23 @@ impl EventLog {
     /// The log directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether records keep the webhooks' bodies ([`LogOptions::bodies`]).
+    pub fn keeps_bodies(&self) -> bool {
+        self.bodies.load(Ordering::Relaxed)
+    }
+
+    /// From now on records keep the bodies (or not): the relay turns it on
+    /// when a target is adopted while running.
+    pub fn set_keep_bodies(&self, keep: bool) {
+        self.bodies.store(keep, Ordering::Relaxed);
+    }
+
+    /// The highest `seq` synced to disk, updated after every batch: a
+    /// reader that follows the log waits on it.
+    pub fn synced(&self) -> watch::Receiver<u64> {
+        self.synced.clone()
     }
 }
 

@@ -208,12 +208,26 @@ pub(super) fn parse_hex(digits: &[u8]) -> Option<u64> {
 /// serde gives for [`RecordOut`] (`record_encoding_is_what_serde_gives`):
 /// serde's flattened enum and chrono's `Display`-based timestamps were the
 /// writer thread's largest costs.
+#[cfg(test)]
 pub(super) fn encode_record(
     buf: &mut Vec<u8>,
     dir: &Path,
     seq: u64,
     fp: u64,
     event: &Event,
+) -> Result<(), StoreError> {
+    encode_record_with_body(buf, dir, seq, fp, event, None)
+}
+
+/// [`encode_record`] with the webhook's original body, kept for the relay
+/// as `,"body":"<base64>"` after the event (older readers ignore it).
+pub(super) fn encode_record_with_body(
+    buf: &mut Vec<u8>,
+    dir: &Path,
+    seq: u64,
+    fp: u64,
+    event: &Event,
+    body: Option<&[u8]>,
 ) -> Result<(), StoreError> {
     let start = buf.len();
     buf.extend_from_slice(b"00000000 ");
@@ -226,6 +240,18 @@ pub(super) fn encode_record(
     buf.extend_from_slice(&digits);
     buf.extend_from_slice(b"\",\"event\":");
     write_event_json(buf, event);
+    if let Some(body) = body {
+        use base64::Engine as _;
+        buf.extend_from_slice(BODY_KEY);
+        let at = buf.len();
+        let len = base64::encoded_len(body.len(), true).unwrap_or(0);
+        buf.resize(at + len, 0);
+        let written = base64::engine::general_purpose::STANDARD
+            .encode_slice(body, &mut buf[at..])
+            .unwrap_or(0);
+        buf.truncate(at + written);
+        buf.push(b'"');
+    }
     buf.push(b'}');
     let size = buf.len() - start + 1;
     if size > MAX_RECORD_BYTES {
@@ -389,6 +415,36 @@ pub(super) fn write_json_time(buf: &mut Vec<u8>, t: &DateTime<Utc>) {
     buf.extend_from_slice(b"Z\"");
 }
 
+/// What precedes a record's body (after its event's closing brace).
+const BODY_KEY: &[u8] = b",\"body\":\"";
+
+/// The original webhook body a record carries ([`encode_record_with_body`]),
+/// if any: `Some(None)` when it has none, `None` when it says it has one
+/// that is not base64.
+pub(super) fn record_body(json: &[u8]) -> Option<Option<Vec<u8>>> {
+    use base64::Engine as _;
+    let Some(inner) = json.strip_suffix(b"\"}") else {
+        return Some(None);
+    };
+    let marker = b"},\"body\":\"";
+    let Some(at) = inner.windows(marker.len()).rposition(|w| w == marker) else {
+        return Some(None);
+    };
+    let b64 = &inner[at + marker.len()..];
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .map(Some)
+}
+
+/// A record's fingerprint as written (`{"seq":N,"fp":"<16 hex>",…`).
+pub(super) fn quick_fp(json: &[u8]) -> Option<u64> {
+    let rest = json.strip_prefix(b"{\"seq\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let rest = rest.get(digits..)?.strip_prefix(b",\"fp\":\"")?;
+    parse_hex(rest.get(..16)?)
+}
+
 /// The JSON part of a record line (without its `\n`) if the CRC checks out.
 pub(super) fn check_crc(line: &[u8]) -> Option<&[u8]> {
     if line.len() < 10 || line[8] != b' ' {
@@ -475,7 +531,7 @@ pub(super) fn decode_canonical(json: &str) -> Option<(u64, Event)> {
     let (moment, rest) = plain_str(rest)?;
     let rest = rest.strip_prefix(",\"received\":\"")?;
     let (received, rest) = plain_str(rest)?;
-    if rest != "}}" {
+    if rest != "}}" && !(rest.starts_with("},\"body\":\"") && rest.ends_with("\"}")) {
         return None;
     }
     Some((

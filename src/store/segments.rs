@@ -138,8 +138,9 @@ pub(super) fn scan_tail(segments: &[Segment], want: usize, window: chrono::TimeD
 }
 
 /// Deletes the segments whose whole day is older than `days` before `today`
-/// (none if `days` is 0), never `protect` or a newer one. Returns the days
-/// deleted. Failures are logged, not returned: a segment that cannot be
+/// (none if `days` is 0), never `protect` or a newer one, nor one that a
+/// relay target's cursor still needs within its `max_age` (see
+/// [`super::forward`]). Returns the days deleted. Failures are logged, not returned: a segment that cannot be
 /// deleted stays readable.
 pub(super) fn apply_retention(
     segments: &[Segment],
@@ -154,8 +155,17 @@ pub(super) fn apply_retention(
     let Some(oldest_kept) = today.checked_sub_days(Days::new(u64::from(days))) else {
         return removed;
     };
-    for seg in segments {
+    let mut holds: Option<Vec<(usize, super::Cursor)>> = None;
+    for (index, seg) in segments.iter().enumerate() {
         if seg.day >= oldest_kept || protect.is_some_and(|p| seg.day >= p) {
+            continue;
+        }
+        let dir = seg.path.parent().unwrap_or(Path::new("."));
+        let holds = holds.get_or_insert_with(|| {
+            super::forward::hold_indexes(segments, super::forward::holds(dir))
+        });
+        if super::forward::held(segments, index, holds, today) {
+            tracing::info!(path = %seg.path.display(), "event log: segment past retention kept for a relay target");
             continue;
         }
         match fs::remove_file(&seg.path) {

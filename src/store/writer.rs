@@ -13,13 +13,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{mpsc, watch};
 
 use super::dedup::DedupFilter;
-use super::record::{Record, encode_ack_record, encode_record};
+use super::record::{Record, encode_ack_record, encode_record_with_body};
 use super::segments::{OpenSegment, apply_retention, list_segments, open_segment};
 use super::{
     AppendReply, Appended, Counters, LINGER, LINGER_STEP, NO_FINGERPRINT, Request, StoreError,
     io_error,
 };
 use crate::model::Event;
+
+/// An append taken from the queue: the record, its fingerprint (if it may
+/// be a retry), the webhook's body (when the log keeps bodies) and who
+/// waits for the answer.
+type Queued = (Record, Option<u64>, Option<Vec<u8>>, AppendReply);
 
 /// The records of one batch that go to one segment.
 pub(super) struct Run {
@@ -47,6 +52,8 @@ pub(super) struct Writer {
     pub(super) filter: DedupFilter,
     pub(super) counters: Arc<Counters>,
     pub(super) committed: Option<mpsc::Sender<(u64, Event)>>,
+    /// The highest `seq` synced, for readers that follow the log.
+    pub(super) synced: watch::Sender<u64>,
     /// Appends announced and not queued yet ([`EventLog::arrival`]).
     pub(super) arriving: Arc<AtomicUsize>,
     /// Emptied runs of earlier batches, whose buffers the next reuse.
@@ -69,10 +76,15 @@ impl Writer {
             loop {
                 while let Some(request) = next.take() {
                     match request {
-                        Request::Append { event, fp, reply } => {
-                            batch.push((Record::Event(event), fp, reply))
+                        Request::Append {
+                            event,
+                            fp,
+                            body,
+                            reply,
+                        } => batch.push((Record::Event(event), fp, body, reply)),
+                        Request::Ack { ack, reply } => {
+                            batch.push((Record::Ack(ack), None, None, reply))
                         }
-                        Request::Ack { ack, reply } => batch.push((Record::Ack(ack), None, reply)),
                         Request::Shutdown { reply } => {
                             shutdowns.push(reply);
                             stop = true;
@@ -119,18 +131,14 @@ impl Writer {
     }
 
     /// Writes one batch: every append is answered once its run is synced.
-    fn commit(
-        &mut self,
-        batch: &mut Vec<(Record, Option<u64>, AppendReply)>,
-        pending: &mut HashMap<u64, usize>,
-    ) {
+    fn commit(&mut self, batch: &mut Vec<Queued>, pending: &mut HashMap<u64, usize>) {
         Counters::add(&self.counters.batches, 1);
         self.counters
             .largest_batch
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         pending.clear();
         let mut runs: Vec<Run> = Vec::new();
-        for (record, fp, reply) in batch.drain(..) {
+        for (record, fp, body, reply) in batch.drain(..) {
             let received = record.received();
             if fp.is_some_and(|fp| self.filter.is_retry(fp, received)) {
                 Counters::add(&self.counters.duplicates, 1);
@@ -161,7 +169,9 @@ impl Writer {
             let written_fp = fp.unwrap_or(NO_FINGERPRINT);
             let encoded = match &record {
                 Record::Event(event) => {
-                    encode_record(&mut run.buf, &self.dir, seq, written_fp, event)
+                    // EventLog::append_body dropped it unless bodies are kept
+                    let body = body.as_deref();
+                    encode_record_with_body(&mut run.buf, &self.dir, seq, written_fp, event, body)
                 }
                 Record::Ack(ack) => encode_ack_record(&mut run.buf, &self.dir, seq, ack),
             };
@@ -239,6 +249,11 @@ impl Writer {
                 self.counters
                     .last_seq
                     .fetch_max(run.last_seq, Ordering::Relaxed);
+                self.synced.send_if_modified(|synced| {
+                    let newer = run.last_seq > *synced;
+                    *synced = (*synced).max(run.last_seq);
+                    newer
+                });
                 for (reply, answer) in run.waiters.drain(..) {
                     if answer == Appended::Duplicate {
                         Counters::add(&self.counters.duplicates, 1);

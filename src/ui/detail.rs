@@ -83,6 +83,9 @@ pub fn draw(app: &App, detail: &Detail, frame: &mut Frame, area: Rect) {
     wrapped("/status", &status, Theme::PLAIN, text_w, &mut lines);
     hooks_lines(app, inst, text_w, &mut lines);
     account_lines(app, inst, text_w, &mut lines);
+    if let Some(forwarding) = super::relay::forwarding_text(app, &inst.id) {
+        wrapped("Forwarded", &forwarding, Theme::PLAIN, text_w, &mut lines);
+    }
     if let Some(phone) = &inst.phone {
         lines.push(labelled("Phone", vec![Span::raw(fit(phone, text_w))]));
     }

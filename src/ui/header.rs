@@ -117,6 +117,7 @@ fn extra_parts(app: &App) -> Vec<Part> {
             Theme::DIM,
         ));
     }
+    parts.extend(super::relay::header_part(app));
     parts
 }
 

@@ -13,6 +13,7 @@ pub mod help;
 mod link;
 mod messages;
 mod popup;
+mod relay;
 mod replace;
 pub mod starting;
 mod table;
@@ -46,6 +47,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
     }
     if let Some(view) = &app.overlays.messages {
         messages::draw(app, view, frame, middle);
+    }
+    if let Some(list) = &app.overlays.relay {
+        relay::draw(app, list, frame, middle);
     }
     footer::draw(app, frame, bottom);
     if let Some(c) = &app.overlays.confirm {

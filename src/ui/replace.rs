@@ -1,6 +1,7 @@
 //! The confirmation before a registration replaces another system's
 //! webhook URL: each such instance with the URL (masked) that would be
-//! replaced; `y` registers all, `n` only the others, `Esc` none.
+//! replaced; `y` adopts them as forward targets and registers all, `o`
+//! overwrites them, `n` or `Esc` sends nothing.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -36,12 +37,6 @@ pub fn draw(app: &App, confirm: &ReplaceConfirm, frame: &mut Frame, area: Rect) 
             group
         })
         .collect();
-    let others = confirm.others.len();
-    let n_does = if others == 0 {
-        " leaves them alone".to_string()
-    } else {
-        format!(" registers only the other {others}")
-    };
     let popup = Popup {
         title: " Replace another system's webhooks? ",
         question: if n == 1 {
@@ -49,27 +44,27 @@ pub fn draw(app: &App, confirm: &ReplaceConfirm, frame: &mut Frame, area: Rect) 
         } else {
             format!("{n} instances' webhooks point at another system:")
         },
-        effect: "registering replaces these URLs, and that system stops getting the events."
+        effect: "y keeps them fed through zapi-dash (forward targets); o cuts them off."
             .to_string(),
         warning: None,
         items,
         total: n,
         keys: Line::from(vec![
             Span::styled(" y", bold),
-            Span::raw(" replaces them · "),
+            Span::raw(" adopts and registers · "),
+            Span::styled("o", bold),
+            Span::raw(" overwrites · "),
             Span::styled("n", bold),
-            Span::raw(n_does),
-            Span::raw(" · "),
+            Span::raw("/"),
             Span::styled("Esc", bold),
             Span::raw(" sends nothing"),
         ]),
         keys_short: Line::from(vec![
             Span::styled(" y", bold),
-            Span::raw(" all · "),
+            Span::raw(" adopt · "),
+            Span::styled("o", bold),
+            Span::raw(" overwrite · "),
             Span::styled("n", bold),
-            Span::raw(if others == 0 { " none" } else { " others" }),
-            Span::raw(" · "),
-            Span::styled("Esc", bold),
             Span::raw(" nothing"),
         ]),
     };

@@ -133,6 +133,10 @@ pub struct Me {
     /// URL registered for `ReceivedCallback`.
     #[serde(default, deserialize_with = "empty_as_none")]
     pub received_callback_url: Option<String>,
+    /// Whether messages the instance sends are notified too
+    /// (`notifySentByMe`), kept as it is by `register_all_types`.
+    #[serde(default)]
+    pub receive_callback_sent_by_me: Option<bool>,
 }
 
 fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

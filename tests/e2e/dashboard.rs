@@ -402,7 +402,8 @@ async fn no_color_means_no_colour_on_the_real_terminal() {
 
 /// The instance's webhooks point at the operator's own bot: `R` asks first
 /// and names the URL (masked); nothing reaches Z-API before `y`; `n` leaves
-/// it alone; `y` registers it.
+/// it alone; `y` adopts it as a forward target (beside the log) and
+/// registers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_r_asks_before_replacing_another_systems_webhook() {
     let sim = sim().await;
@@ -423,7 +424,7 @@ async fn big_r_asks_before_replacing_another_systems_webhook() {
     assert!(!popup.contains("AbCdEfGh0123456789xyz"), "{popup}");
     dash.send(b"n");
     dash.wait_for("n's answer", |s| {
-        s.contains("nothing sent") && !s.contains("point at another system")
+        s.contains("nothing was sent") && !s.contains("point at another system")
     });
     // a `/me` check the test can wait for: `s` asks Z-API again
     dash.send(b"s");
@@ -461,11 +462,30 @@ async fn big_r_asks_before_replacing_another_systems_webhook() {
         sim.instance(ID).unwrap().disconnected_url.as_deref(),
         Some("https://dash.example.com/hooks/disconnected")
     );
+    // the bot's URL is now a forward target, kept beside the log
+    let adopted = find_file(dir.path(), "adopted.json").expect("adopted.json beside the log");
+    let text = std::fs::read_to_string(adopted).unwrap();
+    assert!(text.contains(bot) && text.contains(ID), "{text}");
     dash.send(b"q");
     let status = tokio::task::spawn_blocking(move || dash.wait_exit())
         .await
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
+}
+
+/// The first file named `name` under `dir`.
+fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -419,8 +419,8 @@ fn cut_off_banner_is_red_bold_and_worded_and_gone_when_up() {
 
 /// The instance's webhooks point at another system: the watcher's `r`
 /// asks in the same popup as the dashboard's (it knows the URL from the
-/// server's row), sends nothing before `y`, then has the server replace it
-/// (`?replace=true`: without it the server refuses).
+/// server's row), sends nothing before a key, then on `o` (overwrite) has
+/// the server replace it (`?replace=true`: without it the server refuses).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_in_the_watcher_asks_before_replacing_another_systems_webhook() {
     use crate::dashboard::{CLIENT_TOKEN, ID, TOKEN};
@@ -452,13 +452,13 @@ async fn r_in_the_watcher_asks_before_replacing_another_systems_webhook() {
         !sim.calls().iter().any(|c| c.method == "PUT"),
         "nothing is sent before y"
     );
-    watch.send(b"y");
+    watch.send(b"o");
     sim.wait_for_calls(
         |c| c.iter().filter(|c| c.method == "PUT").count() >= 2,
         timeout(),
     )
     .await
-    .expect("the server replaces both webhooks after y");
+    .expect("the server replaces both webhooks after o");
     watch.wait_for("the registration result", |s| {
         s.contains("webhooks of Sales registered")
     });

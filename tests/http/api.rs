@@ -88,6 +88,7 @@ impl Server {
             secret: None,
             concurrency: 4,
             accounts: Default::default(),
+            all_types: false,
         };
         let metrics = Arc::new(Metrics::new());
         let (hub, handle) = Hub::new(
@@ -104,6 +105,7 @@ impl Server {
             extra_routes: Some(api::router(handle.clone(), api_token.map(Secret::new))),
             metrics: Some(metrics),
             token_header: Default::default(),
+            relay: None,
         };
         let configured: Vec<_> = insts
             .iter()

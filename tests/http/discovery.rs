@@ -213,6 +213,7 @@ mod task {
             relist: Arc::clone(relist),
             public_url: Some("https://dash.example.com".into()),
             secret: None,
+            all_types: false,
             page_size: 2,
             retry_base: Duration::from_millis(1),
         }
@@ -262,6 +263,7 @@ mod task {
             public_url: Some("https://dash.example.com".into()),
             secret: None,
             concurrency: 4,
+            all_types: false,
             accounts: Accounts {
                 clients: vec![
                     ("Agency A".into(), client(CT_A)),

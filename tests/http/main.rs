@@ -13,5 +13,6 @@ mod discovery;
 mod listener;
 mod listener_security;
 mod operator_actions;
+mod relay;
 mod serve;
 mod zapi_client;

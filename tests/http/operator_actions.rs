@@ -52,6 +52,7 @@ async fn fixture(secret: Option<&str>, log_dir: Option<std::path::PathBuf>) -> F
         secret: secret.map(|s| WebhookSecret::new(&Secret::new(s)).unwrap()),
         concurrency: 4,
         accounts: Default::default(),
+        all_types: false,
     };
     let (tx, results) = mpsc::unbounded_channel();
     let mut runner = Runner::new(Backend::Zapi(Box::new(services)), tx);
@@ -323,6 +324,7 @@ async fn a_failed_call_is_written_to_the_diagnostics_log_without_a_token() {
         secret: None,
         concurrency: 1,
         accounts: Default::default(),
+        all_types: false,
     };
     let (tx, mut results) = mpsc::unbounded_channel();
     let mut runner = Runner::new(Backend::Zapi(Box::new(services)), tx)
@@ -357,4 +359,59 @@ async fn a_failed_call_is_written_to_the_diagnostics_log_without_a_token() {
     assert!(lines[0].contains(&e.to_string()), "{}", lines[0]);
     assert!(!text.contains(token), "no instance token in the log");
     assert!(!text.contains(CLIENT_TOKEN), "no Client-Token in the log");
+}
+
+/// `register_all_types`: one `update-every-webhooks` to `/hooks`, the
+/// operator's `notifySentByMe` kept, and `/me` then reads as pointing here.
+#[tokio::test]
+async fn register_all_types_points_every_webhook_here_and_keeps_notify_sent_by_me() {
+    let instances = sim::demo_instances(1, 7);
+    let sim = Sim::start(SimOptions {
+        client_token: CLIENT_TOKEN.into(),
+        instances: instances.clone(),
+        latency: Duration::ZERO,
+    })
+    .await
+    .unwrap();
+    let client = ZapiClient::new(&sim.base_url(), Secret::new(CLIENT_TOKEN))
+        .unwrap()
+        .with_retry_base(Duration::from_millis(1));
+    let id = InstanceId::new(&instances[0].id);
+    let token = Secret::new(&instances[0].token);
+    // the operator's bot had every webhook, with notifySentByMe on
+    let bot = zapi_dash::zapi::Hook::Every {
+        notify_sent_by_me: true,
+    };
+    client
+        .update_webhook(&id, &token, bot, "https://bot.example/zapi")
+        .await
+        .unwrap();
+    let services = Services {
+        client: Some(client),
+        tokens: HashMap::from([(id.clone(), token)]),
+        public_url: Some("https://dash.example".into()),
+        secret: None,
+        concurrency: 4,
+        all_types: true,
+        accounts: Default::default(),
+    };
+    assert!(!services.hooks(&id).await.unwrap().here);
+    services.register(&id).await.unwrap();
+    let state = sim.instance(&instances[0].id).unwrap();
+    for url in [
+        &state.disconnected_url,
+        &state.connected_url,
+        &state.received_url,
+    ] {
+        assert_eq!(url.as_deref(), Some("https://dash.example/hooks"));
+    }
+    assert!(state.notify_sent_by_me, "notifySentByMe kept as it was");
+    let every: Vec<_> = sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("update-every-webhooks"))
+        .collect();
+    assert_eq!(every.len(), 2, "the bot's and ours");
+    assert!(services.hooks(&id).await.unwrap().here, "no drift after it");
+    sim.shutdown();
 }

@@ -61,6 +61,7 @@ async fn ten_thousand_events_from_50_connections_are_all_counted() {
         extra_routes: None,
         metrics: None,
         token_header: Default::default(),
+        relay: None,
     };
     let (service, mut events, replay) = Listener::start(opts, |_, _| {}).await.unwrap();
     assert_eq!(replay.records, 0);

@@ -45,6 +45,7 @@ fn opts(dir: &Path) -> LogOptions {
         retention_days: 0,
         max_batch: store::DEFAULT_MAX_BATCH,
         committed: None,
+        bodies: false,
     }
 }
 
@@ -751,6 +752,7 @@ impl Logged {
             extra_routes: None,
             metrics: None,
             token_header: Default::default(),
+            relay: None,
         };
         let mut replayed = Vec::new();
         let (service, events, _) =

@@ -549,7 +549,8 @@ fn replace_confirmation_popup_80x24() {
         screen.contains("https://old-server.example/hooks/disc"),
         "{screen}"
     );
-    assert!(screen.contains("y replaces them"), "{screen}");
+    assert!(screen.contains("y adopts and registers"), "{screen}");
+    assert!(screen.contains("o overwrites"), "{screen}");
     assert!(screen.contains("Esc sends nothing"), "{screen}");
     assert_screen!("replace_confirmation_popup_80x24", screen);
 }
@@ -618,8 +619,9 @@ fn replace_confirmation_keeps_its_keys_at_40x10() {
     let mut app = operator_fleet(40, 10);
     key(&mut app, KeyCode::Char('R'));
     let screen = text(&render(&app, 40, 10));
-    assert!(screen.contains("y all"), "{screen}");
-    assert!(screen.contains("Esc nothing"), "{screen}");
+    assert!(screen.contains("y adopt"), "{screen}");
+    assert!(screen.contains("o overwrite"), "{screen}");
+    assert!(screen.contains("n nothing"), "{screen}");
     assert_screen!("replace_confirmation_40x10", screen);
 }
 
@@ -693,4 +695,55 @@ fn big_g_in_the_history_shows_the_last_page_and_its_position() {
         "the oldest:\n{screen}"
     );
     assert_screen!("detail_history_last_page_120x35", screen);
+}
+
+fn relay_status(name: &str, lag: u64, dead: usize) -> zapi_dash::relay::TargetStatus {
+    zapi_dash::relay::TargetStatus {
+        name: name.into(),
+        url: format!("https://{name}.example.com/zapi"),
+        lag_events: lag,
+        dead_letters: dead,
+        delivered: 1200,
+        failures: 7,
+        last_error: Some("HTTP 503: down for maintenance".into()),
+        last_delivery: Some(t(14, 5, 0)),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_relay_in_the_header_the_target_list_and_the_detail() {
+    let mut app = operator_fleet(80, 24);
+    app.update(
+        Msg::Relay(vec![relay_status("bot", 0, 0), relay_status("crm", 12, 3)]),
+        t(14, 6, 12),
+    );
+    let screen = text(&render(&app, 80, 24));
+    assert!(
+        screen.contains("⚠ relay: 2 targets · lag 12 · 3 dead"),
+        "{screen}"
+    );
+    key(&mut app, KeyCode::Char('F'));
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Char('d'));
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains("Forward targets"), "{screen}");
+    assert!(screen.contains("crm"), "{screen}");
+    assert!(
+        screen.contains("drop crm's dead letters for good? y drops"),
+        "{screen}"
+    );
+    assert_screen!("relay_target_list_80x24", screen);
+    key(&mut app, KeyCode::Char('n'));
+    key(&mut app, KeyCode::Esc);
+    open_detail_of(&mut app, "Sales");
+    let screen = text(&render(&app, 120, 35));
+    assert!(screen.contains("Forwarded"), "{screen}");
+    assert!(
+        screen.contains("bot https://bot.example.com/zapi (no delivery yet)"),
+        "{screen}"
+    );
+    // without targets the header says nothing of a relay
+    let plain = text(&render(&operator_fleet(80, 24), 80, 24));
+    assert!(!plain.contains("relay"), "{plain}");
 }

@@ -10,6 +10,7 @@ mod events;
 mod failures;
 mod keys;
 mod operator;
+mod relay;
 
 pub(super) fn t(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_764_000_000 + secs, 0).unwrap()
