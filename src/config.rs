@@ -185,6 +185,7 @@ struct RawConfig {
     instances: Vec<RawInstance>,
     #[serde(default)]
     accounts: Vec<accounts::RawAccount>,
+    #[serde(default)]
     forward: Vec<crate::relay::target::RawForward>,
 }
 

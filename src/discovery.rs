@@ -179,9 +179,7 @@ async fn run_account(acc: AccountDiscovery, ctx: Ctx) {
                 let (public_url, secret, all_types) = &*ctx.judge;
                 let listed = listed
                     .iter()
-                    .map(|l| {
-                        listed_instance(l, public_url.as_deref(), secret.as_ref(), *all_types)
-                    })
+                    .map(|l| listed_instance(l, public_url.as_deref(), secret.as_ref(), *all_types))
                     .collect();
                 send(&ctx, &acc.name, Ok(listed));
                 (!acc.every.is_zero()).then_some(acc.every)
