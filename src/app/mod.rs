@@ -659,58 +659,70 @@ impl App {
             | Msg::HooksResult { .. }
             | Msg::ActionResult { .. }) => self.on_call(call, None),
             Msg::Timed { took, msg } => self.on_call(*msg, Some(took)),
-            Msg::History { id, result } => {
-                self.on_history(id, result);
+            Msg::Mouse(ev) => self.on_mouse(ev),
+            other => {
+                self.on_other(other);
                 Vec::new()
             }
-            Msg::Mouse(ev) => self.on_mouse(ev),
+        }
+    }
+
+    /// The messages that only change the state: history reads, alert and
+    /// log problems, `watch`'s feed, acks, the relay's and the Connect
+    /// popup's answers, discovery listings.
+    fn on_other(&mut self, msg: Msg) {
+        match msg {
+            Msg::History { id, result } => {
+                self.on_history(id, result);
+            }
             Msg::AlertFailed { id, error } => {
                 let label = self
                     .get(&id)
                     .map_or_else(|| id.to_string(), |i| i.label().to_string());
                 self.notify_background(Level::Error, format!("alert command for {label}: {error}"));
-                Vec::new()
             }
             Msg::Problem(text) => {
                 self.notify_background(Level::Error, text);
-                Vec::new()
             }
             Msg::Snapshot(snapshot) => {
                 self.apply_snapshot(snapshot);
                 self.refresh_view();
-                Vec::new()
             }
             Msg::Row(row) => {
                 self.on_row(*row);
-                Vec::new()
             }
             Msg::Link(link) => {
                 self.link = Some(link);
-                Vec::new()
             }
             Msg::Acked { id, acked, at } => {
                 self.fleet.apply_ack(&id, acked, at);
                 self.view.dirty = true;
-                Vec::new()
             }
             Msg::Relay(targets) => {
                 self.on_relay_status(targets);
-                Vec::new()
             }
             Msg::RelayDone { call, result } => {
                 self.on_relay_done(call, result);
-                Vec::new()
             }
             msg @ (Msg::QrResult { .. }
             | Msg::PhoneCodeResult { .. }
             | Msg::DeviceResult { .. }) => {
                 self.on_connect_result(msg);
-                Vec::new()
             }
             Msg::Discovered { account, result } => {
                 self.on_discovered(&account, result);
-                Vec::new()
             }
+            // handled in `update`
+            Msg::Key(_)
+            | Msg::Webhook(_)
+            | Msg::Tick
+            | Msg::Resize(..)
+            | Msg::Mouse(_)
+            | Msg::StatusResult { .. }
+            | Msg::RegisterResult { .. }
+            | Msg::HooksResult { .. }
+            | Msg::ActionResult { .. }
+            | Msg::Timed { .. } => {}
         }
     }
 

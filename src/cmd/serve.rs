@@ -31,10 +31,7 @@ use super::{
 pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let state = state_dir(&config)?;
     init_logging(&state, &flags.log_level);
-    for w in &config.warnings {
-        tracing::warn!("{w}");
-        let _ = writeln!(std::io::stderr(), "zapi-dash: warning: {w}");
-    }
+    warn_of(&config);
     let mut opts = service_options(&config, config.listen, &state)?;
     let metrics = Arc::new(Metrics::new());
     let services = zapi_services(&config, opts.secret.clone())?;
@@ -82,15 +79,7 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     // right after "listening on" is a clean stop, not the default death
     let shutdown = signals::stop_signal();
     let hangup = ReloadSignal::hangup();
-    // not eprintln!: a closed stderr must not panic the service
-    let _ = writeln!(
-        std::io::stderr(),
-        "zapi-dash: listening on {} · {} events in the log · {} corrupt records skipped · {}",
-        service.addr,
-        replay.records,
-        replay.corrupt,
-        state.join("events").display()
-    );
+    announce(service.addr, &replay, &state);
     // buffered, flushed whenever no more lines are waiting: one write per
     // burst rather than one per event (stdout is line-buffered otherwise)
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
@@ -110,6 +99,31 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
     tracing::info!("stopped");
     closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// The config's warnings, in the diagnostics log and on stderr.
+fn warn_of(config: &Config) {
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+        let _ = writeln!(std::io::stderr(), "zapi-dash: warning: {w}");
+    }
+}
+
+/// Readiness, on stderr: where it listens and what the replay found.
+fn announce(
+    addr: std::net::SocketAddr,
+    replay: &zapi_dash::store::ReplayStats,
+    state: &std::path::Path,
+) {
+    // not eprintln!: a closed stderr must not panic the service
+    let _ = writeln!(
+        std::io::stderr(),
+        "zapi-dash: listening on {} · {} events in the log · {} corrupt records skipped · {}",
+        addr,
+        replay.records,
+        replay.corrupt,
+        state.join("events").display()
+    );
 }
 
 /// The fleet's accounts, and the metrics of those that discover.
