@@ -590,6 +590,51 @@ impl App {
             || self.view.sort == SortKey::Disconnects
     }
 
+    /// Whether anything on screen now reads the clock, so that a tick
+    /// changes it: an overlay (ages, countdowns), a fresh notice (the
+    /// footer switches after 20 s), a held order, `watch`'s link, a Z-API
+    /// link in trouble, or a visible row that shows an age, a warning
+    /// (silence grows) or a state other than connected. The header's
+    /// sparkline moves by the minute (the caller draws then).
+    fn clock_on_screen(&self) -> bool {
+        let o = &self.overlays;
+        let overlay = o.show_help
+            || o.detail.is_some()
+            || o.confirm.is_some()
+            || o.replace.is_some()
+            || o.messages.is_some()
+            || o.connect.is_some()
+            || o.relay.is_some();
+        let fresh = |n: &Option<Notice>| {
+            n.as_ref()
+                .is_some_and(|n| (self.now - n.at).num_seconds() < 30)
+        };
+        let link_trouble = !matches!(
+            self.ops.zapi.state(),
+            zapi_link::LinkState::Ok | zapi_link::LinkState::Unknown
+        );
+        if overlay
+            || fresh(&self.ops.notice)
+            || fresh(&self.ops.background)
+            || self.view.held
+            || self.link.is_some()
+            || link_trouble
+            || self.view.searching
+        {
+            return true;
+        }
+        let rules = &self.settings.rules;
+        let first = self.view.offset;
+        let last = (first + self.page_rows()).min(self.view.order.len());
+        self.view.order[first.min(last)..last].iter().any(|&i| {
+            let inst = &self.fleet.instances[i];
+            inst.state != ConnState::Connected
+                || inst.last_change.is_some()
+                || inst.last_activity.is_some()
+                || health::warning(inst, rules, self.now).is_some()
+        })
+    }
+
     /// The last message changed nothing on screen (see [`Ops`]'s `quiet`);
     /// cleared by reading it.
     pub fn take_quiet(&mut self) -> bool {
@@ -639,14 +684,19 @@ impl App {
                 self.on_event(event).0
             }
             Msg::Tick => {
+                let minute_turned = now.timestamp().div_euclid(60) != self.fleet.pruned_minute;
                 let mut cmds = self.on_tick();
                 cmds.extend(self.connect_tick());
                 // ages move ranks: re-sort, unless the operator is moving
                 // (or no rank can move with the clock)
-                if self.ranks_move_with_time() {
+                let ranks_move = self.ranks_move_with_time();
+                if ranks_move {
                     self.view.dirty = true;
                 }
                 self.refresh_if_dirty();
+                // nothing on screen reads the clock: no frame for this tick
+                self.ops.quiet =
+                    cmds.is_empty() && !ranks_move && !minute_turned && !self.clock_on_screen();
                 cmds
             }
             Msg::Resize(w, h) => {

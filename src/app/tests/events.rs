@@ -334,3 +334,50 @@ fn a_status_change_is_dated_by_the_webhook_that_follows() {
     a.update(down("I0", 95, "again"), t(102));
     assert_eq!(inst(&a, "I0").last_change, Some(t(90)));
 }
+
+/// A tick draws a frame only when something on screen reads the clock: a
+/// fleet of connected rows with no ages, no fresh notice and no overlay
+/// costs no frame a second (the idle CPU of 10,000 discovered instances).
+#[test]
+fn a_tick_draws_only_when_something_on_screen_reads_the_clock() {
+    let mut a = app(3);
+    a.update(Msg::Resize(120, 30), t(0));
+    for i in 0..3 {
+        a.update(
+            Msg::StatusResult {
+                id: InstanceId::new(format!("I{i}")),
+                result: Ok(Status {
+                    connected: true,
+                    error: None,
+                    smartphone_connected: None,
+                }),
+            },
+            t(1),
+        );
+        a.take_quiet();
+    }
+    a.update(Msg::Tick, t(3));
+    assert!(a.take_quiet(), "connected rows without ages: no frame");
+    // a fresh notice switches after a while: its ticks draw
+    a.update(ch('b'), t(4));
+    a.update(Msg::Tick, t(5));
+    assert!(!a.take_quiet(), "a fresh notice");
+    a.update(Msg::Tick, t(40));
+    assert!(a.take_quiet(), "the notice is old");
+    // an overlay shows ages and countdowns
+    a.update(key(KeyCode::Enter), t(41));
+    a.update(Msg::Tick, t(42));
+    assert!(!a.take_quiet(), "the detail pane");
+    a.update(key(KeyCode::Esc), t(43));
+    a.update(Msg::Tick, t(44));
+    assert!(a.take_quiet());
+    a.update(Msg::Tick, t(60));
+    assert!(!a.take_quiet(), "a new minute moves the sparkline");
+    a.update(Msg::Tick, t(61));
+    assert!(a.take_quiet());
+    // a row that shows an age ("3s ago") changes every second
+    a.update(up("I1", 62), t(62));
+    a.take_quiet();
+    a.update(Msg::Tick, t(63));
+    assert!(!a.take_quiet(), "an age on screen");
+}
