@@ -579,14 +579,23 @@ impl App {
     }
 
     /// Whether the clock alone can change the order or the problems count:
-    /// a down row may become an outage, a silent one a problem, and the
+    /// a down row may become an outage (until it is one), a silent one a
+    /// problem, and the
     /// disconnects of 24 h slide. A fleet all up (or unknown), sorted by
     /// problems, name or last change, with no `silence_alert`, need not be
     /// sorted again each second (10,000 rows cost 0.3 % of a core idle).
     fn ranks_move_with_time(&self) -> bool {
         let (_, down, _) = self.fleet.counts();
-        down > 0
-            || self.settings.rules.silence_alert.is_some()
+        let rules = &self.settings.rules;
+        // only a down row that is not an outage yet can change rank: one
+        // scan, cheaper than sorting 10,000 rows every second
+        (down > 0
+            && self
+                .fleet
+                .instances
+                .iter()
+                .any(|i| health::outage_pending(i, rules, self.now)))
+            || rules.silence_alert.is_some()
             || self.view.sort == SortKey::Disconnects
     }
 
@@ -594,7 +603,7 @@ impl App {
     /// changes it: an overlay (ages, countdowns), a fresh notice (the
     /// footer switches after 20 s), a held order, `watch`'s link, a Z-API
     /// link in trouble, or a visible row that shows an age, a warning
-    /// (silence grows) or a state other than connected. The header's
+    /// (silence grows) or will turn into an outage. The header's
     /// sparkline moves by the minute (the caller draws then).
     fn clock_on_screen(&self) -> bool {
         let o = &self.overlays;
@@ -628,7 +637,7 @@ impl App {
         let last = (first + self.page_rows()).min(self.view.order.len());
         self.view.order[first.min(last)..last].iter().any(|&i| {
             let inst = &self.fleet.instances[i];
-            inst.state != ConnState::Connected
+            health::outage_pending(inst, rules, self.now)
                 || inst.last_change.is_some()
                 || inst.last_activity.is_some()
                 || health::warning(inst, rules, self.now).is_some()

@@ -55,6 +55,13 @@ pub fn outage_since(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> Optio
     down_since(inst).filter(|since| now.signed_duration_since(*since) >= rules.alert_after)
 }
 
+/// Whether the clock alone will turn this row into an outage: it is down
+/// since a known time and `alert_after` has not passed yet. (A row already
+/// an outage, or down since an unknown time, keeps its rank as time goes.)
+pub fn outage_pending(inst: &Instance, rules: &Rules, now: DateTime<Utc>) -> bool {
+    down_since(inst).is_some_and(|since| now.signed_duration_since(since) < rules.alert_after)
+}
+
 /// What `/status` says, when it was asked after the newest state webhook
 /// and disagrees with it: (webhook's state, Z-API's state).
 pub fn disagreement(inst: &Instance) -> Option<(ConnState, ConnState)> {
@@ -333,6 +340,26 @@ impl Default for StepKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_down_row_short_of_alert_after_waits_to_become_an_outage() {
+        let rules = Rules::default();
+        let after = rules.alert_after.num_seconds();
+        let down = inst(ConnState::Disconnected, Some(0));
+        assert!(outage_pending(&down, &rules, t(after - 1)));
+        assert!(!outage_pending(&down, &rules, t(after)), "an outage now");
+        assert!(!outage_pending(
+            &inst(ConnState::Connected, Some(0)),
+            &rules,
+            t(1)
+        ));
+        // down since an unknown time: the clock changes nothing
+        assert!(!outage_pending(
+            &inst(ConnState::Disconnected, None),
+            &rules,
+            t(1)
+        ));
+    }
 
     #[test]
     fn every_warning_has_a_short_form_under_15_columns() {
