@@ -276,25 +276,7 @@ impl ZapiClient {
     /// Masks both tokens wherever they appear in an error's text (an
     /// answer body might echo them).
     fn scrub(&self, err: ApiError, token: &Secret) -> ApiError {
-        let secrets = [token, &self.inner.client_token];
-        let clean = |mut s: String| {
-            for secret in secrets {
-                if !secret.is_empty() && s.contains(secret.expose()) {
-                    s = s.replace(secret.expose(), &secret.to_string());
-                }
-            }
-            s
-        };
-        match err {
-            ApiError::Http { status, message } => ApiError::Http {
-                status,
-                message: clean(message),
-            },
-            ApiError::Network(m) => ApiError::Network(clean(m)),
-            ApiError::Decode(m) => ApiError::Decode(clean(m)),
-            ApiError::Refused(m) => ApiError::Refused(clean(m)),
-            ApiError::Config(m) => ApiError::Config(clean(m)),
-        }
+        err.masked(&[token, &self.inner.client_token])
     }
 }
 
