@@ -178,19 +178,56 @@ impl Fleet {
     /// any other a row names (a server's rows, in `watch`); with rows of
     /// the implicit account among named ones, its name too.
     pub fn account_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.accounts.iter().map(|a| a.name.clone()).collect();
-        let mut implicit = false;
-        for inst in &self.instances {
-            match &inst.account {
-                Some(a) if !names.contains(a) => names.push(a.clone()),
-                Some(_) => {}
-                None => implicit = true,
-            }
-        }
-        if implicit && !names.is_empty() {
-            names.insert(0, IMPLICIT_ACCOUNT.to_string());
-        }
+        self.scan_accounts().0
+    }
+
+    /// Each account's name (as [`Fleet::account_names`]) with how many
+    /// rows it has and how many of them are down.
+    pub fn account_census(&self) -> Vec<(String, usize, usize)> {
+        let (names, per) = self.scan_accounts();
         names
+            .into_iter()
+            .zip(per)
+            .map(|(name, (rows, down))| (name, rows, down))
+            .collect()
+    }
+
+    /// One pass over the rows: the account names and (rows, down) of each.
+    /// Rows of one account come in runs, so each row is compared with the
+    /// previous row's account first (this runs for every frame drawn).
+    fn scan_accounts(&self) -> (Vec<String>, Vec<(usize, usize)>) {
+        let mut names: Vec<String> = self.accounts.iter().map(|a| a.name.clone()).collect();
+        let mut per = vec![(0, 0); names.len()];
+        let mut implicit: Option<(usize, usize)> = None;
+        let mut last: Option<usize> = None;
+        for inst in &self.instances {
+            let down = usize::from(inst.state == ConnState::Disconnected);
+            let Some(account) = &inst.account else {
+                let (rows, d) = implicit.get_or_insert((0, 0));
+                *rows += 1;
+                *d += down;
+                continue;
+            };
+            let k = match last.filter(|&k| names[k] == *account) {
+                Some(k) => k,
+                None => match names.iter().position(|n| n == account) {
+                    Some(k) => k,
+                    None => {
+                        names.push(account.clone());
+                        per.push((0, 0));
+                        names.len() - 1
+                    }
+                },
+            };
+            last = Some(k);
+            per[k].0 += 1;
+            per[k].1 += down;
+        }
+        if let Some(counts) = implicit.filter(|_| !names.is_empty()) {
+            names.insert(0, IMPLICIT_ACCOUNT.to_string());
+            per.insert(0, counts);
+        }
+        (names, per)
     }
 
     /// Account `account`'s listing, at `now`. The account's first listing
@@ -418,6 +455,20 @@ mod tests {
         );
         fleet.set_accounts(&[("A".into(), true)], &[]);
         assert_eq!(fleet.account_names(), ["default", "A"]);
+        // the census counts each account's rows and the down ones
+        let row = fleet.insert(Instance::new(InstanceId::new("a1"), None, false));
+        fleet.instances[row].account = Some("A".into());
+        let row = fleet.insert(Instance::new(InstanceId::new("b1"), None, false));
+        fleet.instances[row].account = Some("B".into());
+        fleet.instances[row].state = ConnState::Disconnected;
+        assert_eq!(
+            fleet.account_census(),
+            [
+                ("default".to_string(), 1, 0),
+                ("A".to_string(), 1, 0),
+                ("B".to_string(), 1, 1)
+            ]
+        );
     }
 
     #[test]

@@ -95,20 +95,11 @@ fn extra_parts(app: &App) -> Vec<Part> {
         ));
     }
     // wide terminals: the counts per account, the first to go
-    let names = app.fleet.account_names();
-    if names.len() > 1 {
-        let mut per: Vec<(usize, usize)> = vec![(0, 0); names.len()];
-        for inst in &app.fleet.instances {
-            let account = crate::app::account_of(inst);
-            if let Some(k) = names.iter().position(|n| n == account) {
-                per[k].0 += 1;
-                per[k].1 += usize::from(inst.state == crate::model::ConnState::Disconnected);
-            }
-        }
-        let text: Vec<String> = names
+    let census = app.fleet.account_census();
+    if census.len() > 1 {
+        let text: Vec<String> = census
             .iter()
-            .zip(per)
-            .map(|(name, (n, down))| format!("{} {n}/{down}✗", super::sanitize(name)))
+            .map(|(name, n, down)| format!("{} {n}/{down}✗", super::sanitize(name)))
             .collect();
         parts.push(Part::one(
             "  │ ",
