@@ -4,6 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::{Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::record::{check_crc, decode_other, decode_record, quick_fp, quick_seq, record_body};
-use super::replay::{ChunkReader, for_each_line, resume_offset};
+use super::replay::{for_each_chunk, for_each_line, resume_offset};
 use super::segments::{Segment, first_segment_after, list_segments, sync_dir};
 use super::{StoreError, io_error};
 use crate::model::Event;
@@ -66,23 +67,19 @@ pub fn read_forward(dir: &Path, after: u64, limit: usize) -> Result<ForwardRead,
                 continue;
             }
         }
-        let mut reader = ChunkReader::new(file);
-        loop {
-            let chunk = match reader.next_chunk() {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(path = %seg.path.display(), error = %e, "relay: read error, rest of segment skipped");
-                    out.corrupt += 1;
-                    break;
-                }
-            };
-            for_each_line(&chunk, |line| read_line(line, after, &mut out));
+        let mut corrupt = 0;
+        let flow = for_each_chunk(file, &seg.path, "relay", &mut corrupt, |chunk| {
+            for_each_line(chunk, |line| read_line(line, after, &mut out));
             if out.records.len() >= limit {
-                return Ok(out);
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
             }
+        });
+        out.corrupt += corrupt;
+        if flow.is_break() {
+            return Ok(out);
         }
-        out.corrupt += reader.overlong;
     }
     Ok(out)
 }

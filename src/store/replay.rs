@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -313,6 +314,38 @@ pub(super) fn for_each_line(chunk: &[u8], mut f: impl FnMut(Option<&[u8]>)) {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         f((line.len() <= MAX_RECORD_BYTES).then_some(line));
     }
+}
+
+/// Reads `file` from where it stands, chunk by chunk (whole lines), handing
+/// each chunk to `on_chunk` until it breaks. A read error ends the segment:
+/// logged under `what` and counted in `corrupt`; overlong lines are counted
+/// too once the segment is read to its end. The readers of the relay and of
+/// `report` share it.
+pub(super) fn for_each_chunk(
+    file: File,
+    path: &Path,
+    what: &str,
+    corrupt: &mut u64,
+    mut on_chunk: impl FnMut(&[u8]) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let mut reader = ChunkReader::new(file);
+    loop {
+        match reader.next_chunk() {
+            Ok(Some(chunk)) => {
+                if on_chunk(&chunk).is_break() {
+                    return ControlFlow::Break(());
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "{what}: read error, rest of segment skipped");
+                *corrupt += 1;
+                break;
+            }
+        }
+    }
+    *corrupt += reader.overlong;
+    ControlFlow::Continue(())
 }
 
 /// Reads a file in chunks of whole lines (about [`CHUNK_BYTES`] each; only

@@ -2,6 +2,7 @@
 //! disconnects) of every instance, strictly read-only, so it runs beside the
 //! dashboard or `serve` that has the log open and appends to it.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use crate::model::{ConnState, InstanceId};
 
 use super::StoreError;
 use super::record::{check_crc, decode_record};
-use super::replay::{ChunkReader, for_each_line};
+use super::replay::{for_each_chunk, for_each_line};
 use super::segments::{list_segments, open_or_skip};
 
 /// A connect or a disconnect read from the log.
@@ -63,20 +64,12 @@ pub fn scan_state_changes(
             stats.corrupt += 1;
             continue;
         };
-        let mut reader = ChunkReader::new(file);
-        loop {
-            let chunk = match reader.next_chunk() {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(path = %seg.path.display(), error = %e, "event log: read error, rest of segment skipped");
-                    stats.corrupt += 1;
-                    break;
-                }
-            };
-            scan_chunk(&chunk, &mut stats, &mut f);
-        }
-        stats.corrupt += reader.overlong;
+        let mut corrupt = 0;
+        let _ = for_each_chunk(file, &seg.path, "event log", &mut corrupt, |chunk| {
+            scan_chunk(chunk, &mut stats, &mut f);
+            ControlFlow::Continue(())
+        });
+        stats.corrupt += corrupt;
     }
     Ok(stats)
 }
