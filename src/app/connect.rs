@@ -265,7 +265,7 @@ impl App {
     /// Z-API's answer to a QR call, if the popup still waits for it.
     fn on_qr(&mut self, id: InstanceId, result: Result<QrAnswer, ApiError>) {
         let now = self.now;
-        let label = self.label_for(&id);
+        let label = self.label_of(&id);
         let Some(c) = self.overlays.connect.as_mut().filter(|c| c.id == id) else {
             return; // closed meanwhile: the answer is dropped
         };
@@ -296,13 +296,6 @@ impl App {
         }
     }
 
-    /// The row's name for a notice, or its id.
-    fn label_for(&self, id: &InstanceId) -> String {
-        self.fleet
-            .get(id)
-            .map_or_else(|| id.to_string(), |i| i.label().to_string())
-    }
-
     /// Z-API's answer to a pairing-code call, if the popup still waits.
     fn on_phone_code(&mut self, id: InstanceId, result: Result<Credential, ApiError>) {
         let Some(c) = self.overlays.connect.as_mut().filter(|c| c.id == id) else {
@@ -328,7 +321,7 @@ impl App {
             }
         };
         c.stage = stage;
-        let text = format!("connect {}: {}", self.label_for(&id), notice.1);
+        let text = format!("connect {}: {}", self.label_of(&id), notice.1);
         self.notify(notice.0, text);
     }
 
@@ -348,7 +341,7 @@ impl App {
     pub(super) fn connect_saw_connected(&mut self, id: &InstanceId, phone: Option<String>) {
         let now = self.now;
         let known = self.fleet.get(id).and_then(|i| i.phone.clone());
-        let label = self.label_for(id);
+        let label = self.label_of(id);
         let Some(c) = self.overlays.connect.as_mut().filter(|c| &c.id == id) else {
             return;
         };

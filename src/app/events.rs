@@ -124,7 +124,7 @@ impl App {
     }
 
     /// The row's name for a message, or its id when it is gone.
-    fn label_of(&self, id: &InstanceId) -> String {
+    pub(super) fn label_of(&self, id: &InstanceId) -> String {
         self.get(id)
             .map_or_else(|| id.to_string(), |i| i.label().to_string())
     }

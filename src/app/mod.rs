@@ -670,9 +670,7 @@ impl App {
                 self.on_history(id, result);
             }
             Msg::AlertFailed { id, error } => {
-                let label = self
-                    .get(&id)
-                    .map_or_else(|| id.to_string(), |i| i.label().to_string());
+                let label = self.label_of(&id);
                 self.notify_background(Level::Error, format!("alert command for {label}: {error}"));
             }
             Msg::Problem(text) => {
