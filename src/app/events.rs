@@ -4,6 +4,7 @@
 use super::outcomes::Outcomes;
 use super::zapi_link::short_reason;
 use super::*;
+use crate::model::EventKind;
 use crate::words::count;
 
 impl App {
@@ -98,11 +99,11 @@ impl App {
                 if matches!(&result, Ok(s) if s.connected) {
                     self.connect_saw_connected(&id, None);
                 }
-                self.on_status(id.clone(), result);
+                let alert = self.on_status(id.clone(), result);
                 self.view.dirty = true;
                 // a poll's answer that repeats what is shown draws nothing
                 self.ops.quiet = before.is_some() && before == self.shown_of(&id);
-                Vec::new()
+                alert.into_iter().collect()
             }
             Msg::RegisterResult { id, result } => {
                 link.record(result.as_ref().map(|_| ()), took, now);
@@ -147,10 +148,15 @@ impl App {
         ))
     }
 
-    pub(super) fn on_status(&mut self, id: InstanceId, result: Result<Status, ApiError>) {
+    /// A `/status` answer; the alert command when it saw a change.
+    pub(super) fn on_status(
+        &mut self,
+        id: InstanceId,
+        result: Result<Status, ApiError>,
+    ) -> Option<Command> {
         let now = self.now;
         if !self.fleet.index.contains_key(&id) {
-            return;
+            return None;
         }
         let label = self.label_of(&id);
         // A call that could not be made (no Client-Token, not configured)
@@ -163,16 +169,27 @@ impl App {
                     self.finish_status_batch();
                 }
             }
-            return;
+            return None;
         }
         let reason = result.as_ref().err().map(short_reason);
-        self.fleet
+        let applied = self
+            .fleet
             .apply_status(&id, result.map_err(|e| e.to_string()), now);
+        let alert = applied.and_then(|a| {
+            let state = a.seen_change?;
+            seen_alert(
+                self.settings.alerts,
+                &self.fleet.instances[a.row],
+                state,
+                now,
+            )
+        });
         if self.ops.status_batch.is_some() {
             self.status_batch_step(&label, reason);
         } else {
             self.poll_round_step(&label, reason);
         }
+        alert
     }
 
     /// One more answer of an `s` run (or the start's); its summary when it
@@ -367,4 +384,29 @@ pub(crate) fn alert_for(
         event: event.clone(),
         name: name.to_string(),
     })
+}
+
+/// The alert command for a change seen by asking (a `/status` answer, an
+/// account listing: [`crate::fleet::seen_change_of`]), with the event made
+/// of what the row says: the reason it was given, seen at `now`.
+pub(crate) fn seen_alert(
+    alerts: (bool, bool),
+    inst: &Instance,
+    state: ConnState,
+    now: DateTime<Utc>,
+) -> Option<Command> {
+    let kind = match state {
+        ConnState::Disconnected => EventKind::Disconnected {
+            error: inst.last_error.clone(),
+        },
+        ConnState::Connected => EventKind::Connected { phone: None },
+        ConnState::Unknown => return None,
+    };
+    let event = Event {
+        instance_id: inst.id.clone(),
+        kind,
+        moment: now,
+        received: now,
+    };
+    alert_for(alerts, state, &event, inst.label())
 }

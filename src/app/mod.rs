@@ -34,7 +34,7 @@ pub use connect::{
 };
 pub use relay::{LAG_WARN_EVENTS, LAG_WARN_SECS, RelayAnswer, RelayCall, RelayList};
 mod events;
-pub(crate) use events::alert_for;
+pub(crate) use events::{alert_for, seen_alert};
 pub mod layout;
 mod messages;
 mod next;
@@ -654,6 +654,7 @@ impl App {
             | Msg::ActionResult { .. }) => self.on_call(call, None),
             Msg::Timed { took, msg } => self.on_call(*msg, Some(took)),
             Msg::Mouse(ev) => self.on_mouse(ev),
+            Msg::Discovered { account, result } => self.on_discovered(&account, result),
             other => {
                 self.on_other(other);
                 Vec::new()
@@ -663,7 +664,7 @@ impl App {
 
     /// The messages that only change the state: history reads, alert and
     /// log problems, `watch`'s feed, acks, the relay's and the Connect
-    /// popup's answers, discovery listings.
+    /// popup's answers.
     fn on_other(&mut self, msg: Msg) {
         match msg {
             Msg::History { id, result } => {
@@ -701,9 +702,6 @@ impl App {
             | Msg::DeviceResult { .. }) => {
                 self.on_connect_result(msg);
             }
-            Msg::Discovered { account, result } => {
-                self.on_discovered(&account, result);
-            }
             // handled in `update`
             Msg::Key(_)
             | Msg::Webhook(_)
@@ -714,7 +712,8 @@ impl App {
             | Msg::RegisterResult { .. }
             | Msg::HooksResult { .. }
             | Msg::ActionResult { .. }
-            | Msg::Timed { .. } => {}
+            | Msg::Timed { .. }
+            | Msg::Discovered { .. } => {}
         }
     }
 
@@ -753,6 +752,9 @@ impl App {
                 let transitions = std::mem::take(&mut old.transitions);
                 let outage_announced = old.outage_announced;
                 self.fleet.tally.change(old.state, row.state);
+                if old.account != row.account {
+                    self.fleet.tally.forget_census();
+                }
                 self.fleet.instances[i] = Instance {
                     history,
                     transitions,

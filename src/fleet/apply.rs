@@ -38,6 +38,24 @@ pub struct Applied {
     pub became: Option<ConnState>,
 }
 
+/// What a `/status` answer did to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusApplied {
+    pub row: usize,
+    /// The row went from one known state to the other (see [`seen_change_of`]).
+    pub seen_change: Option<ConnState>,
+}
+
+/// A state seen by asking (`/status`, an account listing) rather than told
+/// by a webhook, when it is news the alert commands run on: a number known
+/// connected found disconnected, or the reverse. The first answer about a
+/// row that was unknown is not news (at the start the screen tells it),
+/// and the webhook that follows such a change changes nothing, so one
+/// outage runs `on_disconnect` once, whoever saw it first.
+pub fn seen_change_of(before: ConnState, after: ConnState) -> Option<ConnState> {
+    (before != ConnState::Unknown && before != after).then_some(after)
+}
+
 impl Fleet {
     /// The configured instances (id, optional name), in config order, and
     /// nothing known of them yet, at `now`.
@@ -173,18 +191,20 @@ impl Fleet {
         id: &InstanceId,
         result: Result<Status, String>,
         now: DateTime<Utc>,
-    ) -> Option<usize> {
-        let &i = self.index.get(id)?;
-        let inst = &mut self.instances[i];
+    ) -> Option<StatusApplied> {
+        let &row = self.index.get(id)?;
+        let inst = &mut self.instances[row];
+        let mut seen_change = None;
         match result {
             Ok(status) => {
                 let before = inst.state;
                 inst.apply_status(status, now);
                 self.tally.change(before, inst.state);
+                seen_change = seen_change_of(before, inst.state);
             }
             Err(error) => inst.status = StatusCheck::Failed { at: now, error },
         }
-        Some(i)
+        Some(StatusApplied { row, seen_change })
     }
 
     /// How registering an instance's webhooks went, at `now`; the row.
@@ -369,6 +389,25 @@ mod tests {
         let mut fleet = Fleet::with_configured(&[(a.clone(), None)], t(0));
         let nobody = InstanceId::new("nobody");
         assert_eq!(fleet.apply_status(&nobody, Err("x".into()), t(1)), None);
+        let up = Status {
+            connected: true,
+            error: None,
+            smartphone_connected: None,
+        };
+        let down = Status {
+            connected: false,
+            ..up.clone()
+        };
+        // unknown -> connected is not news; connected -> disconnected is
+        let first = fleet.apply_status(&a, Ok(up), t(1));
+        assert_eq!(first.map(|s| s.seen_change), Some(None));
+        let second = fleet.apply_status(&a, Ok(down.clone()), t(2));
+        assert_eq!(
+            second.map(|s| s.seen_change),
+            Some(Some(ConnState::Disconnected))
+        );
+        let again = fleet.apply_status(&a, Ok(down), t(3));
+        assert_eq!(again.map(|s| s.seen_change), Some(None));
         fleet.instances[0].status = StatusCheck::Pending;
         assert_eq!(fleet.status_not_asked(&a), Some(0));
         assert_eq!(fleet.instances[0].status, StatusCheck::Never);

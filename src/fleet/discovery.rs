@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::instance::Census;
 use super::{Fleet, HookCheck, Hooks, Instance};
 use crate::model::{ConnState, InstanceId, Status};
 
@@ -121,8 +122,11 @@ pub struct ListingApplied {
     pub added: Vec<usize>,
     /// Rows newly marked `removed from account`.
     pub removed: Vec<usize>,
-    /// Rows whose state changed, and to what (alert commands run on these).
+    /// Rows whose state changed, and to what.
     pub became: Vec<(usize, ConnState)>,
+    /// Of those, the rows that went from one known state to the other:
+    /// the alert commands run on these ([`super::seen_change_of`]).
+    pub seen_changes: Vec<(usize, ConnState)>,
 }
 
 impl Fleet {
@@ -142,6 +146,7 @@ impl Fleet {
                 self.instances[row].account = Some(account.clone());
             }
         }
+        self.tally.forget_census();
     }
 
     /// The account named `name`, added if it was not known.
@@ -149,6 +154,7 @@ impl Fleet {
         let pos = match self.accounts.iter().position(|a| a.name == name) {
             Some(pos) => pos,
             None => {
+                self.tally.forget_census();
                 self.accounts.push(Account {
                     name: name.to_string(),
                     discovers: true,
@@ -177,25 +183,33 @@ impl Fleet {
     /// The names to tell accounts apart by: the configured accounts, then
     /// any other a row names (a server's rows, in `watch`); with rows of
     /// the implicit account among named ones, its name too.
-    pub fn account_names(&self) -> Vec<String> {
-        self.scan_accounts().0
+    pub fn account_names(&self) -> &[String] {
+        &self.census().names
     }
 
     /// Each account's name (as [`Fleet::account_names`]) with how many
     /// rows it has and how many of them are down.
-    pub fn account_census(&self) -> Vec<(String, usize, usize)> {
-        let (names, per) = self.scan_accounts();
-        names
-            .into_iter()
-            .zip(per)
-            .map(|(name, (rows, down))| (name, rows, down))
-            .collect()
+    pub fn account_census(&self) -> impl Iterator<Item = (&str, usize, usize)> {
+        let census = self.census();
+        census
+            .names
+            .iter()
+            .zip(&census.per)
+            .map(|(name, &(rows, down))| (name.as_str(), rows, down))
+    }
+
+    /// The census, scanned from the rows when first asked since a row or a
+    /// state changed (every frame asks: an idle screen scans nothing).
+    fn census(&self) -> &Census {
+        let census = self.tally.census.get_or_init(|| self.scan_accounts());
+        debug_assert_eq!(*census, self.scan_accounts(), "account census out of step");
+        census
     }
 
     /// One pass over the rows: the account names and (rows, down) of each.
     /// Rows of one account come in runs, so each row is compared with the
-    /// previous row's account first (this runs for every frame drawn).
-    fn scan_accounts(&self) -> (Vec<String>, Vec<(usize, usize)>) {
+    /// previous row's account first.
+    fn scan_accounts(&self) -> Census {
         let mut names: Vec<String> = self.accounts.iter().map(|a| a.name.clone()).collect();
         let mut per = vec![(0, 0); names.len()];
         let mut implicit: Option<(usize, usize)> = None;
@@ -227,7 +241,7 @@ impl Fleet {
             names.insert(0, IMPLICIT_ACCOUNT.to_string());
             per.insert(0, counts);
         }
-        (names, per)
+        Census { names, per }
     }
 
     /// Account `account`'s listing, at `now`. The account's first listing
@@ -251,7 +265,10 @@ impl Fleet {
                     // known from the event log before it was listed: it is ours now
                     let inst = &mut self.instances[row];
                     inst.configured = true;
-                    inst.account.get_or_insert_with(|| account.to_string());
+                    if inst.account.is_none() {
+                        inst.account = Some(account.to_string());
+                        self.tally.forget_census();
+                    }
                     row
                 }
                 None => {
@@ -263,8 +280,11 @@ impl Fleet {
                 }
             };
             let added = out.added.last() == Some(&row);
-            if let Some(state) = self.take_listed(row, l, added && !first, now) {
-                out.became.push((row, state));
+            if let Some((before, after)) = self.take_listed(row, l, added && !first, now) {
+                out.became.push((row, after));
+                if let Some(seen) = super::seen_change_of(before, after) {
+                    out.seen_changes.push((row, seen));
+                }
             }
         }
         for (row, inst) in self.instances.iter_mut().enumerate() {
@@ -280,14 +300,14 @@ impl Fleet {
         out
     }
 
-    /// One listed instance into its row; the new state if it changed.
+    /// One listed instance into its row; (before, after) if its state changed.
     fn take_listed(
         &mut self,
         row: usize,
         l: ListedInstance,
         new: bool,
         now: DateTime<Utc>,
-    ) -> Option<ConnState> {
+    ) -> Option<(ConnState, ConnState)> {
         let inst = &mut self.instances[row];
         let named_here = match &inst.listing {
             Some(listing) => listing.named_here,
@@ -335,7 +355,7 @@ impl Fleet {
         );
         let after = inst.state;
         self.tally.change(before, after);
-        (before != after).then_some(after)
+        (before != after).then_some((before, after))
     }
 }
 
@@ -371,6 +391,7 @@ mod tests {
             out.became,
             [(0, ConnState::Connected), (1, ConnState::Disconnected)]
         );
+        assert!(out.seen_changes.is_empty(), "from unknown: no alert");
         assert_eq!(fleet.counts(), (1, 1, 0));
         // the config's name stays; Z-API names the rest
         assert_eq!(fleet.instances[0].label(), "Config name");
@@ -462,12 +483,8 @@ mod tests {
         fleet.instances[row].account = Some("B".into());
         fleet.instances[row].state = ConnState::Disconnected;
         assert_eq!(
-            fleet.account_census(),
-            [
-                ("default".to_string(), 1, 0),
-                ("A".to_string(), 1, 0),
-                ("B".to_string(), 1, 1)
-            ]
+            fleet.account_census().collect::<Vec<_>>(),
+            [("default", 1, 0), ("A", 1, 0), ("B", 1, 1)]
         );
     }
 
@@ -493,6 +510,11 @@ mod tests {
         x.connected = Some(false);
         let out = fleet.apply_listing("A", vec![x], t(3));
         assert_eq!(out.became, [(0, ConnState::Disconnected)]);
+        assert_eq!(
+            out.seen_changes,
+            [(0, ConnState::Disconnected)],
+            "news: alerts run"
+        );
         assert_eq!(fleet.counts(), (0, 1, 0));
     }
 

@@ -3,6 +3,7 @@
 //! last restart or restore asked for it.
 
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -311,14 +312,39 @@ impl Instance {
     }
 }
 
-/// Instances per state: (connected, disconnected, unknown).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Tally([usize; 3]);
+/// Instances per state: (connected, disconnected, unknown), and the
+/// per-account census derived from the rows ([`Census`]), which any change
+/// of a state or a row forgets: every such change goes through here.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tally {
+    counts: [usize; 3],
+    pub(crate) census: OnceLock<Census>,
+}
+
+/// The account names to tell accounts apart by, and (rows, down) of each:
+/// computed from the rows when a frame first asks, kept until a row or a
+/// state changes (a frame of 10,000 discovered rows scanned them twice).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Census {
+    pub names: Vec<String>,
+    pub per: Vec<(usize, usize)>,
+}
+
+/// Two tallies are equal when their counts are (the census is derived).
+impl PartialEq for Tally {
+    fn eq(&self, other: &Self) -> bool {
+        self.counts == other.counts
+    }
+}
 
 impl Tally {
     /// (connected, disconnected, unknown).
-    pub(crate) fn counts(self) -> [usize; 3] {
-        self.0
+    pub(crate) fn counts(&self) -> [usize; 3] {
+        self.counts
+    }
+    /// A row's account changed, or the accounts did: the census is stale.
+    pub(crate) fn forget_census(&mut self) {
+        self.census.take();
     }
     pub(crate) fn slot(state: ConnState) -> usize {
         match state {
@@ -328,12 +354,14 @@ impl Tally {
         }
     }
     pub(crate) fn add(&mut self, state: ConnState) {
-        self.0[Self::slot(state)] += 1;
+        self.counts[Self::slot(state)] += 1;
+        self.forget_census();
     }
     pub(crate) fn change(&mut self, from: ConnState, to: ConnState) {
         if from != to {
-            self.0[Self::slot(from)] = self.0[Self::slot(from)].saturating_sub(1);
-            self.0[Self::slot(to)] += 1;
+            self.counts[Self::slot(from)] = self.counts[Self::slot(from)].saturating_sub(1);
+            self.counts[Self::slot(to)] += 1;
+            self.forget_census();
         }
     }
     pub(crate) fn of<'a>(instances: impl IntoIterator<Item = &'a Instance>) -> Tally {

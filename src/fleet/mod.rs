@@ -19,7 +19,7 @@ mod instance;
 pub mod poll;
 pub mod stats;
 
-pub use apply::{Applied, Snapshot};
+pub use apply::{Applied, Snapshot, StatusApplied, seen_change_of};
 pub use discovery::{ListedInstance, Listing, ListingApplied, ListingMark};
 pub(crate) use instance::Tally;
 pub use instance::{

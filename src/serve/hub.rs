@@ -23,7 +23,7 @@ use crate::fleet::health::Rules;
 use crate::fleet::poll::PollSchedule;
 use crate::fleet::{Fleet, HookCheck, Instance, Snapshot, StatusCheck};
 use crate::metrics::Metrics;
-use crate::model::{Event, EventKind, InstanceId};
+use crate::model::{ConnState, Event, EventKind, InstanceId};
 use crate::reload::Reload;
 use crate::runner::{Alerts, Backend, Runner};
 use crate::zapi::ApiError;
@@ -408,6 +408,16 @@ impl Core {
         }
     }
 
+    /// The alert command for a change a `/status` answer or a listing saw.
+    fn seen_alert(&mut self, row: usize, seen: Option<ConnState>, now: DateTime<Utc>) {
+        let inst = self.fleet.instances.get(row);
+        if let Some(cmd) = inst.zip(seen).and_then(|(inst, state)| {
+            crate::app::seen_alert(self.settings.alerts, inst, state, now)
+        }) {
+            self.runner.run(cmd);
+        }
+    }
+
     fn on_request(&mut self, request: Request) {
         match request {
             Request::Snapshot(reply) => {
@@ -429,7 +439,11 @@ impl Core {
                 result: Err(ApiError::Config(_)),
             } => fleet.status_not_asked(&id),
             Msg::StatusResult { id, result } => {
-                fleet.apply_status(&id, result.map_err(|e| e.to_string()), now)
+                let applied = fleet.apply_status(&id, result.map_err(|e| e.to_string()), now);
+                if let Some(a) = applied {
+                    self.seen_alert(a.row, a.seen_change, now);
+                }
+                applied.map(|a| a.row)
             }
             Msg::RegisterResult { id, result } => {
                 if result.is_err() {
@@ -478,6 +492,9 @@ impl Core {
             }
         };
         let applied = self.fleet.apply_listing(account, listed, now);
+        for &(row, state) in &applied.seen_changes {
+            self.seen_alert(row, Some(state), now);
+        }
         let mut n = 0;
         for inst in &self.fleet.instances {
             if inst.account.as_deref() == Some(account) {

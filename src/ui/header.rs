@@ -95,10 +95,10 @@ fn extra_parts(app: &App) -> Vec<Part> {
         ));
     }
     // wide terminals: the counts per account, the first to go
-    let census = app.fleet.account_census();
-    if census.len() > 1 {
-        let text: Vec<String> = census
-            .iter()
+    if app.fleet.account_names().len() > 1 {
+        let text: Vec<String> = app
+            .fleet
+            .account_census()
             .map(|(name, n, down)| format!("{} {n}/{down}✗", super::sanitize(name)))
             .collect();
         parts.push(Part::one(

@@ -164,3 +164,39 @@ fn a_tick_sorts_again_only_when_the_clock_can_move_a_rank() {
     );
     assert_eq!(a.fleet.instances[a.view.order[0]].id.as_str(), "A2");
 }
+
+/// A listing that finds a connected number disconnected runs
+/// `on_disconnect` (a discovered account may have no webhook here at all);
+/// the first listing, from unknown, runs nothing.
+#[test]
+fn a_listing_that_sees_a_number_drop_runs_the_alert() {
+    let mut a = two_accounts();
+    a.configure(Settings {
+        alerts: (true, false),
+        ..Settings::default()
+    });
+    let first = a.update(
+        discovered("A", vec![listed("A1", true), listed("A2", false)]),
+        t(1),
+    );
+    assert!(first.is_empty(), "{first:?}");
+    let cmds = a.update(
+        discovered("A", vec![listed("A1", false), listed("A2", false)]),
+        t(2),
+    );
+    match cmds.as_slice() {
+        [Command::Alert { event, name }] => {
+            assert_eq!(name, "Z A1");
+            assert_eq!(event.instance_id, InstanceId::new("A1"));
+            assert!(
+                matches!(&event.kind, EventKind::Disconnected { error: Some(e) } if e.contains("account listing"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let again = a.update(
+        discovered("A", vec![listed("A1", false), listed("A2", false)]),
+        t(3),
+    );
+    assert!(again.is_empty(), "no change, no alert: {again:?}");
+}

@@ -515,6 +515,51 @@ fn state_changes_ask_for_the_alert_commands_configured() {
     assert!(n.text.contains("Name 0") && n.text.contains("code 7"));
 }
 
+/// A change seen by a `/status` answer runs the alert once: the webhook
+/// that tells the same outage afterwards runs nothing more; an answer about
+/// a row that was unknown is not news.
+#[test]
+fn a_status_answer_that_sees_a_number_drop_runs_the_alert_once() {
+    let mut a = app(1);
+    a.configure(Settings {
+        alerts: (true, true),
+        ..Settings::default()
+    });
+    let status = |connected: bool, error: Option<&str>| Msg::StatusResult {
+        id: InstanceId::new("I0"),
+        result: Ok(Status {
+            connected,
+            error: error.map(String::from),
+            smartphone_connected: None,
+        }),
+    };
+    assert!(
+        a.update(status(true, None), t(1)).is_empty(),
+        "unknown -> connected is not news"
+    );
+    let cmds = a.update(status(false, Some("You are not connected.")), t(2));
+    match cmds.as_slice() {
+        [Command::Alert { event, name }] => {
+            assert_eq!(name, "Name 0");
+            assert_eq!(event.moment, t(2), "seen when it was asked");
+            assert!(
+                matches!(&event.kind, EventKind::Disconnected { error: Some(e) } if e == "You are not connected.")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        a.update(down("I0", 3, "x"), t(3)).is_empty(),
+        "the webhook of the same outage runs nothing more"
+    );
+    assert!(a.update(status(false, None), t(4)).is_empty());
+    let back = a.update(status(true, None), t(5));
+    assert!(
+        matches!(back.as_slice(), [Command::Alert { event, .. }] if matches!(event.kind, EventKind::Connected { .. })),
+        "{back:?}"
+    );
+}
+
 #[test]
 fn enter_opens_the_detail_with_history_from_the_log() {
     let mut a = app(2);
