@@ -112,6 +112,8 @@ impl Backend {
     ) -> Result<(), ApiError> {
         match (self, relay) {
             (Backend::Zapi(s), Some(relay)) => s.adopt_and_register(id, relay).await,
+            // `watch`: the server's relay adopts them
+            (Backend::Remote(r), _) => r.register_adopting(id).await,
             _ => Err(ApiError::Config(
                 "adopting needs the dashboard that runs the listener and its relay; o overwrites without forwarding".into(),
             )),

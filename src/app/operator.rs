@@ -24,6 +24,9 @@ impl App {
         if self.overlays.connect.is_some() {
             return self.on_connect_key(&key);
         }
+        if self.overlays.unadopt.is_some() {
+            return self.on_unadopt_key(key.code);
+        }
         if let Some(confirm) = &self.overlays.confirm {
             let confirm = confirm.clone();
             return self.on_confirm_key(key.code, confirm);

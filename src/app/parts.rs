@@ -36,6 +36,9 @@ pub struct Overlays {
     pub connect: Option<Connect>,
     /// The relay's target list (`F`), when open.
     pub relay: Option<super::RelayList>,
+    /// `u` in the detail: the instance whose adopted forward targets go
+    /// at `y`, and those targets (name, URL masked).
+    pub unadopt: Option<(crate::model::InstanceId, Vec<(String, String)>)>,
 }
 
 /// Calls in flight, their progress, and what the footer and header say.

@@ -1,6 +1,7 @@
 //! The relay on the screen: the targets' numbers (fed each tick), the
 //! target list (`F`) with a target's dead letters (`Enter`), `t` to send
-//! them again and `d` then `y` to drop them.
+//! them again and `d` then `y` to drop them; `u` then `y` in the detail
+//! stops forwarding an instance's events to the targets adopted for it.
 
 use crossterm::event::KeyCode;
 
@@ -126,18 +127,47 @@ impl App {
         Vec::new()
     }
 
-    /// `u` in the detail pane: stop forwarding the instance's events to
-    /// the targets adopted for it (the configured ones stay).
+    /// `u` in the detail pane: asks before it stops forwarding the
+    /// instance's events to the targets adopted for it (the configured
+    /// ones stay): the operator's bot would stop getting them.
     pub(super) fn unadopt_detail(&mut self) -> Vec<Command> {
         let Some(id) = self.overlays.detail.as_ref().map(|d| d.id.clone()) else {
             return Vec::new();
         };
-        let adopted = self.forwarding_of(&id).iter().any(|t| t.adopted);
-        if !adopted {
+        let adopted: Vec<(String, String)> = self
+            .forwarding_of(&id)
+            .iter()
+            .filter(|t| t.adopted)
+            .map(|t| (t.name.clone(), t.url.clone()))
+            .collect();
+        if adopted.is_empty() {
             self.notify(Level::Info, "no adopted forward target for this instance");
-            return Vec::new();
+        } else {
+            self.overlays.unadopt = Some((id, adopted));
         }
-        vec![Command::Relay(RelayCall::Unadopt(id))]
+        Vec::new()
+    }
+
+    /// A key while `u`'s question is open: nothing changes before `y`.
+    pub(super) fn on_unadopt_key(&mut self, code: KeyCode) -> Vec<Command> {
+        let Some((id, targets)) = self.overlays.unadopt.take() else {
+            return Vec::new();
+        };
+        match code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                vec![Command::Relay(RelayCall::Unadopt(id))]
+            }
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                let names: Vec<&str> = targets.iter().map(|(_, url)| url.as_str()).collect();
+                let text = format!("cancelled: still forwarded to {}", names.join(", "));
+                self.notify(Level::Info, text);
+                Vec::new()
+            }
+            _ => {
+                self.overlays.unadopt = Some((id, targets));
+                Vec::new()
+            }
+        }
     }
 
     /// The relay's answer to the operator's call.

@@ -428,14 +428,7 @@ impl Engine {
         {
             self.samples.pop_front();
         }
-        let rate = self.samples.front().map_or(0.0, |(at, first)| {
-            let secs = now.duration_since(*at).as_secs_f64();
-            if secs < 1.0 {
-                0.0
-            } else {
-                (delivered - first) as f64 / secs
-            }
-        });
+        let rate = rate_per_s(self.samples.front().copied(), now, delivered);
         let oldest = self
             .queues
             .values()
@@ -447,7 +440,7 @@ impl Engine {
         status.log_seq = log_seq;
         status.lag_events = self.pending.len() as u64 + log_seq.saturating_sub(self.read_to);
         status.oldest_pending = oldest;
-        status.rate_per_s = (rate * 10.0).round() / 10.0;
+        status.rate_per_s = rate;
     }
 
     async fn on_control(&mut self, control: Control) {
@@ -554,4 +547,47 @@ pub(super) fn lock(status: &Mutex<TargetStatus>) -> std::sync::MutexGuard<'_, Ta
     status
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Deliveries per second since the oldest sample kept (`(when, delivered
+/// then)`, at most a minute old) up to `now`, to one decimal; 0 before a
+/// second has passed (a rate over less would jump).
+fn rate_per_s(oldest: Option<(Instant, u64)>, now: Instant, delivered: u64) -> f64 {
+    let Some((at, first)) = oldest else {
+        return 0.0;
+    };
+    let secs = now.duration_since(at).as_secs_f64();
+    if secs < 1.0 {
+        return 0.0;
+    }
+    let rate = delivered.saturating_sub(first) as f64 / secs;
+    (rate * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_rate_is_per_second_since_the_oldest_sample() {
+        let t0 = Instant::now();
+        let later = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+        assert_eq!(rate_per_s(None, t0, 5), 0.0);
+        assert_eq!(
+            rate_per_s(Some((t0, 0)), later(500), 50),
+            0.0,
+            "under a second"
+        );
+        assert_eq!(rate_per_s(Some((t0, 100)), later(4_000), 150), 12.5);
+        assert_eq!(
+            rate_per_s(Some((t0, 0)), later(3_000), 1),
+            0.3,
+            "one decimal"
+        );
+        assert_eq!(
+            rate_per_s(Some((t0, 9)), later(2_000), 3),
+            0.0,
+            "never negative"
+        );
+    }
 }

@@ -103,8 +103,19 @@ impl RemoteApi {
         if !replace {
             return self.action(id, "register").await.map(drop);
         }
+        self.register_with(id, "replace").await
+    }
+
+    /// `POST /api/instances/{id}/register?adopt=true`: the server adopts the
+    /// URLs registering replaces as forward targets of its relay (`y` in
+    /// the replace popup), then registers.
+    pub async fn register_adopting(&self, id: &InstanceId) -> Result<(), ApiError> {
+        self.register_with(id, "adopt").await
+    }
+
+    async fn register_with(&self, id: &InstanceId, flag: &str) -> Result<(), ApiError> {
         let mut url = self.url(&["instances", id.as_str(), "register"])?;
-        url.query_pairs_mut().append_pair("replace", "true");
+        url.query_pairs_mut().append_pair(flag, "true");
         self.send(self.http.post(url)).await.map(drop)
     }
 

@@ -258,11 +258,26 @@ impl ApiAction {
     }
 }
 
-/// `?replace=true`: the caller confirmed replacing another system's URL.
+/// `?replace=true`: the caller confirmed replacing another system's URL;
+/// `?adopt=true`: it did, and asked to keep that URL fed (adopted as a
+/// forward target of this server's relay, then registered: `watch`'s `y`).
 #[derive(Debug, serde::Deserialize)]
 struct RegisterQuery {
     #[serde(default)]
     replace: bool,
+    #[serde(default)]
+    adopt: bool,
+}
+
+/// What a registration may do to another system's webhook URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replacing {
+    /// Nothing: 409 with the URLs instead.
+    Refuse,
+    /// Replace it (`?replace=true`).
+    Overwrite,
+    /// Adopt it as a forward target, then replace it (`?adopt=true`).
+    Adopt,
 }
 
 async fn register(
@@ -273,10 +288,15 @@ async fn register(
     let Ok(Query(query)) = query else {
         return error(
             StatusCode::BAD_REQUEST,
-            "bad query: the only parameter is replace=true or replace=false",
+            "bad query: the parameters are replace=true|false and adopt=true|false",
         );
     };
-    act_with(state, id, ApiAction::Register, query.replace).await
+    let replacing = match (query.adopt, query.replace) {
+        (true, _) => Replacing::Adopt,
+        (false, true) => Replacing::Overwrite,
+        (false, false) => Replacing::Refuse,
+    };
+    act_with(state, id, ApiAction::Register, replacing).await
 }
 
 async fn status(state: State<Api>, id: IdPath) -> Response {
@@ -357,15 +377,15 @@ pub(super) async fn known_instance(api: &Api, id: IdPath) -> Result<InstanceId, 
 }
 
 async fn act(state: State<Api>, id: IdPath, action: ApiAction) -> Response {
-    act_with(state, id, action, false).await
+    act_with(state, id, action, Replacing::Refuse).await
 }
 
-/// `replace`: a registration may replace another system's webhook URL.
+/// `replacing`: what a registration may do to another system's webhook URL.
 async fn act_with(
     State(api): State<Api>,
     id: IdPath,
     action: ApiAction,
-    replace: bool,
+    replacing: Replacing,
 ) -> Response {
     let id = match known_instance(&api, id).await {
         Ok(id) => id,
@@ -389,10 +409,10 @@ async fn act_with(
     };
     // On its own task: it finishes (and its result reaches the state) even
     // if the caller hangs up.
-    let hub = api.hub.clone();
+    let (hub, relay) = (api.hub.clone(), api.relay.clone());
     let task = tokio::spawn(async move {
         let _running = running;
-        carry_out(&hub, &id, action, replace).await
+        carry_out(&hub, relay.as_ref(), &id, action, replacing).await
     });
     let outcome = match task.await {
         Ok(outcome) => outcome,
@@ -434,9 +454,10 @@ async fn act_with(
 /// missing) changes nothing.
 async fn carry_out(
     hub: &HubHandle,
+    relay: Option<&Relay>,
     id: &InstanceId,
     action: ApiAction,
-    replace: bool,
+    replacing: Replacing,
 ) -> ApiOutcome {
     let backend = hub.backend();
     let Backend::Zapi(services) = &*backend else {
@@ -444,10 +465,18 @@ async fn carry_out(
     };
     let outcome = match action {
         ApiAction::Register => {
-            if !replace && let Err(refusal) = check_foreign(hub, services, id).await {
+            if replacing == Replacing::Refuse
+                && let Err(refusal) = check_foreign(hub, services, id).await
+            {
                 return refusal;
             }
-            let result = services.register(id).await;
+            let result = match (replacing, relay) {
+                (Replacing::Adopt, Some(relay)) => services.adopt_and_register(id, relay).await,
+                (Replacing::Adopt, None) => Err(ApiError::Config(
+                    "this server has no relay to adopt the URL: replace=true overwrites it".into(),
+                )),
+                _ => services.register(id).await,
+            };
             let outcome = match &result {
                 Ok(()) => ApiOutcome::Done(None),
                 Err(e) => ApiOutcome::Failed(e.clone()),

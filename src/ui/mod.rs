@@ -58,6 +58,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
     if let Some(r) = &app.overlays.replace {
         replace::draw(app, r, frame, frame.area());
     }
+    if let Some(u) = &app.overlays.unadopt {
+        replace::draw_unadopt(app, u, frame, frame.area());
+    }
     if let Some(c) = &app.overlays.connect {
         connect::draw(app, c, frame, frame.area());
     }

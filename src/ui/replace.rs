@@ -1,7 +1,8 @@
 //! The confirmation before a registration replaces another system's
 //! webhook URL: each such instance with the URL (masked) that would be
 //! replaced; `y` adopts them as forward targets and registers all, `o`
-//! overwrites them, `n` or `Esc` sends nothing.
+//! overwrites them, `n` or `Esc` sends nothing; and `u`'s question before
+//! adopted targets stop being fed.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -12,6 +13,7 @@ use super::popup::{self, Popup};
 use super::theme::Theme;
 use super::{fit, sanitize};
 use crate::app::{App, ReplaceConfirm};
+use crate::model::InstanceId;
 
 /// Instances listed in the popup at most (a short terminal lists fewer);
 /// the rest are counted.
@@ -66,6 +68,56 @@ pub fn draw(app: &App, confirm: &ReplaceConfirm, frame: &mut Frame, area: Rect) 
             Span::raw(" overwrite · "),
             Span::styled("n", bold),
             Span::raw(" nothing"),
+        ]),
+    };
+    popup::draw(frame, area, &popup);
+}
+
+/// `u` in the detail: the adopted targets that `y` stops feeding.
+pub fn draw_unadopt(
+    app: &App,
+    (id, targets): &(InstanceId, Vec<(String, String)>),
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let url_w = usize::from(area.width.saturating_sub(12)).clamp(20, 100);
+    let bold = Theme::BOLD;
+    let label = app.get(id).map_or(id.as_str(), |i| i.label());
+    let items = targets
+        .iter()
+        .map(|(name, url)| {
+            vec![
+                Line::from(format!("   • {}", fit(&sanitize(name), 50))),
+                Line::from(Span::styled(
+                    format!("       {}", fit(&sanitize(url), url_w)),
+                    Theme::WARN,
+                )),
+            ]
+        })
+        .collect();
+    let popup = Popup {
+        title: " Stop forwarding? ",
+        question: format!(
+            "Stop forwarding {}'s events to what was there before?",
+            fit(&sanitize(label), 40)
+        ),
+        effect: "Z-API keeps pointing at zapi-dash: these URLs get nothing more.".to_string(),
+        warning: None,
+        items,
+        total: targets.len(),
+        keys: Line::from(vec![
+            Span::styled(" y", bold),
+            Span::raw(" stops forwarding · "),
+            Span::styled("n", bold),
+            Span::raw("/"),
+            Span::styled("Esc", bold),
+            Span::raw(" keeps it"),
+        ]),
+        keys_short: Line::from(vec![
+            Span::styled(" y", bold),
+            Span::raw(" stop · "),
+            Span::styled("n", bold),
+            Span::raw(" keep"),
         ]),
     };
     popup::draw(frame, area, &popup);

@@ -4,6 +4,8 @@
 //! by `ZAPI_DASH_E2E_TIMEOUT` seconds (default 30).
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::io::{Read, Write};
 use std::num::NonZero;
 use std::path::Path;

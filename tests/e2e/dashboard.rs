@@ -5,6 +5,7 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::receiver::{Mode, Receiver};
 use common::{Dash, timeout};
 use zapi_dash::sim::{Sim, SimInstance, SimOptions, webhook_body_disconnected};
 
@@ -400,14 +401,18 @@ async fn no_color_means_no_colour_on_the_real_terminal() {
     assert!(status.success());
 }
 
-/// The instance's webhooks point at the operator's own bot: `R` asks first
-/// and names the URL (masked); nothing reaches Z-API before `y`; `n` leaves
-/// it alone; `y` adopts it as a forward target (beside the log) and
-/// registers.
+/// The instance's webhooks point at the operator's own bot (a real
+/// receiver on loopback): `R` asks first and names the URL (masked);
+/// nothing reaches Z-API before `y`; `n` leaves it alone; `y` adopts it as
+/// a forward target (beside the log) and registers; then Z-API points at
+/// zapi-dash and the bot still gets every webhook, byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn big_r_asks_before_replacing_another_systems_webhook() {
+async fn big_r_adopts_another_systems_webhook_and_the_bot_still_gets_every_event() {
     let sim = sim().await;
-    let bot = "https://bot.example.net/flows/AbCdEfGh0123456789xyz/zapi";
+    let receiver = Receiver::start(Mode::Up).await;
+    let base = receiver.url.trim_end_matches("/hook");
+    let bot = format!("{base}/flows/AbCdEfGh0123456789xyz/zapi");
+    let bot = bot.as_str();
     sim.set_webhook_urls(ID, Some(bot), Some(bot));
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &sim.base_url());
@@ -417,9 +422,9 @@ async fn big_r_asks_before_replacing_another_systems_webhook() {
     });
 
     dash.send(b"R");
+    let masked = format!("{base}/flows/AbCd…/zapi");
     let popup = dash.wait_for("the confirmation", |s| {
-        s.contains("point at another system")
-            && s.contains("https://bot.example.net/flows/AbCd…/zapi")
+        s.contains("point at another system") && s.contains(&masked)
     });
     assert!(!popup.contains("AbCdEfGh0123456789xyz"), "{popup}");
     dash.send(b"n");
@@ -466,6 +471,35 @@ async fn big_r_asks_before_replacing_another_systems_webhook() {
     let adopted = find_file(dir.path(), "adopted.json").expect("adopted.json beside the log");
     let text = std::fs::read_to_string(adopted).unwrap();
     assert!(text.contains(bot) && text.contains(ID), "{text}");
+    assert!(
+        receiver.deliveries().is_empty(),
+        "nothing before Z-API's next webhook"
+    );
+    // Z-API's next webhooks come here; the bot gets each, byte for byte, in order
+    let now = chrono::Utc::now().timestamp();
+    let bodies = [
+        webhook_body_disconnected(ID, now, "Device has been disconnected"),
+        serde_json::json!({"type": "ConnectedCallback", "instanceId": ID, "momment": now + 1, "connected": true}),
+    ]
+    .map(|v| serde_json::to_vec(&v).unwrap());
+    for (body, path) in bodies.iter().zip(["disconnected", "connected"]) {
+        let status = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/hooks/{path}", dash.port()))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, reqwest::StatusCode::OK);
+    }
+    let got = receiver
+        .wait("both webhooks at the bot", |d| d.len() >= 2)
+        .await;
+    assert_eq!(
+        got.iter().map(|d| d.body.clone()).collect::<Vec<_>>(),
+        bodies.to_vec()
+    );
     dash.send(b"q");
     let status = tokio::task::spawn_blocking(move || dash.wait_exit())
         .await

@@ -4,146 +4,16 @@
 //! Standard Webhooks signatures checked by an HMAC written here.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use chrono::Utc;
-use tokio::sync::Notify;
 
 use zapi_dash::model::{Event, EventKind, InstanceId, Secret};
 use zapi_dash::relay::{ForwardTarget, Relay, RelayOptions, Types};
 use zapi_dash::store::{EventLog, LogOptions};
 
 use crate::common;
-
-/// What the receiver answers.
-#[derive(Clone, Debug)]
-enum Mode {
-    Up,
-    Down,
-    /// 500 with `Retry-After` for bodies of this instance, 200 for others.
-    FailInstance(String, u64),
-    /// 200 to the first n deliveries, then no answer at all.
-    StallAfter(usize),
-}
-
-#[derive(Clone, Debug)]
-struct Delivery {
-    id: String,
-    timestamp: String,
-    signature: Option<String>,
-    content_type: String,
-    body: Vec<u8>,
-    accepted: bool,
-}
-
-#[derive(Clone)]
-struct Receiver {
-    inner: Arc<Mutex<(Mode, Vec<Delivery>)>>,
-    changed: Arc<Notify>,
-    url: String,
-}
-
-impl Receiver {
-    async fn start(mode: Mode) -> Receiver {
-        let inner = Arc::new(Mutex::new((mode, Vec::new())));
-        let changed = Arc::new(Notify::new());
-        let (state, notify) = (Arc::clone(&inner), Arc::clone(&changed));
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let (state, notify) = (Arc::clone(&state), Arc::clone(&notify));
-                async move {
-                    match receive(&state, &notify, &headers, &body) {
-                        Some(response) => response,
-                        None => std::future::pending().await,
-                    }
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver {
-            inner,
-            changed,
-            url,
-        }
-    }
-
-    fn set(&self, mode: Mode) {
-        self.inner.lock().expect("lock").0 = mode;
-    }
-
-    fn deliveries(&self) -> Vec<Delivery> {
-        self.inner.lock().expect("lock").1.clone()
-    }
-
-    /// Waits (bounded by the e2e timeout: a hang guard, not a timing
-    /// check) until `pred` holds for the deliveries so far.
-    async fn wait(&self, what: &str, pred: impl Fn(&[Delivery]) -> bool) -> Vec<Delivery> {
-        let deadline = tokio::time::Instant::now() + common::timeout();
-        loop {
-            let notified = self.changed.notified();
-            let got = self.deliveries();
-            if pred(&got) {
-                return got;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("timed out waiting for {what}; {} deliveries", got.len());
-            }
-        }
-    }
-}
-
-fn receive(
-    state: &Mutex<(Mode, Vec<Delivery>)>,
-    notify: &Notify,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Option<axum::response::Response> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let mut guard = state.lock().expect("lock");
-    if matches!(guard.0, Mode::StallAfter(n) if guard.1.len() >= n) {
-        return None;
-    }
-    let (status, retry_after) = match &guard.0 {
-        Mode::Up | Mode::StallAfter(_) => (StatusCode::OK, None),
-        Mode::Down => (StatusCode::SERVICE_UNAVAILABLE, None),
-        Mode::FailInstance(id, after) => {
-            let needle = format!("\"instanceId\":\"{id}\"");
-            if String::from_utf8_lossy(body).contains(&needle) {
-                (StatusCode::INTERNAL_SERVER_ERROR, Some(*after))
-            } else {
-                (StatusCode::OK, None)
-            }
-        }
-    };
-    guard.1.push(Delivery {
-        id: header("webhook-id").unwrap_or_default(),
-        timestamp: header("webhook-timestamp").unwrap_or_default(),
-        signature: header("webhook-signature"),
-        content_type: header("content-type").unwrap_or_default(),
-        body: body.to_vec(),
-        accepted: status.is_success(),
-    });
-    drop(guard);
-    notify.notify_waiters();
-    Some(match retry_after {
-        Some(secs) => (status, [("retry-after", secs.to_string())]).into_response(),
-        None => status.into_response(),
-    })
-}
+use crate::common::receiver::{Delivery, Mode, Receiver};
 
 fn target(name: &str, url: &str) -> ForwardTarget {
     ForwardTarget {
@@ -639,7 +509,7 @@ async fn serve_relays_through_a_kill_9_and_reports_in_the_api() {
         "every body as Z-API sent it, byte for byte"
     );
 
-    // the API: the target, its cursor at the end, no lag; retry; metrics
+    // the API: the target, its cursor at the end, no lag, a rate; retry; metrics
     let deadline = tokio::time::Instant::now() + common::timeout();
     let target = loop {
         let v: serde_json::Value = http
@@ -652,7 +522,10 @@ async fn serve_relays_through_a_kill_9_and_reports_in_the_api() {
             .await
             .expect("json");
         let t = v["targets"][0].clone();
-        if t["lag_events"] == 0 && t["cursor"] == t["log_seq"] {
+        // the rate: deliveries per second over the last minute, once a
+        // second has passed since the relay started
+        let rate = t["rate_per_s"].as_f64().expect("rate_per_s is a number");
+        if t["lag_events"] == 0 && t["cursor"] == t["log_seq"] && rate > 0.0 {
             break t;
         }
         assert!(tokio::time::Instant::now() < deadline, "lag stays: {v}");
@@ -893,5 +766,118 @@ async fn an_adopted_url_is_not_foreign() {
     );
     relay.shutdown().await;
     log.close().await.expect("close");
+    sim.shutdown();
+}
+
+/// `watch`'s `y` in the replace popup: `register?adopt=true` on `serve`
+/// (through the same client `watch` uses) adopts the bot's URL as a forward
+/// target of the server's relay and registers; Z-API then points at
+/// `serve`, and the bot still gets every webhook, byte for byte. Without a
+/// flag the same call sends nothing and answers 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_adopts_through_the_servers_api_and_the_bot_keeps_getting_events() {
+    use zapi_dash::remote::RemoteApi;
+    use zapi_dash::sim::{self, Sim, SimOptions};
+
+    let receiver = Receiver::start(Mode::Up).await;
+    let instances = sim::demo_instances(1, 11);
+    let sim = Sim::start(SimOptions {
+        client_token: "CT-0123456789abcdef".into(),
+        instances: instances.clone(),
+        latency: Duration::ZERO,
+    })
+    .await
+    .expect("sim");
+    let ours = &instances[0];
+    let bot = format!("{}/flows/AbCdEfGh0123456789xyz", receiver.url);
+    sim.set_webhook_urls(&ours.id, Some(&bot), Some(&bot));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\napi_token = \"{API_TOKEN}\"\napi_base = \"{}\"\nclient_token = \"CT-0123456789abcdef\"\npublic_url = \"https://dash.example\"\npoll_interval = 0\n\n[[instances]]\nid = \"{}\"\ntoken = \"{}\"\n",
+            sim.base_url(),
+            ours.id,
+            ours.token
+        ),
+    )
+    .expect("config");
+    let state = dir.path().join("state");
+    let (mut child, addr) = spawn_serve(&config, &state);
+    let remote = RemoteApi::new(&format!("http://{addr}"), Secret::new(API_TOKEN)).expect("client");
+    let id = InstanceId::new(&ours.id);
+
+    let refused = remote.register(&id, false).await.expect_err("409");
+    assert!(refused.to_string().contains("another system"), "{refused}");
+    assert_eq!(
+        sim.instance(&ours.id)
+            .expect("inst")
+            .disconnected_url
+            .as_deref(),
+        Some(bot.as_str())
+    );
+
+    remote
+        .register_adopting(&id)
+        .await
+        .expect("adopt and register");
+    let inst = sim.instance(&ours.id).expect("inst");
+    assert_eq!(
+        inst.disconnected_url.as_deref(),
+        Some("https://dash.example/hooks/disconnected")
+    );
+    assert_eq!(
+        inst.connected_url.as_deref(),
+        Some("https://dash.example/hooks/connected")
+    );
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let targets: serde_json::Value = http
+        .get(format!("http://{addr}/api/forward"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let adopted = &targets["targets"][0];
+    assert_eq!(adopted["adopted"], true, "{targets}");
+    assert!(
+        !targets.to_string().contains("AbCdEfGh0123456789xyz"),
+        "the URL's token is masked: {targets}"
+    );
+
+    let mut sent = Vec::new();
+    for (n, path) in [(0, "disconnected"), (1, "connected")] {
+        let kind = if n == 0 {
+            "DisconnectedCallback"
+        } else {
+            "ConnectedCallback"
+        };
+        let body = format!(
+            "{{\"type\":\"{kind}\",\"instanceId\":\"{}\",\"momment\":{},\"n\":{n}}}",
+            ours.id,
+            1_764_000_000_000u64 + n
+        );
+        let resp = http
+            .post(format!("http://{addr}/hooks/{path}"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status(), 200);
+        sent.push(body.into_bytes());
+    }
+    let got = receiver
+        .wait("both webhooks at the bot", |d| d.len() >= 2)
+        .await;
+    assert_eq!(got.iter().map(|d| d.body.clone()).collect::<Vec<_>>(), sent);
+    common::signal(child.id(), "TERM");
+    assert!(child.wait().expect("wait").success());
     sim.shutdown();
 }

@@ -715,7 +715,13 @@ fn relay_status(name: &str, lag: u64, dead: usize) -> zapi_dash::relay::TargetSt
 fn the_relay_in_the_header_the_target_list_and_the_detail() {
     let mut app = operator_fleet(80, 24);
     app.update(
-        Msg::Relay(vec![relay_status("bot", 0, 0), relay_status("crm", 12, 3)]),
+        Msg::Relay(vec![
+            relay_status("bot", 0, 0),
+            zapi_dash::relay::TargetStatus {
+                rate_per_s: 12.5,
+                ..relay_status("crm", 12, 3)
+            },
+        ]),
         t(14, 6, 12),
     );
     let screen = text(&render(&app, 80, 24));
@@ -733,6 +739,10 @@ fn the_relay_in_the_header_the_target_list_and_the_detail() {
         screen.contains("drop crm's dead letters for good? y drops"),
         "{screen}"
     );
+    assert!(
+        screen.contains("dead 3 · 12.5/s · delivered"),
+        "the rate: {screen}"
+    );
     assert_screen!("relay_target_list_80x24", screen);
     key(&mut app, KeyCode::Char('n'));
     key(&mut app, KeyCode::Esc);
@@ -743,6 +753,29 @@ fn the_relay_in_the_header_the_target_list_and_the_detail() {
         screen.contains("bot https://bot.example.com/zapi (no delivery yet)"),
         "{screen}"
     );
+    // u asks before an adopted target stops being fed
+    let sales = app.overlays.detail.as_ref().unwrap().id.to_string();
+    app.update(
+        Msg::Relay(vec![zapi_dash::relay::TargetStatus {
+            adopted: true,
+            instance_filter: vec![sales],
+            url: "https://crm.example.com/hooks/AbCd…".into(),
+            ..relay_status("adopted-5a1e5c0d", 0, 0)
+        }]),
+        t(14, 6, 13),
+    );
+    key(&mut app, KeyCode::Char('u'));
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains("Stop forwarding?"), "{screen}");
+    assert!(screen.contains("adopted-5a1e5c0d"), "{screen}");
+    assert!(
+        screen.contains("https://crm.example.com/hooks/AbCd…"),
+        "{screen}"
+    );
+    assert!(screen.contains("y stops forwarding"), "{screen}");
+    assert_screen!("unadopt_confirmation_80x24", screen);
+    key(&mut app, KeyCode::Esc);
+    assert!(app.overlays.unadopt.is_none());
     // without targets the header says nothing of a relay
     let plain = text(&render(&operator_fleet(80, 24), 80, 24));
     assert!(!plain.contains("relay"), "{plain}");

@@ -138,7 +138,7 @@ fn the_detail_knows_where_an_instance_is_forwarded() {
 }
 
 #[test]
-fn u_in_the_detail_removes_the_instances_adopted_targets() {
+fn u_then_y_in_the_detail_removes_the_instances_adopted_targets() {
     let mut adopted = status("adopted-0a1b2c3d", 0, 0);
     adopted.adopted = true;
     adopted.instance_filter = vec!["I0".into()];
@@ -150,8 +150,29 @@ fn u_in_the_detail_removes_the_instances_adopted_targets() {
         history_rows: std::cell::Cell::new(0),
         device: Default::default(),
     });
+    // u asks first; n keeps it, nothing is sent
+    assert!(app.update(key(KeyCode::Char('u')), t(2)).is_empty());
+    let (id, targets) = app.overlays.unadopt.clone().expect("u's question");
+    assert_eq!(id, InstanceId::new("I0"));
+    assert_eq!(targets.len(), 1, "only the adopted target: {targets:?}");
+    assert!(
+        app.update(key(KeyCode::Char('x')), t(2)).is_empty(),
+        "another key waits"
+    );
+    assert!(app.overlays.unadopt.is_some());
+    assert!(app.update(key(KeyCode::Char('n')), t(2)).is_empty());
+    assert!(app.overlays.unadopt.is_none());
+    assert!(
+        app.ops
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.text.starts_with("cancelled: still forwarded")),
+        "{:?}",
+        app.ops.notice
+    );
+    app.update(key(KeyCode::Char('u')), t(2));
     assert_eq!(
-        app.update(key(KeyCode::Char('u')), t(2)),
+        app.update(key(KeyCode::Char('y')), t(2)),
         vec![Command::Relay(RelayCall::Unadopt(InstanceId::new("I0")))]
     );
     app.update(
