@@ -578,6 +578,26 @@ async fn serve_relays_through_a_kill_9_and_reports_in_the_api() {
     assert!(child.wait().expect("wait").success());
 }
 
+/// A simulated Z-API of `n` instances (seeded `seed`) whose first one's
+/// disconnected and connected webhooks point at `url` (the operator's bot).
+async fn sim_pointing_at(
+    url: &str,
+    n: usize,
+    seed: u64,
+) -> (zapi_dash::sim::Sim, Vec<zapi_dash::sim::SimInstance>) {
+    use zapi_dash::sim::{Sim, SimOptions, demo_instances};
+    let instances = demo_instances(n, seed);
+    let sim = Sim::start(SimOptions {
+        client_token: "CT-0123456789abcdef".into(),
+        instances: instances.clone(),
+        latency: Duration::ZERO,
+    })
+    .await
+    .expect("sim");
+    sim.set_webhook_urls(&instances[0].id, Some(url), Some(url));
+    (sim, instances)
+}
+
 /// The instance's webhooks point at the operator's receiver; `y` in the
 /// replace popup (a `RegisterAdopting` for the runner) adopts it: Z-API
 /// then points at zapi-dash, and the receiver still gets every event of
@@ -586,20 +606,11 @@ async fn serve_relays_through_a_kill_9_and_reports_in_the_api() {
 async fn adopting_keeps_the_receiver_fed_while_zapi_points_here() {
     use zapi_dash::app::{Command, Msg};
     use zapi_dash::runner::{Backend, Runner, Services};
-    use zapi_dash::sim::{self, Sim, SimOptions};
     use zapi_dash::zapi::ZapiClient;
 
     let receiver = Receiver::start(Mode::Up).await;
-    let instances = sim::demo_instances(2, 7);
-    let sim = Sim::start(SimOptions {
-        client_token: "CT-0123456789abcdef".into(),
-        instances: instances.clone(),
-        latency: Duration::ZERO,
-    })
-    .await
-    .expect("sim");
+    let (sim, instances) = sim_pointing_at(&receiver.url, 2, 7).await;
     let (ours, other) = (&instances[0], &instances[1]);
-    sim.set_webhook_urls(&ours.id, Some(&receiver.url), Some(&receiver.url));
     let dir = tempfile::tempdir().expect("tempdir");
     // no targets configured: the log does not keep bodies until one is adopted
     let log = EventLog::open(LogOptions::new(dir.path())).expect("log");
@@ -705,20 +716,11 @@ async fn an_adopted_url_is_not_foreign() {
     use zapi_dash::app::{Command, Msg};
     use zapi_dash::relay::adopt::Adopted;
     use zapi_dash::runner::{Backend, Runner, Services};
-    use zapi_dash::sim::{self, Sim, SimOptions};
     use zapi_dash::zapi::ZapiClient;
 
-    let instances = sim::demo_instances(1, 7);
-    let sim = Sim::start(SimOptions {
-        client_token: "CT-0123456789abcdef".into(),
-        instances: instances.clone(),
-        latency: Duration::ZERO,
-    })
-    .await
-    .expect("sim");
-    let id = &instances[0].id;
     let bot = "https://bot.example/zapi";
-    sim.set_webhook_urls(id, Some(bot), Some(bot));
+    let (sim, instances) = sim_pointing_at(bot, 1, 7).await;
+    let id = &instances[0].id;
     let dir = tempfile::tempdir().expect("tempdir");
     let log = EventLog::open(LogOptions::new(dir.path())).expect("log");
     let relay = Relay::start_new(&log, Vec::new(), fast());
@@ -777,20 +779,11 @@ async fn an_adopted_url_is_not_foreign() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_adopts_through_the_servers_api_and_the_bot_keeps_getting_events() {
     use zapi_dash::remote::RemoteApi;
-    use zapi_dash::sim::{self, Sim, SimOptions};
 
     let receiver = Receiver::start(Mode::Up).await;
-    let instances = sim::demo_instances(1, 11);
-    let sim = Sim::start(SimOptions {
-        client_token: "CT-0123456789abcdef".into(),
-        instances: instances.clone(),
-        latency: Duration::ZERO,
-    })
-    .await
-    .expect("sim");
-    let ours = &instances[0];
     let bot = format!("{}/flows/AbCdEfGh0123456789xyz", receiver.url);
-    sim.set_webhook_urls(&ours.id, Some(&bot), Some(&bot));
+    let (sim, instances) = sim_pointing_at(&bot, 1, 11).await;
+    let ours = &instances[0];
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("config.toml");
     std::fs::write(
