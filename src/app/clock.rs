@@ -2,8 +2,12 @@
 //! the problems count, and whether anything on screen reads the clock (a
 //! tick that changes nothing draws no frame).
 
+use chrono::{DateTime, Utc};
+
 use super::{App, Notice, SortKey, zapi_link};
-use crate::fleet::health;
+use crate::fleet::health::{self, Warning};
+use crate::fleet::{Instance, stats};
+use crate::words::age;
 
 impl App {
     /// Whether the clock alone can change the order or the problems count:
@@ -30,9 +34,10 @@ impl App {
     /// Whether anything on screen now reads the clock, so that a tick
     /// changes it: an overlay (ages, countdowns), a fresh notice (the
     /// footer switches after 20 s), a held order, `watch`'s link, a Z-API
-    /// link in trouble, or a visible row that shows an age, a warning
-    /// (silence grows) or will turn into an outage. The header's
-    /// sparkline moves by the minute (the caller draws then).
+    /// link in trouble, or a visible row whose age or warning (silence
+    /// grows) reads otherwise than on the screen last drawn, or that will turn
+    /// into an outage. The header's sparkline, the day in `Changed` and
+    /// the uptime move by the minute at most (the caller draws then).
     pub(super) fn clock_on_screen(&self) -> bool {
         let o = &self.overlays;
         let overlay = o.show_help
@@ -60,15 +65,32 @@ impl App {
         {
             return true;
         }
+        // the screen last drawn shows the same unless the clock moved a
+        // visible row's words since ("3m ago" → "4m ago")
+        let Some(then) = self.ops.shown_at else {
+            return true;
+        };
+        let now = self.now;
         let rules = &self.settings.rules;
+        let moved = |t: Option<DateTime<Utc>>| t.is_some_and(|t| age(then, t) != age(now, t));
+        // the 24 h uptime and disconnects slide
+        let day = |at: DateTime<Utc>, inst: &Instance| {
+            let day_ago = at - chrono::Duration::hours(24);
+            (
+                stats::percent(inst.transitions.uptime(day_ago, at)),
+                inst.transitions.disconnects(day_ago, at),
+            )
+        };
         let first = self.view.offset;
         let last = (first + self.page_rows()).min(self.view.order.len());
         self.view.order[first.min(last)..last].iter().any(|&i| {
             let inst = &self.fleet.instances[i];
-            health::outage_pending(inst, rules, self.now)
-                || inst.last_change.is_some()
-                || inst.last_activity.is_some()
-                || health::warning(inst, rules, self.now).is_some()
+            health::outage_pending(inst, rules, now)
+                || moved(inst.last_change)
+                || moved(inst.last_activity)
+                || health::warning(inst, rules, then).map(Warning::long)
+                    != health::warning(inst, rules, now).map(Warning::long)
+                || day(then, inst) != day(now, inst)
         })
     }
 }

@@ -398,6 +398,7 @@ impl App {
             settings: Settings::default(),
             setup,
         };
+        app.ops.shown_at = Some(now);
         for (id, name) in app.setup.instances.clone() {
             app.insert(Instance::new(id, name, true));
         }
@@ -582,7 +583,11 @@ impl App {
     /// The last message changed nothing on screen (see [`Ops`]'s `quiet`);
     /// cleared by reading it.
     pub fn take_quiet(&mut self) -> bool {
-        std::mem::take(&mut self.ops.quiet)
+        let quiet = std::mem::take(&mut self.ops.quiet);
+        if !quiet {
+            self.ops.shown_at = Some(self.now);
+        }
+        quiet
     }
 
     /// The filter in words: the state's, or the account's name.

@@ -76,6 +76,10 @@ pub struct Ops {
     /// repeats what the row shows): the loop need not draw for it. Read
     /// and cleared with [`crate::app::App::take_quiet`].
     pub(crate) quiet: bool,
+    /// The clock of the last screen drawn (as [`crate::app::App::take_quiet`]
+    /// said: a frame follows every message that is not quiet): its ages
+    /// are what the terminal shows ([`crate::app::App::clock_on_screen`]).
+    pub(crate) shown_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Ops {
@@ -97,6 +101,7 @@ impl Ops {
             header_warning: None,
             poll: None,
             quiet: false,
+            shown_at: None,
         }
     }
 }

@@ -199,17 +199,7 @@ pub fn wrap(s: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// "12s ago", "3m ago", "5h ago", "2d ago"; "just now" for the future (clock skew).
-pub fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
-    let secs = (now - t).num_seconds();
-    match secs {
-        i64::MIN..=0 => "just now".to_string(),
-        1..=59 => format!("{secs}s ago"),
-        60..=3599 => format!("{}m ago", secs / 60),
-        3600..=172_799 => format!("{}h ago", secs / 3600),
-        _ => format!("{}d ago", secs / 86_400),
-    }
-}
+pub use crate::words::age;
 
 /// When something happened: local date-time and age. `wide` gives the full
 /// "2026-11-24 14:03:12 · 3m ago"; otherwise a compact form for narrow

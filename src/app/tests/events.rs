@@ -356,6 +356,11 @@ fn a_tick_draws_only_when_something_on_screen_reads_the_clock() {
         );
         a.take_quiet();
     }
+    a.update(Msg::Tick, t(2));
+    assert!(
+        !a.take_quiet(),
+        "the uptime: — when drawn, 100% a second later"
+    );
     a.update(Msg::Tick, t(3));
     assert!(a.take_quiet(), "connected rows without ages: no frame");
     // a fresh notice switches after a while: its ticks draw
@@ -380,4 +385,15 @@ fn a_tick_draws_only_when_something_on_screen_reads_the_clock() {
     a.take_quiet();
     a.update(Msg::Tick, t(63));
     assert!(!a.take_quiet(), "an age on screen");
+    // "5m ago" reads the same for a minute: only the tick that turns it draws
+    a.update(Msg::Tick, t(362));
+    assert!(!a.take_quiet());
+    a.update(Msg::Tick, t(363));
+    assert!(a.take_quiet(), "still 5m ago");
+    a.update(Msg::Tick, t(421));
+    assert!(!a.take_quiet(), "a new minute");
+    a.update(Msg::Tick, t(422));
+    assert!(!a.take_quiet(), "5m ago became 6m ago");
+    a.update(Msg::Tick, t(423));
+    assert!(a.take_quiet());
 }
