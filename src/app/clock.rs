@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{App, Notice, SortKey, zapi_link};
+use super::{App, SortKey, zapi_link};
 use crate::fleet::health::{self, Warning};
 use crate::fleet::{Instance, stats};
 use crate::words::age;
@@ -32,8 +32,8 @@ impl App {
     }
 
     /// Whether anything on screen now reads the clock, so that a tick
-    /// changes it: an overlay (ages, countdowns), a fresh notice (the
-    /// footer switches after 20 s), a held order, `watch`'s link, a Z-API
+    /// changes it: an overlay (ages, countdowns), the footer's notice
+    /// switching (the operator's own gives way after a while), a held order, `watch`'s link, a Z-API
     /// link in trouble, or a visible row whose age or warning (silence
     /// grows) reads otherwise than on the screen last drawn, or that will turn
     /// into an outage. The header's sparkline, the day in `Changed` and
@@ -47,22 +47,12 @@ impl App {
             || o.messages.is_some()
             || o.connect.is_some()
             || o.relay.is_some();
-        let fresh = |n: &Option<Notice>| {
-            n.as_ref()
-                .is_some_and(|n| (self.now - n.at).num_seconds() < 30)
-        };
+
         let link_trouble = !matches!(
             self.ops.zapi.state(),
             zapi_link::LinkState::Ok | zapi_link::LinkState::Unknown
         );
-        if overlay
-            || fresh(&self.ops.notice)
-            || fresh(&self.ops.background)
-            || self.view.held
-            || self.link.is_some()
-            || link_trouble
-            || self.view.searching
-        {
+        if overlay || self.view.held || self.link.is_some() || link_trouble || self.view.searching {
             return true;
         }
         // the screen last drawn shows the same unless the clock moved a
@@ -71,6 +61,15 @@ impl App {
             return true;
         };
         let now = self.now;
+        // the footer's notice: the operator's own gives way to a newer
+        // background one after a while
+        let footer = |at| {
+            self.footer_notice_at(at)
+                .map(|f| (f.notice.seq, f.background))
+        };
+        if footer(then) != footer(now) {
+            return true;
+        }
         let rules = &self.settings.rules;
         let moved = |t: Option<DateTime<Utc>>| t.is_some_and(|t| age(then, t) != age(now, t));
         // the 24 h uptime and disconnects slide

@@ -113,9 +113,14 @@ impl App {
     /// The notice the footer shows: the operator's own while it is fresh
     /// (or newer than the background one), else the background one.
     pub fn footer_notice(&self) -> Option<FooterNotice<'_>> {
+        self.footer_notice_at(self.now)
+    }
+
+    /// [`App::footer_notice`] as the clock `now` would have it.
+    pub(super) fn footer_notice_at(&self, now: DateTime<Utc>) -> Option<FooterNotice<'_>> {
         let own = self.ops.notice.as_ref();
         let background = self.ops.background.as_ref();
-        let fresh = |n: &Notice| self.now - n.at < Duration::seconds(OWN_FRESH_SECS);
+        let fresh = |n: &Notice| now - n.at < Duration::seconds(OWN_FRESH_SECS);
         let (notice, is_background) = match (own, background) {
             (Some(o), Some(b)) if !fresh(o) && b.seq > o.seq => (b, true),
             (Some(o), _) => (o, false),

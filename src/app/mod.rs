@@ -644,8 +644,9 @@ impl App {
                 }
                 self.refresh_if_dirty();
                 // nothing on screen reads the clock: no frame for this tick
-                self.ops.quiet =
-                    cmds.is_empty() && !ranks_move && !minute_turned && !self.clock_on_screen();
+                // (a poll sent shows only in the detail pane, which draws)
+                let shows = cmds.iter().any(|c| !matches!(c, Command::FetchStatus(_)));
+                self.ops.quiet = !shows && !ranks_move && !minute_turned && !self.clock_on_screen();
                 cmds
             }
             Msg::Resize(w, h) => {

@@ -363,10 +363,18 @@ fn a_tick_draws_only_when_something_on_screen_reads_the_clock() {
     );
     a.update(Msg::Tick, t(3));
     assert!(a.take_quiet(), "connected rows without ages: no frame");
-    // a fresh notice switches after a while: its ticks draw
+    // the operator's own notice gives way to a newer background one after
+    // 20 s: only the tick that switches the footer draws
     a.update(ch('b'), t(4));
-    a.update(Msg::Tick, t(5));
-    assert!(!a.take_quiet(), "a fresh notice");
+    assert!(!a.take_quiet());
+    a.update(Msg::Problem("alert command failed".into()), t(5));
+    assert!(!a.take_quiet());
+    a.update(Msg::Tick, t(6));
+    assert!(a.take_quiet(), "the footer reads the same");
+    a.update(Msg::Tick, t(24));
+    assert!(!a.take_quiet(), "the background notice takes the footer");
+    a.update(Msg::Tick, t(25));
+    assert!(a.take_quiet());
     a.update(Msg::Tick, t(40));
     assert!(a.take_quiet(), "the notice is old");
     // an overlay shows ages and countdowns

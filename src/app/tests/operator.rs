@@ -450,9 +450,18 @@ fn polls_are_spread_over_the_interval() {
             t(0),
         );
     }
+    a.take_quiet();
     let mut polled = Vec::new();
     for s in 1..=60 {
-        for cmd in a.update(Msg::Tick, t(s)) {
+        let cmds = a.update(Msg::Tick, t(s));
+        let quiet = a.take_quiet();
+        if s > 1 && s < 60 && !cmds.is_empty() {
+            // a poll sent changes nothing on the table: no frame for it
+            // (the first tick draws: the uptime was — at t(0); at 60 the
+            // minute turns)
+            assert!(quiet, "a tick that only polls draws nothing");
+        }
+        for cmd in cmds {
             if let Command::FetchStatus(id) = cmd {
                 polled.push((s, id.to_string()));
                 a.update(
@@ -461,6 +470,10 @@ fn polls_are_spread_over_the_interval() {
                         result: Ok(status(true, None)),
                     },
                     t(s),
+                );
+                assert!(
+                    a.take_quiet(),
+                    "an answer that repeats the row draws nothing"
                 );
             }
         }
