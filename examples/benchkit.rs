@@ -1091,6 +1091,7 @@ fn cmd_fleet(rt: &tokio::runtime::Runtime, flags: &Flags) -> Result<Value> {
     let secs: f64 = flags.get("seconds", 60.0)?;
     let every: u64 = flags.get("discover-every", 300)?;
     let polled: usize = flags.get("polled", 1000)?;
+    let windows: usize = flags.get("windows", 3)?;
     std::fs::create_dir_all(&dir)?;
 
     let sim = rt.block_on(Sim::start(SimOptions::default()))?;
@@ -1126,7 +1127,8 @@ fn cmd_fleet(rt: &tokio::runtime::Runtime, flags: &Flags) -> Result<Value> {
         s.contains(&all_rows)
     })?;
     let rows_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let (discovered_calls, discovered_pct) = window(&dash, secs, || sim.calls().len())?;
+    let (discovered_calls, discovered_pct, discovered_windows) =
+        window(&dash, secs, windows, || sim.calls().len())?;
     dash.quit()?;
     drop(sim);
 
@@ -1154,7 +1156,8 @@ fn cmd_fleet(rt: &tokio::runtime::Runtime, flags: &Flags) -> Result<Value> {
     );
     let dash = Dash::spawn(&bin, &dash_args(&config_s, &state_s), &[])?;
     dash.first_frame(Duration::from_secs(60))?;
-    let (polled_calls, polled_pct) = window(&dash, secs, || sim.calls().len())?;
+    let (polled_calls, polled_pct, polled_windows) =
+        window(&dash, secs, windows, || sim.calls().len())?;
     dash.quit()?;
     let per_account = n.div_ceil(accounts.max(1));
     Ok(json!({
@@ -1163,23 +1166,40 @@ fn cmd_fleet(rt: &tokio::runtime::Runtime, flags: &Flags) -> Result<Value> {
         "discovered_calls_in_window": discovered_calls,
         "discovered_calls_per_listing": accounts * per_account.div_ceil(1000),
         "discovered_cpu_percent": discovered_pct,
+        "discovered_cpu_percent_windows": discovered_windows,
         "polled_instances": polled,
         "polled_calls_in_window": polled_calls,
         "polled_cpu_percent": polled_pct,
+        "polled_cpu_percent_windows": polled_windows,
         "per_instance_calls_per_interval_for_the_fleet": 2 * n,
     }))
 }
 
-/// Z-API calls (as `calls` counts them) and CPU (% of one core) of a
-/// running dashboard over `secs`, after 3 s for the start to settle.
-fn window(dash: &Dash, secs: f64, calls: impl Fn() -> usize) -> Result<(usize, f64)> {
+/// Z-API calls (as `calls` counts them) per window and CPU (% of one core,
+/// the median of `windows` consecutive windows of `secs`: one window of a
+/// process near 0.2 % moves by a few hundredths with what else the machine
+/// does) of a running dashboard, after 3 s for the start to settle.
+fn window(
+    dash: &Dash,
+    secs: f64,
+    windows: usize,
+    calls: impl Fn() -> usize,
+) -> Result<(usize, f64, Vec<f64>)> {
     std::thread::sleep(Duration::from_secs(3));
     let pid = dash.pid()?;
-    let (c0, cpu0) = (calls(), cpu_seconds(pid)?);
-    let t0 = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    let wall = t0.elapsed().as_secs_f64();
-    Ok((calls() - c0, (cpu_seconds(pid)? - cpu0) / wall * 100.0))
+    let c0 = calls();
+    let mut pcts = Vec::new();
+    for _ in 0..windows.max(1) {
+        let cpu0 = cpu_seconds(pid)?;
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        let wall = t0.elapsed().as_secs_f64();
+        pcts.push((cpu_seconds(pid)? - cpu0) / wall * 100.0);
+    }
+    let per_window = (calls() - c0) / pcts.len();
+    let mut sorted = pcts.clone();
+    sorted.sort_by(f64::total_cmp);
+    Ok((per_window, sorted[sorted.len() / 2], pcts))
 }
 // relay (#16)
 
