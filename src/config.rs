@@ -102,6 +102,8 @@ pub struct Config {
     pub forward: Vec<crate::relay::ForwardTarget>,
     /// `r`/`R` point every webhook type at zapi-dash (`update-every-webhooks`).
     pub register_all_types: bool,
+    /// `[cluster]`: `serve` replicas sharing a NATS JetStream stream.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for Config {
@@ -133,6 +135,7 @@ impl Default for Config {
             check_token_header: false,
             forward: Vec::new(),
             register_all_types: false,
+            cluster: None,
         }
     }
 }
@@ -187,6 +190,7 @@ struct RawConfig {
     accounts: Vec<accounts::RawAccount>,
     #[serde(default)]
     forward: Vec<crate::relay::target::RawForward>,
+    cluster: Option<crate::cluster::config::RawCluster>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,6 +266,15 @@ impl Config {
         }
 
         forward_secrets_from_env(&mut config, &env)?;
+        if let Some(cluster) = config.cluster.take() {
+            let url = env(crate::cluster::config::ENV_NATS_URL);
+            config.cluster = Some(crate::cluster::config::with_env_url(cluster, url).map_err(
+                |(key, m)| {
+                    let from_env = key == crate::cluster::config::ENV_NATS_URL;
+                    err(if from_env { "environment" } else { &origin }, &key, m)
+                },
+            )?);
+        }
 
         let cli = "command line";
         if let Some(listen) = flags.listen {
@@ -356,6 +369,7 @@ impl Config {
             .collect();
         config.forward = crate::relay::target::parse_targets(raw.forward, &names)
             .map_err(|(key, message)| err(&origin, &key, message))?;
+        config.cluster = cluster_of(raw.cluster, &config, &origin)?;
         config.warnings.extend(config.public_url_warning());
         Ok(config)
     }
@@ -459,6 +473,28 @@ fn forward_secrets_from_env(
         target.signing_secret = Some(secret);
     }
     Ok(())
+}
+
+/// `[cluster]`, validated; not with `[[forward]]` (the relay would deliver
+/// from every replica).
+fn cluster_of(
+    raw: Option<crate::cluster::config::RawCluster>,
+    config: &Config,
+    origin: &str,
+) -> Result<Option<crate::cluster::ClusterConfig>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let cluster = crate::cluster::config::parse(raw).map_err(|(key, m)| err(origin, &key, m))?;
+    if !config.forward.is_empty() {
+        return Err(err(
+            origin,
+            "forward",
+            "[[forward]] is not supported with [cluster] yet: every replica would deliver each event"
+                .into(),
+        ));
+    }
+    Ok(Some(cluster))
 }
 
 fn err(origin: &str, key: &str, message: String) -> ConfigError {

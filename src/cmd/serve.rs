@@ -10,6 +10,8 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use zapi_dash::cli::Flags;
+use zapi_dash::cluster::lease::{self, Lease};
+use zapi_dash::cluster::{Cluster, consume};
 use zapi_dash::config::Config;
 use zapi_dash::discovery::Discovery;
 use zapi_dash::fleet::Fleet;
@@ -33,10 +35,15 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     init_logging(&state, &flags.log_level);
     warn_of(&config);
     let mut opts = service_options(&config, config.listen, &state)?;
-    let metrics = Arc::new(Metrics::new());
+    let cluster = join_cluster(&config).await?;
+    let metrics = match &cluster {
+        Some(c) => Arc::clone(c.metrics()),
+        None => Arc::new(Metrics::new()),
+    };
     let services = zapi_services(&config, opts.secret.clone())?;
     let can_query_status = can_query_status(&services);
-    let discovery = discovery_for(&config, services.secret.clone())?;
+    let secret = services.secret.clone();
+    let discovery = discovery_for(&config, secret.clone())?;
     let settings = HubSettings::new(&settings_for(&config, &services), can_query_status);
     let (hub, handle) = Hub::new(
         Backend::Zapi(Box::new(services)),
@@ -44,6 +51,18 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
         opts.log_dir.clone(),
     );
     let hub = hub.with_alerts(alerts_of(&config));
+    let replica = match &cluster {
+        Some(c) => Some(Replica::elect(c).await?),
+        None => None,
+    };
+    let hub = match &replica {
+        Some(r) => hub.with_leader(r.lease.leader()),
+        None => hub,
+    };
+    if cluster.is_some() {
+        // every replica would deliver each event; refused with [[forward]]
+        opts.relay = None;
+    }
     let reload_hub = handle.clone();
     opts.extra_routes = Some(api::router_with(
         handle,
@@ -56,11 +75,25 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let mut fleet = Fleet::with_configured(&configured, Utc::now());
     with_accounts(&mut fleet, &config, &metrics);
     let mut last_seq = 0;
-    let (service, committed, replay) = Listener::start(opts, |seq, event| {
+    let on_replay = |seq, event| {
         last_seq = seq;
         fleet.apply_event(event, Utc::now());
-    })
-    .await?;
+    };
+    let (service, committed, replay) = match &cluster {
+        Some(c) => {
+            cluster_ready(c, &opts.log_dir, config.retention_days).await?;
+            Listener::start_published(opts, c.publisher(), on_replay).await?
+        }
+        None => Listener::start(opts, on_replay).await?,
+    };
+    let _follow = cluster.as_ref().map(|c| {
+        consume::follow(
+            c.stream().clone(),
+            service.log.clone(),
+            last_seq,
+            c.reconnects(),
+        )
+    });
     // the hub writes the JSON lines of each batch it applies into one
     // buffer; this loop only copies the buffers to stdout
     let (lines, mut accepted) = mpsc::channel::<Vec<u8>>(64);
@@ -74,7 +107,12 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
             tap: None,
         },
     );
-    let _discovery = discovery.map(|d| spawn_discovery(d, reload_hub.clone()));
+    let _discovery = match &replica {
+        Some(r) => {
+            discovery.map(|_| lead_discovery(&config, secret, r.lease.leader(), &reload_hub))
+        }
+        None => discovery.map(|d| tokio::spawn(keep(spawn_discovery(d, reload_hub.clone())))),
+    };
     // the handlers are installed before readiness is announced: a SIGTERM
     // right after "listening on" is a clean stop, not the default death
     let shutdown = signals::stop_signal();
@@ -90,6 +128,10 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
         hub: &reload_hub,
     };
     print_until(shutdown, reloads, &mut accepted, &mut out).await;
+    // another replica leads at once, not after the lease's TTL
+    if let Some(r) = replica {
+        r.lease.release().await;
+    }
     // the log closes, its committed feed ends, and with it the hub; the
     // lines of what is still acknowledged meanwhile are printed (and the hub
     // never waits on a full channel)
@@ -99,6 +141,89 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
     tracing::info!("stopped");
     closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// With `[cluster]`: connected to NATS and the stream found or created
+/// (exit 1 with the reason when not).
+async fn join_cluster(config: &Config) -> Result<Option<Cluster>, Fatal> {
+    let Some(cc) = &config.cluster else {
+        return Ok(None);
+    };
+    let metrics = Arc::new(Metrics::new().with_cluster());
+    let cluster = Cluster::join(cc, config.retention_days, metrics)
+        .await
+        .map_err(|e| Fatal::runtime(e.to_string()))?;
+    tracing::info!(stream = cluster.stream_name(), "cluster: joined");
+    Ok(Some(cluster))
+}
+
+/// The log brought up to the stream before it is replayed.
+async fn cluster_ready(
+    cluster: &Cluster,
+    log_dir: &std::path::Path,
+    retention_days: u32,
+) -> Result<(), Fatal> {
+    let copied = consume::catch_up(
+        cluster.stream(),
+        cluster.stream_name(),
+        log_dir,
+        retention_days,
+    )
+    .await
+    .map_err(|e| Fatal::runtime(e.to_string()))?;
+    tracing::info!(copied, "cluster: the log holds the stream");
+    Ok(())
+}
+
+/// This replica in the cluster: its part in the leader election.
+struct Replica {
+    lease: Lease,
+}
+
+impl Replica {
+    async fn elect(cluster: &Cluster) -> Result<Replica, Fatal> {
+        let bucket = cluster
+            .lease_bucket()
+            .await
+            .map_err(|e| Fatal::runtime(e.to_string()))?;
+        let holder = lease::holder_name();
+        tracing::info!(holder = %holder, "cluster: taking part in the leader election");
+        let lease = Lease::spawn(bucket, holder, Arc::clone(cluster.metrics()));
+        Ok(Replica { lease })
+    }
+}
+
+/// Discovery on the leader only: started when this replica becomes the
+/// leader, stopped when it stops being it.
+fn lead_discovery(
+    config: &Config,
+    secret: Option<zapi_dash::listener::secret::WebhookSecret>,
+    mut leader: tokio::sync::watch::Receiver<bool>,
+    hub: &HubHandle,
+) -> tokio::task::JoinHandle<()> {
+    let config = config.clone();
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        loop {
+            if leader.wait_for(|l| *l).await.is_err() {
+                return;
+            }
+            let Ok(Some(discovery)) = discovery_for(&config, secret.clone()) else {
+                return;
+            };
+            let tasks = spawn_discovery(discovery, hub.clone());
+            if leader.wait_for(|l| !*l).await.is_err() {
+                return;
+            }
+            drop(tasks);
+        }
+    })
+}
+
+/// Holds the discovery tasks for as long as serve runs.
+async fn keep(tasks: tokio::task::JoinSet<()>) {
+    let _tasks = tasks;
+    std::future::pending::<()>().await;
 }
 
 /// The config's warnings, in the diagnostics log and on stderr.
