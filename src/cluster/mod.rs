@@ -31,6 +31,7 @@ pub mod config;
 pub mod consume;
 pub mod lease;
 pub mod publish;
+pub mod replica;
 
 pub use config::ClusterConfig;
 

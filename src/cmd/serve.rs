@@ -10,12 +10,11 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use zapi_dash::cli::Flags;
-use zapi_dash::cluster::lease::{self, Lease};
-use zapi_dash::cluster::{Cluster, consume};
+use zapi_dash::cluster::replica::Replica;
 use zapi_dash::config::Config;
 use zapi_dash::discovery::Discovery;
 use zapi_dash::fleet::Fleet;
-use zapi_dash::listener::Listener;
+use zapi_dash::listener::{Listener, ListenerOptions};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::reload::ReloadSignal;
 use zapi_dash::runner::Backend;
@@ -35,34 +34,18 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     init_logging(&state, &flags.log_level);
     warn_of(&config);
     let mut opts = service_options(&config, config.listen, &state)?;
-    let cluster = join_cluster(&config).await?;
-    let metrics = match &cluster {
-        Some(c) => Arc::clone(c.metrics()),
-        None => Arc::new(Metrics::new()),
-    };
+    let replica = join(&config).await?;
+    let metrics = replica
+        .as_ref()
+        .map_or_else(|| Arc::new(Metrics::new()), Replica::metrics);
     let services = zapi_services(&config, opts.secret.clone())?;
     let can_query_status = can_query_status(&services);
     let secret = services.secret.clone();
     let discovery = discovery_for(&config, secret.clone())?;
     let settings = HubSettings::new(&settings_for(&config, &services), can_query_status);
-    let (hub, handle) = Hub::new(
-        Backend::Zapi(Box::new(services)),
-        Arc::clone(&metrics),
-        opts.log_dir.clone(),
-    );
-    let hub = hub.with_alerts(alerts_of(&config));
-    let replica = match &cluster {
-        Some(c) => Some(Replica::elect(c).await?),
-        None => None,
-    };
-    let hub = match &replica {
-        Some(r) => hub.with_leader(r.lease.leader()),
-        None => hub,
-    };
-    if cluster.is_some() {
-        // every replica would deliver each event; refused with [[forward]]
-        opts.relay = None;
-    }
+    let (hub, handle) = hub_for(&config, services, &metrics, &opts, replica.as_ref());
+    // with [cluster] every replica would deliver each event: no relay
+    opts.relay = opts.relay.filter(|_| replica.is_none());
     let reload_hub = handle.clone();
     opts.extra_routes = Some(api::router_with(
         handle,
@@ -70,7 +53,6 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
         opts.relay.clone(),
     ));
     opts.metrics = Some(Arc::clone(&metrics));
-
     let configured = setup_for(&config, can_query_status, None).instances;
     let mut fleet = Fleet::with_configured(&configured, Utc::now());
     with_accounts(&mut fleet, &config, &metrics);
@@ -79,21 +61,8 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
         last_seq = seq;
         fleet.apply_event(event, Utc::now());
     };
-    let (service, committed, replay) = match &cluster {
-        Some(c) => {
-            cluster_ready(c, &opts.log_dir, config.retention_days).await?;
-            Listener::start_published(opts, c.publisher(), on_replay).await?
-        }
-        None => Listener::start(opts, on_replay).await?,
-    };
-    let _follow = cluster.as_ref().map(|c| {
-        consume::follow(
-            c.stream().clone(),
-            service.log.clone(),
-            last_seq,
-            c.reconnects(),
-        )
-    });
+    let (service, committed, replay) = start_listener(replica.as_ref(), opts, on_replay).await?;
+    let _follow = replica.as_ref().map(|r| r.follow(&service.log));
     // the hub writes the JSON lines of each batch it applies into one
     // buffer; this loop only copies the buffers to stdout
     let (lines, mut accepted) = mpsc::channel::<Vec<u8>>(64);
@@ -107,12 +76,10 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
             tap: None,
         },
     );
-    let _discovery = match &replica {
-        Some(r) => {
-            discovery.map(|_| lead_discovery(&config, secret, r.lease.leader(), &reload_hub))
-        }
-        None => discovery.map(|d| tokio::spawn(keep(spawn_discovery(d, reload_hub.clone())))),
-    };
+    let _discovery = discovery.map(|d| match &replica {
+        Some(r) => lead_discovery(&config, secret, r.leader(), &reload_hub),
+        None => tokio::spawn(keep(spawn_discovery(d, reload_hub.clone()))),
+    });
     // the handlers are installed before readiness is announced: a SIGTERM
     // right after "listening on" is a clean stop, not the default death
     let shutdown = signals::stop_signal();
@@ -130,7 +97,7 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     print_until(shutdown, reloads, &mut accepted, &mut out).await;
     // another replica leads at once, not after the lease's TTL
     if let Some(r) = replica {
-        r.lease.release().await;
+        r.leave().await;
     }
     // the log closes, its committed feed ends, and with it the hub; the
     // lines of what is still acknowledged meanwhile are printed (and the hub
@@ -143,54 +110,62 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     closed.map_err(|e| Fatal::runtime(e.to_string()))
 }
 
-/// With `[cluster]`: connected to NATS and the stream found or created
-/// (exit 1 with the reason when not).
-async fn join_cluster(config: &Config) -> Result<Option<Cluster>, Fatal> {
-    let Some(cc) = &config.cluster else {
+/// The hub over Z-API's services, with the config's alert commands; with
+/// `[cluster]` it polls and alerts only while this replica leads.
+fn hub_for(
+    config: &Config,
+    services: zapi_dash::runner::Services,
+    metrics: &Arc<Metrics>,
+    opts: &ListenerOptions,
+    replica: Option<&Replica>,
+) -> (Hub, HubHandle) {
+    let (hub, handle) = Hub::new(
+        Backend::Zapi(Box::new(services)),
+        Arc::clone(metrics),
+        opts.log_dir.clone(),
+    );
+    let hub = hub.with_alerts(alerts_of(config));
+    match replica {
+        Some(r) => (hub.with_leader(r.leader()), handle),
+        None => (hub, handle),
+    }
+}
+
+/// With `[cluster]`: connected to NATS, the stream and the lease's bucket
+/// found or created, taking part in the election (exit 1 with the reason
+/// when not).
+async fn join(config: &Config) -> Result<Option<Replica>, Fatal> {
+    let Some(cluster) = &config.cluster else {
         return Ok(None);
     };
-    let metrics = Arc::new(Metrics::new().with_cluster());
-    let cluster = Cluster::join(cc, config.retention_days, metrics)
+    Replica::join(cluster, config.retention_days)
         .await
-        .map_err(|e| Fatal::runtime(e.to_string()))?;
-    tracing::info!(stream = cluster.stream_name(), "cluster: joined");
-    Ok(Some(cluster))
+        .map(Some)
+        .map_err(|e| Fatal::runtime(e.to_string()))
 }
 
-/// The log brought up to the stream before it is replayed.
-async fn cluster_ready(
-    cluster: &Cluster,
-    log_dir: &std::path::Path,
-    retention_days: u32,
-) -> Result<(), Fatal> {
-    let copied = consume::catch_up(
-        cluster.stream(),
-        cluster.stream_name(),
-        log_dir,
-        retention_days,
-    )
-    .await
-    .map_err(|e| Fatal::runtime(e.to_string()))?;
-    tracing::info!(copied, "cluster: the log holds the stream");
-    Ok(())
-}
+type Started = (
+    Listener,
+    mpsc::Receiver<(u64, zapi_dash::model::Event)>,
+    zapi_dash::store::ReplayStats,
+);
 
-/// This replica in the cluster: its part in the leader election.
-struct Replica {
-    lease: Lease,
-}
-
-impl Replica {
-    async fn elect(cluster: &Cluster) -> Result<Replica, Fatal> {
-        let bucket = cluster
-            .lease_bucket()
-            .await
-            .map_err(|e| Fatal::runtime(e.to_string()))?;
-        let holder = lease::holder_name();
-        tracing::info!(holder = %holder, "cluster: taking part in the leader election");
-        let lease = Lease::spawn(bucket, holder, Arc::clone(cluster.metrics()));
-        Ok(Replica { lease })
-    }
+/// The listener; with `[cluster]` its webhooks go to the stream, and the
+/// log is first brought up to the stream.
+async fn start_listener(
+    replica: Option<&Replica>,
+    opts: ListenerOptions,
+    on_replay: impl FnMut(u64, zapi_dash::model::Event),
+) -> Result<Started, Fatal> {
+    Ok(match replica {
+        Some(r) => {
+            r.catch_up(&opts.log_dir)
+                .await
+                .map_err(|e| Fatal::runtime(e.to_string()))?;
+            Listener::start_published(opts, r.publisher(), on_replay).await?
+        }
+        None => Listener::start(opts, on_replay).await?,
+    })
 }
 
 /// Discovery on the leader only: started when this replica becomes the

@@ -147,6 +147,20 @@ impl Writer {
         stopped.send_replace(true);
     }
 
+    /// A record not to write again: a mirrored one (`at`: its seq already
+    /// given) at or below the last written, or a retry of one written
+    /// within the retry window (the stream drops the retries of mirrored
+    /// ones).
+    fn is_repeat(
+        &self,
+        at: Option<u64>,
+        retry_check: Option<u64>,
+        received: DateTime<Utc>,
+    ) -> bool {
+        at.is_some_and(|at| at < self.next_seq)
+            || retry_check.is_some_and(|fp| self.filter.is_retry(fp, received))
+    }
+
     /// Writes one batch: every append is answered once its run is synced.
     fn commit(&mut self, batch: &mut Vec<Queued>, pending: &mut HashMap<u64, usize>) {
         Counters::add(&self.counters.batches, 1);
@@ -157,15 +171,8 @@ impl Writer {
         let mut runs: Vec<Run> = Vec::new();
         for (record, fp, body, at, reply) in batch.drain(..) {
             let received = record.received();
-            // a mirrored record has its seq already: one at or below the
-            // last written is a repeat; the stream dropped the retries
-            if at.is_some_and(|at| at < self.next_seq) {
-                Counters::add(&self.counters.duplicates, 1);
-                let _ = reply.send(Ok(Appended::Duplicate));
-                continue;
-            }
             let retry_check = fp.filter(|_| at.is_none());
-            if retry_check.is_some_and(|fp| self.filter.is_retry(fp, received)) {
+            if self.is_repeat(at, retry_check, received) {
                 Counters::add(&self.counters.duplicates, 1);
                 let _ = reply.send(Ok(Appended::Duplicate));
                 continue;
