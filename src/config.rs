@@ -1166,6 +1166,36 @@ alert_timeout = 3
     }
 
     #[test]
+    fn the_example_configs_commented_cluster_block_is_valid_and_names_its_errors() {
+        let text = include_str!("../assets/config.example.toml");
+        let block: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# [cluster]"))
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.strip_prefix("# "))
+            .collect();
+        assert_eq!(block.len(), 5, "{block:?}");
+        let c = Config::from_toml(&block.join("\n"), Path::new("example")).unwrap();
+        let cluster = c.cluster.unwrap();
+        assert_eq!(cluster.servers().len(), 3);
+        assert_eq!(
+            (cluster.stream.as_str(), cluster.replicas),
+            ("ZAPI_EVENTS", 3)
+        );
+        assert!(cluster.credentials.is_some());
+        let e = parse("[cluster]\nnats_url = 'nats://a:4222'\nreplicas = 0").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("cluster.replicas"));
+        assert!(
+            e.to_string()
+                .starts_with("/etc/z.toml: key `cluster.replicas`"),
+            "{e}"
+        );
+        let e = parse("[cluster]\nnats_url = 'nats://a:4222'\n[[forward]]\nname = 'b'\nurl = 'https://b.example'")
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("forward"));
+    }
+
+    #[test]
     fn the_example_configs_commented_forward_block_is_valid() {
         let text = include_str!("../assets/config.example.toml");
         let block: Vec<&str> = text

@@ -779,3 +779,79 @@ async fn one_leader_polls_and_alerts_and_another_takes_over_when_it_dies() {
     assert_eq!(lines(&follower.2), vec![id.clone()]);
     assert_eq!(lines(&leader.2), vec![id], "the dead leader's alerts");
 }
+
+fn asset(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
+}
+
+/// The shipped Caddyfile for replicas is valid as Debian's caddy reads it,
+/// and checks each upstream's `/healthz`.
+#[test]
+fn the_cluster_caddyfile_validates_and_checks_healthz() {
+    let caddy = require("caddy", "caddy");
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(asset("Caddyfile.cluster")).unwrap();
+    assert!(text.contains("health_uri /healthz"), "{text}");
+    let out = Command::new(&caddy)
+        .args(["adapt", "--adapter", "caddyfile", "--config"])
+        .arg(asset("Caddyfile.cluster"))
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("ZAPI_DASH_UPSTREAMS", "127.0.0.1:1 127.0.0.1:2")
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "caddy adapt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // both upstreams, actively checked on /healthz
+    let adapted: Value = serde_json::from_str(&json).unwrap();
+    let found = json.contains("\"127.0.0.1:1\"") && json.contains("\"127.0.0.1:2\"");
+    assert!(found, "{adapted}");
+    assert!(json.contains("\"uri\":\"/healthz\""), "{adapted}");
+}
+
+/// An instance of the shipped template unit verifies and is as hardened as
+/// the single unit (exposure 2.0 or lower).
+#[test]
+fn the_template_unit_verifies_and_is_hardened() {
+    let analyze = require("systemd-analyze", "systemd");
+    let dir = tempfile::tempdir().unwrap();
+    let unit = std::fs::read_to_string(asset("zapi-dash@.service")).unwrap();
+    assert!(unit.contains("--config /etc/zapi-dash/%i.toml"), "{unit}");
+    let unit = unit.replace("/usr/local/bin/zapi-dash", env!("CARGO_BIN_EXE_zapi-dash"));
+    let instance = dir.path().join("zapi-dash@a.service");
+    std::fs::write(dir.path().join("zapi-dash@.service"), &unit).unwrap();
+    std::fs::write(&instance, &unit).unwrap();
+    let out = Command::new(&analyze)
+        .arg("verify")
+        .arg(&instance)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(&analyze)
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&instance)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    let score: f64 = report
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for zapi-dash@a.service: ")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no score in:\n{report}"));
+    assert!(score <= 2.0, "exposure {score} > 2.0:\n{report}");
+}
