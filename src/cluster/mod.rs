@@ -73,6 +73,8 @@ pub struct Cluster {
     /// Counts the connections made again after a loss: the consumer starts
     /// over on each (from its last message) rather than wait to notice.
     reconnects: tokio::sync::watch::Receiver<u64>,
+    /// Why webhooks cannot be held now (`None` while connected).
+    health: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -94,7 +96,13 @@ impl Cluster {
         metrics: Arc<Metrics>,
     ) -> Result<Cluster, ClusterError> {
         let (reconnected, reconnects) = tokio::sync::watch::channel(0);
-        let client = connect(config, Arc::clone(&metrics), reconnected).await?;
+        let (healthy, health) = tokio::sync::watch::channel(None);
+        let told = Told {
+            metrics: Arc::clone(&metrics),
+            reconnected,
+            healthy,
+        };
+        let client = connect(config, told).await?;
         metrics.cluster_connected(true);
         let js = jetstream::ContextBuilder::new()
             .timeout(ACK_TIMEOUT)
@@ -122,6 +130,7 @@ impl Cluster {
             config: config.clone(),
             metrics,
             reconnects,
+            health,
         })
     }
 
@@ -137,6 +146,11 @@ impl Cluster {
     /// The stream.
     pub fn stream(&self) -> &stream::Stream {
         &self.stream
+    }
+
+    /// Why webhooks cannot be held now, as it changes (`None`: they can).
+    pub fn health(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.health.clone()
     }
 
     /// Every new connection after a loss bumps it.
@@ -162,12 +176,30 @@ impl Cluster {
 
 /// The connection: the credentials file if any, a short first timeout,
 /// reconnects forever with a short delay, the metric kept up to date.
-async fn connect(
-    config: &ClusterConfig,
+/// Who hears of the connection's changes: the metric, the consumer (to
+/// start over), the event streams (to say it).
+struct Told {
     metrics: Arc<Metrics>,
     reconnected: tokio::sync::watch::Sender<u64>,
-) -> Result<async_nats::Client, ClusterError> {
-    let reconnected = Arc::new(reconnected);
+    healthy: tokio::sync::watch::Sender<Option<String>>,
+}
+
+impl Told {
+    fn connected(&self, up: bool) {
+        self.metrics.cluster_connected(up);
+        if up {
+            self.reconnected.send_modify(|n| *n += 1);
+            self.healthy.send_replace(None);
+        } else {
+            self.healthy.send_replace(publish::unreachable(
+                &async_nats::connection::State::Disconnected,
+            ));
+        }
+    }
+}
+
+async fn connect(config: &ClusterConfig, told: Told) -> Result<async_nats::Client, ClusterError> {
+    let told = Arc::new(told);
     let mut opts = async_nats::ConnectOptions::new();
     if let Some(path) = &config.credentials {
         opts = opts
@@ -186,17 +218,15 @@ async fn connect(
             Duration::from_millis(100 * u64::try_from(attempts).unwrap_or(20).min(20))
         })
         .event_callback(move |event| {
-            let metrics = Arc::clone(&metrics);
-            let reconnected = Arc::clone(&reconnected);
+            let told = Arc::clone(&told);
             async move {
                 match event {
                     async_nats::Event::Connected => {
-                        metrics.cluster_connected(true);
-                        reconnected.send_modify(|n| *n += 1);
+                        told.connected(true);
                         tracing::info!("cluster: connected to NATS");
                     }
                     async_nats::Event::Disconnected | async_nats::Event::Closed => {
-                        metrics.cluster_connected(false);
+                        told.connected(false);
                         tracing::warn!("cluster: NATS {event}");
                     }
                     other => tracing::debug!("cluster: NATS {other}"),

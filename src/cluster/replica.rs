@@ -60,6 +60,11 @@ impl Replica {
         self.lease.leader()
     }
 
+    /// Why webhooks cannot be held now, as it changes (`None`: they can).
+    pub fn health(&self) -> watch::Receiver<Option<String>> {
+        self.cluster.health()
+    }
+
     /// The listener's publisher.
     pub fn publisher(&self) -> Arc<dyn Publish> {
         self.cluster.publisher()

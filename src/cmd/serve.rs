@@ -126,7 +126,10 @@ fn hub_for(
     );
     let hub = hub.with_alerts(alerts_of(config));
     match replica {
-        Some(r) => (hub.with_leader(r.leader()), handle),
+        Some(r) => (
+            hub.with_leader(r.leader()),
+            handle.with_cluster_health(r.health()),
+        ),
         None => (hub, handle),
     }
 }

@@ -60,9 +60,24 @@ pub struct HubHandle {
     pub metrics: Arc<Metrics>,
     /// The event log's directory, for resuming streams.
     pub log_dir: PathBuf,
+    /// With `[cluster]`: why webhooks cannot be held now (`None`: they
+    /// can); the event streams say it to their clients.
+    cluster_health: Option<watch::Receiver<Option<String>>>,
 }
 
 impl HubHandle {
+    /// With `[cluster]`: the event streams tell their clients when the
+    /// cluster becomes unreachable (see [`super::events`]).
+    pub fn with_cluster_health(mut self, health: watch::Receiver<Option<String>>) -> Self {
+        self.cluster_health = Some(health);
+        self
+    }
+
+    /// What [`HubHandle::with_cluster_health`] gave.
+    pub fn cluster_health(&self) -> Option<watch::Receiver<Option<String>>> {
+        self.cluster_health.clone()
+    }
+
     /// What runs Z-API calls with the config's tokens now (a reload
     /// replaces it).
     pub fn backend(&self) -> Arc<Backend> {
@@ -169,6 +184,7 @@ impl Hub {
             backend: Arc::clone(&slot),
             metrics: Arc::clone(&metrics),
             log_dir,
+            cluster_health: None,
         };
         (
             Hub {

@@ -523,8 +523,9 @@ async fn healthz(http: &reqwest::Client, replica: &Replica) -> Option<(u16, Stri
     Some((status, resp.text().await.ok()?))
 }
 
-/// NATS gone: webhooks are refused (503), `/healthz` says why and the
-/// metrics say so; NATS back: webhooks are held and answered 200 again,
+/// NATS gone: webhooks are refused (503), `/healthz` says why, the event
+/// stream that `watch --remote` reads says `cluster unreachable` (its
+/// footer shows it) and the metrics say so; NATS back: webhooks are held and answered 200 again,
 /// by the same `serve` process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_down_answers_503_and_nats_back_answers_200_without_a_restart() {
@@ -540,7 +541,15 @@ async fn nats_down_answers_503_and_nats_back_answers_200_without_a_restart() {
     assert_eq!(healthz(&http, &a).await.map(|h| h.0), Some(200));
     assert_eq!(metric(&http, &a, "zapi_cluster_connected").await, Some(1.0));
 
+    // what `watch --remote` reads from this replica
+    let mut stream = events(&http, &a, None).await;
+    let mut buf = String::new();
+    assert_eq!(next_sse(&mut stream, &mut buf).await.0, "snapshot");
+
     nats.kill(0);
+    let (event, _, data) = next_sse(&mut stream, &mut buf).await;
+    assert_eq!(event, "problem", "{data}");
+    assert!(data.contains("cluster unreachable"), "{data}");
     // nothing can hold it now: refused, whether the client has noticed yet
     // (its PubAck never comes) or not (refused at once)
     let during = state_body("DOWN", now - 2, true);
