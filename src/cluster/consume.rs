@@ -74,7 +74,8 @@ pub async fn catch_up(
         )));
     }
     let mut copied = 0;
-    if local < last {
+    // nothing to read when every message left the stream (its max_age)
+    if local < last && info.state.messages > 0 {
         let mut messages = ordered(stream, local + 1).await.map_err(log_error)?;
         let mut unanswered = VecDeque::new();
         while let Some(message) = messages.next().await {
