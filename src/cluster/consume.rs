@@ -30,6 +30,10 @@ pub const MARKER_FILE: &str = "cluster-stream";
 /// Most mirrored records queued before the oldest one's answer is awaited.
 const MAX_UNANSWERED: usize = 4096;
 
+/// How long the consumer may say nothing before the stream is asked
+/// whether messages are waiting.
+const QUIET_CHECK: Duration = Duration::from_secs(3);
+
 /// How long to wait before reading the stream again after it failed.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -122,6 +126,15 @@ pub fn follow(
                 let message = tokio::select! {
                     message = messages.next() => message,
                     _ = reconnects.changed() => break,
+                    // quiet for a while: a consumer lost with a node (it
+                    // lives on one) says nothing; the stream says if
+                    // messages wait, and the consumer starts over
+                    () = tokio::time::sleep(QUIET_CHECK) => {
+                        match stream.get_info().await {
+                            Ok(info) if info.state.last_sequence > after => break,
+                            _ => continue,
+                        }
+                    }
                 };
                 let message = match message {
                     Some(Ok(message)) => message,

@@ -240,7 +240,8 @@ impl Replica {
 
     /// Waits until its state holds the stream up to `seq`.
     async fn caught_up(&self, http: &reqwest::Client, seq: u64) -> Value {
-        until("a replica to hold the whole stream", long(), || async {
+        let what = format!("a replica to hold the whole stream (up to seq {seq})");
+        until(&what, long(), || async {
             let snap = self.snapshot(http).await?;
             (snap["seq"].as_u64()? >= seq).then_some(snap)
         })
@@ -314,25 +315,29 @@ async fn post(http: &reqwest::Client, base: &str, body: &str) -> u16 {
 }
 
 /// The Nats-Msg-Id of every message of the stream, in stream order, and
-/// the stream's last sequence.
+/// the stream's last sequence; read again until it works (after a node's
+/// death the cluster elects new leaders, and requests meanwhile time out).
 async fn stream_ids(url: &str) -> (Vec<String>, u64) {
     let servers: Vec<async_nats::ServerAddr> = url.split(',').map(|u| u.parse().unwrap()).collect();
     let client = async_nats::connect(servers).await.unwrap();
     let js = jetstream::new(client);
-    let mut stream = js.get_stream("ZAPI_EVENTS").await.unwrap();
-    let state = stream.info().await.unwrap().state.clone();
+    until("the stream read back", long(), || read_ids(&js)).await
+}
+
+async fn read_ids(js: &jetstream::Context) -> Option<(Vec<String>, u64)> {
+    let mut stream = js.get_stream("ZAPI_EVENTS").await.ok()?;
+    let state = stream.info().await.ok()?.state.clone();
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig::default())
         .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
+        .ok()?;
+    let mut messages = consumer.messages().await.ok()?;
     let mut ids = Vec::new();
-    while ids.len() < usize::try_from(state.messages).unwrap() {
+    while ids.len() < usize::try_from(state.messages).ok()? {
         let message = tokio::time::timeout(long(), messages.next())
             .await
-            .expect("the stream's messages")
-            .unwrap()
-            .unwrap();
+            .ok()??
+            .ok()?;
         let id = message
             .headers
             .as_ref()
@@ -341,7 +346,7 @@ async fn stream_ids(url: &str) -> (Vec<String>, u64) {
             .unwrap_or_default();
         ids.push(id);
     }
-    (ids, state.last_sequence)
+    Some((ids, state.last_sequence))
 }
 
 fn msg_id(body: &str) -> String {
