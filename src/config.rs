@@ -102,6 +102,8 @@ pub struct Config {
     pub forward: Vec<crate::relay::ForwardTarget>,
     /// `r`/`R` point every webhook type at zapi-dash (`update-every-webhooks`).
     pub register_all_types: bool,
+    /// `[cluster]`: `serve` replicas sharing a NATS JetStream stream.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for Config {
@@ -133,6 +135,7 @@ impl Default for Config {
             check_token_header: false,
             forward: Vec::new(),
             register_all_types: false,
+            cluster: None,
         }
     }
 }
@@ -187,6 +190,7 @@ struct RawConfig {
     accounts: Vec<accounts::RawAccount>,
     #[serde(default)]
     forward: Vec<crate::relay::target::RawForward>,
+    cluster: Option<crate::cluster::config::RawCluster>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,6 +266,15 @@ impl Config {
         }
 
         forward_secrets_from_env(&mut config, &env)?;
+        if let Some(cluster) = config.cluster.take() {
+            let url = env(crate::cluster::config::ENV_NATS_URL);
+            config.cluster = Some(crate::cluster::config::with_env_url(cluster, url).map_err(
+                |(key, m)| {
+                    let from_env = key == crate::cluster::config::ENV_NATS_URL;
+                    err(if from_env { "environment" } else { &origin }, &key, m)
+                },
+            )?);
+        }
 
         let cli = "command line";
         if let Some(listen) = flags.listen {
@@ -356,6 +369,7 @@ impl Config {
             .collect();
         config.forward = crate::relay::target::parse_targets(raw.forward, &names)
             .map_err(|(key, message)| err(&origin, &key, message))?;
+        config.cluster = cluster_of(raw.cluster, &config, &origin)?;
         config.warnings.extend(config.public_url_warning());
         Ok(config)
     }
@@ -459,6 +473,28 @@ fn forward_secrets_from_env(
         target.signing_secret = Some(secret);
     }
     Ok(())
+}
+
+/// `[cluster]`, validated; not with `[[forward]]` (the relay would deliver
+/// from every replica).
+fn cluster_of(
+    raw: Option<crate::cluster::config::RawCluster>,
+    config: &Config,
+    origin: &str,
+) -> Result<Option<crate::cluster::ClusterConfig>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let cluster = crate::cluster::config::parse(raw).map_err(|(key, m)| err(origin, &key, m))?;
+    if !config.forward.is_empty() {
+        return Err(err(
+            origin,
+            "forward",
+            "[[forward]] is not supported with [cluster] yet: every replica would deliver each event"
+                .into(),
+        ));
+    }
+    Ok(Some(cluster))
 }
 
 fn err(origin: &str, key: &str, message: String) -> ConfigError {
@@ -1127,6 +1163,36 @@ alert_timeout = 3
         let e = Config::load(&flags, |_: &str| None, None).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("forward[0].signing_secret_env"));
         assert!(e.to_string().contains("BOT_SECRET"), "{e}");
+    }
+
+    #[test]
+    fn the_example_configs_commented_cluster_block_is_valid_and_names_its_errors() {
+        let text = include_str!("../assets/config.example.toml");
+        let block: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# [cluster]"))
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.strip_prefix("# "))
+            .collect();
+        assert_eq!(block.len(), 5, "{block:?}");
+        let c = Config::from_toml(&block.join("\n"), Path::new("example")).unwrap();
+        let cluster = c.cluster.unwrap();
+        assert_eq!(cluster.servers().len(), 3);
+        assert_eq!(
+            (cluster.stream.as_str(), cluster.replicas),
+            ("ZAPI_EVENTS", 3)
+        );
+        assert!(cluster.credentials.is_some());
+        let e = parse("[cluster]\nnats_url = 'nats://a:4222'\nreplicas = 0").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("cluster.replicas"));
+        assert!(
+            e.to_string()
+                .starts_with("/etc/z.toml: key `cluster.replicas`"),
+            "{e}"
+        );
+        let e = parse("[cluster]\nnats_url = 'nats://a:4222'\n[[forward]]\nname = 'b'\nurl = 'https://b.example'")
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("forward"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod completions;
 pub mod config;
 pub mod discovery;

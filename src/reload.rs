@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::runner::{Alerts, Backend};
 
 /// Keys a running process keeps until it is restarted.
-pub const FIXED_KEYS: [&str; 7] = [
+pub const FIXED_KEYS: [&str; 8] = [
     "listen",
     "state_dir",
     "tls_cert/tls_key",
@@ -27,6 +27,7 @@ pub const FIXED_KEYS: [&str; 7] = [
     "retention_days",
     "api_token",
     "accounts",
+    "cluster",
 ];
 
 /// A reloaded config, ready to apply: to the app, and to whoever carries
@@ -107,6 +108,7 @@ pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
         running.retention_days != new.retention_days,
         running.api_token != new.api_token,
         running.accounts != new.accounts,
+        running.cluster != new.cluster,
     ];
     FIXED_KEYS
         .iter()
@@ -125,6 +127,7 @@ pub fn keep_fixed(running: &Config, mut new: Config) -> Config {
     new.retention_days = running.retention_days;
     new.api_token.clone_from(&running.api_token);
     new.accounts.clone_from(&running.accounts);
+    new.cluster.clone_from(&running.cluster);
     new
 }
 

@@ -10,10 +10,11 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use zapi_dash::cli::Flags;
+use zapi_dash::cluster::replica::Replica;
 use zapi_dash::config::Config;
 use zapi_dash::discovery::Discovery;
 use zapi_dash::fleet::Fleet;
-use zapi_dash::listener::Listener;
+use zapi_dash::listener::{Listener, ListenerOptions};
 use zapi_dash::metrics::Metrics;
 use zapi_dash::reload::ReloadSignal;
 use zapi_dash::runner::Backend;
@@ -33,17 +34,18 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     init_logging(&state, &flags.log_level);
     warn_of(&config);
     let mut opts = service_options(&config, config.listen, &state)?;
-    let metrics = Arc::new(Metrics::new());
+    let replica = join(&config).await?;
+    let metrics = replica
+        .as_ref()
+        .map_or_else(|| Arc::new(Metrics::new()), Replica::metrics);
     let services = zapi_services(&config, opts.secret.clone())?;
     let can_query_status = can_query_status(&services);
-    let discovery = discovery_for(&config, services.secret.clone())?;
+    let secret = services.secret.clone();
+    let discovery = discovery_for(&config, secret.clone())?;
     let settings = HubSettings::new(&settings_for(&config, &services), can_query_status);
-    let (hub, handle) = Hub::new(
-        Backend::Zapi(Box::new(services)),
-        Arc::clone(&metrics),
-        opts.log_dir.clone(),
-    );
-    let hub = hub.with_alerts(alerts_of(&config));
+    let (hub, handle) = hub_for(&config, services, &metrics, &opts, replica.as_ref());
+    // with [cluster] every replica would deliver each event: no relay
+    opts.relay = opts.relay.filter(|_| replica.is_none());
     let reload_hub = handle.clone();
     opts.extra_routes = Some(api::router_with(
         handle,
@@ -51,16 +53,16 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
         opts.relay.clone(),
     ));
     opts.metrics = Some(Arc::clone(&metrics));
-
     let configured = setup_for(&config, can_query_status, None).instances;
     let mut fleet = Fleet::with_configured(&configured, Utc::now());
     with_accounts(&mut fleet, &config, &metrics);
     let mut last_seq = 0;
-    let (service, committed, replay) = Listener::start(opts, |seq, event| {
+    let on_replay = |seq, event| {
         last_seq = seq;
         fleet.apply_event(event, Utc::now());
-    })
-    .await?;
+    };
+    let (service, committed, replay) = start_listener(replica.as_ref(), opts, on_replay).await?;
+    let _follow = replica.as_ref().map(|r| r.follow(&service.log));
     // the hub writes the JSON lines of each batch it applies into one
     // buffer; this loop only copies the buffers to stdout
     let (lines, mut accepted) = mpsc::channel::<Vec<u8>>(64);
@@ -74,7 +76,10 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
             tap: None,
         },
     );
-    let _discovery = discovery.map(|d| spawn_discovery(d, reload_hub.clone()));
+    let _discovery = discovery.map(|d| match &replica {
+        Some(r) => lead_discovery(&config, secret, r.leader(), &reload_hub),
+        None => tokio::spawn(keep(spawn_discovery(d, reload_hub.clone()))),
+    });
     // the handlers are installed before readiness is announced: a SIGTERM
     // right after "listening on" is a clean stop, not the default death
     let shutdown = signals::stop_signal();
@@ -90,6 +95,10 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
         hub: &reload_hub,
     };
     print_until(shutdown, reloads, &mut accepted, &mut out).await;
+    // another replica leads at once, not after the lease's TTL
+    if let Some(r) = replica {
+        r.leave().await;
+    }
     // the log closes, its committed feed ends, and with it the hub; the
     // lines of what is still acknowledged meanwhile are printed (and the hub
     // never waits on a full channel)
@@ -99,6 +108,100 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let _ = tokio::time::timeout(Duration::from_secs(2), hub_task).await;
     tracing::info!("stopped");
     closed.map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+/// The hub over Z-API's services, with the config's alert commands; with
+/// `[cluster]` it polls and alerts only while this replica leads.
+fn hub_for(
+    config: &Config,
+    services: zapi_dash::runner::Services,
+    metrics: &Arc<Metrics>,
+    opts: &ListenerOptions,
+    replica: Option<&Replica>,
+) -> (Hub, HubHandle) {
+    let (hub, handle) = Hub::new(
+        Backend::Zapi(Box::new(services)),
+        Arc::clone(metrics),
+        opts.log_dir.clone(),
+    );
+    let hub = hub.with_alerts(alerts_of(config));
+    match replica {
+        Some(r) => (
+            hub.with_leader(r.leader()),
+            handle.with_cluster_health(r.health()),
+        ),
+        None => (hub, handle),
+    }
+}
+
+/// With `[cluster]`: connected to NATS, the stream and the lease's bucket
+/// found or created, taking part in the election (exit 1 with the reason
+/// when not).
+async fn join(config: &Config) -> Result<Option<Replica>, Fatal> {
+    let Some(cluster) = &config.cluster else {
+        return Ok(None);
+    };
+    Replica::join(cluster, config.retention_days)
+        .await
+        .map(Some)
+        .map_err(|e| Fatal::runtime(e.to_string()))
+}
+
+type Started = (
+    Listener,
+    mpsc::Receiver<(u64, zapi_dash::model::Event)>,
+    zapi_dash::store::ReplayStats,
+);
+
+/// The listener; with `[cluster]` its webhooks go to the stream, and the
+/// log is first brought up to the stream.
+async fn start_listener(
+    replica: Option<&Replica>,
+    opts: ListenerOptions,
+    on_replay: impl FnMut(u64, zapi_dash::model::Event),
+) -> Result<Started, Fatal> {
+    Ok(match replica {
+        Some(r) => {
+            r.catch_up(&opts.log_dir)
+                .await
+                .map_err(|e| Fatal::runtime(e.to_string()))?;
+            Listener::start_published(opts, r.publisher(), on_replay).await?
+        }
+        None => Listener::start(opts, on_replay).await?,
+    })
+}
+
+/// Discovery on the leader only: started when this replica becomes the
+/// leader, stopped when it stops being it.
+fn lead_discovery(
+    config: &Config,
+    secret: Option<zapi_dash::listener::secret::WebhookSecret>,
+    mut leader: tokio::sync::watch::Receiver<bool>,
+    hub: &HubHandle,
+) -> tokio::task::JoinHandle<()> {
+    let config = config.clone();
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        loop {
+            if leader.wait_for(|l| *l).await.is_err() {
+                return;
+            }
+            let Ok(Some(discovery)) = discovery_for(&config, secret.clone()) else {
+                return;
+            };
+            let tasks = spawn_discovery(discovery, hub.clone());
+            if leader.wait_for(|l| !*l).await.is_err() {
+                return;
+            }
+            drop(tasks);
+        }
+    })
+}
+
+/// Holds the discovery tasks for as long as serve runs.
+async fn keep(tasks: tokio::task::JoinSet<()>) {
+    let _tasks = tasks;
+    std::future::pending::<()>().await;
 }
 
 /// The config's warnings, in the diagnostics log and on stderr.

@@ -28,6 +28,7 @@ use crate::store::{self, EventLog, LogOptions, Record, ReplayStats, StoreError};
 
 pub mod certs;
 pub mod parse;
+pub mod publish;
 pub mod routes;
 pub mod secret;
 pub mod server;
@@ -121,11 +122,45 @@ impl Listener {
         .await
     }
 
+    /// [`Listener::start`] whose webhooks are held by `publisher` (with
+    /// `[cluster]`, the JetStream stream) before they are answered, not
+    /// appended to the log: whoever consumes them mirrors them into the
+    /// log ([`EventLog::mirror`]), whose committed feed is returned as
+    /// usual.
+    pub async fn start_published(
+        opts: ListenerOptions,
+        publisher: Arc<dyn publish::Publish>,
+        mut on_replay: impl FnMut(u64, Event),
+    ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
+        let listener =
+            TcpListener::bind(opts.listen)
+                .await
+                .map_err(|source| ListenerError::Bind {
+                    addr: opts.listen,
+                    source,
+                })?;
+        let on_record = |seq, record| {
+            if let Record::Event(event) = record {
+                on_replay(seq, event);
+            }
+        };
+        Self::start_inner(listener, opts, Some(publisher), on_record).await
+    }
+
     /// [`Listener::start_on`] that replays every record, the dashboard's
     /// acknowledgements with the events ([`store::replay_records`]).
     pub async fn start_on_records(
         listener: TcpListener,
         opts: ListenerOptions,
+        on_replay: impl FnMut(u64, Record),
+    ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
+        Self::start_inner(listener, opts, None, on_replay).await
+    }
+
+    async fn start_inner(
+        listener: TcpListener,
+        opts: ListenerOptions,
+        publisher: Option<Arc<dyn publish::Publish>>,
         on_replay: impl FnMut(u64, Record),
     ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
         let addr = listener
@@ -148,8 +183,12 @@ impl Listener {
             relay.start(&log);
         }
 
+        let state = match publisher {
+            Some(publisher) => ListenerState::published(publisher),
+            None => ListenerState::logged(log.clone()),
+        };
         let router = routes::router_with(
-            ListenerState::logged(log.clone()),
+            state,
             HookOptions {
                 secret: opts.secret,
                 token_header: opts.token_header,

@@ -38,6 +38,7 @@ use crate::model::Event;
 use crate::store::{Appended, EventLog};
 
 use super::parse::{Parsed, Route, parse_webhook};
+use super::publish::{Outgoing, Publish};
 use super::secret::{PATH_TOKEN_LEN, WebhookSecret};
 use super::server::BodyTimeout;
 use super::token_header::{TokenHeaderCheck, TokenVerdict};
@@ -77,6 +78,10 @@ enum Sink {
     /// consumer gets the stored events, in `seq` order, from the log's
     /// [`LogOptions::committed`](crate::store::LogOptions::committed) feed.
     Log(EventLog),
+    /// Held elsewhere (`[cluster]`: a JetStream stream) before the 200; a
+    /// failed or timed-out publish is answered 503 so Z-API retries. The
+    /// consumer gets the events back from there, into its own log.
+    Published(Arc<dyn Publish>),
 }
 
 impl ListenerState {
@@ -93,6 +98,13 @@ impl ListenerState {
             sink: Sink::Log(log),
         }
     }
+
+    /// Accepted events are held by `publisher` before they are answered.
+    pub fn published(publisher: Arc<dyn Publish>) -> Self {
+        Self {
+            sink: Sink::Published(publisher),
+        }
+    }
 }
 
 impl std::fmt::Debug for ListenerState {
@@ -100,6 +112,7 @@ impl std::fmt::Debug for ListenerState {
         match &self.sink {
             Sink::Channel(_) => f.write_str("ListenerState(channel)"),
             Sink::Log(log) => write!(f, "ListenerState(log {})", log.dir().display()),
+            Sink::Published(_) => f.write_str("ListenerState(published)"),
         }
     }
 }
@@ -202,7 +215,14 @@ pub fn router_with(state: ListenerState, opts: HookOptions) -> Router {
         }))
 }
 
-async fn healthz() -> Response {
+/// `{"ok": true}`, or 503 with the reason when webhooks cannot be held
+/// (a [`Publish`] that says so).
+async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    if let Sink::Published(publisher) = &shared.state.sink
+        && let Some(reason) = publisher.unhealthy()
+    {
+        return error_response(StatusCode::SERVICE_UNAVAILABLE, &reason);
+    }
     ok()
 }
 
@@ -278,7 +298,7 @@ async fn hook(
     // `EventLog::arrival`); ends when the request is queued or refused.
     let arrival = match &shared.state.sink {
         Sink::Log(log) => Some(log.arrival()),
-        Sink::Channel(_) => None,
+        Sink::Channel(_) | Sink::Published(_) => None,
     };
 
     if token.is_some_and(|t| !is_well_formed_token(t)) {
@@ -333,7 +353,35 @@ async fn hook(
     // the same content: without one, the same event repeated is the same
     // bytes, so it is never taken for a retry.
     let fingerprint = parsed.has_moment.then(|| crate::store::fingerprint(&bytes));
+    if let Sink::Published(publisher) = &shared.state.sink {
+        return accept_published(publisher.as_ref(), route, parsed.event, fingerprint, bytes).await;
+    }
     accept(&shared.state, parsed.event, fingerprint, &bytes, arrival).await
+}
+
+/// The last step with a [`Publish`]: 200 once it holds the webhook, 503
+/// with its reason if it does not.
+async fn accept_published(
+    publisher: &dyn Publish,
+    route: Route,
+    event: Event,
+    fingerprint: Option<u64>,
+    body: Vec<u8>,
+) -> Response {
+    let msg = Outgoing {
+        instance_id: event.instance_id,
+        route,
+        received: event.received,
+        fingerprint,
+        body: body.into(),
+    };
+    match publisher.publish(msg).await {
+        Ok(()) => ok(),
+        Err(reason) => {
+            tracing::warn!("webhook refused (503): {reason}");
+            error_response(StatusCode::SERVICE_UNAVAILABLE, &reason)
+        }
+    }
 }
 
 /// The answer to a body that could not be read.
@@ -433,6 +481,8 @@ async fn accept(
             let body = log.keeps_bodies().then(|| body.to_vec());
             accept_logged(log, event, fingerprint, body, arrival).await
         }
+        // answered by accept_published before this
+        Sink::Published(_) => error_response(StatusCode::SERVICE_UNAVAILABLE, "not held"),
         Sink::Channel(events) => {
             if events.send(event).await.is_err() {
                 tracing::debug!(status = 503, "webhook refused: dashboard is shutting down");

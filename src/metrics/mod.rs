@@ -15,6 +15,7 @@
 //! | `zapi_webhooks_token_header_mismatch_total` | counter | | webhooks of a configured instance whose `z-api-token` header is not its token, whether `check_token_header` refuses them or not |
 //! | `zapi_registration_failures_total` | counter | | webhook registrations that failed |
 //! | `zapi_api_unauthorized_total` | counter | | API requests refused for a missing or wrong token |
+//! | `zapi_cluster_*` | | | with `[cluster]` only: see [`cluster`] |
 //!
 //! Choices:
 //! - **Unknown is absent, not 0 and not NaN.** 0 means "disconnected" to
@@ -53,6 +54,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+mod cluster;
 pub mod exposition;
 
 use crate::fleet::Instance;
@@ -233,6 +235,8 @@ pub struct Metrics {
     account_instances: Family<AccountLabels, Gauge>,
     discovery_failures: Family<AccountLabels, Counter>,
     forward: ForwardFamilies,
+    /// `[cluster]`'s series, only with a `[cluster]` ([`Metrics::with_cluster`]).
+    cluster: Option<cluster::ClusterSeries>,
     /// `received` per callback type (index in [`KNOWN_CALLBACKS`], then
     /// `other`), taken from the family on first use: no label is built or
     /// hashed per event.
@@ -316,6 +320,7 @@ impl Metrics {
             account_instances,
             discovery_failures,
             forward,
+            cluster: None,
             registry,
             connected,
             last_change,
@@ -331,6 +336,33 @@ impl Metrics {
             unauthorized,
             received_by_type: Default::default(),
             known: Mutex::new(Book::default()),
+        }
+    }
+
+    /// The same metrics with `[cluster]`'s series (see [`cluster`]).
+    pub fn with_cluster(mut self) -> Self {
+        self.cluster = Some(cluster::ClusterSeries::register(&mut self.registry));
+        self
+    }
+
+    /// Whether this replica is connected to NATS.
+    pub fn cluster_connected(&self, connected: bool) {
+        if let Some(c) = &self.cluster {
+            c.connected.set(i64::from(connected));
+        }
+    }
+
+    /// A webhook the stream did not hold (answered 503).
+    pub fn cluster_publish_failed(&self) {
+        if let Some(c) = &self.cluster {
+            c.publish_failures.inc();
+        }
+    }
+
+    /// Whether this replica holds the leader lease.
+    pub fn cluster_leader(&self, leader: bool) {
+        if let Some(c) = &self.cluster {
+            c.leader.set(i64::from(leader));
         }
     }
 

@@ -181,6 +181,11 @@ impl Feed {
                 Ok(row) => Msg::Row(Box::new(row)),
                 Err(e) => unreadable("row", &e),
             },
+            // the server's own trouble (`[cluster]`: cluster unreachable)
+            "problem" => match serde_json::from_str::<String>(&ev.data) {
+                Ok(text) => Msg::Problem(format!("server: {text}")),
+                Err(e) => unreadable("problem", &e),
+            },
             other => {
                 tracing::debug!(event = other, "ignoring an unknown event type");
                 return Some(false);

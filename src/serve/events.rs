@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::hub::{HubEvent, HubHandle};
 use crate::fleet::{Instance, Snapshot};
@@ -41,9 +41,15 @@ pub(super) async fn events(State(api): State<Api>, headers: HeaderMap) -> Respon
     tracing::debug!(?resume, seq = snapshot.seq, "event stream opened");
     let (tx, rx) = mpsc::channel(STREAM_BUFFER);
     tokio::spawn(feed(api.hub.clone(), changes, snapshot, resume, tx));
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        let out: Out = rx.recv().await?;
-        Some((Ok::<_, Infallible>(out.into_sse()), rx))
+    let mut health = api.hub.cluster_health();
+    // a cluster unreachable already when the client comes is said at once
+    health.iter_mut().for_each(watch::Receiver::mark_changed);
+    let stream = futures::stream::unfold((rx, health), |(mut rx, mut health)| async move {
+        let sse = tokio::select! {
+            out = rx.recv() => out?.into_sse(),
+            reason = next_problem(&mut health) => json_event("problem", &reason),
+        };
+        Some((Ok::<_, Infallible>(sse), (rx, health)))
     });
     let mut resp = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
@@ -52,6 +58,19 @@ pub(super) async fn events(State(api): State<Api>, headers: HeaderMap) -> Respon
     resp.headers_mut()
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
+}
+
+/// The next time the cluster becomes unreachable (`[cluster]`): the
+/// reason, sent as a `problem` event. Never without a cluster.
+async fn next_problem(health: &mut Option<watch::Receiver<Option<String>>>) -> String {
+    if let Some(rx) = health {
+        while rx.changed().await.is_ok() {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 /// One event of a stream, before it is put in SSE form.

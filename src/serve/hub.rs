@@ -14,7 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
@@ -60,9 +60,24 @@ pub struct HubHandle {
     pub metrics: Arc<Metrics>,
     /// The event log's directory, for resuming streams.
     pub log_dir: PathBuf,
+    /// With `[cluster]`: why webhooks cannot be held now (`None`: they
+    /// can); the event streams say it to their clients.
+    cluster_health: Option<watch::Receiver<Option<String>>>,
 }
 
 impl HubHandle {
+    /// With `[cluster]`: the event streams tell their clients when the
+    /// cluster becomes unreachable (see [`super::events`]).
+    pub fn with_cluster_health(mut self, health: watch::Receiver<Option<String>>) -> Self {
+        self.cluster_health = Some(health);
+        self
+    }
+
+    /// What [`HubHandle::with_cluster_health`] gave.
+    pub fn cluster_health(&self) -> Option<watch::Receiver<Option<String>>> {
+        self.cluster_health.clone()
+    }
+
     /// What runs Z-API calls with the config's tokens now (a reload
     /// replaces it).
     pub fn backend(&self) -> Arc<Backend> {
@@ -149,6 +164,7 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     lines: Option<mpsc::Sender<Vec<u8>>>,
     backend: BackendSlot,
+    leader: Option<watch::Receiver<bool>>,
 }
 
 /// Most stored events the hub takes from the committed feed at once.
@@ -168,6 +184,7 @@ impl Hub {
             backend: Arc::clone(&slot),
             metrics: Arc::clone(&metrics),
             log_dir,
+            cluster_health: None,
         };
         (
             Hub {
@@ -178,6 +195,7 @@ impl Hub {
                 metrics,
                 lines: None,
                 backend: slot,
+                leader: None,
             },
             handle,
         )
@@ -199,6 +217,15 @@ impl Hub {
         self
     }
 
+    /// With `[cluster]`: side effects (`/status` and `/me` polls, alert
+    /// commands) only while `leader` says this replica leads; on becoming
+    /// the leader it asks `/status` of every instance at once. API actions
+    /// (`register`, `restart`…) still run here whoever leads.
+    pub fn with_leader(mut self, leader: watch::Receiver<bool>) -> Hub {
+        self.leader = Some(leader);
+        self
+    }
+
     /// Runs the hub on `fleet` (already holding the replayed log), fed by
     /// the log's committed events, until that feed ends.
     pub fn spawn(
@@ -216,6 +243,7 @@ impl Hub {
             metrics,
             lines,
             backend,
+            leader,
         } = self;
         let mut core = Core {
             fleet,
@@ -229,6 +257,7 @@ impl Hub {
             lines,
             tap: opts.tap,
             backend,
+            leader,
         };
         // the replayed fleet is in the metrics before the task runs, as before
         core.start(opts.poll_interval);
@@ -249,6 +278,7 @@ impl Hub {
                         None => requests_open = false,
                     },
                     _ = tick(&mut core.tick) => core.poll(),
+                    Some(leads) = leadership(&mut core.leader) => core.on_leadership(leads),
                 }
             }
         })
@@ -270,9 +300,26 @@ struct Core {
     lines: Option<mpsc::Sender<Vec<u8>>>,
     tap: Option<mpsc::Sender<(u64, Event)>>,
     backend: BackendSlot,
+    /// `[cluster]`'s leader lease; `None`: a single `serve`, always acting.
+    leader: Option<watch::Receiver<bool>>,
 }
 
 impl Core {
+    /// Whether side effects run here: always without `[cluster]`, else
+    /// while this replica leads.
+    fn acts(&self) -> bool {
+        self.leader.as_ref().is_none_or(|l| *l.borrow())
+    }
+
+    /// This replica became the leader (or stopped being it): a new leader
+    /// asks `/status` of every instance now (the polls go on from there).
+    fn on_leadership(&mut self, leads: bool) {
+        if leads && self.settings.can_query_status {
+            let rows: Vec<usize> = (0..self.fleet.instances.len()).collect();
+            self.ask_status_of(&rows);
+        }
+    }
+
     /// The metrics of the replayed fleet, the calls to make at start
     /// (`/status` and `/me` of every configured instance), the poller.
     fn start(&mut self, poll_interval: Duration) {
@@ -299,6 +346,9 @@ impl Core {
     /// Asks `/status` (and, where it can, `/me`) of the configured
     /// instances among `rows`, unless already asked.
     fn ask_status_of(&mut self, rows: &[usize]) {
+        if !self.acts() {
+            return;
+        }
         let hooks = self.settings.can_check_hooks;
         for &row in rows {
             let polled = self
@@ -344,6 +394,9 @@ impl Core {
 
     /// The instances due now: `/status` of each not already asked.
     fn poll(&mut self) {
+        if !self.acts() {
+            return;
+        }
         let Some(poll) = &mut self.poll else {
             return;
         };
@@ -385,7 +438,7 @@ impl Core {
         let tapped = self.tap.as_ref().map(|_| event.clone());
         let subscribed = (self.changes.receiver_count() > 0).then(|| event.clone());
         let alerts = self.settings.alerts;
-        let for_alert = (alerts != (false, false)).then(|| event.clone());
+        let for_alert = (alerts != (false, false) && self.acts()).then(|| event.clone());
         self.metrics.observe_received(&event.kind);
         let disconnect = matches!(event.kind, EventKind::Disconnected { .. });
         let applied = self.fleet.apply_event(event, now);
@@ -408,8 +461,12 @@ impl Core {
         }
     }
 
-    /// The alert command for a change a `/status` answer or a listing saw.
+    /// The alert command for a change a `/status` answer or a listing saw
+    /// (on the leader only, as every alert with `[cluster]`).
     fn seen_alert(&mut self, row: usize, seen: Option<ConnState>, now: DateTime<Utc>) {
+        if !self.acts() {
+            return;
+        }
         let inst = self.fleet.instances.get(row);
         if let Some(cmd) = inst.zip(seen).and_then(|(inst, state)| {
             crate::app::seen_alert(self.settings.alerts, inst, state, now)
@@ -592,6 +649,19 @@ impl Core {
 pub fn write_event_line(out: &mut Vec<u8>, seq: u64, event: &Event) {
     crate::store::write_event_json_sorted(out, seq, event);
     out.push(b'\n');
+}
+
+/// The next change of the leader lease, if there is one to follow; never
+/// resolves without one (or once it is gone).
+async fn leadership(leader: &mut Option<watch::Receiver<bool>>) -> Option<bool> {
+    let Some(rx) = leader else {
+        return std::future::pending().await;
+    };
+    if rx.changed().await.is_err() {
+        // the election stopped (serve is stopping): the last word stands
+        return std::future::pending().await;
+    }
+    Some(*rx.borrow_and_update())
 }
 
 async fn tick(tick: &mut Option<tokio::time::Interval>) {

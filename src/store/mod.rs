@@ -345,6 +345,16 @@ enum Request {
         body: Option<Vec<u8>>,
         reply: AppendReply,
     },
+    /// An event written with the `seq` it has elsewhere (a stream this log
+    /// mirrors): never taken for a retry, a repeat when `seq` is not past
+    /// the last written.
+    Mirror {
+        seq: u64,
+        event: Event,
+        fp: Option<u64>,
+        body: Option<Vec<u8>>,
+        reply: AppendReply,
+    },
     /// An acknowledgement: written like an event, never a duplicate, not
     /// sent to [`LogOptions::committed`] (its maker has applied it).
     Ack {
@@ -505,6 +515,37 @@ impl EventLog {
             reply,
         };
         self.request(request, answer, arrival).await
+    }
+
+    /// Queues `event` to be written with the sequence number `seq` it has
+    /// in a stream this log mirrors (`[cluster]`: the JetStream stream's
+    /// sequence), and returns once it is queued: the receiver answers once
+    /// it is synced. Mirrored events are queued in `seq` order; one whose
+    /// `seq` is not past the last written is answered
+    /// [`Appended::Duplicate`] and not written. The retry filter is not
+    /// asked (the stream dropped the retries); `fingerprint` is kept in the
+    /// record.
+    pub async fn mirror(
+        &self,
+        seq: u64,
+        event: Event,
+        fingerprint: Option<u64>,
+        body: Option<Vec<u8>>,
+    ) -> Result<oneshot::Receiver<Result<Appended, StoreError>>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Mirror {
+            seq,
+            event,
+            fp: fingerprint,
+            body: body.filter(|_| self.keeps_bodies()),
+            reply,
+        };
+        match self.tx.send(request).await {
+            Ok(()) => Ok(answer),
+            Err(_) => Err(StoreError::Closed {
+                dir: self.dir.to_path_buf(),
+            }),
+        }
     }
 
     /// Appends an acknowledgement record (the dashboard's `a`) and returns

@@ -24,7 +24,15 @@ use crate::model::Event;
 /// An append taken from the queue: the record, its fingerprint (if it may
 /// be a retry), the webhook's body (when the log keeps bodies) and who
 /// waits for the answer.
-type Queued = (Record, Option<u64>, Option<Vec<u8>>, AppendReply);
+/// A record, its fingerprint, its body, the `seq` it must have (a mirror of
+/// a stream, [`super::EventLog::mirror`]) and who waits for it.
+type Queued = (
+    Record,
+    Option<u64>,
+    Option<Vec<u8>>,
+    Option<u64>,
+    AppendReply,
+);
 
 /// The records of one batch that go to one segment.
 pub(super) struct Run {
@@ -81,9 +89,16 @@ impl Writer {
                             fp,
                             body,
                             reply,
-                        } => batch.push((Record::Event(event), fp, body, reply)),
+                        } => batch.push((Record::Event(event), fp, body, None, reply)),
+                        Request::Mirror {
+                            seq,
+                            event,
+                            fp,
+                            body,
+                            reply,
+                        } => batch.push((Record::Event(event), fp, body, Some(seq), reply)),
                         Request::Ack { ack, reply } => {
-                            batch.push((Record::Ack(ack), None, None, reply))
+                            batch.push((Record::Ack(ack), None, None, None, reply))
                         }
                         Request::Shutdown { reply } => {
                             shutdowns.push(reply);
@@ -114,7 +129,9 @@ impl Writer {
         rx.close();
         while let Some(request) = rx.blocking_recv() {
             match request {
-                Request::Append { reply, .. } | Request::Ack { reply, .. } => {
+                Request::Append { reply, .. }
+                | Request::Mirror { reply, .. }
+                | Request::Ack { reply, .. } => {
                     let _ = reply.send(Err(StoreError::Closed {
                         dir: self.dir.clone(),
                     }));
@@ -130,6 +147,20 @@ impl Writer {
         stopped.send_replace(true);
     }
 
+    /// A record not to write again: a mirrored one (`at`: its seq already
+    /// given) at or below the last written, or a retry of one written
+    /// within the retry window (the stream drops the retries of mirrored
+    /// ones).
+    fn is_repeat(
+        &self,
+        at: Option<u64>,
+        retry_check: Option<u64>,
+        received: DateTime<Utc>,
+    ) -> bool {
+        at.is_some_and(|at| at < self.next_seq)
+            || retry_check.is_some_and(|fp| self.filter.is_retry(fp, received))
+    }
+
     /// Writes one batch: every append is answered once its run is synced.
     fn commit(&mut self, batch: &mut Vec<Queued>, pending: &mut HashMap<u64, usize>) {
         Counters::add(&self.counters.batches, 1);
@@ -138,14 +169,15 @@ impl Writer {
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         pending.clear();
         let mut runs: Vec<Run> = Vec::new();
-        for (record, fp, body, reply) in batch.drain(..) {
+        for (record, fp, body, at, reply) in batch.drain(..) {
             let received = record.received();
-            if fp.is_some_and(|fp| self.filter.is_retry(fp, received)) {
+            let retry_check = fp.filter(|_| at.is_none());
+            if self.is_repeat(at, retry_check, received) {
                 Counters::add(&self.counters.duplicates, 1);
                 let _ = reply.send(Ok(Appended::Duplicate));
                 continue;
             }
-            if let Some(&run) = fp.and_then(|fp| pending.get(&fp)) {
+            if let Some(&run) = retry_check.and_then(|fp| pending.get(&fp)) {
                 // Same fingerprint earlier in this batch: same fate.
                 if let Some(run) = runs.get_mut(run) {
                     run.waiters.push((reply, Appended::Duplicate));
@@ -165,7 +197,7 @@ impl Writer {
             let Some(run) = runs.last_mut() else {
                 continue;
             };
-            let seq = self.next_seq;
+            let seq = at.unwrap_or(self.next_seq);
             let written_fp = fp.unwrap_or(NO_FINGERPRINT);
             let encoded = match &record {
                 Record::Event(event) => {
@@ -178,7 +210,7 @@ impl Writer {
             match encoded {
                 Ok(()) => {
                     // Saturating: only a crafted log can bring seq near u64::MAX.
-                    self.next_seq = self.next_seq.saturating_add(1);
+                    self.next_seq = seq.saturating_add(1);
                     run.fps.push((fp, received));
                     run.last_seq = seq;
                     run.waiters.push((reply, Appended::Written { seq }));
@@ -186,7 +218,7 @@ impl Writer {
                     if let (Some(_), Record::Event(event)) = (&self.committed, record) {
                         run.events.push((seq, event));
                     }
-                    if let Some(fp) = fp {
+                    if let Some(fp) = retry_check {
                         pending.insert(fp, index);
                     }
                 }

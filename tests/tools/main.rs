@@ -1,6 +1,7 @@
 //! Real processes beyond the crate: the tools operators run against what
-//! the project ships (caddy, promtool, bash/zsh/fish, systemd-analyze), and
-//! alert commands run as real processes.
+//! the project ships (caddy, promtool, bash/zsh/fish, systemd-analyze),
+//! alert commands run as real processes, and `serve` replicas on real
+//! `nats-server` processes (`cluster`).
 //!
 //! `alert` puts the dashboard's secrets into this process's environment
 //! (to check that alert commands do not inherit them), so it lives here,
@@ -15,4 +16,5 @@
 mod common;
 
 mod alert;
+mod cluster;
 mod shipped;

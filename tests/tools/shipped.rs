@@ -23,7 +23,7 @@ const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,appl
 /// The tool `tool` (a command on `PATH`, or an absolute path to a file a
 /// package installs), or a failed test that says it is missing and how to
 /// get it: never a test that passes without it.
-fn require(tool: &str, package: &str) -> PathBuf {
+pub(crate) fn require(tool: &str, package: &str) -> PathBuf {
     let found = if tool.starts_with('/') {
         Some(PathBuf::from(tool)).filter(|p| p.exists())
     } else {
