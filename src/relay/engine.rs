@@ -428,7 +428,8 @@ impl Engine {
         {
             self.samples.pop_front();
         }
-        let rate = rate_per_s(self.samples.front().copied(), now, delivered);
+        let rate_from = self.samples.front().copied();
+        let rate = rate_per_s(rate_from, now, delivered);
         let oldest = self
             .queues
             .values()
@@ -441,6 +442,8 @@ impl Engine {
         status.lag_events = self.pending.len() as u64 + log_seq.saturating_sub(self.read_to);
         status.oldest_pending = oldest;
         status.rate_per_s = rate;
+        status.rate_from = rate_from;
+        status.looked_at = Some(now);
     }
 
     async fn on_control(&mut self, control: Control) {
@@ -552,7 +555,7 @@ pub(super) fn lock(status: &Mutex<TargetStatus>) -> std::sync::MutexGuard<'_, Ta
 /// Deliveries per second since the oldest sample kept (`(when, delivered
 /// then)`, at most a minute old) up to `now`, to one decimal; 0 before a
 /// second has passed (a rate over less would jump).
-fn rate_per_s(oldest: Option<(Instant, u64)>, now: Instant, delivered: u64) -> f64 {
+pub(super) fn rate_per_s(oldest: Option<(Instant, u64)>, now: Instant, delivered: u64) -> f64 {
     let Some((at, first)) = oldest else {
         return 0.0;
     };

@@ -116,6 +116,13 @@ pub struct TargetStatus {
     pub last_delivery: Option<DateTime<Utc>>,
     /// Instance id → the last result for it.
     pub instances: BTreeMap<String, InstanceResult>,
+    /// What [`TargetStatus::rate_per_s`] is counted from when read: the
+    /// oldest delivery count kept (at most a minute old when the task last
+    /// looked) and when the task last looked (it looks after every delivery).
+    #[serde(skip)]
+    pub rate_from: Option<(tokio::time::Instant, u64)>,
+    #[serde(skip)]
+    pub looked_at: Option<tokio::time::Instant>,
 }
 
 impl TargetStatus {
@@ -344,8 +351,23 @@ impl Relay {
     }
 
     /// Every target's numbers: the configured in order, then the adopted.
+    /// Every target's numbers, the delivery rate counted up to now (a task
+    /// that delivers nothing does not update it: no delivery for a minute
+    /// is 0/s, not the rate of the last burst).
     pub fn status(&self) -> Vec<TargetStatus> {
-        self.handles(|t| lock(&t.status).clone())
+        let now = tokio::time::Instant::now();
+        self.handles(|t| {
+            let mut status = lock(&t.status).clone();
+            let recent = status
+                .looked_at
+                .is_some_and(|at| now.duration_since(at).as_secs() < 60);
+            status.rate_per_s = if recent {
+                engine::rate_per_s(status.rate_from, now, status.delivered)
+            } else {
+                0.0
+            };
+            status
+        })
     }
 
     /// The URLs adopted for `instance`, as they are (for `/me`'s drift).
