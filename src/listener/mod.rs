@@ -98,13 +98,7 @@ impl Listener {
         opts: ListenerOptions,
         on_replay: impl FnMut(u64, Event),
     ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
-        let listener =
-            TcpListener::bind(opts.listen)
-                .await
-                .map_err(|source| ListenerError::Bind {
-                    addr: opts.listen,
-                    source,
-                })?;
+        let listener = bind(opts.listen).await?;
         Self::start_on(listener, opts, on_replay).await
     }
 
@@ -114,12 +108,7 @@ impl Listener {
         opts: ListenerOptions,
         mut on_replay: impl FnMut(u64, Event),
     ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
-        Self::start_on_records(listener, opts, |seq, record| {
-            if let Record::Event(event) = record {
-                on_replay(seq, event);
-            }
-        })
-        .await
+        Self::start_on_records(listener, opts, events_only(&mut on_replay)).await
     }
 
     /// [`Listener::start`] whose webhooks are held by `publisher` (with
@@ -132,18 +121,8 @@ impl Listener {
         publisher: Arc<dyn publish::Publish>,
         mut on_replay: impl FnMut(u64, Event),
     ) -> Result<(Listener, mpsc::Receiver<(u64, Event)>, ReplayStats), ListenerError> {
-        let listener =
-            TcpListener::bind(opts.listen)
-                .await
-                .map_err(|source| ListenerError::Bind {
-                    addr: opts.listen,
-                    source,
-                })?;
-        let on_record = |seq, record| {
-            if let Record::Event(event) = record {
-                on_replay(seq, event);
-            }
-        };
+        let listener = bind(opts.listen).await?;
+        let on_record = events_only(&mut on_replay);
         Self::start_inner(listener, opts, Some(publisher), on_record).await
     }
 
@@ -237,5 +216,21 @@ impl Listener {
             relay.shutdown().await;
         }
         self.log.close().await
+    }
+}
+
+/// The webhook listener's socket on `addr`.
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, ListenerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ListenerError::Bind { addr, source })
+}
+
+/// A replay callback of events that passes the other records by.
+fn events_only(on_replay: &mut impl FnMut(u64, Event)) -> impl FnMut(u64, Record) + '_ {
+    move |seq, record| {
+        if let Record::Event(event) = record {
+            on_replay(seq, event);
+        }
     }
 }

@@ -80,12 +80,17 @@ impl Receiver {
         let deadline = tokio::time::Instant::now() + super::timeout();
         loop {
             let notified = self.changed.notified();
-            let got = self.deliveries();
-            if pred(&got) {
-                return got;
-            }
+            // judged under the lock: copying 10,000 deliveries for every
+            // one that arrives made the wait itself the slow part
+            let seen = {
+                let guard = self.inner.lock().expect("lock");
+                if pred(&guard.1) {
+                    return guard.1.clone();
+                }
+                guard.1.len()
+            };
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("timed out waiting for {what}; {} deliveries", got.len());
+                panic!("timed out waiting for {what}; {seen} deliveries");
             }
         }
     }

@@ -433,6 +433,27 @@ fn spawn_serve(
     (child, addr)
 }
 
+/// POSTs `body` as JSON to `serve`'s `/hooks/{path}` (`/hooks` when
+/// `path` is empty); the status.
+async fn post_hook(
+    http: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    path: &str,
+    body: &str,
+) -> reqwest::StatusCode {
+    let url = match path {
+        "" => format!("http://{addr}/hooks"),
+        path => format!("http://{addr}/hooks/{path}"),
+    };
+    http.post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("post")
+        .status()
+}
+
 const API_TOKEN: &str = "relay-test-api-token-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,14 +482,7 @@ async fn serve_relays_through_a_kill_9_and_reports_in_the_api() {
             n % 5,
             1_764_000_000_000u64 + n
         );
-        let resp = http
-            .post(format!("http://{addr}/hooks"))
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .expect("post");
-        assert_eq!(resp.status(), 200);
+        assert_eq!(post_hook(&http, addr, "", &body).await, 200);
         sent.push(body.into_bytes());
     }
     receiver.wait("100 deliveries", |d| d.len() >= 100).await;
@@ -856,14 +870,7 @@ async fn watch_adopts_through_the_servers_api_and_the_bot_keeps_getting_events()
             ours.id,
             1_764_000_000_000u64 + n
         );
-        let resp = http
-            .post(format!("http://{addr}/hooks/{path}"))
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .expect("post");
-        assert_eq!(resp.status(), 200);
+        assert_eq!(post_hook(&http, addr, path, &body).await, 200);
         sent.push(body.into_bytes());
     }
     let got = receiver
