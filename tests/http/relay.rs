@@ -454,6 +454,18 @@ async fn post_hook(
         .status()
 }
 
+/// `serve`'s `GET /api/forward`, with the API token.
+async fn get_forward(http: &reqwest::Client, addr: std::net::SocketAddr) -> serde_json::Value {
+    http.get(format!("http://{addr}/api/forward"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
 const API_TOKEN: &str = "relay-test-api-token-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -526,15 +538,7 @@ async fn serve_relays_through_a_kill_9_and_reports_in_the_api() {
     // the API: the target, its cursor at the end, no lag, a rate; retry; metrics
     let deadline = tokio::time::Instant::now() + common::timeout();
     let target = loop {
-        let v: serde_json::Value = http
-            .get(format!("http://{addr}/api/forward"))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let v = get_forward(&http, addr).await;
         let t = v["targets"][0].clone();
         // the rate: deliveries per second over the last minute, once a
         // second has passed since the relay started
@@ -842,15 +846,7 @@ async fn watch_adopts_through_the_servers_api_and_the_bot_keeps_getting_events()
         .no_proxy()
         .build()
         .expect("client");
-    let targets: serde_json::Value = http
-        .get(format!("http://{addr}/api/forward"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let targets = get_forward(&http, addr).await;
     let adopted = &targets["targets"][0];
     assert_eq!(adopted["adopted"], true, "{targets}");
     assert!(
