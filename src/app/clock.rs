@@ -74,10 +74,9 @@ impl App {
         let moved = |t: Option<DateTime<Utc>>| t.is_some_and(|t| age(then, t) != age(now, t));
         // the 24 h uptime and disconnects slide
         let day = |at: DateTime<Utc>, inst: &Instance| {
-            let day_ago = at - chrono::Duration::hours(24);
             (
-                stats::percent(inst.transitions.uptime(day_ago, at)),
-                inst.transitions.disconnects(day_ago, at),
+                stats::percent(inst.transitions.uptime_day(at)),
+                inst.transitions.disconnects_day(at),
             )
         };
         let first = self.view.offset;

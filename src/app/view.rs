@@ -134,7 +134,6 @@ impl App {
         let now = self.now;
         let rules = self.settings.rules;
         let needle = self.view.search.to_lowercase();
-        let day_ago = now - chrono::Duration::hours(24);
         let mut problems = 0;
         let account = match self.view.state_filter {
             StateFilter::Account(i) => self.fleet.account_names().get(i).cloned(),
@@ -160,7 +159,7 @@ impl App {
                 SortKey::Problems => -i64::from(rank),
                 SortKey::Name | SortKey::LastChange => 0,
                 SortKey::Disconnects => {
-                    -i64::try_from(inst.transitions.disconnects(day_ago, now)).unwrap_or(i64::MAX)
+                    -i64::try_from(inst.transitions.disconnects_day(now)).unwrap_or(i64::MAX)
                 }
             };
             keyed.push((key, i));

@@ -311,6 +311,18 @@ impl Transitions {
         (known > 0).then(|| (c as f64 / known as f64).clamp(0.0, 1.0))
     }
 
+    /// [`Transitions::uptime`] over the 24 h before `now`: the table's
+    /// `Up 24h`.
+    pub fn uptime_day(&self, now: DateTime<Utc>) -> Option<f64> {
+        self.uptime(now - Duration::hours(24), now)
+    }
+
+    /// [`Transitions::disconnects`] in the 24 h before `now`: the table's
+    /// `Dn` and its sort.
+    pub fn disconnects_day(&self, now: DateTime<Utc>) -> usize {
+        self.disconnects(now - Duration::hours(24), now)
+    }
+
     /// Changes into Disconnected (from Connected or Unknown; before the
     /// first entry the state is Unknown) at times in [from, to).
     pub fn disconnects(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> usize {

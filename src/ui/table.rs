@@ -1,6 +1,5 @@
 //! The instance table: one row per instance, only the visible window built.
 
-use chrono::Duration;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Rect};
 use ratatui::style::Style;
@@ -319,7 +318,6 @@ fn problem_text(app: &App, inst: &Instance) -> Text {
 
 /// The text of one cell of an instance's row, in every form.
 fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool, accounts: bool) -> Text {
-    let day_ago = app.now - Duration::hours(24);
     let plain = |s: String| Text::same(s, Theme::PLAIN);
     match col {
         Col::Account if accounts => plain(super::sanitize(crate::app::account_of(inst))),
@@ -340,8 +338,8 @@ fn cell_text(app: &App, inst: &Instance, col: Col, marked: bool, accounts: bool)
             Text::same(text, style)
         }
         Col::State => row_state(app, inst),
-        Col::Uptime => plain(stats::percent(inst.transitions.uptime(day_ago, app.now))),
-        Col::Disconnects => plain(inst.transitions.disconnects(day_ago, app.now).to_string()),
+        Col::Uptime => plain(stats::percent(inst.transitions.uptime_day(app.now))),
+        Col::Disconnects => plain(inst.transitions.disconnects_day(app.now).to_string()),
         Col::Error => error_text(app, inst),
         Col::Changed => match inst.last_change {
             Some(t) => Text {
