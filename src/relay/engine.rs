@@ -428,8 +428,6 @@ impl Engine {
         {
             self.samples.pop_front();
         }
-        let rate_from = self.samples.front().copied();
-        let rate = rate_per_s(rate_from, now, delivered);
         let oldest = self
             .queues
             .values()
@@ -441,8 +439,8 @@ impl Engine {
         status.log_seq = log_seq;
         status.lag_events = self.pending.len() as u64 + log_seq.saturating_sub(self.read_to);
         status.oldest_pending = oldest;
-        status.rate_per_s = rate;
-        status.rate_from = rate_from;
+        // the rate is counted from these when read ([`super::Relay::status`])
+        status.rate_from = self.samples.front().copied();
         status.looked_at = Some(now);
     }
 
