@@ -51,6 +51,12 @@ impl ClusterConfig {
     pub fn lease_bucket(&self) -> String {
         format!("{}_LEADER", self.stream)
     }
+
+    /// The KV bucket in which the leader tells the followers what it saw
+    /// (see [`super::share`]): one per stream, like the lease's.
+    pub fn fleet_bucket(&self) -> String {
+        format!("{}_FLEET", self.stream)
+    }
 }
 
 fn split_urls(urls: &str) -> impl Iterator<Item = &str> {

@@ -34,36 +34,7 @@ pub async fn bucket(
     js: &jetstream::Context,
     config: &ClusterConfig,
 ) -> Result<kv::Store, ClusterError> {
-    let name = config.lease_bucket();
-    if let Ok(store) = js.get_key_value(&name).await {
-        return Ok(store);
-    }
-    // the bucket's stream as the client's create_key_value makes it; not
-    // through it: it asks the account's info first, whose answer from a
-    // NATS 2.9 server (Debian's) the client cannot read
-    let error = |reason: String| ClusterError::Lease {
-        bucket: name.clone(),
-        reason,
-    };
-    js.get_or_create_stream(jetstream::stream::Config {
-        name: format!("KV_{name}"),
-        subjects: vec![format!("$KV.{name}.>")],
-        max_messages_per_subject: 1,
-        max_age: LEASE_TTL,
-        duplicate_window: LEASE_TTL,
-        storage: jetstream::stream::StorageType::File,
-        num_replicas: config.replicas,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        discard: jetstream::stream::DiscardPolicy::New,
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| error(e.to_string()))?;
-    js.get_key_value(&name)
-        .await
-        .map_err(|e| error(e.to_string()))
+    super::kv_bucket(js, &config.lease_bucket(), config.replicas, Some(LEASE_TTL)).await
 }
 
 /// This replica's name in the lease: the host and process, and a random

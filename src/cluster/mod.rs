@@ -15,6 +15,10 @@
 //! - [`lease`]: the leader, the one replica that polls Z-API, runs the
 //!   alert commands and discovery: a key in a KV bucket whose entries
 //!   expire after [`lease::LEASE_TTL`], renewed while the leader lives.
+//! - [`share`]: what only the leader sees (its `/status`, `/me` and
+//!   listings' answers, how far its alerts went), told to the followers
+//!   through a KV bucket, so every replica shows the same fleet and a new
+//!   leader runs the alerts the old one never reached.
 //!
 //! It imports the listener's parser and trait, the store and the metrics;
 //! nothing imports it but the config (for [`ClusterConfig`]) and `serve`'s
@@ -32,6 +36,7 @@ pub mod consume;
 pub mod lease;
 pub mod publish;
 pub mod replica;
+pub mod share;
 
 pub use config::ClusterConfig;
 
@@ -55,8 +60,8 @@ pub enum ClusterError {
     Connect { urls: String, reason: String },
     #[error("cluster: stream {stream}: {reason}")]
     Stream { stream: String, reason: String },
-    #[error("cluster: leader lease bucket {bucket}: {reason}")]
-    Lease { bucket: String, reason: String },
+    #[error("cluster: KV bucket {bucket}: {reason}")]
+    Bucket { bucket: String, reason: String },
     #[error("cluster: event log {dir}: {reason}")]
     Log { dir: String, reason: String },
 }
@@ -168,6 +173,18 @@ impl Cluster {
         lease::bucket(&self.js, &self.config).await
     }
 
+    /// The bucket in which the leader tells the followers what it saw,
+    /// created if missing.
+    pub async fn fleet_bucket(&self) -> Result<jetstream::kv::Store, ClusterError> {
+        kv_bucket(
+            &self.js,
+            &self.config.fleet_bucket(),
+            self.config.replicas,
+            None,
+        )
+        .await
+    }
+
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
@@ -251,6 +268,45 @@ async fn connect(config: &ClusterConfig, told: Told) -> Result<async_nats::Clien
             reason: "timed out".into(),
         }),
     }
+}
+
+/// A KV bucket (history 1, the given replicas, entries expiring after
+/// `max_age` if any), found or created. Not through the client's
+/// `create_key_value`: it asks the account's info first, whose answer from
+/// a NATS 2.9 server (Debian's) the client cannot read; the bucket's stream
+/// is made as that call makes it.
+pub async fn kv_bucket(
+    js: &jetstream::Context,
+    name: &str,
+    replicas: usize,
+    max_age: Option<Duration>,
+) -> Result<jetstream::kv::Store, ClusterError> {
+    let error = |reason: String| ClusterError::Bucket {
+        bucket: name.to_string(),
+        reason,
+    };
+    if let Ok(store) = js.get_key_value(name).await {
+        return Ok(store);
+    }
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        max_age: max_age.unwrap_or_default(),
+        duplicate_window: max_age.unwrap_or(Duration::from_secs(120)),
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| error(e.to_string()))?;
+    js.get_key_value(name)
+        .await
+        .map_err(|e| error(e.to_string()))
 }
 
 /// The stream `serve` creates when it is missing.

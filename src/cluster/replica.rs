@@ -18,6 +18,8 @@ use crate::store::EventLog;
 pub struct Replica {
     cluster: Cluster,
     lease: Lease,
+    /// Where the leader tells the followers what it saw.
+    fleet: async_nats::jetstream::kv::Store,
     retention_days: u32,
 }
 
@@ -40,12 +42,14 @@ impl Replica {
         let metrics = Arc::new(Metrics::new().with_cluster());
         let cluster = Cluster::join(config, retention_days, metrics).await?;
         let bucket = cluster.lease_bucket().await?;
+        let fleet = cluster.fleet_bucket().await?;
         let holder = lease::holder_name();
         tracing::info!(stream = cluster.stream_name(), holder = %holder, "cluster: joined");
         let lease = Lease::spawn(bucket, holder, Arc::clone(cluster.metrics()));
         Ok(Replica {
             cluster,
             lease,
+            fleet,
             retention_days,
         })
     }
@@ -58,6 +62,12 @@ impl Replica {
     /// True while this replica leads.
     pub fn leader(&self) -> watch::Receiver<bool> {
         self.lease.leader()
+    }
+
+    /// The hub's link to the other replicas: what it tells while it leads,
+    /// what the leader told (see [`super::share`]).
+    pub fn sharing(&self) -> crate::fleet::shared::ClusterLink {
+        super::share::spawn(self.fleet.clone())
     }
 
     /// Why webhooks cannot be held now, as it changes (`None`: they can).

@@ -127,7 +127,7 @@ fn hub_for(
     let hub = hub.with_alerts(alerts_of(config));
     match replica {
         Some(r) => (
-            hub.with_leader(r.leader()),
+            hub.with_leader(r.leader()).with_sharing(r.sharing()),
             handle.with_cluster_health(r.health()),
         ),
         None => (hub, handle),

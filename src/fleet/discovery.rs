@@ -23,7 +23,7 @@ pub const DUE_WARNING_DAYS: i64 = 7;
 
 /// One instance as the listing tells it (no token: that stays with the
 /// runner).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListedInstance {
     pub id: InstanceId,
     /// Z-API's name of it.

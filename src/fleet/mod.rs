@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod health;
 mod instance;
 pub mod poll;
+pub mod shared;
 pub mod stats;
 
 pub use apply::{Applied, Snapshot, StatusApplied, seen_change_of};

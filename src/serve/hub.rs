@@ -28,6 +28,10 @@ use crate::reload::Reload;
 use crate::runner::{Alerts, Backend, Runner};
 use crate::zapi::ApiError;
 
+mod sharing;
+use crate::fleet::shared::{ClusterLink, Observation};
+use sharing::Sharing;
+
 /// Messages a slow subscriber may fall behind by before it is told it lagged.
 pub const BROADCAST_CAPACITY: usize = 16_384;
 
@@ -165,6 +169,7 @@ pub struct Hub {
     lines: Option<mpsc::Sender<Vec<u8>>>,
     backend: BackendSlot,
     leader: Option<watch::Receiver<bool>>,
+    sharing: Option<Sharing>,
 }
 
 /// Most stored events the hub takes from the committed feed at once.
@@ -196,6 +201,7 @@ impl Hub {
                 lines: None,
                 backend: slot,
                 leader: None,
+                sharing: None,
             },
             handle,
         )
@@ -226,6 +232,14 @@ impl Hub {
         self
     }
 
+    /// With `[cluster]`: the leader tells the followers what it saw, a
+    /// follower applies it and holds its alerts for a hand-over (see
+    /// [`sharing`]).
+    pub fn with_sharing(mut self, link: ClusterLink) -> Hub {
+        self.sharing = Some(Sharing::new(link));
+        self
+    }
+
     /// Runs the hub on `fleet` (already holding the replayed log), fed by
     /// the log's committed events, until that feed ends.
     pub fn spawn(
@@ -244,6 +258,7 @@ impl Hub {
             lines,
             backend,
             leader,
+            sharing,
         } = self;
         let mut core = Core {
             fleet,
@@ -258,6 +273,7 @@ impl Hub {
             tap: opts.tap,
             backend,
             leader,
+            sharing,
         };
         // the replayed fleet is in the metrics before the task runs, as before
         core.start(opts.poll_interval);
@@ -279,6 +295,7 @@ impl Hub {
                     },
                     _ = tick(&mut core.tick) => core.poll(),
                     Some(leads) = leadership(&mut core.leader) => core.on_leadership(leads),
+                    Some(heard) = sharing::heard(&mut core.sharing) => core.on_heard(heard),
                 }
             }
         })
@@ -302,6 +319,8 @@ struct Core {
     backend: BackendSlot,
     /// `[cluster]`'s leader lease; `None`: a single `serve`, always acting.
     leader: Option<watch::Receiver<bool>>,
+    /// `[cluster]`'s words between the leader and the followers.
+    sharing: Option<Sharing>,
 }
 
 impl Core {
@@ -314,6 +333,9 @@ impl Core {
     /// This replica became the leader (or stopped being it): a new leader
     /// asks `/status` of every instance now (the polls go on from there).
     fn on_leadership(&mut self, leads: bool) {
+        if leads {
+            self.run_taken_over();
+        }
         if leads && self.settings.can_query_status {
             let rows: Vec<usize> = (0..self.fleet.instances.len()).collect();
             self.ask_status_of(&rows);
@@ -418,12 +440,15 @@ impl Core {
         // a line is about 200 bytes: one allocation per batch
         let line_bytes = if self.lines.is_some() { 256 } else { 0 };
         let mut out = Vec::with_capacity(batch.len() * line_bytes);
+        let mut ran = false;
         for (seq, event) in batch.drain(..) {
             if self.lines.is_some() {
                 write_event_line(&mut out, seq, &event);
             }
-            self.take_one(seq, event, now).await;
+            ran |= self.take_one(seq, event, now).await;
         }
+        let seq = self.last_seq;
+        self.tell(|| Observation::Alerted { seq, ran });
         if let Some(lines) = &self.lines
             && !out.is_empty()
         {
@@ -431,24 +456,31 @@ impl Core {
         }
     }
 
-    /// One stored event: applied, counted, its alert run, told.
-    async fn take_one(&mut self, seq: u64, event: Event, now: DateTime<Utc>) {
+    /// One stored event: applied, counted, its alert run (or held, on a
+    /// follower), told. Whether an alert command ran.
+    async fn take_one(&mut self, seq: u64, event: Event, now: DateTime<Utc>) -> bool {
         self.last_seq = seq;
         // copies only for whoever takes them once applied
         let tapped = self.tap.as_ref().map(|_| event.clone());
         let subscribed = (self.changes.receiver_count() > 0).then(|| event.clone());
         let alerts = self.settings.alerts;
-        let for_alert = (alerts != (false, false) && self.acts()).then(|| event.clone());
+        let for_alert = (alerts != (false, false) && self.may_alert()).then(|| event.clone());
         self.metrics.observe_received(&event.kind);
         let disconnect = matches!(event.kind, EventKind::Disconnected { .. });
         let applied = self.fleet.apply_event(event, now);
-        let inst = &self.fleet.instances[applied.row];
         // alert commands, if the config has them
+        let mut ran = false;
         if let (Some(state), Some(event)) = (applied.became, for_alert)
-            && let Some(cmd) = crate::app::alert_for(alerts, state, &event, inst.label())
+            && let Some(cmd) = crate::app::alert_for(
+                alerts,
+                state,
+                &event,
+                self.fleet.instances[applied.row].label(),
+            )
         {
-            self.runner.run(cmd);
+            ran = self.alert(seq, cmd);
         }
+        let inst = &self.fleet.instances[applied.row];
         if disconnect {
             self.metrics.observe_disconnect(inst);
         }
@@ -459,6 +491,7 @@ impl Core {
         if let Some(event) = subscribed {
             let _ = self.changes.send(HubEvent::Webhook { seq, event });
         }
+        ran
     }
 
     /// The alert command for a change a `/status` answer or a listing saw
@@ -496,7 +529,13 @@ impl Core {
                 result: Err(ApiError::Config(_)),
             } => fleet.status_not_asked(&id),
             Msg::StatusResult { id, result } => {
-                let applied = fleet.apply_status(&id, result.map_err(|e| e.to_string()), now);
+                let result = result.map_err(|e| e.to_string());
+                self.tell(|| Observation::Status {
+                    id: id.clone(),
+                    at: now,
+                    result: result.clone(),
+                });
+                let applied = self.fleet.apply_status(&id, result, now);
                 if let Some(a) = applied {
                     self.seen_alert(a.row, a.seen_change, now);
                 }
@@ -516,7 +555,13 @@ impl Core {
                 row
             }
             Msg::HooksResult { id, result } => {
-                fleet.apply_hooks(&id, result.map_err(|e| e.to_string()), now)
+                let result = result.map_err(|e| e.to_string());
+                self.tell(|| Observation::Hooks {
+                    id: id.clone(),
+                    at: now,
+                    result: result.clone(),
+                });
+                self.fleet.apply_hooks(&id, result, now)
             }
             Msg::ActionResult { id, action, result } => {
                 fleet.apply_action(&id, action, result.map_err(|e| e.to_string()), now)
@@ -548,6 +593,11 @@ impl Core {
                 return;
             }
         };
+        self.tell(|| Observation::Listed {
+            account: account.to_string(),
+            at: now,
+            listed: listed.clone(),
+        });
         let applied = self.fleet.apply_listing(account, listed, now);
         for &(row, state) in &applied.seen_changes {
             self.seen_alert(row, Some(state), now);

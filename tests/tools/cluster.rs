@@ -672,12 +672,9 @@ fn lines(path: &Path) -> Vec<String> {
 }
 
 /// A replica with its own simulated Z-API (so the test sees which replica
-/// polls) and an `on_disconnect` that appends to its own file.
-async fn polling_replica(
-    dir: &Path,
-    name: &str,
-    nats: &Nats,
-) -> (Replica, zapi_dash::sim::Sim, PathBuf) {
+/// polls) and an `on_disconnect` that appends `<id> <moment>` to its own
+/// file.
+async fn polling_replica(dir: &Path, name: &str, nats: &Nats) -> Polling {
     let inst = zapi_dash::sim::demo_instances(1, 7).remove(0);
     let sim = zapi_dash::sim::Sim::start(zapi_dash::sim::SimOptions {
         client_token: "sim-client-token".into(),
@@ -689,14 +686,51 @@ async fn polling_replica(
     let alerts = dir.join(format!("{name}.alerts"));
     let top = format!(
         "api_base = \"{}\"\nclient_token = \"sim-client-token\"\npoll_interval = 1\n\
-         on_disconnect = \"echo $ZAPI_INSTANCE_ID >> '{}'\"\n\
+         on_disconnect = \"echo $ZAPI_INSTANCE_ID $ZAPI_MOMENT >> '{}'\"\n\
          [[instances]]\nid = \"{}\"\ntoken = \"{}\"\n",
         sim.base_url(),
         alerts.display(),
         inst.id,
         inst.token
     );
-    (Replica::start(dir, name, nats, 1, &top), sim, alerts)
+    Polling {
+        replica: Replica::start(dir, name, nats, 1, &top),
+        sim,
+        alerts,
+    }
+}
+
+/// A replica that polls its own simulated Z-API and writes its alerts to
+/// its own file.
+struct Polling {
+    replica: Replica,
+    sim: zapi_dash::sim::Sim,
+    alerts: PathBuf,
+}
+
+/// Two polling replicas on `nats`: the leader (the one that polls Z-API)
+/// first.
+async fn leader_and_follower(dir: &Path, nats: &Nats) -> (Polling, Polling) {
+    let a = polling_replica(dir, "a", nats).await;
+    let b = polling_replica(dir, "b", nats).await;
+    let first = until("a leader polling Z-API", long(), || async {
+        match (status_calls(&a.sim), status_calls(&b.sim)) {
+            (0, 0) => None,
+            (_, 0) => Some(0),
+            (0, _) => Some(1),
+            _ => panic!("both replicas poll"),
+        }
+    })
+    .await;
+    if first == 0 { (a, b) } else { (b, a) }
+}
+
+/// The line an alert of `id` for a webhook at `momment` writes.
+fn alert_line(id: &str, momment: i64) -> String {
+    let moment = chrono::DateTime::from_timestamp(momment, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    format!("{id} {moment}")
 }
 
 /// Only the leader polls Z-API and runs the alert commands: one disconnect
@@ -706,92 +740,156 @@ async fn polling_replica(
 async fn one_leader_polls_and_alerts_and_another_takes_over_when_it_dies() {
     let dir = tempfile::tempdir().unwrap();
     let nats = Nats::start(dir.path(), 1).await;
-    let (a, sim_a, alerts_a) = polling_replica(dir.path(), "a", &nats).await;
-    let (b, sim_b, alerts_b) = polling_replica(dir.path(), "b", &nats).await;
+    let (mut leader, follower) = leader_and_follower(dir.path(), &nats).await;
     let id = zapi_dash::sim::demo_instances(1, 7).remove(0).id;
     let http = http();
-    let first = until("a leader polling Z-API", long(), || async {
-        match (status_calls(&sim_a), status_calls(&sim_b)) {
-            (0, 0) => None,
-            (_, 0) => Some(0),
-            (0, _) => Some(1),
-            _ => panic!("both replicas poll"),
-        }
-    })
-    .await;
-    let mut replicas = [(a, sim_a, alerts_a), (b, sim_b, alerts_b)];
-    let (leader, follower) = replicas.split_at_mut(1);
-    let (leader, follower) = if first == 0 {
-        (&mut leader[0], &mut follower[0])
-    } else {
-        (&mut follower[0], &mut leader[0])
-    };
     // three polls of the leader: the follower made none meanwhile
     until("three polls of the leader", long(), || async {
-        (status_calls(&leader.1) >= 3).then_some(())
+        (status_calls(&leader.sim) >= 3).then_some(())
     })
     .await;
-    assert_eq!(status_calls(&follower.1), 0, "the follower polls too");
+    assert_eq!(status_calls(&follower.sim), 0, "the follower polls too");
     assert_eq!(
-        metric(&http, &leader.0, "zapi_cluster_leader").await,
+        metric(&http, &leader.replica, "zapi_cluster_leader").await,
         Some(1.0)
     );
     assert_eq!(
-        metric(&http, &follower.0, "zapi_cluster_leader").await,
+        metric(&http, &follower.replica, "zapi_cluster_leader").await,
         Some(0.0)
     );
 
     // one disconnect, posted to the follower: one alert, on the leader
     let now = chrono::Utc::now().timestamp();
     assert_eq!(
-        post(&http, &follower.0.base(), &state_body(&id, now, false)).await,
+        post(
+            &http,
+            &follower.replica.base(),
+            &state_body(&id, now, false)
+        )
+        .await,
         200
     );
     until("the leader's alert", long(), || async {
-        (!lines(&leader.2).is_empty()).then_some(())
+        (!lines(&leader.alerts).is_empty()).then_some(())
     })
     .await;
     until("the follower to apply the disconnect", long(), || async {
-        let snap = follower.0.snapshot(&http).await?;
+        let snap = follower.replica.snapshot(&http).await?;
         (snap["instances"][0]["state"] == "disconnected").then_some(())
     })
     .await;
-    assert_eq!(lines(&leader.2), vec![id.clone()]);
-    assert!(
-        lines(&follower.2).is_empty(),
-        "the follower ran the alert too"
-    );
+    assert_eq!(lines(&leader.alerts), vec![alert_line(&id, now)]);
 
     // the leader dies: the other replica polls and alerts
-    leader.0.kill();
-    let polled = status_calls(&follower.1);
+    leader.replica.kill();
+    let polled = status_calls(&follower.sim);
     until("the other replica to poll", long(), || async {
-        (status_calls(&follower.1) > polled).then_some(())
+        (status_calls(&follower.sim) > polled).then_some(())
     })
     .await;
     assert_eq!(
-        metric(&http, &follower.0, "zapi_cluster_leader").await,
+        metric(&http, &follower.replica, "zapi_cluster_leader").await,
         Some(1.0)
     );
-    assert_eq!(
-        post(&http, &follower.0.base(), &state_body(&id, now + 1, true)).await,
-        200
-    );
-    assert_eq!(
-        post(&http, &follower.0.base(), &state_body(&id, now + 2, false)).await,
-        200
-    );
+    for (at, connected) in [(now + 1, true), (now + 2, false)] {
+        let body = state_body(&id, at, connected);
+        assert_eq!(post(&http, &follower.replica.base(), &body).await, 200);
+    }
     until("the new leader's alert", long(), || async {
-        (!lines(&follower.2).is_empty()).then_some(())
+        (!lines(&follower.alerts).is_empty()).then_some(())
     })
     .await;
     until("the new leader to apply both", long(), || async {
-        let snap = follower.0.snapshot(&http).await?;
+        let snap = follower.replica.snapshot(&http).await?;
         (snap["seq"].as_u64()? >= 3).then_some(())
     })
     .await;
-    assert_eq!(lines(&follower.2), vec![id.clone()]);
-    assert_eq!(lines(&leader.2), vec![id], "the dead leader's alerts");
+    // the disconnect the old leader alerted is not alerted again
+    assert_eq!(lines(&follower.alerts), vec![alert_line(&id, now + 2)]);
+    assert_eq!(
+        lines(&leader.alerts),
+        vec![alert_line(&id, now)],
+        "the dead leader's alerts"
+    );
+}
+
+/// A disconnect that comes after the leader died and before another
+/// replica took its lease (no replica leads for up to the lease's TTL) is
+/// alerted once, by the replica that takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnect_while_no_replica_leads_is_alerted_by_the_next_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path(), 1).await;
+    let (mut leader, follower) = leader_and_follower(dir.path(), &nats).await;
+    let id = zapi_dash::sim::demo_instances(1, 7).remove(0).id;
+    let http = http();
+    // an event the leader took (and said so) before it dies
+    let now = chrono::Utc::now().timestamp();
+    let body = state_body(&id, now, true);
+    assert_eq!(post(&http, &leader.replica.base(), &body).await, 200);
+    follower.replica.caught_up(&http, 1).await;
+
+    leader.replica.kill();
+    let body = state_body(&id, now + 1, false);
+    assert_eq!(post(&http, &follower.replica.base(), &body).await, 200);
+    assert_eq!(
+        metric(&http, &follower.replica, "zapi_cluster_leader").await,
+        Some(0.0),
+        "the survivor led already: the disconnect did not come while no replica led"
+    );
+    until("the next leader's alert", long(), || async {
+        (!lines(&follower.alerts).is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        metric(&http, &follower.replica, "zapi_cluster_leader").await,
+        Some(1.0)
+    );
+    // a later disconnect: alerted as usual, and the first one not again
+    for (at, connected) in [(now + 2, true), (now + 3, false)] {
+        let body = state_body(&id, at, connected);
+        assert_eq!(post(&http, &follower.replica.base(), &body).await, 200);
+    }
+    until("the second alert", long(), || async {
+        (lines(&follower.alerts).len() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(
+        lines(&follower.alerts),
+        vec![alert_line(&id, now + 1), alert_line(&id, now + 3)]
+    );
+    assert!(lines(&leader.alerts).is_empty(), "the dead leader alerted");
+}
+
+/// What only the leader sees (its `/status` answers) reaches the
+/// follower, which never asks Z-API itself: both show the same fleet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_shows_what_the_leaders_polls_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path(), 1).await;
+    let (leader, follower) = leader_and_follower(dir.path(), &nats).await;
+    let id = zapi_dash::sim::demo_instances(1, 7).remove(0).id;
+    let http = http();
+    for (connected, state) in [(true, "connected"), (false, "disconnected")] {
+        leader.sim.set_connected(&id, connected, None);
+        let what = format!("the follower to show the leader's {state}");
+        let row = until(&what, long(), || async {
+            let snap = follower.replica.snapshot(&http).await?;
+            let row = snap["instances"][0].clone();
+            (row["state"] == state).then_some(row)
+        })
+        .await;
+        let leaders = leader.replica.snapshot(&http).await.unwrap();
+        assert_eq!(row["last_error"], leaders["instances"][0]["last_error"]);
+        assert_eq!(row["state"], leaders["instances"][0]["state"]);
+    }
+    let snap = follower.replica.snapshot(&http).await.unwrap();
+    assert_eq!(snap["seq"], 0, "no webhook came: the state is the polls'");
+    assert_eq!(
+        snap["instances"][0]["last_error"],
+        zapi_dash::sim::ERR_NOT_CONNECTED
+    );
+    assert_eq!(status_calls(&follower.sim), 0, "the follower polled");
 }
 
 fn asset(name: &str) -> PathBuf {
