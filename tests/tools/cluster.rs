@@ -892,6 +892,112 @@ async fn a_follower_shows_what_the_leaders_polls_saw() {
     assert_eq!(status_calls(&follower.sim), 0, "the follower polled");
 }
 
+/// `(id, account, listing mark)` of every row, sorted.
+async fn listed_rows(
+    http: &reqwest::Client,
+    replica: &Replica,
+) -> Option<Vec<(String, String, String)>> {
+    let snap = replica.snapshot(http).await?;
+    let mut rows: Vec<(String, String, String)> = snap["instances"]
+        .as_array()?
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or_default().to_string(),
+                r["account"].as_str().unwrap_or_default().to_string(),
+                r["listing"]["mark"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    rows.sort();
+    Some(rows)
+}
+
+/// Discovery runs on the leader; its listings reach the follower, whose
+/// rows are the account's, and an instance the account no longer lists is
+/// marked so on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_shows_the_accounts_the_leader_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path(), 1).await;
+    let sim = zapi_dash::sim::Sim::start(zapi_dash::sim::SimOptions::default())
+        .await
+        .unwrap();
+    let listed = zapi_dash::sim::demo_instances(3, 11);
+    sim.add_account(
+        zapi_dash::sim::SimAccount {
+            client_token: "agency-client-token".into(),
+            partner_token: Some("agency-partner-token".into()),
+        },
+        listed.clone(),
+    );
+    let top = format!(
+        "api_base = \"{}\"\n[[accounts]]\nname = \"Agency\"\n\
+         client_token = \"agency-client-token\"\npartner_token = \"agency-partner-token\"\n\
+         discover_every = 1\n",
+        sim.base_url()
+    );
+    let a = Replica::start(dir.path(), "a", &nats, 1, &top);
+    let b = Replica::start(dir.path(), "b", &nats, 1, &top);
+    let http = http();
+    let leads = |r: &Replica| {
+        let http = http.clone();
+        let base = r.base();
+        async move {
+            let text = http
+                .get(format!("{base}/metrics"))
+                .bearer_auth(API_TOKEN)
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            Some(text.contains("\nzapi_cluster_leader 1"))
+        }
+    };
+    let a_leads = until("a leader", long(), || async {
+        match (leads(&a).await?, leads(&b).await?) {
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            _ => None,
+        }
+    })
+    .await;
+    let (leader, follower) = if a_leads { (&a, &b) } else { (&b, &a) };
+    let all: Vec<(String, String, String)> = listed
+        .iter()
+        .map(|i| (i.id.clone(), "Agency".to_string(), String::new()))
+        .collect();
+    let mut all = all;
+    all.sort();
+    for replica in [leader, follower] {
+        until("every listed instance as a row", long(), || async {
+            (listed_rows(&http, replica).await? == all).then_some(())
+        })
+        .await;
+    }
+    // one instance leaves the account: marked on the leader, then on the follower
+    sim.remove_instance(&listed[0].id);
+    let gone = until("the leader to see it leave", long(), || async {
+        let rows = listed_rows(&http, leader).await?;
+        (rows != all).then_some(rows)
+    })
+    .await;
+    assert!(
+        gone.iter()
+            .any(|(id, _, mark)| id == &listed[0].id && mark == "removed"),
+        "{gone:?}"
+    );
+    until("the follower to show the same rows", long(), || async {
+        (listed_rows(&http, follower).await? == gone).then_some(())
+    })
+    .await;
+}
+
 fn asset(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("assets")
