@@ -94,6 +94,27 @@ impl App {
         self.ops.background = Some(notice);
     }
 
+    /// `watch`: the server's lasting trouble (`Some`, kept in the header
+    /// from the first time it is said) or its end (`None`); each change
+    /// also a background notice, so `l` keeps when it came and went.
+    pub(super) fn on_server_problem(&mut self, problem: Option<String>) {
+        match (problem, self.ops.server_problem.take()) {
+            (Some(text), was) => {
+                let since = was.map_or(self.now, |(since, _)| since);
+                self.notify_background(Level::Error, format!("server: {text}"));
+                self.ops.server_problem = Some((since, text));
+            }
+            (None, Some((since, text))) => {
+                let began = crate::words::age(self.now, since);
+                self.notify_background(
+                    Level::Ok,
+                    format!("server: over: {text} (it began {began})"),
+                );
+            }
+            (None, None) => {}
+        }
+    }
+
     fn log_notice(&mut self, level: Level, text: String, background: bool) -> Notice {
         let at = self.now;
         let seq = self.ops.messages.push(Message {

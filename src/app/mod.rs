@@ -100,6 +100,9 @@ pub enum Msg {
     /// Something went wrong outside the app (the event log cannot be
     /// written, the listener stopped): shown in the footer as an error.
     Problem(String),
+    /// `watch`: the server's own trouble that lasts (`[cluster]`: cluster
+    /// unreachable), shown in the header until it says it is over (`None`).
+    ServerProblem(Option<String>),
     /// `watch`: the server's whole state, replacing ours.
     Snapshot(Snapshot),
     /// `watch`: one row as the server now has it (after a status or
@@ -683,6 +686,7 @@ impl App {
             Msg::Problem(text) => {
                 self.notify_background(Level::Error, text);
             }
+            Msg::ServerProblem(problem) => self.on_server_problem(problem),
             Msg::Snapshot(snapshot) => {
                 self.apply_snapshot(snapshot);
                 self.refresh_view();
@@ -691,6 +695,11 @@ impl App {
                 self.on_row(*row);
             }
             Msg::Link(link) => {
+                // cut off, the server's trouble is not known any more: a new
+                // stream says it again if it lasts
+                if matches!(link, Link::Down { .. }) {
+                    self.ops.server_problem = None;
+                }
                 self.link = Some(link);
             }
             Msg::Acked { id, acked, at } => {

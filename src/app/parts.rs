@@ -71,6 +71,8 @@ pub struct Ops {
     /// A warning the header keeps showing (not acknowledged by a key), e.g.
     /// a plain-http `public_url`.
     pub header_warning: Option<String>,
+    /// `watch`: the server's lasting trouble and since when (the header).
+    pub server_problem: Option<(chrono::DateTime<chrono::Utc>, String)>,
     pub(crate) poll: Option<PollSchedule>,
     /// The last message changed nothing on screen (a poll's answer that
     /// repeats what the row shows): the loop need not draw for it. Read
@@ -98,6 +100,7 @@ impl Ops {
             poll_round: (Outcomes::default(), None),
             action_batch: None,
             warnings_seen: true,
+            server_problem: None,
             header_warning: None,
             poll: None,
             quiet: false,

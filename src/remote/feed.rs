@@ -183,9 +183,10 @@ impl Feed {
             },
             // the server's own trouble (`[cluster]`: cluster unreachable)
             "problem" => match serde_json::from_str::<String>(&ev.data) {
-                Ok(text) => Msg::Problem(format!("server: {text}")),
+                Ok(text) => Msg::ServerProblem(Some(text)),
                 Err(e) => unreadable("problem", &e),
             },
+            "problem_cleared" => Msg::ServerProblem(None),
             other => {
                 tracing::debug!(event = other, "ignoring an unknown event type");
                 return Some(false);

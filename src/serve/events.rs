@@ -44,12 +44,16 @@ pub(super) async fn events(State(api): State<Api>, headers: HeaderMap) -> Respon
     let mut health = api.hub.cluster_health();
     // a cluster unreachable already when the client comes is said at once
     health.iter_mut().for_each(watch::Receiver::mark_changed);
-    let stream = futures::stream::unfold((rx, health), |(mut rx, mut health)| async move {
+    let problem = Problem {
+        health,
+        said: false,
+    };
+    let stream = futures::stream::unfold((rx, problem), |(mut rx, mut problem)| async move {
         let sse = tokio::select! {
             out = rx.recv() => out?.into_sse(),
-            reason = next_problem(&mut health) => json_event("problem", &reason),
+            sse = problem.next() => sse,
         };
-        Some((Ok::<_, Infallible>(sse), (rx, health)))
+        Some((Ok::<_, Infallible>(sse), (rx, problem)))
     });
     let mut resp = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
@@ -60,17 +64,38 @@ pub(super) async fn events(State(api): State<Api>, headers: HeaderMap) -> Respon
     resp
 }
 
-/// The next time the cluster becomes unreachable (`[cluster]`): the
-/// reason, sent as a `problem` event. Never without a cluster.
-async fn next_problem(health: &mut Option<watch::Receiver<Option<String>>>) -> String {
-    if let Some(rx) = health {
-        while rx.changed().await.is_ok() {
-            if let Some(reason) = rx.borrow_and_update().clone() {
-                return reason;
+/// What a stream has said of the cluster (`[cluster]`).
+struct Problem {
+    health: Option<watch::Receiver<Option<String>>>,
+    /// A `problem` was sent and not yet cleared.
+    said: bool,
+}
+
+/// The words the event streams send when the cluster is reachable again.
+pub const PROBLEM_CLEARED: &str = "cluster reachable again";
+
+impl Problem {
+    /// The next change to tell: the cluster unreachable (`problem`, the
+    /// reason), or reachable again after a `problem` (`problem_cleared`).
+    /// Never without a cluster.
+    async fn next(&mut self) -> SseEvent {
+        if let Some(rx) = &mut self.health {
+            while rx.changed().await.is_ok() {
+                match rx.borrow_and_update().clone() {
+                    Some(reason) => {
+                        self.said = true;
+                        return json_event("problem", &reason);
+                    }
+                    None if self.said => {
+                        self.said = false;
+                        return json_event("problem_cleared", &PROBLEM_CLEARED);
+                    }
+                    None => {}
+                }
             }
         }
+        std::future::pending().await
     }
-    std::future::pending().await
 }
 
 /// One event of a stream, before it is put in SSE form.

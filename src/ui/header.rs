@@ -197,6 +197,12 @@ fn second_line(app: &App, width: usize) -> Line<'static> {
         (Some(warning), None) => with_warning(warning, second),
         _ => second,
     };
+    // `watch`: the server's lasting trouble (a `[cluster]` replica cut
+    // off from NATS), first and red for as long as it lasts
+    let second = match (&app.ops.server_problem, &app.link) {
+        (Some((since, text)), Some(Link::Up)) => with_server_trouble(app, *since, text, second),
+        _ => second,
+    };
     with_zapi_link(link, second)
 }
 
@@ -226,8 +232,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let [left, right] = Layout::horizontal([
         Constraint::Min(0),
         Constraint::Length(
-            // the CUT OFF banner needs the whole line
-            if matches!(app.link, Some(Link::Down { .. })) {
+            // the CUT OFF banner and the server's trouble need the whole line
+            if matches!(app.link, Some(Link::Down { .. })) || app.ops.server_problem.is_some() {
                 0
             } else {
                 spark_width(area.width)
@@ -266,6 +272,39 @@ fn with_warning(warning: &str, line: Line<'static>) -> Line<'static> {
     )];
     spans.extend(line.spans);
     Line::from(spans)
+}
+
+/// `line` after the server's trouble: `✗ server: <what> since 14:03:07 (2m)`.
+fn with_server_trouble(
+    app: &App,
+    since: DateTime<Utc>,
+    text: &str,
+    line: Line<'static>,
+) -> Line<'static> {
+    let mut spans = vec![
+        Span::styled(
+            format!(
+                " ✗ server: {} since {} ({}) ",
+                super::sanitize(text),
+                clock_at(app, since),
+                super::age(app.now, since)
+            ),
+            Theme::ALARM,
+        ),
+        Span::raw("·"),
+    ];
+    spans.extend(line.spans);
+    Line::from(spans)
+}
+
+/// `since` on the clock: the time of day, with the date when not today.
+fn clock_at(app: &App, since: DateTime<Utc>) -> String {
+    let tz = app.setup.tz;
+    if tz.format(since, "%Y-%m-%d") == tz.format(app.now, "%Y-%m-%d") {
+        tz.format(since, "%H:%M:%S")
+    } else {
+        tz.format(since, "%Y-%m-%d %H:%M:%S")
+    }
 }
 
 /// Room for the disconnects sparkline: a label and 20 to 60 minutes, on
@@ -324,12 +363,7 @@ fn cut_off(
     let server = banner
         .and_then(|b| b.strip_prefix("watching "))
         .unwrap_or("the server");
-    let tz = app.setup.tz;
-    let at = if tz.format(since, "%Y-%m-%d") == tz.format(app.now, "%Y-%m-%d") {
-        tz.format(since, "%H:%M:%S")
-    } else {
-        tz.format(since, "%Y-%m-%d %H:%M:%S")
-    };
+    let at = clock_at(app, since);
     let retry = match retry_at.map(|t| (t - app.now).num_milliseconds()) {
         Some(ms) if ms > 0 => format!("retrying in {}s", (ms + 999) / 1000),
         _ => "retrying now".to_string(),

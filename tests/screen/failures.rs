@@ -339,3 +339,47 @@ fn the_footer_points_to_the_log_when_more_came_after_the_notice() {
     let screen = text(&render(&app, 120, 35));
     assert!(screen.contains("error: event log: disk full"), "{screen}");
 }
+
+/// `watch` on a `[cluster]` replica cut off from NATS: the header says so
+/// first, white on red, with since when, at every size (40 columns keep
+/// its start), and nothing of it once the server says it is over.
+#[test]
+fn watch_says_the_servers_cluster_is_unreachable_in_the_header_at_every_size() {
+    for (w, h) in SIZES {
+        let setup = Setup {
+            banner: Some("watching https://replica-a.example".into()),
+            tz: TimeZone::Fixed(FixedOffset::east_opt(0).unwrap()),
+            ..Setup::default()
+        };
+        let mut app = App::new(setup, t(14, 3, 0));
+        app.update(Msg::Resize(w, h), t(14, 3, 0));
+        app.init();
+        app.update(Msg::Link(zapi_dash::app::Link::Up), t(14, 3, 0));
+        app.update(
+            Msg::ServerProblem(Some("cluster unreachable: NATS is not connected".into())),
+            t(14, 3, 7),
+        );
+        app.update(Msg::Tick, t(14, 5, 10));
+        let term = render(&app, w, h);
+        let screen = text(&term);
+        let header: String = screen.lines().take(2).collect::<Vec<_>>().join("\n");
+        assert!(header.contains("✗ server: cluster"), "{w}x{h}:\n{screen}");
+        assert_eq!(
+            cell_of(&term, "✗ server:"),
+            (Color::White, Color::Red),
+            "{w}x{h}"
+        );
+        if w >= 80 {
+            assert!(
+                header.contains(
+                    "✗ server: cluster unreachable: NATS is not connected since 14:03:07 (2m ago)"
+                ),
+                "{w}x{h}:\n{screen}"
+            );
+        }
+        assert_screen!(format!("server_trouble_{w}x{h}"), screen);
+        app.update(Msg::ServerProblem(None), t(14, 5, 11));
+        let screen = text(&render(&app, w, h));
+        assert!(!screen.contains("✗ server:"), "{w}x{h}:\n{screen}");
+    }
+}

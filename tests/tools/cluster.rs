@@ -575,6 +575,12 @@ async fn nats_down_answers_503_and_nats_back_answers_200_without_a_restart() {
     })
     .await;
     assert_eq!(healthz(&http, &a).await.map(|h| h.0), Some(200));
+    // the stream says it is over (before the webhook accepted since)
+    let (event, _, data) = next_sse(&mut stream, &mut buf).await;
+    assert_eq!(
+        (event.as_str(), data.as_str()),
+        ("problem_cleared", "\"cluster reachable again\"")
+    );
     // both held events are in the state, in order: the refused one never was
     let snap = a.caught_up(&http, 2).await;
     assert_eq!(snap["events"], 2, "{snap}");
@@ -996,6 +1002,55 @@ async fn a_follower_shows_the_accounts_the_leader_lists() {
         (listed_rows(&http, follower).await? == gone).then_some(())
     })
     .await;
+}
+
+/// `watch --remote` on a replica says in its header, in red, that the
+/// replica's cluster is unreachable for as long as NATS is down, and stops
+/// saying it once NATS is back (a webhook then reaches the screen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_on_a_replica_says_cluster_unreachable_while_nats_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nats = Nats::start(dir.path(), 1).await;
+    let replica = Replica::start(dir.path(), "a", &nats, 1, "");
+    let http = http();
+    let now = chrono::Utc::now().timestamp();
+    let body = state_body("WATCHED1", now, true);
+    assert_eq!(post(&http, &replica.base(), &body).await, 200);
+    let watch_dir = dir.path().join("watch");
+    std::fs::create_dir_all(&watch_dir).unwrap();
+    let url = replica.base();
+    let args = ["watch", "--remote", &url, "--api-token", API_TOKEN];
+    let watch = common::Dash::spawn(&args, &watch_dir, 120, 30);
+    watch.wait_for("the row", |s| s.contains("WATCHED1"));
+    assert!(!watch.screen.contents().contains("cluster unreachable"));
+
+    nats.kill(0);
+    let screen = watch.wait_for("the header to say the cluster is unreachable", |s| {
+        s.contains("✗ server: cluster unreachable")
+    });
+    let header: Vec<&str> = screen.lines().take(2).collect();
+    assert!(
+        header
+            .iter()
+            .any(|l| l.contains("✗ server: cluster unreachable")),
+        "not in the header:\n{screen}"
+    );
+
+    nats.restart(0).await;
+    let body = state_body("WATCHED1", now + 1, false);
+    until("the replica to take webhooks again", long(), || async {
+        (post(&http, &replica.base(), &body).await == 200).then_some(())
+    })
+    .await;
+    let screen = watch.wait_for("the trouble over and the disconnect shown", |s| {
+        !s.contains("✗ server:")
+            && s.lines()
+                .any(|l| l.contains("WATCHED1") && l.contains("disconnected"))
+    });
+    assert!(
+        screen.contains("server: over: cluster unreachable"),
+        "the footer does not say it is over:\n{screen}"
+    );
 }
 
 fn asset(name: &str) -> PathBuf {

@@ -419,3 +419,37 @@ fn next_never_proposes_the_call_that_just_failed_without_saying_so() {
     );
     assert!(step.ends_with(", then x"), "{step}");
 }
+
+#[test]
+fn a_servers_lasting_trouble_stays_until_it_says_it_is_over_or_the_link_is_cut() {
+    let mut a = app(1);
+    a.update(Msg::Link(Link::Up), t(0));
+    let unreachable = "cluster unreachable: NATS is not connected";
+    a.update(Msg::ServerProblem(Some(unreachable.into())), t(1));
+    // said again (a new stream): still since the first time
+    a.update(Msg::ServerProblem(Some(unreachable.into())), t(5));
+    assert_eq!(a.ops.server_problem, Some((t(1), unreachable.to_string())));
+    let n = a.ops.background.clone().unwrap();
+    assert_eq!(n.level, Level::Error);
+    a.update(Msg::ServerProblem(None), t(70));
+    assert_eq!(a.ops.server_problem, None);
+    let n = a.ops.background.clone().unwrap();
+    assert_eq!(
+        (n.level, n.text.as_str()),
+        (
+            Level::Ok,
+            "server: over: cluster unreachable: NATS is not connected (it began 1m ago)"
+        )
+    );
+    // cut off: what the server said is not known any more
+    a.update(Msg::ServerProblem(Some(unreachable.into())), t(80));
+    a.update(
+        Msg::Link(Link::Down {
+            since: t(81),
+            error: "connection refused".into(),
+            retry_at: None,
+        }),
+        t(81),
+    );
+    assert_eq!(a.ops.server_problem, None);
+}
