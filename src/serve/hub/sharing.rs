@@ -55,6 +55,11 @@ impl Sharing {
         self.held.push_back((seq, cmd));
     }
 
+    /// A leader said it considered the alerts of the event `seq` already.
+    fn alerted_past(&self, seq: u64) -> bool {
+        seq <= self.alerted
+    }
+
     fn heard_alerted(&mut self, seq: u64) {
         self.alerted = self.alerted.max(seq);
         while self.held.front().is_some_and(|(s, _)| *s <= self.alerted) {
@@ -124,8 +129,13 @@ impl Core {
     }
 
     /// An event's alert command: run by the leader, held by a follower.
+    /// Not run when an earlier leader already said it went past the event
+    /// (a replica that took over while behind on the stream).
     pub(super) fn alert(&mut self, seq: u64, cmd: Command) -> bool {
         if self.acts() {
+            if self.sharing.as_ref().is_some_and(|s| s.alerted_past(seq)) {
+                return false;
+            }
             self.runner.run(cmd);
             return true;
         }
@@ -190,5 +200,9 @@ mod tests {
             .collect();
         assert_eq!(ran, ["b", "c"]);
         assert!(s.take_over().is_empty(), "run once");
+        // a new leader behind on the stream: what the old one said it
+        // went past is not alerted again
+        s.heard_alerted(5);
+        assert!(s.alerted_past(4) && s.alerted_past(5) && !s.alerted_past(6));
     }
 }
