@@ -14,10 +14,17 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::dead::{self, DeadLetter};
+use super::gate::{self, SharedCursors};
 use super::post::{self, Attempt, Outcome};
 use super::{ForwardTarget, InstanceResult, RelayOptions, TargetStatus};
 use crate::model::InstanceId;
 use crate::store::{Cursor, Forwardable, read_forward, write_cursor};
+
+/// How long a shared cursor's read or write may take.
+const SHARED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How soon a new leader tries again to read the shared cursor.
+const SHARED_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Most bytes of bodies a target holds read and not finished: reading
 /// the log waits beyond it (bodies are up to 1 MiB each).
@@ -71,6 +78,9 @@ pub(super) struct Links {
     pub(super) control: mpsc::Receiver<Control>,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) status: Arc<Mutex<TargetStatus>>,
+    /// `[cluster]`: delivers only while it says so ([`super::Gate`]).
+    pub(super) gate: Option<watch::Receiver<bool>>,
+    pub(super) cursors: Option<Arc<dyn SharedCursors>>,
 }
 
 pub(super) struct Engine {
@@ -83,6 +93,15 @@ pub(super) struct Engine {
     control: mpsc::Receiver<Control>,
     stop: watch::Receiver<bool>,
     status: Arc<Mutex<TargetStatus>>,
+    gate: Option<watch::Receiver<bool>>,
+    cursors: Option<Arc<dyn SharedCursors>>,
+    /// Delivering (always without a gate; while leading with one).
+    active: bool,
+    /// When a new leader reads the shared cursor again (it failed).
+    lead_retry: Option<Instant>,
+    /// Whether `cursor` is a position saved or decided (a gated target
+    /// without a file cursor decides it when it first leads).
+    placed: bool,
     /// Every event with `seq <= cursor` is finished (delivered or dead).
     cursor: u64,
     persisted: u64,
@@ -104,7 +123,11 @@ pub(super) struct Engine {
 }
 
 impl Engine {
-    pub(super) fn new(parts: Parts, links: Links, cursor: u64) -> Self {
+    /// The task of a target whose cursor is `cursor` (`None`: none saved,
+    /// only with a gate).
+    pub(super) fn new(parts: Parts, links: Links, cursor: Option<u64>) -> Self {
+        let placed = cursor.is_some();
+        let cursor = cursor.unwrap_or(0);
         Self {
             target: parts.target,
             key: parts.key,
@@ -115,6 +138,11 @@ impl Engine {
             control: links.control,
             stop: links.stop,
             status: links.status,
+            active: links.gate.is_none(),
+            gate: links.gate,
+            cursors: links.cursors,
+            lead_retry: None,
+            placed,
             cursor,
             persisted: cursor,
             last_persist: Instant::now(),
@@ -129,12 +157,18 @@ impl Engine {
         }
     }
 
-    /// Delivers until told to stop; then saves the cursor.
+    /// Delivers until told to stop (with a gate, only while it is open);
+    /// then saves the cursor.
     pub(super) async fn run(mut self) {
+        if self.gate.as_mut().is_some_and(|g| *g.borrow_and_update()) {
+            self.lead().await;
+        }
         loop {
-            self.fill().await;
-            self.start_ready();
-            self.advance_cursor(false).await;
+            if self.active {
+                self.fill().await;
+                self.start_ready();
+                self.advance_cursor(false).await;
+            }
             self.publish();
             let wake = self.next_wake();
             tokio::select! {
@@ -146,7 +180,13 @@ impl Engine {
                 changed = self.synced.changed(), if !self.log_closed => {
                     self.log_closed = changed.is_err();
                 }
-                () = sleep_until(wake), if wake.is_some() => self.wake_waiting(),
+                () = sleep_until(wake), if wake.is_some() => self.wake_waiting().await,
+                leads = gate::changed(&mut self.gate) => match (leads, self.active) {
+                    (true, false) => self.lead().await,
+                    (false, true) => self.stand_by().await,
+                    (false, false) => self.lead_retry = None,
+                    (true, true) => {}
+                },
                 control = self.control.recv() => match control {
                     Some(control) => self.on_control(control).await,
                     // the target was removed (an adopted one, `u`)
@@ -156,7 +196,9 @@ impl Engine {
             }
         }
         self.in_flight.abort_all();
-        self.advance_cursor(true).await;
+        if self.active {
+            self.advance_cursor(true).await;
+        }
         self.publish();
     }
 
@@ -354,7 +396,8 @@ impl Engine {
         lock(&self.status).dead_letters += 1;
     }
 
-    /// When the next waiting instance may try again, or the cursor is due.
+    /// When the next waiting instance may try again, the cursor is due, or
+    /// a new leader reads the shared cursor again.
     fn next_wake(&self) -> Option<Instant> {
         let retry = self
             .queues
@@ -364,12 +407,23 @@ impl Engine {
             .min();
         let persist =
             (self.cursor > self.persisted).then(|| self.last_persist + self.opts.persist_every);
-        retry.into_iter().chain(persist).min()
+        retry
+            .into_iter()
+            .chain(persist)
+            .chain(self.lead_retry)
+            .min()
     }
 
-    /// Instances whose retry time has come go back in line.
-    fn wake_waiting(&mut self) {
+    /// Instances whose retry time has come go back in line; a leader that
+    /// could not read the shared cursor tries again.
+    async fn wake_waiting(&mut self) {
         let now = Instant::now();
+        if self.lead_retry.is_some_and(|t| t <= now) {
+            self.lead_retry = None;
+            if !self.active && self.gate.as_ref().is_some_and(|g| *g.borrow()) {
+                self.lead().await;
+            }
+        }
         let due: Vec<InstanceId> = self
             .queues
             .iter_mut()
@@ -384,8 +438,70 @@ impl Engine {
         }
     }
 
+    /// This replica became the leader: delivers from the later of its own
+    /// cursor and the shared one (the previous leader's). Stays standing by,
+    /// trying again shortly, while the shared cursor cannot be read: a
+    /// stale own cursor would send again what was delivered, a missing one
+    /// would skip what was not.
+    async fn lead(&mut self) {
+        let Some(cursors) = self.cursors.clone() else {
+            self.active = true;
+            return;
+        };
+        let loaded = tokio::time::timeout(SHARED_TIMEOUT, cursors.load(&self.target.name)).await;
+        let shared = match loaded {
+            Ok(Ok(shared)) => shared,
+            Ok(Err(e)) => return self.retry_lead(&e),
+            Err(_) => return self.retry_lead("timed out"),
+        };
+        let own = self.placed.then_some(self.cursor);
+        let start = gate::leading_cursor(own, shared, *self.synced.borrow());
+        tracing::info!(target = %self.target.name, cursor = start, "relay: leading, delivering");
+        self.cursor = start;
+        self.read_to = start;
+        self.placed = true;
+        self.active = true;
+        self.lead_retry = None;
+        if own != Some(start) {
+            self.persisted = 0;
+            self.advance_cursor(true).await;
+        }
+        lock(&self.status).standby = false;
+    }
+
+    fn retry_lead(&mut self, error: &str) {
+        tracing::warn!(target = %self.target.name, error, "relay: cannot read the shared cursor; standing by");
+        self.lead_retry = Some(Instant::now() + SHARED_RETRY);
+    }
+
+    /// This replica no longer leads: the attempts in flight are dropped
+    /// (the next leader sends them again), the cursor saved (here and
+    /// shared) and what was read forgotten. Retried dead letters that were
+    /// queued go back to the dead letters.
+    async fn stand_by(&mut self) {
+        tracing::info!(target = %self.target.name, "relay: not the leader, standing by");
+        self.in_flight.shutdown().await;
+        self.advance_cursor(true).await;
+        self.active = false;
+        let retried: Vec<Item> = std::mem::take(&mut self.queues)
+            .into_values()
+            .flat_map(|q| q.items)
+            .filter(|item| item.seq <= self.cursor)
+            .collect();
+        let now = Utc::now();
+        for item in retried {
+            self.bury(item, "retry stopped: this replica no longer leads", now);
+        }
+        self.ready.clear();
+        self.pending.clear();
+        self.buffered_bytes = 0;
+        self.read_to = self.cursor;
+        lock(&self.status).standby = true;
+    }
+
     /// Moves the cursor past everything finished; saves it at most every
-    /// `persist_every` (always when `force`).
+    /// `persist_every` (always when `force`), in its file and, with a gate,
+    /// shared.
     async fn advance_cursor(&mut self, force: bool) {
         let finished = self.pending.first().map_or(self.read_to, |first| first - 1);
         self.cursor = self.cursor.max(finished);
@@ -405,8 +521,23 @@ impl Engine {
                 }
                 Err(_) => {}
             }
+            self.share_cursor().await;
             self.last_persist = Instant::now();
         }
+    }
+
+    /// Writes the cursor where the other replicas read it (with a gate).
+    async fn share_cursor(&self) {
+        let Some(cursors) = &self.cursors else {
+            return;
+        };
+        let saved = cursors.save(&self.target.name, self.cursor);
+        let error = match tokio::time::timeout(SHARED_TIMEOUT, saved).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e,
+            Err(_) => "timed out".into(),
+        };
+        tracing::warn!(target = %self.target.name, error, "relay: cannot share the cursor");
     }
 
     /// Copies the numbers the screen and the API show.
@@ -447,7 +578,12 @@ impl Engine {
     async fn on_control(&mut self, control: Control) {
         match control {
             Control::RetryDead(reply) => {
-                let n = self.retry_dead().await;
+                // standing by, nothing is sent: the letters stay for the leader
+                let n = if self.active {
+                    self.retry_dead().await
+                } else {
+                    0
+                };
                 let _ = reply.send(n);
             }
             Control::DropDead(reply) => {

@@ -7,10 +7,19 @@
 //! byte for byte, with the Standard Webhooks headers ([`sign`]). Delivery
 //! is at-least-once: after a crash the events after the saved cursor are
 //! sent again with the same `webhook-id` ([`post::webhook_id`]).
+//!
+//! With `[cluster]` the relay is given a [`Gate`] ([`Relay::set_gate`]):
+//! every replica keeps the bodies and runs the tasks, but only the
+//! leader's deliver; the others stand by ([`TargetStatus::standby`]). The
+//! leader shares each target's cursor as it saves it, and a replica that
+//! becomes the leader goes on from the later of its own cursor and the
+//! shared one ([`gate`]). Dead letters and adopted targets stay in the
+//! files of the replica that wrote them.
 
 pub mod adopt;
 mod dead;
 mod engine;
+pub mod gate;
 pub mod post;
 pub mod sign;
 pub mod target;
@@ -26,6 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use dead::DeadLetter;
 pub use engine::Control;
+pub use gate::{Gate, SharedCursors};
 pub use target::{ForwardTarget, Types};
 
 use crate::store::{Cursor, EventLog, read_cursor, write_cursor};
@@ -116,6 +126,9 @@ pub struct TargetStatus {
     pub last_delivery: Option<DateTime<Utc>>,
     /// Instance id → the last result for it.
     pub instances: BTreeMap<String, InstanceResult>,
+    /// `[cluster]`: this replica does not lead, so it delivers nothing (the
+    /// leader does; its numbers are the ones to read).
+    pub standby: bool,
     /// What [`TargetStatus::rate_per_s`] is counted from when read: the
     /// oldest delivery count kept (at most a minute old when the task last
     /// looked) and when the task last looked (it looks after every delivery).
@@ -156,6 +169,8 @@ struct Inner {
     client: reqwest::Client,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// `[cluster]`: deliver only while leading ([`Relay::set_gate`]).
+    gate: Mutex<Option<Gate>>,
 }
 
 /// The relay: one task per target once started, more as targets are
@@ -193,6 +208,7 @@ impl Relay {
                 client,
                 stop: watch::channel(false).0,
                 tasks: Mutex::new(Vec::new()),
+                gate: Mutex::new(None),
             }),
         };
         for target in targets {
@@ -200,6 +216,14 @@ impl Relay {
             lock(&relay.inner.idle).push(idle);
         }
         relay
+    }
+
+    /// From now on the relay delivers only while `gate` is open, its
+    /// cursors shared through it (`[cluster]`: on the leader). For every
+    /// clone of it; call it before [`Relay::start`] (targets started before
+    /// deliver always).
+    pub fn set_gate(&self, gate: Gate) {
+        *lock(&self.inner.gate) = Some(gate);
     }
 
     /// A handle for `target` (seen by [`Relay::status`] at once) and what
@@ -267,10 +291,16 @@ impl Relay {
         log.set_keep_bodies(true);
         let dir = log.dir().to_path_buf();
         let synced = log.synced();
-        let cursor = first_cursor(&dir, &target, *synced.borrow());
+        let gate = lock(&self.inner.gate).clone();
+        // gated, a target without a cursor places it when it first leads
+        let cursor = match gate {
+            Some(_) => read_cursor(&dir, &target.name).map(|c| c.after),
+            None => Some(first_cursor(&dir, &target, *synced.borrow())),
+        };
         {
             let mut status = lock(&status);
-            status.cursor = cursor;
+            status.cursor = cursor.unwrap_or_default();
+            status.standby = gate.is_some();
             status.dead_letters = dead::load(&dir, &target.name).len();
         }
         let key = target
@@ -291,6 +321,8 @@ impl Relay {
                 control,
                 stop: self.inner.stop.subscribe(),
                 status,
+                gate: gate.as_ref().map(|g| g.active.clone()),
+                cursors: gate.map(|g| g.cursors),
             },
             cursor,
         );
