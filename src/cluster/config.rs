@@ -57,6 +57,12 @@ impl ClusterConfig {
     pub fn fleet_bucket(&self) -> String {
         format!("{}_FLEET", self.stream)
     }
+
+    /// The KV bucket holding the relay's cursors (`[[forward]]`), one per
+    /// stream: a `seq` means an event of that stream.
+    pub fn relay_bucket(&self) -> String {
+        format!("{}_RELAY", self.stream)
+    }
 }
 
 fn split_urls(urls: &str) -> impl Iterator<Item = &str> {
@@ -175,6 +181,7 @@ mod tests {
         assert_eq!(c.stream, "ZAPI_EVENTS");
         assert_eq!(c.replicas, 1);
         assert_eq!(c.lease_bucket(), "ZAPI_EVENTS_LEADER");
+        assert_eq!(c.relay_bucket(), "ZAPI_EVENTS_RELAY");
     }
 
     #[test]

@@ -14,13 +14,18 @@
 //!   event on every replica;
 //! - [`lease`]: the leader, the one replica that polls Z-API, runs the
 //!   alert commands and discovery: a key in a KV bucket whose entries
-//!   expire after [`lease::LEASE_TTL`], renewed while the leader lives.
+//!   expire after [`lease::LEASE_TTL`], renewed while the leader lives;
 //! - [`share`]: what only the leader sees (its `/status`, `/me` and
 //!   listings' answers, how far its alerts went), told to the followers
 //!   through a KV bucket, so every replica shows the same fleet and a new
-//!   leader runs the alerts the old one never reached.
+//!   leader runs the alerts the old one never reached;
+//! - [`relay_cursor`]: `[[forward]]` delivers on the leader only (the
+//!   relay's [`Gate`](crate::relay::Gate) is the lease), and the targets'
+//!   cursors live in a KV bucket so a new leader goes on where the old one
+//!   stopped.
 //!
-//! It imports the listener's parser and trait, the store and the metrics;
+//! It imports the listener's parser and trait, the relay's gate, the
+//! store and the metrics;
 //! nothing imports it but the config (for [`ClusterConfig`]) and `serve`'s
 //! wiring.
 
@@ -35,6 +40,7 @@ pub mod config;
 pub mod consume;
 pub mod lease;
 pub mod publish;
+pub mod relay_cursor;
 pub mod replica;
 pub mod share;
 

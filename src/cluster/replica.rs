@@ -9,9 +9,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::lease::{self, Lease};
+use super::relay_cursor::RelayCursors;
 use super::{Cluster, ClusterConfig, ClusterError, consume};
 use crate::listener::publish::Publish;
 use crate::metrics::Metrics;
+use crate::relay::Gate;
 use crate::store::EventLog;
 
 /// A joined replica taking part in the election.
@@ -68,6 +70,15 @@ impl Replica {
     /// what the leader told (see [`super::share`]).
     pub fn sharing(&self) -> crate::fleet::shared::ClusterLink {
         super::share::spawn(self.fleet.clone())
+    }
+
+    /// What makes the relay deliver on the leader only, from the cursors
+    /// the leaders share.
+    pub fn relay_gate(&self) -> Gate {
+        Gate {
+            active: self.leader(),
+            cursors: Arc::new(RelayCursors::new(&self.cluster)),
+        }
     }
 
     /// Why webhooks cannot be held now, as it changes (`None`: they can).

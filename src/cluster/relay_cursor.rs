@@ -1,0 +1,142 @@
+//! The relay's shared cursors (`[[forward]]` with `[cluster]`): one key
+//! per target in a KV bucket of the stream (`<stream>_RELAY`, history 1,
+//! no expiry, the stream's replicas), the value the target's cursor in
+//! decimal. The leader writes it as it saves its file cursor; a replica
+//! that becomes the leader reads it, so it goes on where the previous
+//! leader stopped ([`crate::relay::gate`]). The bucket is created when
+//! first used: a cluster without forward targets never has one.
+
+use std::sync::Arc;
+
+use async_nats::jetstream::{self, kv};
+use futures::future::BoxFuture;
+use tokio::sync::OnceCell;
+
+use super::{ACK_TIMEOUT, Cluster};
+use crate::relay::SharedCursors;
+
+/// The targets' cursors in the cluster's KV bucket.
+#[derive(Clone)]
+pub struct RelayCursors {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    js: jetstream::Context,
+    bucket: String,
+    replicas: usize,
+    store: OnceCell<kv::Store>,
+}
+
+impl RelayCursors {
+    /// The cursors of `cluster`'s relay (the bucket is found or created at
+    /// the first read or write).
+    pub fn new(cluster: &Cluster) -> RelayCursors {
+        RelayCursors {
+            inner: Arc::new(Inner {
+                js: cluster.js.clone(),
+                bucket: cluster.config.relay_bucket(),
+                replicas: cluster.config.replicas,
+                store: OnceCell::new(),
+            }),
+        }
+    }
+}
+
+impl Inner {
+    async fn store(&self) -> Result<&kv::Store, String> {
+        self.store
+            .get_or_try_init(|| bucket(&self.js, &self.bucket, self.replicas))
+            .await
+    }
+}
+
+/// The bucket, created if missing; not through the client's
+/// `create_key_value`, whose first request (the account's info) a NATS 2.9
+/// server (Debian's) answers in a way the client cannot read: the stream
+/// is made as that call would make it.
+async fn bucket(js: &jetstream::Context, name: &str, replicas: usize) -> Result<kv::Store, String> {
+    if let Ok(store) = js.get_key_value(name).await {
+        return Ok(store);
+    }
+    let error = |e: String| format!("relay cursor bucket {name}: {e}");
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        storage: jetstream::stream::StorageType::File,
+        num_replicas: replicas,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: jetstream::stream::DiscardPolicy::New,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| error(e.to_string()))?;
+    js.get_key_value(name)
+        .await
+        .map_err(|e| error(e.to_string()))
+}
+
+/// A target's key: its name with every character a KV key cannot hold
+/// written `_` (target names are letters, digits, `-` and `_` already).
+pub fn key_of(target: &str) -> String {
+    let key: String = target
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if key.is_empty() { "_".into() } else { key }
+}
+
+impl SharedCursors for RelayCursors {
+    fn load(&self, target: &str) -> BoxFuture<'static, Result<Option<u64>, String>> {
+        let (inner, key) = (Arc::clone(&self.inner), key_of(target));
+        Box::pin(async move {
+            let store = inner.store().await?;
+            let value = tokio::time::timeout(ACK_TIMEOUT, store.get(&key))
+                .await
+                .map_err(|_| "timed out".to_string())?
+                .map_err(|e| e.to_string())?;
+            let Some(value) = value else {
+                return Ok(None);
+            };
+            let text = String::from_utf8_lossy(&value);
+            text.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("the shared cursor of {key} is not a number: {text:?}"))
+        })
+    }
+
+    fn save(&self, target: &str, after: u64) -> BoxFuture<'static, Result<(), String>> {
+        let (inner, key) = (Arc::clone(&self.inner), key_of(target));
+        Box::pin(async move {
+            let store = inner.store().await?;
+            tokio::time::timeout(ACK_TIMEOUT, store.put(&key, after.to_string().into()))
+                .await
+                .map_err(|_| "timed out".to_string())?
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_hold_any_target_name() {
+        assert_eq!(key_of("bot-1_a"), "bot-1_a");
+        assert_eq!(key_of("adopted-0a1b2c3d"), "adopted-0a1b2c3d");
+        assert_eq!(key_of("a.b*>c ç"), "a_b__c__");
+        assert_eq!(key_of(""), "_");
+    }
+}
