@@ -369,7 +369,7 @@ impl Config {
             .collect();
         config.forward = crate::relay::target::parse_targets(raw.forward, &names)
             .map_err(|(key, message)| err(&origin, &key, message))?;
-        config.cluster = cluster_of(raw.cluster, &config, &origin)?;
+        config.cluster = cluster_of(raw.cluster, &origin)?;
         config.warnings.extend(config.public_url_warning());
         Ok(config)
     }
@@ -475,25 +475,16 @@ fn forward_secrets_from_env(
     Ok(())
 }
 
-/// `[cluster]`, validated; not with `[[forward]]` (the relay would deliver
-/// from every replica).
+/// `[cluster]`, validated. With `[[forward]]` the relay delivers on the
+/// leader only ([`crate::relay::Gate`]).
 fn cluster_of(
     raw: Option<crate::cluster::config::RawCluster>,
-    config: &Config,
     origin: &str,
 ) -> Result<Option<crate::cluster::ClusterConfig>, ConfigError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
     let cluster = crate::cluster::config::parse(raw).map_err(|(key, m)| err(origin, &key, m))?;
-    if !config.forward.is_empty() {
-        return Err(err(
-            origin,
-            "forward",
-            "[[forward]] is not supported with [cluster] yet: every replica would deliver each event"
-                .into(),
-        ));
-    }
     Ok(Some(cluster))
 }
 
@@ -1190,9 +1181,11 @@ alert_timeout = 3
                 .starts_with("/etc/z.toml: key `cluster.replicas`"),
             "{e}"
         );
-        let e = parse("[cluster]\nnats_url = 'nats://a:4222'\n[[forward]]\nname = 'b'\nurl = 'https://b.example'")
-            .unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("forward"));
+        // the relay delivers on the leader: the two go together
+        let c = parse("[cluster]\nnats_url = 'nats://a:4222'\n[[forward]]\nname = 'b'\nurl = 'https://b.example'")
+            .unwrap();
+        assert!(c.cluster.is_some());
+        assert_eq!(c.forward.len(), 1);
     }
 
     #[test]

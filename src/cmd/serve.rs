@@ -44,8 +44,6 @@ pub async fn run(config: Config, flags: &Flags) -> Result<(), Fatal> {
     let discovery = discovery_for(&config, secret.clone())?;
     let settings = HubSettings::new(&settings_for(&config, &services), can_query_status);
     let (hub, handle) = hub_for(&config, services, &metrics, &opts, replica.as_ref());
-    // with [cluster] every replica would deliver each event: no relay
-    opts.relay = opts.relay.filter(|_| replica.is_none());
     let reload_hub = handle.clone();
     opts.extra_routes = Some(api::router_with(
         handle,
@@ -162,6 +160,10 @@ async fn start_listener(
 ) -> Result<Started, Fatal> {
     Ok(match replica {
         Some(r) => {
+            // only the leader relays, from the cursors the leaders share
+            if let Some(relay) = &opts.relay {
+                relay.set_gate(r.relay_gate());
+            }
             r.catch_up(&opts.log_dir)
                 .await
                 .map_err(|e| Fatal::runtime(e.to_string()))?;
