@@ -1053,6 +1053,155 @@ async fn a_watch_on_a_replica_says_cluster_unreachable_while_nats_is_down() {
     );
 }
 
+/// A replica forwarding every event to `url` (target `bot`).
+fn relaying_replica(dir: &Path, name: &str, nats: &Nats, url: &str) -> Replica {
+    let top = format!("[[forward]]\nname = \"bot\"\nurl = \"{url}\"\n");
+    Replica::start(dir, name, nats, 1, &top)
+}
+
+/// Target `bot` of `GET /api/forward`.
+async fn forward_status(http: &reqwest::Client, replica: &Replica) -> Option<Value> {
+    let resp = http
+        .get(format!("{}/api/forward", replica.base()))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .ok()?;
+    let body: Value = resp.json().await.ok()?;
+    body["targets"]
+        .as_array()?
+        .iter()
+        .find(|t| t["name"] == "bot")
+        .cloned()
+}
+
+/// Target `bot`'s cursor in the relay's KV bucket, as a new leader reads it.
+async fn shared_cursor(url: &str) -> Option<u64> {
+    let servers: Vec<async_nats::ServerAddr> = url.split(',').map(|u| u.parse().unwrap()).collect();
+    let js = jetstream::new(async_nats::connect(servers).await.ok()?);
+    let store = js.get_key_value("ZAPI_EVENTS_RELAY").await.ok()?;
+    let value = store.get("bot").await.ok()??;
+    String::from_utf8_lossy(&value).parse().ok()
+}
+
+/// How many deliveries carried each of `bodies`.
+fn times_delivered(deliveries: &[common::receiver::Delivery], bodies: &[String]) -> Vec<usize> {
+    bodies
+        .iter()
+        .map(|b| deliveries.iter().filter(|d| d.body == b.as_bytes()).count())
+        .collect()
+}
+
+/// `[[forward]]` with `[cluster]`: two replicas with the same target, the
+/// webhooks posted to both; only the leader delivers, each event once,
+/// and the follower says it stands by. The leader killed, the other one
+/// takes over from the cursor the leader shared: the new events arrive,
+/// the old ones are not sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_relays_and_a_new_leader_goes_on_from_the_shared_cursor() {
+    use common::receiver::{Mode, Receiver};
+    const BEFORE: usize = 40;
+    const AFTER: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path(), 1).await;
+    let receiver = Receiver::start(Mode::Up).await;
+    let a = relaying_replica(dir.path(), "a", &nats, &receiver.url);
+    let b = relaying_replica(dir.path(), "b", &nats, &receiver.url);
+    let http = http();
+    let first = until("a leader", long(), || async {
+        let leads = (
+            metric(&http, &a, "zapi_cluster_leader").await? > 0.5,
+            metric(&http, &b, "zapi_cluster_leader").await? > 0.5,
+        );
+        match leads {
+            (true, false) => Some(0),
+            (false, true) => Some(1),
+            _ => None,
+        }
+    })
+    .await;
+    let mut replicas = [a, b];
+    let (leader, follower) = replicas.split_at_mut(1);
+    let (leader, follower) = if first == 0 {
+        (&mut leader[0], &mut follower[0])
+    } else {
+        (&mut follower[0], &mut leader[0])
+    };
+    until("the leader's target to deliver", long(), || async {
+        let status = forward_status(&http, leader).await?;
+        (status["standby"] == false).then_some(())
+    })
+    .await;
+
+    let now = chrono::Utc::now().timestamp();
+    let bodies: Vec<String> = (0..BEFORE + AFTER)
+        .map(|i| state_body(&format!("RELAY{:02}", i % 7), now + i as i64, i % 2 == 0))
+        .collect();
+    for (i, body) in bodies[..BEFORE].iter().enumerate() {
+        let to = if i % 2 == 0 { &*leader } else { &*follower };
+        assert_eq!(post(&http, &to.base(), body).await, 200, "webhook {i}");
+    }
+    receiver
+        .wait("every webhook delivered", |d| {
+            times_delivered(d, &bodies[..BEFORE]).iter().all(|&n| n > 0)
+        })
+        .await;
+    // the cursor is shared once everything is delivered (the stream's
+    // sequences: 1..=BEFORE); by then the follower would have sent its own
+    until(
+        "the shared cursor past every delivered event",
+        long(),
+        || async { (shared_cursor(&nats.url()).await? == BEFORE as u64).then_some(()) },
+    )
+    .await;
+    let held = until("the follower to hold every event", long(), || async {
+        let status = forward_status(&http, follower).await?;
+        (status["log_seq"] == BEFORE as u64).then_some(status)
+    })
+    .await;
+    assert_eq!(held["standby"], true, "{held}");
+    assert_eq!(held["delivered"], 0, "{held}");
+    let status = forward_status(&http, leader).await.unwrap();
+    assert_eq!(
+        (&status["standby"], &status["delivered"], &status["cursor"]),
+        (
+            &Value::from(false),
+            &Value::from(BEFORE),
+            &Value::from(BEFORE)
+        ),
+        "{status}"
+    );
+    let once = times_delivered(&receiver.deliveries(), &bodies[..BEFORE]);
+    assert!(once.iter().all(|&n| n == 1), "each exactly once: {once:?}");
+    assert_eq!(receiver.deliveries().len(), BEFORE);
+
+    // the leader dies; the survivor takes over and delivers what comes
+    leader.kill();
+    for (i, body) in bodies[BEFORE..].iter().enumerate() {
+        assert_eq!(
+            post(&http, &follower.base(), body).await,
+            200,
+            "webhook {i}"
+        );
+    }
+    let all = receiver
+        .wait("the new leader's deliveries", |d| {
+            times_delivered(d, &bodies).iter().all(|&n| n > 0)
+        })
+        .await;
+    let status = until("the new leader to count its deliveries", long(), || async {
+        let status = forward_status(&http, follower).await?;
+        (status["delivered"] == AFTER).then_some(status)
+    })
+    .await;
+    assert_eq!(status["standby"], false, "{status}");
+    // from the shared cursor, not from the start of the log: what the old
+    // leader delivered (and shared) is not sent again
+    let old = times_delivered(&all, &bodies[..BEFORE]);
+    assert!(old.iter().all(|&n| n == 1), "sent again: {old:?}");
+    assert!(all.len() < 2 * bodies.len(), "{} deliveries", all.len());
+}
+
 fn asset(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("assets")
