@@ -568,7 +568,13 @@ impl Engine {
         let mut status = lock(&self.status);
         status.cursor = self.cursor;
         status.log_seq = log_seq;
-        status.lag_events = self.pending.len() as u64 + log_seq.saturating_sub(self.read_to);
+        // standing by, nothing waits here: the leader's lag is the one (a
+        // follower's would grow forever and fire lag alerts on it)
+        status.lag_events = if self.active {
+            self.pending.len() as u64 + log_seq.saturating_sub(self.read_to)
+        } else {
+            0
+        };
         status.oldest_pending = oldest;
         // the rate is counted from these when read ([`super::Relay::status`])
         status.rate_from = self.samples.front().copied();

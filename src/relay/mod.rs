@@ -127,7 +127,8 @@ pub struct TargetStatus {
     /// Instance id → the last result for it.
     pub instances: BTreeMap<String, InstanceResult>,
     /// `[cluster]`: this replica does not lead, so it delivers nothing (the
-    /// leader does; its numbers are the ones to read).
+    /// leader does; its numbers are the ones to read). Its `lag_events`
+    /// is 0 meanwhile and its `cursor` the one it last saved.
     pub standby: bool,
     /// What [`TargetStatus::rate_per_s`] is counted from when read: the
     /// oldest delivery count kept (at most a minute old when the task last

@@ -1161,6 +1161,7 @@ async fn only_the_leader_relays_and_a_new_leader_goes_on_from_the_shared_cursor(
     .await;
     assert_eq!(held["standby"], true, "{held}");
     assert_eq!(held["delivered"], 0, "{held}");
+    assert_eq!(held["lag_events"], 0, "nothing waits on a follower: {held}");
     let status = forward_status(&http, leader).await.unwrap();
     assert_eq!(
         (&status["standby"], &status["delivered"], &status["cursor"]),
