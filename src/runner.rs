@@ -355,9 +355,10 @@ impl Runner {
                     .await
                     .map(RelayAnswer::Count)
                     .ok_or_else(gone),
-                (RelayCall::Unadopt(id), Some(relay)) => {
-                    relay.remove_adopted(id.as_str()).map(RelayAnswer::Removed)
-                }
+                (RelayCall::Unadopt(id), Some(relay)) => relay
+                    .remove_adopted(id.as_str())
+                    .await
+                    .map(RelayAnswer::Removed),
             };
             let _ = results.send(Msg::RelayDone { call, result });
         });
@@ -627,7 +628,7 @@ impl Services {
             })
             .collect();
         if !adopted.is_empty() {
-            relay.adopt(adopted).map_err(ApiError::Config)?;
+            relay.adopt(adopted).await.map_err(ApiError::Config)?;
         }
         self.register(id).await
     }

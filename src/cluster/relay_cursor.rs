@@ -1,10 +1,17 @@
-//! The relay's shared cursors (`[[forward]]` with `[cluster]`): one key
-//! per target in a KV bucket of the stream (`<stream>_RELAY`, history 1,
-//! no expiry, the stream's replicas), the value the target's cursor in
-//! decimal. The leader writes it as it saves its file cursor; a replica
-//! that becomes the leader reads it, so it goes on where the previous
-//! leader stopped ([`crate::relay::gate`]). The bucket is created when
-//! first used: a cluster without forward targets never has one.
+//! What the relay's replicas share (`[[forward]]` with `[cluster]`), in a
+//! KV bucket of the stream (`<stream>_RELAY`, history 1, no expiry, the
+//! stream's replicas):
+//!
+//! - one key per target (its name, [`key_of`]), the value the target's
+//!   cursor in decimal. The leader writes it as it saves its file cursor;
+//!   a replica that becomes the leader reads it, so it goes on where the
+//!   previous leader stopped ([`crate::relay::gate`]);
+//! - [`ADOPTED_KEY`], the targets adopted on any replica (JSON, as
+//!   `forward/adopted.json`; their URLs may hold the receivers' tokens,
+//!   readable by whoever may read the stream's bodies).
+//!
+//! The bucket is created when first used: a cluster without forward
+//! targets never has one.
 
 use std::sync::Arc;
 
@@ -13,7 +20,11 @@ use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
 use super::{ACK_TIMEOUT, Cluster};
-use crate::relay::SharedCursors;
+use crate::relay::Shared;
+use crate::relay::adopt::Adopted;
+
+/// The key of the adopted targets: a `.` no target's key holds.
+pub const ADOPTED_KEY: &str = "relay.adopted";
 
 /// The targets' cursors in the cluster's KV bucket.
 #[derive(Clone)]
@@ -48,6 +59,15 @@ impl Inner {
         self.store
             .get_or_try_init(|| bucket(&self.js, &self.bucket, self.replicas))
             .await
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), String> {
+        let store = self.store().await?;
+        tokio::time::timeout(ACK_TIMEOUT, store.put(key, value.into()))
+            .await
+            .map_err(|_| "timed out".to_string())?
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -95,7 +115,7 @@ pub fn key_of(target: &str) -> String {
     if key.is_empty() { "_".into() } else { key }
 }
 
-impl SharedCursors for RelayCursors {
+impl Shared for RelayCursors {
     fn load(&self, target: &str) -> BoxFuture<'static, Result<Option<u64>, String>> {
         let (inner, key) = (Arc::clone(&self.inner), key_of(target));
         Box::pin(async move {
@@ -117,13 +137,31 @@ impl SharedCursors for RelayCursors {
 
     fn save(&self, target: &str, after: u64) -> BoxFuture<'static, Result<(), String>> {
         let (inner, key) = (Arc::clone(&self.inner), key_of(target));
+        Box::pin(async move { inner.put(&key, after.to_string().into_bytes()).await })
+    }
+
+    fn load_adopted(&self) -> BoxFuture<'static, Result<Option<Vec<Adopted>>, String>> {
+        let inner = Arc::clone(&self.inner);
         Box::pin(async move {
             let store = inner.store().await?;
-            tokio::time::timeout(ACK_TIMEOUT, store.put(&key, after.to_string().into()))
+            let value = tokio::time::timeout(ACK_TIMEOUT, store.get(ADOPTED_KEY))
                 .await
                 .map_err(|_| "timed out".to_string())?
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            let Some(value) = value else {
+                return Ok(None);
+            };
+            serde_json::from_slice(&value)
+                .map(Some)
+                .map_err(|e| format!("the shared adopted targets are not readable: {e}"))
+        })
+    }
+
+    fn save_adopted(&self, all: Vec<Adopted>) -> BoxFuture<'static, Result<(), String>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let json = serde_json::to_vec(&all).map_err(|e| e.to_string())?;
+            inner.put(ADOPTED_KEY, json).await
         })
     }
 }

@@ -77,7 +77,7 @@ impl Replica {
     pub fn relay_gate(&self) -> Gate {
         Gate {
             active: self.leader(),
-            cursors: Arc::new(RelayCursors::new(&self.cluster)),
+            shared: Arc::new(RelayCursors::new(&self.cluster)),
         }
     }
 

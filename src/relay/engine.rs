@@ -14,14 +14,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::dead::{self, DeadLetter};
-use super::gate::{self, SharedCursors};
+use super::gate::{self, Shared};
 use super::post::{self, Attempt, Outcome};
 use super::{ForwardTarget, InstanceResult, RelayOptions, TargetStatus};
 use crate::model::InstanceId;
 use crate::store::{Cursor, Forwardable, read_forward, write_cursor};
-
-/// How long a shared cursor's read or write may take.
-const SHARED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How soon a new leader tries again to read the shared cursor.
 const SHARED_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -80,7 +77,7 @@ pub(super) struct Links {
     pub(super) status: Arc<Mutex<TargetStatus>>,
     /// `[cluster]`: delivers only while it says so ([`super::Gate`]).
     pub(super) gate: Option<watch::Receiver<bool>>,
-    pub(super) cursors: Option<Arc<dyn SharedCursors>>,
+    pub(super) cursors: Option<Arc<dyn Shared>>,
 }
 
 pub(super) struct Engine {
@@ -94,7 +91,7 @@ pub(super) struct Engine {
     stop: watch::Receiver<bool>,
     status: Arc<Mutex<TargetStatus>>,
     gate: Option<watch::Receiver<bool>>,
-    cursors: Option<Arc<dyn SharedCursors>>,
+    cursors: Option<Arc<dyn Shared>>,
     /// Delivering (always without a gate; while leading with one).
     active: bool,
     /// When a new leader reads the shared cursor again (it failed).
@@ -448,11 +445,9 @@ impl Engine {
             self.active = true;
             return;
         };
-        let loaded = tokio::time::timeout(SHARED_TIMEOUT, cursors.load(&self.target.name)).await;
-        let shared = match loaded {
-            Ok(Ok(shared)) => shared,
-            Ok(Err(e)) => return self.retry_lead(&e),
-            Err(_) => return self.retry_lead("timed out"),
+        let shared = match gate::bounded(cursors.load(&self.target.name)).await {
+            Ok(shared) => shared,
+            Err(e) => return self.retry_lead(&e),
         };
         let own = self.placed.then_some(self.cursor);
         let start = gate::leading_cursor(own, shared, *self.synced.borrow());
@@ -531,11 +526,8 @@ impl Engine {
         let Some(cursors) = &self.cursors else {
             return;
         };
-        let saved = cursors.save(&self.target.name, self.cursor);
-        let error = match tokio::time::timeout(SHARED_TIMEOUT, saved).await {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e,
-            Err(_) => "timed out".into(),
+        let Err(error) = gate::bounded(cursors.save(&self.target.name, self.cursor)).await else {
+            return;
         };
         tracing::warn!(target = %self.target.name, error, "relay: cannot share the cursor");
     }

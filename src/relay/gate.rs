@@ -4,24 +4,35 @@
 //!
 //! The relay knows neither NATS nor the election: it is handed a
 //! [`Gate`], a `watch` that says whether this replica leads and a
-//! [`SharedCursors`] store (the cluster's KV bucket,
-//! `crate::cluster::relay_cursor`). Without a gate (no `[cluster]`) every
-//! target always delivers, from its file cursor alone.
+//! [`Shared`] store (the cluster's KV bucket,
+//! `crate::cluster::relay_cursor`), which also holds the targets adopted
+//! on any replica. Without a gate (no `[cluster]`) every target always
+//! delivers, from its file cursor alone, and adopted targets are this
+//! process's.
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
-/// Where every replica finds the targets' cursors: what the leader
-/// delivered up to. Implementations bound their own waits.
-pub trait SharedCursors: Send + Sync + 'static {
+use super::adopt::Adopted;
+
+/// What the replicas share: the targets' cursors (what the leader
+/// delivered up to) and the adopted targets. Implementations bound their
+/// own waits.
+pub trait Shared: Send + Sync + 'static {
     /// Target `target`'s shared cursor, `None` when none was saved yet.
     fn load(&self, target: &str) -> BoxFuture<'static, Result<Option<u64>, String>>;
 
     /// Saves target `target`'s cursor: every event up to `after` is
     /// delivered (or dead).
     fn save(&self, target: &str, after: u64) -> BoxFuture<'static, Result<(), String>>;
+
+    /// The targets adopted on any replica, `None` when none were shared.
+    fn load_adopted(&self) -> BoxFuture<'static, Result<Option<Vec<Adopted>>, String>>;
+
+    /// Replaces the adopted targets every replica delivers to.
+    fn save_adopted(&self, all: Vec<Adopted>) -> BoxFuture<'static, Result<(), String>>;
 }
 
 /// What makes the relay deliver on one replica only.
@@ -30,8 +41,8 @@ pub struct Gate {
     /// True while this replica leads: its targets deliver only then.
     pub active: watch::Receiver<bool>,
     /// The shared cursors, read on becoming the leader, written as the
-    /// file cursors are.
-    pub cursors: Arc<dyn SharedCursors>,
+    /// file cursors are; and the adopted targets.
+    pub shared: Arc<dyn Shared>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -40,6 +51,16 @@ impl std::fmt::Debug for Gate {
             .field("active", &*self.active.borrow())
             .finish_non_exhaustive()
     }
+}
+
+/// How long one read or write of what is shared may take.
+const SHARED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `call`, given up after [`SHARED_TIMEOUT`].
+pub(super) async fn bounded<T>(call: BoxFuture<'static, Result<T, String>>) -> Result<T, String> {
+    tokio::time::timeout(SHARED_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()))
 }
 
 /// Where a target starts delivering when its replica becomes the leader:

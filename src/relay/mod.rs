@@ -13,14 +13,15 @@
 //! leader's deliver; the others stand by ([`TargetStatus::standby`]). The
 //! leader shares each target's cursor as it saves it, and a replica that
 //! becomes the leader goes on from the later of its own cursor and the
-//! shared one ([`gate`]). Dead letters and adopted targets stay in the
-//! files of the replica that wrote them.
+//! shared one ([`gate`]). Adopted targets are shared too ([`shared`]);
+//! dead letters stay in the files of the replica that wrote them.
 
 pub mod adopt;
 mod dead;
 mod engine;
 pub mod gate;
 pub mod post;
+mod shared;
 pub mod sign;
 pub mod target;
 
@@ -35,7 +36,7 @@ use tokio::task::JoinHandle;
 
 pub use dead::DeadLetter;
 pub use engine::Control;
-pub use gate::{Gate, SharedCursors};
+pub use gate::{Gate, Shared};
 pub use target::{ForwardTarget, Types};
 
 use crate::store::{Cursor, EventLog, read_cursor, write_cursor};
@@ -172,6 +173,9 @@ struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// `[cluster]`: deliver only while leading ([`Relay::set_gate`]).
     gate: Mutex<Option<Gate>>,
+    /// Held while adopted targets are started: an adoption here and one
+    /// heard of from another replica never start one target twice.
+    starting: Mutex<()>,
 }
 
 /// The relay: one task per target once started, more as targets are
@@ -210,6 +214,7 @@ impl Relay {
                 stop: watch::channel(false).0,
                 tasks: Mutex::new(Vec::new()),
                 gate: Mutex::new(None),
+                starting: Mutex::new(()),
             }),
         };
         for target in targets {
@@ -280,6 +285,24 @@ impl Relay {
         for target in idle {
             self.spawn(log, target);
         }
+        if self.shared().is_some() {
+            let sync = self
+                .clone()
+                .keep_adopted_in_sync(self.inner.stop.subscribe());
+            lock(&self.inner.tasks).push(tokio::spawn(sync));
+        }
+    }
+
+    /// The log, once started.
+    fn running_log(&self) -> Option<EventLog> {
+        lock(&self.inner.log).clone()
+    }
+
+    /// What the replicas share, with `[cluster]`.
+    fn shared(&self) -> Option<Arc<dyn Shared>> {
+        lock(&self.inner.gate)
+            .as_ref()
+            .map(|g| Arc::clone(&g.shared))
     }
 
     /// Starts one target's task.
@@ -323,49 +346,73 @@ impl Relay {
                 stop: self.inner.stop.subscribe(),
                 status,
                 gate: gate.as_ref().map(|g| g.active.clone()),
-                cursors: gate.map(|g| g.cursors),
+                cursors: gate.map(|g| g.shared),
             },
             cursor,
         );
         lock(&self.inner.tasks).push(tokio::spawn(engine.run()));
     }
 
-    /// Adopts `urls` (written to `forward/adopted.json` first) and starts
-    /// a task for each target that is new; their names. Fails when the
-    /// relay is not running or the file cannot be written.
-    pub fn adopt(&self, urls: Vec<adopt::Adopted>) -> Result<Vec<String>, String> {
-        let Some(log) = lock(&self.inner.log).clone() else {
+    /// Adopts `urls` (written to `forward/adopted.json` first; with
+    /// `[cluster]`, shared with every replica before) and starts a task for
+    /// each target that is new; their names. Fails when the relay is not
+    /// running or the list cannot be written.
+    pub async fn adopt(&self, urls: Vec<adopt::Adopted>) -> Result<Vec<String>, String> {
+        let Some(log) = self.running_log() else {
             return Err("the relay is not running".into());
         };
-        let mut all = adopt::load(log.dir());
+        let shared = self.shared();
+        let mut all = match &shared {
+            Some(s) => shared::adopted(s.as_ref(), log.dir()).await?,
+            None => adopt::load(log.dir()),
+        };
+        let before: Vec<String> = all.iter().map(adopt::Adopted::name).collect();
         for a in urls {
             adopt::merge(&mut all, a);
         }
+        if let Some(s) = &shared {
+            let end = *log.synced().borrow();
+            shared::publish(s.as_ref(), &all, &before, end).await?;
+        }
         adopt::save(log.dir(), &all)
             .map_err(|e| format!("cannot save the adopted targets: {e}"))?;
+        Ok(self.start_adopted(&log, all))
+    }
+
+    /// Starts a task for each target of `all` that has none; their names.
+    fn start_adopted(&self, log: &EventLog, all: Vec<adopt::Adopted>) -> Vec<String> {
+        let _starting = lock(&self.inner.starting);
         let known: Vec<String> = self.handles(|h| h.name.clone());
         let mut started = Vec::new();
         for a in all {
             let name = a.name();
             if !known.contains(&name) {
                 let idle = self.add_handle(a.target());
-                self.spawn(&log, idle);
+                self.spawn(log, idle);
                 started.push(name);
             }
         }
-        Ok(started)
+        started
     }
 
     /// Stops forwarding `instance`'s events to the targets adopted for it:
-    /// they leave `forward/adopted.json` and their tasks stop (cursor
-    /// saved). Their names.
-    pub fn remove_adopted(&self, instance: &str) -> Result<Vec<String>, String> {
-        let Some(log) = lock(&self.inner.log).clone() else {
+    /// they leave `forward/adopted.json` (with `[cluster]`, every
+    /// replica's) and their tasks stop (cursor saved). Their names.
+    pub async fn remove_adopted(&self, instance: &str) -> Result<Vec<String>, String> {
+        let Some(log) = self.running_log() else {
             return Err("the relay is not running".into());
         };
-        let (gone, kept): (Vec<_>, Vec<_>) = adopt::load(log.dir())
-            .into_iter()
-            .partition(|a| a.instance == instance);
+        let shared = self.shared();
+        let all = match &shared {
+            Some(s) => shared::adopted(s.as_ref(), log.dir()).await?,
+            None => adopt::load(log.dir()),
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = all.into_iter().partition(|a| a.instance == instance);
+        if let Some(s) = &shared {
+            gate::bounded(s.save_adopted(kept.clone()))
+                .await
+                .map_err(|e| format!("cannot share the adopted targets: {e}"))?;
+        }
         adopt::save(log.dir(), &kept)
             .map_err(|e| format!("cannot save the adopted targets: {e}"))?;
         let names: Vec<String> = gone.iter().map(adopt::Adopted::name).collect();

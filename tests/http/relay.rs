@@ -718,7 +718,7 @@ async fn adopting_keeps_the_receiver_fed_while_zapi_points_here() {
         .wait("the event after the restart", |d| d.len() >= 3)
         .await;
     // `u` in the detail: the adopted target goes, from the file too
-    let removed = relay.remove_adopted(&ours.id).expect("removed");
+    let removed = relay.remove_adopted(&ours.id).await.expect("removed");
     assert_eq!(removed.len(), 1);
     assert!(relay.status().is_empty());
     assert!(zapi_dash::relay::adopt::load(dir.path()).is_empty());
@@ -779,6 +779,7 @@ async fn an_adopted_url_is_not_foreign() {
             url: bot.into(),
             types: vec!["DisconnectedCallback".into(), "ConnectedCallback".into()],
         }])
+        .await
         .expect("adopt");
     assert!(
         foreign(&mut runner, &mut results, id).await.is_empty(),

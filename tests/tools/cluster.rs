@@ -1203,6 +1203,43 @@ async fn only_the_leader_relays_and_a_new_leader_goes_on_from_the_shared_cursor(
     assert!(all.len() < 2 * bodies.len(), "{} deliveries", all.len());
 }
 
+/// What the relay's replicas share lives in NATS (Debian's 2.9 included):
+/// a cursor per target and the adopted targets, written through one
+/// connection and read through another, as a new leader reads them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relays_cursors_and_adopted_targets_are_shared_through_nats() {
+    use zapi_dash::cluster::relay_cursor::RelayCursors;
+    use zapi_dash::cluster::{Cluster, ClusterConfig};
+    use zapi_dash::relay::Shared;
+    use zapi_dash::relay::adopt::Adopted;
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path(), 1).await;
+    let config = ClusterConfig {
+        nats_url: nats.url(),
+        stream: "ZAPI_EVENTS".into(),
+        replicas: 1,
+        credentials: None,
+    };
+    let join = || async {
+        let metrics = Arc::new(zapi_dash::metrics::Metrics::new().with_cluster());
+        RelayCursors::new(&Cluster::join(&config, 0, metrics).await.unwrap())
+    };
+    let (one, other) = (join().await, join().await);
+    assert_eq!(other.load("bot").await, Ok(None));
+    assert_eq!(other.load_adopted().await, Ok(None));
+    let bot = Adopted {
+        instance: "I1".into(),
+        url: "https://bot.example/zapi".into(),
+        types: vec!["DisconnectedCallback".into()],
+    };
+    one.save("bot", 41).await.unwrap();
+    one.save("bot", 42).await.unwrap();
+    one.save_adopted(vec![bot.clone()]).await.unwrap();
+    assert_eq!(other.load("bot").await, Ok(Some(42)));
+    assert_eq!(other.load_adopted().await, Ok(Some(vec![bot])));
+    assert_eq!(other.load("adopted").await, Ok(None), "a target named so");
+}
+
 fn asset(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("assets")
