@@ -10,8 +10,8 @@
 //!   `forward/adopted.json`; their URLs may hold the receivers' tokens,
 //!   readable by whoever may read the stream's bodies).
 //!
-//! The bucket is created when first used: a cluster without forward
-//! targets never has one.
+//! The bucket is created when first written: a cluster that never had a
+//! forward target never has one.
 
 use std::sync::Arc;
 
@@ -61,6 +61,20 @@ impl Inner {
             .await
     }
 
+    /// The bucket if it exists: reading the adopted targets (which every
+    /// replica does, with or without forward targets) never creates it.
+    async fn existing(&self) -> Result<Option<&kv::Store>, String> {
+        if let Some(store) = self.store.get() {
+            return Ok(Some(store));
+        }
+        let found = self.js.get_stream(format!("KV_{}", self.bucket)).await;
+        match found {
+            Ok(_) => self.store().await.map(Some),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), String> {
         let store = self.store().await?;
         tokio::time::timeout(ACK_TIMEOUT, store.put(key, value.into()))
@@ -97,6 +111,16 @@ async fn bucket(js: &jetstream::Context, name: &str, replicas: usize) -> Result<
     js.get_key_value(name)
         .await
         .map_err(|e| error(e.to_string()))
+}
+
+/// Whether `e` says the stream does not exist (rather than that it could
+/// not be asked).
+fn not_found(e: &jetstream::context::GetStreamError) -> bool {
+    matches!(
+        e.kind(),
+        jetstream::context::GetStreamErrorKind::JetStream(e)
+            if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+    )
 }
 
 /// A target's key: its name with every character a KV key cannot hold
@@ -143,7 +167,9 @@ impl Shared for RelayCursors {
     fn load_adopted(&self) -> BoxFuture<'static, Result<Option<Vec<Adopted>>, String>> {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            let store = inner.store().await?;
+            let Some(store) = inner.existing().await? else {
+                return Ok(None);
+            };
             let value = tokio::time::timeout(ACK_TIMEOUT, store.get(ADOPTED_KEY))
                 .await
                 .map_err(|_| "timed out".to_string())?

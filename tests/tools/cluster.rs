@@ -1225,6 +1225,12 @@ async fn the_relays_cursors_and_adopted_targets_are_shared_through_nats() {
         RelayCursors::new(&Cluster::join(&config, 0, metrics).await.unwrap())
     };
     let (one, other) = (join().await, join().await);
+    // every replica reads the adopted targets: that alone makes no bucket
+    assert_eq!(other.load_adopted().await, Ok(None));
+    let servers: Vec<async_nats::ServerAddr> =
+        nats.url().split(',').map(|u| u.parse().unwrap()).collect();
+    let js = jetstream::new(async_nats::connect(servers).await.unwrap());
+    assert!(js.get_stream("KV_ZAPI_EVENTS_RELAY").await.is_err());
     assert_eq!(other.load("bot").await, Ok(None));
     assert_eq!(other.load_adopted().await, Ok(None));
     let bot = Adopted {
