@@ -19,7 +19,7 @@ use async_nats::jetstream::{self, kv};
 use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
-use super::{ACK_TIMEOUT, Cluster};
+use super::{ACK_TIMEOUT, Cluster, kv_bucket};
 use crate::relay::Shared;
 use crate::relay::adopt::Adopted;
 
@@ -57,7 +57,11 @@ impl RelayCursors {
 impl Inner {
     async fn store(&self) -> Result<&kv::Store, String> {
         self.store
-            .get_or_try_init(|| bucket(&self.js, &self.bucket, self.replicas))
+            .get_or_try_init(|| async {
+                kv_bucket(&self.js, &self.bucket, self.replicas, None)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
             .await
     }
 
@@ -83,34 +87,6 @@ impl Inner {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
-}
-
-/// The bucket, created if missing; not through the client's
-/// `create_key_value`, whose first request (the account's info) a NATS 2.9
-/// server (Debian's) answers in a way the client cannot read: the stream
-/// is made as that call would make it.
-async fn bucket(js: &jetstream::Context, name: &str, replicas: usize) -> Result<kv::Store, String> {
-    if let Ok(store) = js.get_key_value(name).await {
-        return Ok(store);
-    }
-    let error = |e: String| format!("relay cursor bucket {name}: {e}");
-    js.get_or_create_stream(jetstream::stream::Config {
-        name: format!("KV_{name}"),
-        subjects: vec![format!("$KV.{name}.>")],
-        max_messages_per_subject: 1,
-        storage: jetstream::stream::StorageType::File,
-        num_replicas: replicas,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        discard: jetstream::stream::DiscardPolicy::New,
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| error(e.to_string()))?;
-    js.get_key_value(name)
-        .await
-        .map_err(|e| error(e.to_string()))
 }
 
 /// Whether `e` says the stream does not exist (rather than that it could
