@@ -157,21 +157,7 @@ fn second_line(app: &App, width: usize) -> Line<'static> {
             Theme::WARN,
         )),
     };
-    // no Client-Token: said once, here, for as long as it lasts (the rows
-    // are left alone: nothing failed)
-    let second = if !app.setup.can_query_status
-        && !app.setup.listen.is_empty()
-        && app.fleet.instances.iter().any(|i| i.configured)
-    {
-        let mut spans = vec![Span::styled(
-            " ⚠ client_token not set: Z-API is not asked ·",
-            Theme::WARN_BOLD,
-        )];
-        spans.extend(second.spans);
-        Line::from(spans)
-    } else {
-        second
-    };
+    let second = with_no_client_token(app, second);
     // `watch` (no local listener): the server with its counts, and a red
     // banner instead while the link to it is cut
     let second = match (&app.link, &app.setup.banner) {
@@ -204,6 +190,23 @@ fn second_line(app: &App, width: usize) -> Line<'static> {
         _ => second,
     };
     with_zapi_link(link, second)
+}
+
+/// `line` after the missing Client-Token: said once, here, for as long as
+/// it lasts (the rows are left alone: nothing failed).
+fn with_no_client_token(app: &App, line: Line<'static>) -> Line<'static> {
+    if app.setup.can_query_status
+        || app.setup.listen.is_empty()
+        || !app.fleet.instances.iter().any(|i| i.configured)
+    {
+        return line;
+    }
+    let mut spans = vec![Span::styled(
+        " ⚠ client_token not set: Z-API is not asked ·",
+        Theme::WARN_BOLD,
+    )];
+    spans.extend(line.spans);
+    Line::from(spans)
 }
 
 /// `line` after the Z-API link state, when there is one to tell: it
