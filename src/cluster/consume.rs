@@ -46,14 +46,15 @@ struct Mirrored {
 }
 
 /// Copies the stream's messages after the log's last `seq` into the log
-/// in `log_dir`, up to the stream's last message at the time of the call;
-/// returns how many. The log must not be open elsewhere. Refuses a log that
+/// in `log_dir`, up to the stream's last message at the time of the call
+/// (with their bodies when `bodies`); returns how many. The log must not be open elsewhere. Refuses a log that
 /// holds events of no stream, or of another one, or more than the stream.
 pub async fn catch_up(
     stream: &jetstream::stream::Stream,
     stream_name: &str,
     log_dir: &Path,
     retention_days: u32,
+    bodies: bool,
 ) -> Result<u64, ClusterError> {
     let log_error = |reason: String| ClusterError::Log {
         dir: log_dir.display().to_string(),
@@ -61,6 +62,7 @@ pub async fn catch_up(
     };
     let log = EventLog::open(LogOptions {
         retention_days,
+        bodies,
         ..LogOptions::new(log_dir)
     })
     .map_err(|e| log_error(e.to_string()))?;

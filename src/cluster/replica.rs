@@ -92,13 +92,15 @@ impl Replica {
     }
 
     /// Copies what the stream holds beyond the log in `log_dir` into it
-    /// (before the log is replayed and opened for good).
-    pub async fn catch_up(&self, log_dir: &Path) -> Result<u64, ClusterError> {
+    /// (before the log is replayed and opened for good), with their bodies
+    /// when `bodies` (the relay's targets need them).
+    pub async fn catch_up(&self, log_dir: &Path, bodies: bool) -> Result<u64, ClusterError> {
         let copied = consume::catch_up(
             self.cluster.stream(),
             self.cluster.stream_name(),
             log_dir,
             self.retention_days,
+            bodies,
         )
         .await?;
         tracing::info!(copied, "cluster: the log holds the stream");

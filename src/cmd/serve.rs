@@ -164,7 +164,11 @@ async fn start_listener(
             if let Some(relay) = &opts.relay {
                 relay.set_gate(r.relay_gate());
             }
-            r.catch_up(&opts.log_dir)
+            // the events copied keep their bodies when a target may want
+            // them (one configured, or adopted): the relay sends bodies
+            let bodies = opts.relay.as_ref().is_some_and(|r| !r.is_empty())
+                || !zapi_dash::relay::adopt::load(&opts.log_dir).is_empty();
+            r.catch_up(&opts.log_dir, bodies)
                 .await
                 .map_err(|e| Fatal::runtime(e.to_string()))?;
             Listener::start_published(opts, r.publisher(), on_replay).await?

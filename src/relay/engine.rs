@@ -457,9 +457,10 @@ impl Engine {
         self.placed = true;
         self.active = true;
         self.lead_retry = None;
+        // placed here: saved and shared at once, even at 0, so the next
+        // leader starts from it rather than from the end of its own log
         if own != Some(start) {
-            self.persisted = 0;
-            self.advance_cursor(true).await;
+            self.persist().await;
         }
         lock(&self.status).standby = false;
     }
@@ -502,23 +503,27 @@ impl Engine {
         self.cursor = self.cursor.max(finished);
         let due = force || self.last_persist.elapsed() >= self.opts.persist_every;
         if self.cursor > self.persisted && due {
-            let cursor = Cursor {
-                after: self.cursor,
-                max_age_secs: self.target.max_age.as_secs(),
-            };
-            let (dir, name) = (self.dir.clone(), self.target.name.clone());
-            let saved =
-                tokio::task::spawn_blocking(move || write_cursor(&dir, &name, cursor)).await;
-            match saved {
-                Ok(Ok(())) => self.persisted = cursor.after,
-                Ok(Err(e)) => {
-                    tracing::warn!(target = %self.target.name, error = %e, "relay: cannot save the cursor")
-                }
-                Err(_) => {}
-            }
-            self.share_cursor().await;
-            self.last_persist = Instant::now();
+            self.persist().await;
         }
+    }
+
+    /// Saves the cursor in its file and, with a gate, shares it.
+    async fn persist(&mut self) {
+        let cursor = Cursor {
+            after: self.cursor,
+            max_age_secs: self.target.max_age.as_secs(),
+        };
+        let (dir, name) = (self.dir.clone(), self.target.name.clone());
+        let saved = tokio::task::spawn_blocking(move || write_cursor(&dir, &name, cursor)).await;
+        match saved {
+            Ok(Ok(())) => self.persisted = cursor.after,
+            Ok(Err(e)) => {
+                tracing::warn!(target = %self.target.name, error = %e, "relay: cannot save the cursor")
+            }
+            Err(_) => {}
+        }
+        self.share_cursor().await;
+        self.last_persist = Instant::now();
     }
 
     /// Writes the cursor where the other replicas read it (with a gate).

@@ -1203,6 +1203,59 @@ async fn only_the_leader_relays_and_a_new_leader_goes_on_from_the_shared_cursor(
     assert!(all.len() < 2 * bodies.len(), "{} deliveries", all.len());
 }
 
+/// A replica that starts while the leader cannot deliver (the target is
+/// down) copies the stream with the bodies; when it leads, it delivers
+/// those events from its own log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_caught_up_at_start_relays_those_events_when_it_leads() {
+    use common::receiver::{Mode, Receiver};
+    const N: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let nats = Nats::start(dir.path(), 1).await;
+    let receiver = Receiver::start(Mode::Down).await;
+    let mut a = relaying_replica(dir.path(), "a", &nats, &receiver.url);
+    let http = http();
+    until("a to lead", long(), || async {
+        (metric(&http, &a, "zapi_cluster_leader").await? > 0.5).then_some(())
+    })
+    .await;
+    until("a's target to deliver", long(), || async {
+        let status = forward_status(&http, &a).await?;
+        (status["standby"] == false).then_some(())
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let bodies: Vec<String> = (0..N)
+        .map(|i| state_body(&format!("LATE{i}"), now + i as i64, i % 2 == 0))
+        .collect();
+    for body in &bodies {
+        assert_eq!(post(&http, &a.base(), body).await, 200);
+    }
+    // b starts now: its log is the stream's copy made at start
+    let b = relaying_replica(dir.path(), "b", &nats, &receiver.url);
+    let held = until("b to hold every event", long(), || async {
+        let status = forward_status(&http, &b).await?;
+        (status["log_seq"] == N as u64).then_some(status)
+    })
+    .await;
+    assert_eq!(held["standby"], true, "{held}");
+    let accepted = |d: &[common::receiver::Delivery]| {
+        let ok: Vec<_> = d.iter().filter(|d| d.accepted).cloned().collect();
+        times_delivered(&ok, &bodies)
+    };
+    assert!(
+        accepted(&receiver.deliveries()).iter().all(|&n| n == 0),
+        "the target was down"
+    );
+    a.kill();
+    receiver.set(Mode::Up);
+    receiver
+        .wait("b to deliver what it copied at start", |d| {
+            accepted(d).iter().all(|&n| n > 0)
+        })
+        .await;
+}
+
 /// What the relay's replicas share lives in NATS (Debian's 2.9 included):
 /// a cursor per target and the adopted targets, written through one
 /// connection and read through another, as a new leader reads them.
