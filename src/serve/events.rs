@@ -34,10 +34,24 @@ pub(super) async fn events(State(api): State<Api>, headers: HeaderMap) -> Respon
         .and_then(|v| v.trim().parse::<u64>().ok());
     // Subscribe first, then take the snapshot: every change the snapshot
     // does not hold is in the subscription.
-    let changes = api.hub.subscribe();
-    let Some(snapshot) = api.hub.snapshot().await else {
+    let mut changes = api.hub.subscribe();
+    let Some(mut snapshot) = api.hub.snapshot().await else {
         return stopping();
     };
+    // `[cluster]`: a client moved here from another replica may know events
+    // this one has not copied from the stream yet; they come within
+    // moments, and the stream resumes where the client was, not before
+    if let Some(ahead) = resume.filter(|r| *r > snapshot.seq)
+        && api.hub.cluster_health().is_some()
+    {
+        // whether it came or not, the snapshot taken now holds every
+        // change the wait took from the subscription
+        wait_for(&mut changes, ahead).await;
+        let Some(later) = api.hub.snapshot().await else {
+            return stopping();
+        };
+        snapshot = later;
+    }
     tracing::debug!(?resume, seq = snapshot.seq, "event stream opened");
     let (tx, rx) = mpsc::channel(STREAM_BUFFER);
     tokio::spawn(feed(api.hub.clone(), changes, snapshot, resume, tx));
@@ -62,6 +76,24 @@ pub(super) async fn events(State(api): State<Api>, headers: HeaderMap) -> Respon
     resp.headers_mut()
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
+}
+
+/// How long a stream waits for the events a client knows and this replica
+/// has not copied yet (`[cluster]`).
+const RESUME_WAIT: Duration = Duration::from_secs(2);
+
+/// Until the hub applied the event `seq`, at most [`RESUME_WAIT`].
+async fn wait_for(changes: &mut broadcast::Receiver<HubEvent>, seq: u64) {
+    let wait = async {
+        loop {
+            match changes.recv().await {
+                Ok(HubEvent::Webhook { seq: s, .. }) if s >= seq => return,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(RESUME_WAIT, wait).await;
 }
 
 /// What a stream has said of the cluster (`[cluster]`).
