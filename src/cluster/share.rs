@@ -185,7 +185,10 @@ impl Round {
 /// together, the latest value of a key winning).
 async fn write(store: kv::Store, mut told: mpsc::UnboundedReceiver<Observation>, known: Shared) {
     let mut round = Round::default();
-    let mut alerted_written = Instant::now() - ALERTED_EVERY;
+    // as if written long ago: the first one goes at once
+    let mut alerted_written = Instant::now()
+        .checked_sub(ALERTED_EVERY)
+        .unwrap_or_else(Instant::now);
     loop {
         let due = round.alerted.map(|_| alerted_written + ALERTED_EVERY);
         tokio::select! {
