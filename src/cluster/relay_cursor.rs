@@ -11,7 +11,9 @@
 //!   readable by whoever may read the stream's bodies).
 //!
 //! The bucket is created when first written: a cluster that never had a
-//! forward target never has one.
+//! forward target never has one. The relay bounds every call
+//! (`relay::gate::bounded`); the JetStream context bounds each request
+//! ([`super::ACK_TIMEOUT`]).
 
 use std::sync::Arc;
 
@@ -19,7 +21,7 @@ use async_nats::jetstream::{self, kv};
 use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
-use super::{ACK_TIMEOUT, Cluster, kv_bucket};
+use super::{Cluster, kv_bucket};
 use crate::relay::Shared;
 use crate::relay::adopt::Adopted;
 
@@ -81,9 +83,9 @@ impl Inner {
 
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), String> {
         let store = self.store().await?;
-        tokio::time::timeout(ACK_TIMEOUT, store.put(key, value.into()))
+        store
+            .put(key, value.into())
             .await
-            .map_err(|_| "timed out".to_string())?
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
@@ -120,10 +122,7 @@ impl Shared for RelayCursors {
         let (inner, key) = (Arc::clone(&self.inner), key_of(target));
         Box::pin(async move {
             let store = inner.store().await?;
-            let value = tokio::time::timeout(ACK_TIMEOUT, store.get(&key))
-                .await
-                .map_err(|_| "timed out".to_string())?
-                .map_err(|e| e.to_string())?;
+            let value = store.get(&key).await.map_err(|e| e.to_string())?;
             let Some(value) = value else {
                 return Ok(None);
             };
@@ -146,10 +145,7 @@ impl Shared for RelayCursors {
             let Some(store) = inner.existing().await? else {
                 return Ok(None);
             };
-            let value = tokio::time::timeout(ACK_TIMEOUT, store.get(ADOPTED_KEY))
-                .await
-                .map_err(|_| "timed out".to_string())?
-                .map_err(|e| e.to_string())?;
+            let value = store.get(ADOPTED_KEY).await.map_err(|e| e.to_string())?;
             let Some(value) = value else {
                 return Ok(None);
             };

@@ -18,8 +18,8 @@ use tokio::sync::watch;
 use super::adopt::Adopted;
 
 /// What the replicas share: the targets' cursors (what the leader
-/// delivered up to) and the adopted targets. Implementations bound their
-/// own waits.
+/// delivered up to) and the adopted targets. The relay bounds every call
+/// (`bounded`).
 pub trait Shared: Send + Sync + 'static {
     /// Target `target`'s shared cursor, `None` when none was saved yet.
     fn load(&self, target: &str) -> BoxFuture<'static, Result<Option<u64>, String>>;
