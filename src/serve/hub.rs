@@ -569,6 +569,12 @@ impl Core {
             Msg::Discovered { account, result } => return self.on_listing(&account, result, now),
             _ => return,
         };
+        self.row_changed(row);
+    }
+
+    /// A row changed for another reason than a webhook: its metrics, and
+    /// the subscribers told.
+    fn row_changed(&self, row: Option<usize>) {
         if let Some(inst) = row.and_then(|r| self.fleet.instances.get(r)) {
             self.metrics.set_instance(inst);
             let _ = self.changes.send(HubEvent::Row(Box::new(inst.clone())));

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Core, HubEvent};
+use super::Core;
 use crate::app::Command;
 use crate::fleet::shared::{ClusterLink, Observation};
 
@@ -113,10 +113,7 @@ impl Core {
                 None
             }
         };
-        if let Some(inst) = row.and_then(|r| self.fleet.instances.get(r)) {
-            self.metrics.set_instance(inst);
-            let _ = self.changes.send(HubEvent::Row(Box::new(inst.clone())));
-        }
+        self.row_changed(row);
     }
 
     /// Tells the followers what this leader saw.
