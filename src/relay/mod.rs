@@ -362,10 +362,7 @@ impl Relay {
             return Err("the relay is not running".into());
         };
         let shared = self.shared();
-        let mut all = match &shared {
-            Some(s) => shared::adopted(s.as_ref(), log.dir()).await?,
-            None => adopt::load(log.dir()),
-        };
+        let mut all = shared::adopted(shared.as_deref(), log.dir()).await?;
         let before: Vec<String> = all.iter().map(adopt::Adopted::name).collect();
         for a in urls {
             adopt::merge(&mut all, a);
@@ -403,10 +400,7 @@ impl Relay {
             return Err("the relay is not running".into());
         };
         let shared = self.shared();
-        let all = match &shared {
-            Some(s) => shared::adopted(s.as_ref(), log.dir()).await?,
-            None => adopt::load(log.dir()),
-        };
+        let all = shared::adopted(shared.as_deref(), log.dir()).await?;
         let (gone, kept): (Vec<_>, Vec<_>) = all.into_iter().partition(|a| a.instance == instance);
         if let Some(s) = &shared {
             gate::bounded(s.save_adopted(kept.clone()))
@@ -430,8 +424,8 @@ impl Relay {
         lock(&self.inner.targets).is_empty()
     }
 
-    /// Every target's numbers: the configured in order, then the adopted.
-    /// Every target's numbers, the delivery rate counted up to now (a task
+    /// Every target's numbers, the configured in order, then the adopted;
+    /// the delivery rate counted up to now (a task
     /// that delivers nothing does not update it: no delivery for a minute
     /// is 0/s, not the rate of the last burst).
     pub fn status(&self) -> Vec<TargetStatus> {

@@ -20,8 +20,15 @@ use crate::store::EventLog;
 /// How often a replica reads the shared adopted targets.
 pub(super) const SYNC_EVERY: Duration = Duration::from_secs(2);
 
-/// The adopted targets as shared, or this replica's while none are.
-pub(super) async fn adopted(shared: &dyn Shared, dir: &Path) -> Result<Vec<Adopted>, String> {
+/// The adopted targets as shared, or this replica's while none are (and
+/// without `[cluster]`).
+pub(super) async fn adopted(
+    shared: Option<&dyn Shared>,
+    dir: &Path,
+) -> Result<Vec<Adopted>, String> {
+    let Some(shared) = shared else {
+        return Ok(adopt::load(dir));
+    };
     match bounded(shared.load_adopted()).await {
         Ok(Some(all)) => Ok(all),
         Ok(None) => Ok(adopt::load(dir)),
