@@ -9,7 +9,6 @@ use ratatui::text::{Line, Span};
 
 use super::fit;
 use super::popup::{self, Popup};
-use super::theme::Theme;
 use crate::app::{App, Confirm};
 use crate::fleet::InstanceAction;
 use crate::model::ConnState;
@@ -94,22 +93,12 @@ pub fn draw(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rect) {
         warning: connected_warning(confirm.action, connected, n),
         items,
         total: n,
-        keys: Line::from(vec![
-            Span::styled(" y", Theme::BOLD),
-            Span::raw(" sends it · "),
-            Span::styled("n", Theme::BOLD),
-            Span::raw(" or "),
-            Span::styled("Esc", Theme::BOLD),
-            Span::raw(" cancels · nothing is sent before y"),
+        keys: popup::keys(&[
+            (" y", " sends it · "),
+            ("n", " or "),
+            ("Esc", " cancels · nothing is sent before y"),
         ]),
-        keys_short: Line::from(vec![
-            Span::styled(" y", Theme::BOLD),
-            Span::raw(" sends · "),
-            Span::styled("n", Theme::BOLD),
-            Span::raw("/"),
-            Span::styled("Esc", Theme::BOLD),
-            Span::raw(" cancels"),
-        ]),
+        keys_short: popup::keys(&[(" y", " sends · "), ("n", "/"), ("Esc", " cancels")]),
     };
     popup::draw(frame, area, &popup);
 }

@@ -32,6 +32,15 @@ pub struct Popup<'a> {
     pub keys_short: Line<'a>,
 }
 
+/// A line of keys: each key in bold, then the words after it.
+pub fn keys(parts: &[(&'static str, &'static str)]) -> Line<'static> {
+    let spans: Vec<Span<'static>> = parts
+        .iter()
+        .flat_map(|&(key, words)| [Span::styled(key, Theme::BOLD), Span::raw(words)])
+        .collect();
+    Line::from(spans)
+}
+
 /// Words wrapped to `width` columns, each line indented by one space.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.saturating_sub(1).max(1);

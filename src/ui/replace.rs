@@ -22,7 +22,6 @@ const NAMED: usize = 5;
 pub fn draw(app: &App, confirm: &ReplaceConfirm, frame: &mut Frame, area: Rect) {
     let n = confirm.foreign.len();
     let url_w = usize::from(area.width.saturating_sub(12)).clamp(20, 100);
-    let bold = Theme::BOLD;
     let items = confirm
         .foreign
         .iter()
@@ -51,23 +50,16 @@ pub fn draw(app: &App, confirm: &ReplaceConfirm, frame: &mut Frame, area: Rect) 
         warning: None,
         items,
         total: n,
-        keys: Line::from(vec![
-            Span::styled(" y", bold),
-            Span::raw(" adopts and registers · "),
-            Span::styled("o", bold),
-            Span::raw(" overwrites · "),
-            Span::styled("n", bold),
-            Span::raw("/"),
-            Span::styled("Esc", bold),
-            Span::raw(" sends nothing"),
+        keys: popup::keys(&[
+            (" y", " adopts and registers · "),
+            ("o", " overwrites · "),
+            ("n", "/"),
+            ("Esc", " sends nothing"),
         ]),
-        keys_short: Line::from(vec![
-            Span::styled(" y", bold),
-            Span::raw(" adopt · "),
-            Span::styled("o", bold),
-            Span::raw(" overwrite · "),
-            Span::styled("n", bold),
-            Span::raw(" nothing"),
+        keys_short: popup::keys(&[
+            (" y", " adopt · "),
+            ("o", " overwrite · "),
+            ("n", " nothing"),
         ]),
     };
     popup::draw(frame, area, &popup);
@@ -81,7 +73,6 @@ pub fn draw_unadopt(
     area: Rect,
 ) {
     let url_w = usize::from(area.width.saturating_sub(12)).clamp(20, 100);
-    let bold = Theme::BOLD;
     let label = app.get(id).map_or(id.as_str(), |i| i.label());
     let items = targets
         .iter()
@@ -105,20 +96,12 @@ pub fn draw_unadopt(
         warning: None,
         items,
         total: targets.len(),
-        keys: Line::from(vec![
-            Span::styled(" y", bold),
-            Span::raw(" stops forwarding · "),
-            Span::styled("n", bold),
-            Span::raw("/"),
-            Span::styled("Esc", bold),
-            Span::raw(" keeps it"),
+        keys: popup::keys(&[
+            (" y", " stops forwarding · "),
+            ("n", "/"),
+            ("Esc", " keeps it"),
         ]),
-        keys_short: Line::from(vec![
-            Span::styled(" y", bold),
-            Span::raw(" stop · "),
-            Span::styled("n", bold),
-            Span::raw(" keep"),
-        ]),
+        keys_short: popup::keys(&[(" y", " stop · "), ("n", " keep")]),
     };
     popup::draw(frame, area, &popup);
 }
