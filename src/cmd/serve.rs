@@ -165,9 +165,11 @@ async fn start_listener(
                 relay.set_gate(r.relay_gate());
             }
             // the events copied keep their bodies when a target may want
-            // them (one configured, or adopted): the relay sends bodies
-            let bodies = opts.relay.as_ref().is_some_and(|r| !r.is_empty())
-                || !zapi_dash::relay::adopt::load(&opts.log_dir).is_empty();
+            // them, as the log's own: the relay sends bodies
+            let bodies = opts
+                .relay
+                .as_ref()
+                .is_some_and(|r| r.wants_bodies(&opts.log_dir));
             r.catch_up(&opts.log_dir, bodies)
                 .await
                 .map_err(|e| Fatal::runtime(e.to_string()))?;

@@ -152,7 +152,10 @@ impl Listener {
         let log = EventLog::open(LogOptions {
             retention_days: opts.retention_days,
             committed: Some(committed),
-            bodies: opts.relay.as_ref().is_some_and(|r| !r.is_empty()),
+            bodies: opts
+                .relay
+                .as_ref()
+                .is_some_and(|r| r.wants_bodies(&opts.log_dir)),
             ..LogOptions::new(&opts.log_dir)
         })?;
         // Blocking file reads, once, before any webhook is taken (and

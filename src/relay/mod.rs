@@ -424,6 +424,13 @@ impl Relay {
         lock(&self.inner.targets).is_empty()
     }
 
+    /// Whether the log in `dir` must keep the bodies from the start: a
+    /// target is configured, or one was adopted earlier (it starts with
+    /// the relay).
+    pub fn wants_bodies(&self, dir: &std::path::Path) -> bool {
+        !self.is_empty() || !adopt::load(dir).is_empty()
+    }
+
     /// Every target's numbers, the configured in order, then the adopted;
     /// the delivery rate counted up to now (a task
     /// that delivers nothing does not update it: no delivery for a minute
