@@ -762,9 +762,15 @@ fn the_systemd_unit_verifies_and_is_hardened() {
     let analyze = require("systemd-analyze", "systemd");
     let dir = tempfile::tempdir().unwrap();
     let unit = unit_copy(dir.path());
-    let out = Command::new(&analyze)
+    verifies_and_is_hardened(&analyze, &unit);
+}
+
+/// `systemd-analyze verify` of the unit file `unit` says nothing, and
+/// `systemd-analyze security` gives it an exposure of 2.0 at most.
+pub(super) fn verifies_and_is_hardened(analyze: &Path, unit: &Path) {
+    let out = Command::new(analyze)
         .arg("verify")
-        .arg(&unit)
+        .arg(unit)
         .output()
         .unwrap();
     assert!(
@@ -773,19 +779,18 @@ fn the_systemd_unit_verifies_and_is_hardened() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    let out = Command::new(&analyze)
+    let out = Command::new(analyze)
         .args(["security", "--offline=true", "--no-pager"])
-        .arg(&unit)
+        .arg(unit)
         .output()
         .unwrap();
     let report = text(&out.stdout);
     // "→ Overall exposure level for zapi-dash.service: 1.2 OK 🙂"
+    let name = unit.file_name().unwrap().to_string_lossy();
+    let prefix = format!("Overall exposure level for {name}: ");
     let score: f64 = report
         .lines()
-        .find_map(|l| {
-            l.split("Overall exposure level for zapi-dash.service: ")
-                .nth(1)
-        })
+        .find_map(|l| l.split(prefix.as_str()).nth(1))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no score in:\n{report}{}", text(&out.stderr)));
