@@ -653,6 +653,9 @@ async fn a_webhook_posted_to_one_replica_reaches_the_others_event_stream() {
     assert!(data.contains("\"ACROSS\""), "{data}");
     let seq: u64 = id.parse().unwrap();
 
+    // B answered 200 once the stream held it; its own copy may come a
+    // moment later (asked before, B would rightly send its snapshot first)
+    b.caught_up(&http, seq).await;
     let mut on_b = events(&http, &b, Some(seq - 1)).await;
     let mut buf = String::new();
     let (event, id, data) = next_sse(&mut on_b, &mut buf).await;
